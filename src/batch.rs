@@ -1,0 +1,270 @@
+//! The chunker: turns a stream of rows into request-sized batches.
+//!
+//! Pure and synchronous so that it is easy to test. Rows are grouped by their block-till
+//! (one request carries one `blockTill`), each group is cut at `--batch-size`, and every
+//! batch remembers the origins of its first and last row so the ledger can say where it
+//! came from. The number of groups open at once is capped: with a per-row block-till
+//! column every row could start a new group, and memory must not grow with the input.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::input::{Origin, Row};
+
+/// Most block-till groups kept open at once; past it the fullest group is sent early.
+pub const MAX_OPEN_GROUPS: usize = 1024;
+
+/// One request's worth of IDs, all with the same block-till.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    /// Sequence number within the run, from 1, in the order batches were cut.
+    pub seq: u64,
+    pub ids: Vec<u64>,
+    pub block_till: DateTime<Utc>,
+    pub first: Origin,
+    pub last: Origin,
+}
+
+impl Batch {
+    /// Where the batch came from, for the ledger's `source`: `a.csv:101-200`, or
+    /// `a.csv:990-b.csv:10` when it spans two inputs.
+    pub fn source(&self) -> String {
+        SourceSpan {
+            first: &self.first,
+            last: &self.last,
+        }
+        .to_string()
+    }
+
+    /// Splits the batch into two halves (for bisecting a batch the API refused). The halves
+    /// keep the parent's origins and sequence number: the ledger line says which IDs.
+    pub fn split(&self) -> (Batch, Batch) {
+        let mid = self.ids.len() / 2;
+        let half = |ids: &[u64]| Batch {
+            seq: self.seq,
+            ids: ids.to_vec(),
+            block_till: self.block_till,
+            first: self.first.clone(),
+            last: self.last.clone(),
+        };
+        (half(&self.ids[..mid]), half(&self.ids[mid..]))
+    }
+}
+
+/// Formats a first..last origin pair compactly.
+pub struct SourceSpan<'a> {
+    pub first: &'a Origin,
+    pub last: &'a Origin,
+}
+
+impl fmt::Display for SourceSpan<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (first, last) = (self.first, self.last);
+        if first.path != last.path {
+            write!(f, "{first}-{last}")
+        } else if first.line == last.line {
+            write!(f, "{first}")
+        } else {
+            write!(f, "{}:{}-{}", first.path, first.line, last.line)
+        }
+    }
+}
+
+struct OpenGroup {
+    ids: Vec<u64>,
+    first: Origin,
+    last: Origin,
+}
+
+/// Cuts rows into batches of at most `batch_size` IDs per block-till.
+pub struct Chunker {
+    batch_size: usize,
+    next_seq: u64,
+    open: HashMap<DateTime<Utc>, OpenGroup>,
+}
+
+impl Chunker {
+    /// `batch_size` must be at least 1 (the CLI checks it).
+    pub fn new(batch_size: usize) -> Self {
+        Chunker {
+            batch_size: batch_size.max(1),
+            next_seq: 1,
+            open: HashMap::new(),
+        }
+    }
+
+    /// Adds one row; returns a batch when the row completes one (or when too many groups
+    /// are open and the fullest had to be cut early).
+    pub fn push(&mut self, row: Row) -> Option<Batch> {
+        if !self.open.contains_key(&row.block_till) && self.open.len() >= MAX_OPEN_GROUPS {
+            let fullest = self
+                .open
+                .iter()
+                .max_by_key(|(_, group)| group.ids.len())
+                .map(|(till, _)| *till)?;
+            let early = self.cut(fullest);
+            self.add(row);
+            return early;
+        }
+        let till = row.block_till;
+        if self.add(row) >= self.batch_size {
+            return self.cut(till);
+        }
+        None
+    }
+
+    /// Cuts every group still open (end of input). Ordered by block-till so runs are
+    /// reproducible.
+    pub fn finish(&mut self) -> Vec<Batch> {
+        let mut tills: Vec<_> = self.open.keys().copied().collect();
+        tills.sort();
+        tills
+            .into_iter()
+            .filter_map(|till| self.cut(till))
+            .collect()
+    }
+
+    fn add(&mut self, row: Row) -> usize {
+        let batch_size = self.batch_size;
+        let group = self
+            .open
+            .entry(row.block_till)
+            .or_insert_with(|| OpenGroup {
+                ids: Vec::with_capacity(batch_size),
+                first: row.origin.clone(),
+                last: row.origin.clone(),
+            });
+        group.ids.push(row.id);
+        group.last = row.origin;
+        group.ids.len()
+    }
+
+    fn cut(&mut self, till: DateTime<Utc>) -> Option<Batch> {
+        let group = self.open.remove(&till)?;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Some(Batch {
+            seq,
+            ids: group.ids,
+            block_till: till,
+            first: group.first,
+            last: group.last,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn till(day: u32) -> DateTime<Utc> {
+        format!("2030-01-{day:02}T00:00:00Z").parse().unwrap()
+    }
+
+    fn row(id: u64, day: u32, path: &str, line: u64) -> Row {
+        Row {
+            id,
+            block_till: till(day),
+            origin: Origin {
+                path: Arc::from(path),
+                line,
+            },
+        }
+    }
+
+    fn run(chunker: &mut Chunker, rows: impl IntoIterator<Item = Row>) -> Vec<Batch> {
+        let mut out: Vec<Batch> = rows.into_iter().filter_map(|r| chunker.push(r)).collect();
+        out.extend(chunker.finish());
+        out
+    }
+
+    #[test]
+    fn cuts_at_batch_size_and_keeps_the_remainder() {
+        let mut chunker = Chunker::new(100);
+        let batches = run(&mut chunker, (1..=250).map(|i| row(i, 1, "a.csv", i + 1)));
+        let sizes: Vec<_> = batches.iter().map(|b| b.ids.len()).collect();
+        assert_eq!(sizes, [100, 100, 50]);
+        assert_eq!(batches[0].ids, (1..=100).collect::<Vec<_>>());
+        assert_eq!(batches.iter().map(|b| b.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(batches[1].source(), "a.csv:102-201");
+        assert_eq!(batches[2].source(), "a.csv:202-251");
+    }
+
+    #[test]
+    fn groups_by_block_till_and_never_mixes_them() {
+        let mut chunker = Chunker::new(3);
+        let rows = (1..=10).map(|i| row(i, if i % 2 == 0 { 2 } else { 1 }, "a.csv", i));
+        let batches = run(&mut chunker, rows);
+        let total: usize = batches.iter().map(|b| b.ids.len()).sum();
+        assert_eq!(total, 10);
+        for batch in &batches {
+            let expected_parity = if batch.block_till == till(2) { 0 } else { 1 };
+            assert!(batch.ids.iter().all(|id| id % 2 == expected_parity));
+            assert!(batch.ids.len() <= 3);
+        }
+    }
+
+    #[test]
+    fn a_batch_spanning_two_files_names_both() {
+        let mut chunker = Chunker::new(4);
+        let rows = [
+            row(1, 1, "a.csv", 9),
+            row(2, 1, "a.csv", 10),
+            row(3, 1, "b.jsonl", 1),
+            row(4, 1, "b.jsonl", 2),
+        ];
+        let batches = run(&mut chunker, rows);
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].source(), "a.csv:9-b.jsonl:2");
+    }
+
+    #[test]
+    fn single_row_source_has_one_line() {
+        let mut chunker = Chunker::new(10);
+        let batches = run(&mut chunker, [row(1, 1, "-", 5)]);
+        assert_eq!(batches[0].source(), "-:5");
+    }
+
+    #[test]
+    fn too_many_open_groups_cuts_early_without_losing_rows() {
+        let mut chunker = Chunker::new(100);
+        let rows = (0..(MAX_OPEN_GROUPS as u64 * 3)).map(|i| Row {
+            id: i + 1,
+            block_till: till(1) + chrono::Duration::seconds(i as i64),
+            origin: Origin {
+                path: Arc::from("a.csv"),
+                line: i + 2,
+            },
+        });
+        let mut early = 0;
+        let mut ids = Vec::new();
+        for r in rows {
+            if let Some(batch) = chunker.push(r) {
+                early += 1;
+                ids.extend(batch.ids);
+            }
+            assert!(chunker.open.len() <= MAX_OPEN_GROUPS);
+        }
+        assert!(early > 0);
+        for batch in chunker.finish() {
+            ids.extend(batch.ids);
+        }
+        ids.sort();
+        assert_eq!(ids, (1..=MAX_OPEN_GROUPS as u64 * 3).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn split_halves_cover_the_batch() {
+        let mut chunker = Chunker::new(5);
+        let batch = run(&mut chunker, (1..=5).map(|i| row(i, 1, "a.csv", i)))
+            .pop()
+            .unwrap();
+        let (left, right) = batch.split();
+        assert_eq!(left.ids, [1, 2]);
+        assert_eq!(right.ids, [3, 4, 5]);
+        assert_eq!(left.block_till, batch.block_till);
+    }
+}

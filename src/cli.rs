@@ -1,0 +1,365 @@
+//! The command line, as clap structs and value parsers only.
+//!
+//! Nothing here does I/O: `config.rs` turns these raw values into checked objects in one
+//! fallible step, so every usage error is found before the first request (exit 2).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::input::Format;
+use crate::rate::Rate;
+
+const ABOUT: &str = "Block contacts in Acquire in bulk.
+
+Streams contact IDs from CSV or JSONL files (or stdin, or gzip), groups them into \
+request-sized batches, sends them through a rate-limited concurrent pool to Acquire's \
+block endpoint, and appends every batch's outcome to a results ledger (JSON Lines) that \
+drives resuming, retrying and reporting.";
+
+const EXAMPLES: &str = "\
+Examples:
+  Try it against the built-in imitation (no key needed):
+    blockade block fixtures/contacts.csv --block-for 7d --sandbox
+
+  Block a list for 30 days:
+    ACQUIRE_API_KEY=... blockade block --account acme --block-for 30d abusers.csv more.jsonl.gz
+
+  Re-send what failed, then summarize:
+    blockade retry blockade-results.jsonl --account acme
+    blockade report blockade-results.jsonl
+
+Exit codes: 0 all blocked, 1 some batches failed, 2 usage/config/input error (nothing sent),
+3 aborted (credentials or account refused), 130 interrupted.";
+
+#[derive(Debug, Parser)]
+#[command(name = "blockade", version, about = ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Block every contact ID in the inputs.
+    #[command(after_help = BLOCK_EXAMPLES)]
+    Block(BlockArgs),
+    /// Re-send the IDs whose latest outcome in a results ledger is failed.
+    #[command(after_help = RETRY_EXAMPLES)]
+    Retry(RetryArgs),
+    /// Summarize one or more results ledgers.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
+    /// Serve a local imitation of the Acquire endpoint, with fault injection.
+    #[command(after_help = MOCK_EXAMPLES)]
+    Mock(MockArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to generate for.
+        shell: clap_complete::Shell,
+    },
+}
+
+const BLOCK_EXAMPLES: &str = "\
+Examples:
+  blockade block fixtures/contacts.csv --block-for 7d --sandbox
+  ACQUIRE_API_KEY=... blockade block --account acme --block-for 30d lists/abusers.csv
+  curl -s https://example.org/abuse.csv | blockade block - --format csv --account acme --block-for 7d
+  blockade block --block-till-field until --account acme --api-key-file ~/.acquire-key list.jsonl
+  blockade block --dry-run --block-for 30d big.csv.gz      # plan only, nothing sent";
+
+const RETRY_EXAMPLES: &str = "\
+Examples:
+  blockade retry blockade-results.jsonl --account acme
+  blockade retry blockade-results.jsonl --account acme --block-for 30d   # new block-till";
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  blockade report blockade-results.jsonl
+  blockade report shard-*.jsonl --json
+  blockade report blockade-results.jsonl --failed-ids failed.csv";
+
+const MOCK_EXAMPLES: &str = "\
+Examples:
+  blockade mock --port 8080 --key test-key
+  blockade mock --fail-rate 0.3 --reset-rate 0.05 --latency 20ms..80ms --seed 7";
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// More logging: -v for debug, -vv for trace (RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors and the final summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where to send and how fast: shared by `block` and `retry`.
+#[derive(Debug, Args, Clone)]
+pub struct ConnectionArgs {
+    /// The Acquire account (letters, digits and '-'): requests go to https://ACCOUNT.acquire.io.
+    #[arg(long, env = "ACQUIRE_ACCOUNT", help_heading = "Connection")]
+    pub account: Option<String>,
+    /// Read the API key from this file (else from env ACQUIRE_API_KEY). Never a flag value.
+    #[arg(long, value_name = "PATH", help_heading = "Connection")]
+    pub api_key_file: Option<PathBuf>,
+    /// Send to another server; plain http:// only to a loopback address.
+    #[arg(
+        long,
+        env = "ACQUIRE_BASE_URL",
+        value_name = "URL",
+        help_heading = "Connection"
+    )]
+    pub base_url: Option<String>,
+    /// Start the built-in imitation in-process and send there (no account or key needed).
+    #[arg(long, conflicts_with_all = ["account", "base_url", "api_key_file"], help_heading = "Connection")]
+    pub sandbox: bool,
+    /// Request rate limit: N/s, N/m or N/h.
+    #[arg(long, default_value = "10/s", value_parser = parse_rate, help_heading = "Pacing")]
+    pub rate: Rate,
+    /// Requests that may start back to back before pacing applies (1 = evenly spaced).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Pacing")]
+    pub burst: u32,
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = "Pacing")]
+    pub concurrency: u32,
+    /// Attempts per batch before it is recorded as failed (a 429 does not use one).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100), help_heading = "Retries")]
+    pub max_attempts: u32,
+    /// Timeout of one request (e.g. 30s, 500ms).
+    #[arg(long, default_value = "30s", value_parser = parse_duration, help_heading = "Retries")]
+    pub timeout: Duration,
+    /// How long one batch may wait on 429s before it is failed.
+    #[arg(long, default_value = "15m", value_parser = parse_duration, help_heading = "Retries")]
+    pub max_wait: Duration,
+    /// First retry delay; it doubles each attempt (with full jitter).
+    #[arg(long, default_value = "500ms", value_parser = parse_duration, help_heading = "Retries")]
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, help_heading = "Retries")]
+    pub backoff_max: Duration,
+}
+
+/// When the block ends.
+#[derive(Debug, Args, Clone)]
+pub struct BlockTillArgs {
+    /// Block until this instant (RFC 3339, e.g. 2026-12-31T00:00:00Z).
+    #[arg(long, value_name = "TIME", value_parser = parse_instant, conflicts_with = "block_for", help_heading = "Block till")]
+    pub block_till: Option<DateTime<Utc>>,
+    /// Block for this long from now (e.g. 30d, 12h, 90m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Block till")]
+    pub block_for: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct BlockArgs {
+    /// Input files (.csv, .jsonl, .ndjson, each optionally .gz), or - for stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// The input format, where the extension does not say (required for stdin).
+    #[arg(long, value_enum, help_heading = "Input")]
+    pub format: Option<Format>,
+    /// CSV column or JSONL key holding the ID [default: id, contact_id or contactId].
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub id_field: Option<String>,
+    /// CSV field delimiter (one ASCII character; \t for tab).
+    #[arg(long, default_value = ",", value_parser = parse_delimiter, help_heading = "Input")]
+    pub delimiter: u8,
+    /// Column or key giving each row its own block-till (RFC 3339); empty values fall back
+    /// to --block-till/--block-for.
+    #[arg(long, value_name = "NAME", help_heading = "Block till")]
+    pub block_till_field: Option<String>,
+    #[command(flatten)]
+    pub till: BlockTillArgs,
+    /// IDs per request.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Input")]
+    pub batch_size: u32,
+    /// The results ledger, appended to.
+    #[arg(long, default_value = "blockade-results.jsonl", value_name = "PATH")]
+    pub results: PathBuf,
+    /// Skip IDs whose latest outcome in the ledger is blocked.
+    #[arg(long)]
+    pub resume: bool,
+    /// Read, validate, dedupe and chunk; print the plan; send nothing, write no ledger.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the final summary as JSON to this file (for monitoring).
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The results ledger whose failed IDs are re-sent.
+    #[arg(value_name = "RESULTS")]
+    pub ledger: PathBuf,
+    /// Append outcomes to this ledger instead of RESULTS.
+    #[arg(long, value_name = "PATH")]
+    pub results: Option<PathBuf>,
+    /// IDs per request.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_size: u32,
+    #[command(flatten)]
+    pub till: BlockTillArgs,
+    /// Also write the final summary as JSON to this file (for monitoring).
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// One or more ledgers (several shards' ledgers merge).
+    #[arg(required = true, value_name = "RESULTS")]
+    pub ledgers: Vec<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the IDs whose latest outcome is failed to this CSV.
+    #[arg(long, value_name = "PATH")]
+    pub failed_ids: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port (0 = any free port; the chosen address is printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The Bearer key the imitation accepts (else env ACQUIRE_API_KEY, else "test-key").
+    #[arg(long, env = "BLOCKADE_MOCK_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// Keep per-ID counts and per-second request counts (for tests; slower).
+    #[arg(long)]
+    pub record_ids: bool,
+    /// Answer 429 past this many requests per second.
+    #[arg(long, value_name = "R")]
+    pub rate_limit: Option<u32>,
+    /// Retry-After seconds sent with those 429s.
+    #[arg(long, default_value_t = 1)]
+    pub retry_after: u64,
+    /// Probability of a 500 or 503.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    pub fail_rate: f64,
+    /// Probability of 200 {"data": false}.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    pub false_rate: f64,
+    /// Delay each answer by a uniform time in A..B (e.g. 20ms..80ms, or 50ms).
+    #[arg(long, value_name = "A..B", value_parser = parse_latency)]
+    pub latency: Option<(Duration, Duration)>,
+    /// Probability of dropping the connection without an answer.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    pub reset_rate: f64,
+    /// Answer 400 to any batch holding one of these IDs.
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    pub poison: Vec<u64>,
+    /// Answer 401 to everything after N successful requests.
+    #[arg(long, value_name = "N")]
+    pub revoke_after: Option<u64>,
+    /// Seed for the fault dice (reproducible runs).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Parses `N/s`, `N/m` or `N/h`.
+pub fn parse_rate(text: &str) -> Result<Rate, String> {
+    text.parse()
+}
+
+/// Parses a span like `30s`, `500ms`, `30d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{e}: expected a span like 500ms, 30s, 15m, 12h or 30d"))
+}
+
+/// Parses an RFC 3339 instant into UTC.
+pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e}: expected RFC 3339, e.g. 2026-12-31T00:00:00Z"))
+}
+
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "\\t" | "\t" | "tab" => Ok(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => Ok(text.as_bytes()[0]),
+        _ => Err("expected one ASCII character, e.g. ',' ';' '|' or \\t".into()),
+    }
+}
+
+fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err("expected a probability between 0 and 1, e.g. 0.3".into()),
+    }
+}
+
+fn parse_latency(text: &str) -> Result<(Duration, Duration), String> {
+    let (low, high) = text.split_once("..").unwrap_or((text, text));
+    let (low, high) = (parse_duration(low)?, parse_duration(high)?);
+    if low > high {
+        return Err(format!(
+            "{text}: the low end is above the high end (expected A..B with A <= B)"
+        ));
+    }
+    Ok((low, high))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn delimiter_accepts_one_ascii_char_or_tab() {
+        assert_eq!(parse_delimiter(";"), Ok(b';'));
+        assert_eq!(parse_delimiter("\\t"), Ok(b'\t'));
+        assert!(parse_delimiter(";;").is_err());
+        assert!(parse_delimiter("é").is_err());
+    }
+
+    #[test]
+    fn latency_takes_a_range_or_one_value() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_latency("20ms..80ms"), Ok((ms(20), ms(80))));
+        assert_eq!(parse_latency("50ms"), Ok((ms(50), ms(50))));
+        assert!(parse_latency("80ms..20ms").is_err());
+    }
+
+    #[test]
+    fn instants_are_rfc3339_and_converted_to_utc() {
+        let t = parse_instant("2026-12-31T02:00:00+02:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-12-31T00:00:00+00:00");
+        assert!(parse_instant("tomorrow").unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn probabilities_are_between_zero_and_one() {
+        assert_eq!(parse_probability("0.3"), Ok(0.3));
+        assert!(parse_probability("1.5").is_err());
+        assert!(parse_probability("x").is_err());
+    }
+}

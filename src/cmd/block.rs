@@ -1,0 +1,287 @@
+//! `blockade block`: block every contact ID in the inputs.
+//!
+//! Reads every input (checked up front: a file that cannot be opened or has no ID column
+//! is exit 2 before anything is sent), dedupes across inputs, cuts batches per block-till,
+//! sends them through the pool and records every outcome and every bad row in the ledger.
+//! `--resume` skips the IDs the ledger already shows blocked; `--dry-run` prints the plan.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::batch::{Batch, Chunker};
+use crate::cli::{BlockArgs, LogArgs, LogFormat};
+use crate::client::Client;
+use crate::cmd;
+use crate::config::{self, ConfigError};
+use crate::counters::Counters;
+use crate::dedupe::{Dedupe, Seen};
+use crate::exit::ExitStatus;
+use crate::input::{self, Item, ReadOptions, Reject, Source};
+use crate::ledger::{LatestStatus, LedgerWriter, new_run_id};
+use crate::pipeline::{self, Run, Sink};
+use crate::progress;
+use crate::summary::{Summary, group_digits};
+
+pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
+    // Everything that can be checked before sending is checked first: exit 2.
+    let default_till = config::block_till(&args.till, Utc::now())?;
+    if default_till.is_none() && args.block_till_field.is_none() {
+        return Err(ConfigError::NoBlockTill.into());
+    }
+    if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
+        bail!("'-' (stdin) can be given only once");
+    }
+    let options = ReadOptions {
+        format: args.format,
+        id_field: args.id_field.clone(),
+        delimiter: args.delimiter,
+        block_till_field: args.block_till_field.clone(),
+        default_block_till: default_till,
+    };
+    let sources = args
+        .inputs
+        .iter()
+        .map(|path| input::open(path, &options))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pool_config = config::pool_config(&args.connection)?;
+    let batch_size = args.batch_size as usize;
+
+    if args.dry_run {
+        return Ok(dry_run(sources, batch_size, &pool_config.rate));
+    }
+
+    let connected = cmd::connect(&args.connection).await?;
+    let mut ledger = LedgerWriter::open(&args.results)?;
+    let dedupe = if args.resume {
+        let (latest, stats) = LatestStatus::load(&args.results)?;
+        tracing::info!(
+            already_blocked = latest.blocked().len(),
+            unreadable_lines = stats.bad_line_count,
+            "Resuming: IDs the ledger shows blocked are skipped"
+        );
+        Dedupe::resuming(latest.blocked().clone())
+    } else {
+        Dedupe::new()
+    };
+    ledger.sync()?;
+
+    let run_id = new_run_id();
+    let client = Client::new(
+        connected.target.url.clone(),
+        &connected.target.key,
+        args.connection.timeout,
+        pool_config.concurrency,
+    )?;
+    tracing::info!(run = %run_id, url = %connected.target.url, rate = %pool_config.rate, concurrency = pool_config.concurrency, "Starting");
+    let counters = Arc::new(Counters::default());
+    let run = Run {
+        run_id: run_id.clone(),
+        client,
+        pool: pool_config,
+        ledger,
+        progress: progress::Mode::pick(log.quiet, log.log_format == LogFormat::Json),
+        expected_rows: estimate_rows(&args.inputs),
+        interrupt: cmd::watch_signals(),
+    };
+    let reader_counters = counters.clone();
+    let end = pipeline::execute(run, counters.clone(), move |sink| {
+        read_inputs(
+            sources,
+            dedupe,
+            Chunker::new(batch_size),
+            &reader_counters,
+            sink,
+        )
+    })
+    .await?;
+
+    Counters::add(&counters.not_sent, end.pool.ids_not_sent);
+    let summary = Summary::new(
+        "block",
+        &run_id,
+        &counters,
+        Counters::get(&end.pool_counters.requests),
+        Counters::get(&end.pool_counters.rate_limited),
+        end.elapsed,
+        &args.results,
+        end.pool.stop.as_ref(),
+    );
+    finish(summary, args.summary_json.as_deref(), connected.sandbox).await
+}
+
+/// Prints the summary, writes `--summary-json`, stops the sandbox; returns the exit status.
+pub async fn finish(
+    summary: Summary,
+    summary_json: Option<&std::path::Path>,
+    sandbox: Option<crate::mock::MockServer>,
+) -> anyhow::Result<ExitStatus> {
+    let status = summary.exit_status();
+    print!("{}", summary.render());
+    if let Some(server) = sandbox {
+        let stats = server.stats();
+        println!(
+            "  sandbox   the imitation answered {} requests",
+            group_digits(stats.requests)
+        );
+        server.shutdown().await;
+    }
+    if let Some(path) = summary_json {
+        let json = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;
+        cmd::write_private(path, &json)
+            .with_context(|| format!("cannot write --summary-json {}", path.display()))?;
+    }
+    Ok(status)
+}
+
+/// The producer: reads every source in order, drops duplicates (and, with `--resume`,
+/// IDs already blocked), and cuts batches.
+pub fn read_inputs(
+    sources: Vec<Source>,
+    mut dedupe: Dedupe,
+    mut chunker: Chunker,
+    counters: &Counters,
+    sink: &mut impl Sink,
+) {
+    'sources: for source in sources {
+        for item in source {
+            if sink.stopping() {
+                break 'sources;
+            }
+            match item {
+                Item::Row(row) => {
+                    Counters::add(&counters.rows, 1);
+                    match dedupe.check(row.id) {
+                        Seen::New => {
+                            if let Some(batch) = chunker.push(row)
+                                && !sink.batch(batch)
+                            {
+                                break 'sources;
+                            }
+                        }
+                        Seen::Duplicate => Counters::add(&counters.duplicates, 1),
+                        Seen::AlreadyBlocked => Counters::add(&counters.already_blocked, 1),
+                    }
+                }
+                Item::Reject(reject) => sink.reject(reject),
+                Item::Broken(reject) => {
+                    tracing::error!(source = %reject.origin, reason = %reject.reason, "An input could not be read to its end; the rows after this point were not read");
+                    Counters::add(&counters.inputs_broken, 1);
+                    sink.reject(reject);
+                }
+            }
+        }
+    }
+    pipeline::flush(&mut chunker, counters, sink);
+}
+
+/// A cheap estimate of the rows to come (line count of plain files), for the progress bar.
+/// `None` when any input is stdin or compressed.
+fn estimate_rows(inputs: &[String]) -> Option<u64> {
+    let mut total = 0u64;
+    for path in inputs {
+        if path == "-" || path.ends_with(".gz") {
+            return None;
+        }
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut lines = 0u64;
+        let mut last = b'\n';
+        loop {
+            let n = file.read(&mut buf).ok()?;
+            if n == 0 {
+                break;
+            }
+            lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+            last = buf[n - 1];
+        }
+        if last != b'\n' {
+            lines += 1;
+        }
+        let header = u64::from(path.ends_with(".csv"));
+        total += lines.saturating_sub(header);
+    }
+    Some(total)
+}
+
+/// What a dry run learns without sending.
+#[derive(Default)]
+struct Plan {
+    batches: u64,
+    ids: u64,
+    by_block_till: BTreeMap<DateTime<Utc>, (u64, u64)>,
+    rejects: Vec<Reject>,
+    reject_count: u64,
+}
+
+impl Sink for Plan {
+    fn batch(&mut self, batch: Batch) -> bool {
+        self.batches += 1;
+        self.ids += batch.ids.len() as u64;
+        let group = self.by_block_till.entry(batch.block_till).or_default();
+        group.0 += 1;
+        group.1 += batch.ids.len() as u64;
+        true
+    }
+
+    fn reject(&mut self, reject: Reject) {
+        self.reject_count += 1;
+        if self.rejects.len() < 10 {
+            self.rejects.push(reject);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        false
+    }
+}
+
+fn dry_run(sources: Vec<Source>, batch_size: usize, rate: &crate::rate::Rate) -> ExitStatus {
+    let counters = Counters::default();
+    let mut plan = Plan::default();
+    read_inputs(
+        sources,
+        Dedupe::new(),
+        Chunker::new(batch_size),
+        &counters,
+        &mut plan,
+    );
+    let n = group_digits;
+    let mut out = format!(
+        "Plan (dry run: nothing sent, no ledger written)\n  rows      {} valid, {} rejected, {} duplicates\n  send      {} IDs in {} batches of up to {}\n",
+        n(Counters::get(&counters.rows)),
+        n(plan.reject_count),
+        n(Counters::get(&counters.duplicates)),
+        n(plan.ids),
+        n(plan.batches),
+        batch_size,
+    );
+    for (till, (batches, ids)) in &plan.by_block_till {
+        out += &format!(
+            "  until     {}  {} IDs in {} batches\n",
+            till.to_rfc3339_opts(SecondsFormat::Millis, true),
+            n(*ids),
+            n(*batches)
+        );
+    }
+    let seconds = plan.batches as f64 / rate.per_second();
+    out += &format!(
+        "  time      about {} at {rate} (at least; retries add to it)\n",
+        humantime::format_duration(Duration::from_secs(seconds.ceil() as u64))
+    );
+    if !plan.rejects.is_empty() {
+        out += "  rejected rows (first 10):\n";
+        for reject in &plan.rejects {
+            out += &format!(
+                "    {}  {}  {:?}\n",
+                reject.origin, reject.reason, reject.input
+            );
+        }
+    }
+    print!("{out}");
+    ExitStatus::Success
+}

@@ -1,0 +1,106 @@
+//! One module per subcommand, each the same shape: a doc block saying what the command does,
+//! and `run(args) -> Result<ExitStatus>`. Shared wiring (target, signals) lives here.
+
+pub mod block;
+pub mod mock;
+pub mod report;
+pub mod retry;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::api_key::ApiKey;
+use crate::cli::ConnectionArgs;
+use crate::config::Target;
+use crate::endpoint;
+use crate::mock::{MockConfig, MockServer};
+
+/// Where a sending command goes: the real target, or the in-process imitation.
+pub struct Connected {
+    pub target: Target,
+    /// Kept alive for the run with `--sandbox`.
+    pub sandbox: Option<MockServer>,
+}
+
+/// Resolves the target from the options; with `--sandbox`, starts the imitation on an
+/// ephemeral loopback port with a generated key.
+pub async fn connect(args: &ConnectionArgs) -> anyhow::Result<Connected> {
+    if !args.sandbox {
+        return Ok(Connected {
+            target: Target::from_args(args)?,
+            sandbox: None,
+        });
+    }
+    let key_text = format!("sandbox-{:032x}", rand::random::<u128>());
+    let key = ApiKey::new(&key_text, "the sandbox")?;
+    let server = MockServer::start(
+        ([127, 0, 0, 1], 0).into(),
+        MockConfig {
+            key: key_text,
+            record_ids: false,
+            faults: Default::default(),
+        },
+    )
+    .await
+    .context("cannot start the sandbox imitation on 127.0.0.1")?;
+    let base = endpoint::check_base_url(&server.base_url())?;
+    tracing::info!(url = %server.base_url(), "Sandbox: sending to the built-in imitation; no real contact is blocked");
+    Ok(Connected {
+        target: Target {
+            url: endpoint::block_url(&base),
+            key,
+        },
+        sandbox: Some(server),
+    })
+}
+
+/// First SIGINT/SIGTERM cancels the returned token (finish in-flight work, record it,
+/// exit 130); a second SIGINT exits at once.
+pub fn watch_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let first = wait_for_signal().await;
+        if first.is_err() {
+            return;
+        }
+        tracing::warn!(
+            "Interrupted: finishing in-flight requests and recording them; press Ctrl-C again to exit at once"
+        );
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            // Every ledger line already written is whole: each is one write.
+            std::process::exit(crate::exit::ExitStatus::Interrupted.code());
+        }
+    });
+    token
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
+/// Writes a file only its owner can read (summaries, failed-ID lists).
+pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents)
+}

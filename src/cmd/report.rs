@@ -1,0 +1,26 @@
+//! `blockade report`: summarize one or more ledgers (several shards' ledgers merge): counts
+//! by status, runs and their throughput, failed batches grouped by error; optionally write
+//! the failed IDs as CSV for another tool.
+
+use anyhow::Context;
+
+use crate::cli::ReportArgs;
+use crate::exit::ExitStatus;
+use crate::report;
+
+pub fn run(args: ReportArgs) -> anyhow::Result<ExitStatus> {
+    let built = report::build_report(&args.ledgers)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&built).context("cannot encode the report")?
+        );
+    } else {
+        print!("{}", built.render_text());
+    }
+    if let Some(path) = &args.failed_ids {
+        let count = report::write_failed_ids_csv(&args.ledgers, path)?;
+        eprintln!("Wrote {count} failed IDs to {}", path.display());
+    }
+    Ok(ExitStatus::Success)
+}

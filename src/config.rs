@@ -1,0 +1,143 @@
+//! Turns raw command-line values into checked, ready objects, in one fallible step.
+//!
+//! Everything that can be wrong with options (key, URL, account, block-till) is found
+//! here, before any traffic, so "exit 2, nothing sent" holds by construction.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::Url;
+
+use crate::api_key::{ApiKey, KeyError};
+use crate::cli::{BlockTillArgs, ConnectionArgs};
+use crate::endpoint::{self, EndpointError};
+use crate::pool::{Backoff, PoolConfig};
+
+/// How long in-flight requests may run on after SIGINT/SIGTERM.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    #[error("--block-till {0} is in the past: give a future instant, or --block-for 30d")]
+    BlockTillPast(String),
+    #[error("--block-for {0:?} is too long to add to today's date")]
+    BlockForTooLong(Duration),
+    #[error(
+        "no block-till: give --block-till TIME, --block-for DURATION (e.g. 30d) or --block-till-field NAME"
+    )]
+    NoBlockTill,
+    #[error("--backoff-base is above --backoff-max: give a base no longer than the maximum")]
+    Backoff,
+}
+
+/// Where requests go and with which key.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub url: Url,
+    pub key: ApiKey,
+}
+
+impl Target {
+    /// From `--account`/`--base-url` and the key. Not for `--sandbox`.
+    pub fn from_args(args: &ConnectionArgs) -> Result<Target, ConfigError> {
+        let base = match (&args.account, &args.base_url) {
+            (Some(_), Some(_)) => return Err(EndpointError::Both.into()),
+            (Some(account), None) => endpoint::account_base_url(account)?,
+            (None, Some(url)) => endpoint::check_base_url(url)?,
+            (None, None) => return Err(EndpointError::NoTarget.into()),
+        };
+        let key = ApiKey::load(args.api_key_file.as_deref())?;
+        Ok(Target {
+            url: endpoint::block_url(&base),
+            key,
+        })
+    }
+}
+
+/// The pool's pacing and retry settings.
+pub fn pool_config(args: &ConnectionArgs) -> Result<PoolConfig, ConfigError> {
+    if args.backoff_base > args.backoff_max {
+        return Err(ConfigError::Backoff);
+    }
+    Ok(PoolConfig {
+        rate: args.rate,
+        burst: args.burst,
+        concurrency: args.concurrency as usize,
+        max_attempts: args.max_attempts,
+        max_wait: args.max_wait,
+        backoff: Backoff {
+            base: args.backoff_base,
+            max: args.backoff_max,
+        },
+        drain_deadline: DRAIN_DEADLINE,
+    })
+}
+
+/// The run-wide block-till from `--block-till` or `--block-for`, if either is given.
+pub fn block_till(
+    args: &BlockTillArgs,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ConfigError> {
+    if let Some(till) = args.block_till {
+        if till <= now {
+            return Err(ConfigError::BlockTillPast(till.to_rfc3339()));
+        }
+        return Ok(Some(till));
+    }
+    match args.block_for {
+        Some(span) => {
+            let span =
+                chrono::Duration::from_std(span).map_err(|_| ConfigError::BlockForTooLong(span))?;
+            now.checked_add_signed(span)
+                .map(Some)
+                .ok_or(ConfigError::BlockForTooLong(
+                    span.to_std().unwrap_or_default(),
+                ))
+        }
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn till_args(block_till: Option<&str>, block_for: Option<Duration>) -> BlockTillArgs {
+        BlockTillArgs {
+            block_till: block_till.map(|t| t.parse().unwrap()),
+            block_for,
+        }
+    }
+
+    #[test]
+    fn block_for_is_added_to_now() {
+        let now: DateTime<Utc> = "2026-11-24T12:00:00Z".parse().unwrap();
+        let till = block_till(&till_args(None, Some(Duration::from_secs(7 * 86400))), now).unwrap();
+        assert_eq!(till.unwrap().to_rfc3339(), "2026-12-01T12:00:00+00:00");
+        assert_eq!(block_till(&till_args(None, None), now).unwrap(), None);
+    }
+
+    #[test]
+    fn block_till_in_the_past_is_refused() {
+        let now: DateTime<Utc> = "2026-11-24T12:00:00Z".parse().unwrap();
+        let err = block_till(&till_args(Some("2020-01-01T00:00:00Z"), None), now).unwrap_err();
+        assert!(err.to_string().contains("in the past"));
+        assert!(block_till(&till_args(Some("2030-01-01T00:00:00Z"), None), now).is_ok());
+    }
+
+    #[test]
+    fn absurd_block_for_is_an_error_not_a_panic() {
+        let now = Utc::now();
+        assert!(
+            block_till(
+                &till_args(None, Some(Duration::from_secs(u64::MAX / 4))),
+                now
+            )
+            .is_err()
+        );
+    }
+}

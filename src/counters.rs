@@ -1,0 +1,52 @@
+//! Counters shared by the stages of a run, read by the progress display and the summary.
+//!
+//! Plain relaxed atomics: each counter is only ever added to, and readers only need a
+//! recent value, not a consistent snapshot across counters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Valid rows read (including duplicates and resumed ones).
+    pub rows: AtomicU64,
+    /// Bad rows, each with a `rejected` ledger line.
+    pub rejected: AtomicU64,
+    /// Inputs that could not be read to their end (corrupt gzip, I/O error).
+    pub inputs_broken: AtomicU64,
+    /// Rows whose ID was already read earlier in this run.
+    pub duplicates: AtomicU64,
+    /// Rows skipped by `--resume` because the ledger shows them blocked.
+    pub already_blocked: AtomicU64,
+    /// IDs put into batches for sending.
+    pub queued: AtomicU64,
+    /// IDs read but never sent because the run stopped (abort, interrupt).
+    pub not_sent: AtomicU64,
+    pub ids_blocked: AtomicU64,
+    pub ids_failed: AtomicU64,
+    pub batches_blocked: AtomicU64,
+    pub batches_failed: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// Rows whose fate is settled: blocked, failed, rejected, duplicate or skipped.
+    pub fn settled(&self) -> u64 {
+        [
+            &self.ids_blocked,
+            &self.ids_failed,
+            &self.rejected,
+            &self.duplicates,
+            &self.already_blocked,
+        ]
+        .iter()
+        .map(|c| Self::get(c))
+        .sum()
+    }
+}

@@ -1,0 +1,79 @@
+//! blockade: block contacts in Acquire in bulk.
+//!
+//! The flow is one-way: inputs → read (`input`) → dedupe (`dedupe`) → chunk (`batch`) →
+//! send (`pool`, `client`) → ledger (`ledger`), wired by `pipeline` and driven by one
+//! module per subcommand under `cmd`. See ARCHITECTURE.md for the why.
+
+pub mod api_key;
+pub mod batch;
+pub mod cli;
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod counters;
+pub mod dedupe;
+pub mod endpoint;
+pub mod exit;
+pub mod input;
+pub mod ledger;
+pub mod logging;
+pub mod mock;
+pub mod pipeline;
+pub mod pool;
+pub mod progress;
+pub mod rate;
+pub mod report;
+pub mod summary;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::exit::{ExitStatus, RuntimeError};
+
+/// Runs one parsed command line to its exit status. Errors are printed here, so that the
+/// caller only maps the status to a process exit code.
+pub fn run(cli: Cli) -> ExitStatus {
+    logging::init(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitStatus::Failed;
+        }
+    };
+    let log = cli.log;
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Block(args) => cmd::block::run(args, &log).await,
+            Command::Retry(args) => cmd::retry::run(args, &log).await,
+            Command::Report(args) => cmd::report::run(args),
+            Command::Mock(args) => cmd::mock::run(args).await,
+            Command::Completions { shell } => {
+                clap_complete::generate(
+                    shell,
+                    &mut Cli::command(),
+                    "blockade",
+                    &mut std::io::stdout(),
+                );
+                Ok(ExitStatus::Success)
+            }
+        }
+    });
+    // Do not wait for a reader thread stuck on stdin after an interrupt.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(status) => status,
+        Err(error) => {
+            // `{:#}` prints the whole chain of causes on one line.
+            eprintln!("error: {error:#}");
+            if error.downcast_ref::<RuntimeError>().is_some() {
+                ExitStatus::Failed
+            } else {
+                ExitStatus::Usage
+            }
+        }
+    }
+}

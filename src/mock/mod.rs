@@ -1,0 +1,224 @@
+//! `blockade mock`: a local imitation of Acquire's block endpoint, with fault injection.
+//! It serves `--sandbox`, the integration tests and the benchmarks.
+//!
+//! Constraint: the mock must be able to drop a connection without answering (the reset
+//! fault), which `axum::serve` cannot do, so this module runs its own accept loop and
+//! drives each hyper connection itself: a response marked `DropConnection`
+//! becomes a service error, and hyper closes the connection without writing anything.
+//! The rest is an ordinary axum `Router`.
+
+mod endpoint;
+mod faults;
+mod stats;
+
+#[cfg(test)]
+mod tests;
+
+use std::convert::Infallible;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use endpoint::BLOCK_PATH;
+pub use faults::Faults;
+pub use stats::Stats;
+
+use endpoint::{DropConnection, MockState};
+
+/// How the mock behaves: the key it expects, how much it records, which faults it injects.
+#[derive(Clone)]
+pub struct MockConfig {
+    /// The expected Bearer key. Never printed: `Debug` shows it redacted.
+    pub key: String,
+    /// Keep per-ID counts and arrival times (tests); off is the fast path (benchmarks).
+    pub record_ids: bool,
+    pub faults: Faults,
+}
+
+impl MockConfig {
+    /// A well-behaved mock expecting `key`, recording IDs, with no faults.
+    pub fn new(key: impl Into<String>) -> Self {
+        MockConfig {
+            key: key.into(),
+            record_ids: true,
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl fmt::Debug for MockConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockConfig")
+            .field("key", &"[redacted]")
+            .field("record_ids", &self.record_ids)
+            .field("faults", &self.faults)
+            .finish()
+    }
+}
+
+/// A running mock server. Stop it with [`MockServer::shutdown`]; dropping it only asks
+/// it to stop.
+pub struct MockServer {
+    addr: SocketAddr,
+    state: Arc<MockState>,
+    stop: CancellationToken,
+    connections: TaskTracker,
+    accept_loop: JoinHandle<()>,
+}
+
+impl fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockServer {
+    /// Binds `addr` (port 0 picks a free port) and starts serving on the current tokio runtime.
+    pub async fn start(addr: SocketAddr, config: MockConfig) -> std::io::Result<MockServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(MockState::new(config));
+        let stop = CancellationToken::new();
+        let connections = TaskTracker::new();
+        let accept_loop = tokio::spawn(accept_loop(
+            listener,
+            endpoint::router(Arc::clone(&state)),
+            stop.clone(),
+            connections.clone(),
+        ));
+        tracing::debug!(%addr, "Mock server listening.");
+        Ok(MockServer {
+            addr,
+            state,
+            stop,
+            connections,
+            accept_loop,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`; an unspecified bind address (0.0.0.0, ::) is given as loopback.
+    pub fn base_url(&self) -> String {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+    }
+
+    /// A snapshot of the counters, the same data as `GET /_mock/stats`.
+    pub fn stats(&self) -> Stats {
+        self.state.stats.snapshot()
+    }
+
+    /// Stops accepting, lets requests being handled finish, closes idle connections.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if let Err(error) = (&mut self.accept_loop).await {
+            tracing::warn!(%error, "Mock accept loop ended abnormally.");
+        }
+        self.connections.close();
+        self.connections.wait().await;
+        tracing::debug!(addr = %self.addr, "Mock server stopped.");
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        // Without this a forgotten server would keep its port until the runtime ends.
+        self.stop.cancel();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    stop: CancellationToken,
+    connections: TaskTracker,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new());
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(error) => {
+                // Typically out of file descriptors: pause instead of spinning on the error.
+                tracing::warn!(%error, "Mock could not accept a connection; retrying shortly.");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        connections.spawn(serve_connection(
+            &http,
+            stream,
+            router.clone(),
+            stop.clone(),
+        ));
+    }
+}
+
+/// The error that makes hyper close a connection without answering.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped on purpose by the mock's reset fault")]
+struct ResetFault;
+
+fn serve_connection(
+    http: &hyper::server::conn::http1::Builder,
+    stream: TcpStream,
+    router: Router,
+    stop: CancellationToken,
+) -> impl Future<Output = ()> + Send + 'static {
+    // Small JSON answers must not wait for Nagle's algorithm.
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "Mock could not set TCP_NODELAY.");
+    }
+    let router = TowerToHyperService::new(router);
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let answer = hyper::service::Service::call(&router, request);
+        async move {
+            let response = answer
+                .await
+                .unwrap_or_else(|never: Infallible| match never {});
+            if response.extensions().get::<DropConnection>().is_some() {
+                Err(ResetFault)
+            } else {
+                Ok(response)
+            }
+        }
+    });
+    let connection = http.serve_connection(TokioIo::new(stream), service);
+    async move {
+        let mut connection = std::pin::pin!(connection);
+        let result = tokio::select! {
+            result = connection.as_mut() => result,
+            () = stop.cancelled() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(error) = result {
+            tracing::debug!(%error, "Mock connection ended with an error.");
+        }
+    }
+}

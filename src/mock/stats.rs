@@ -1,0 +1,327 @@
+//! What the mock saw: the counters behind `GET /_mock/stats` and [`MockServer::stats`].
+//!
+//! Constraint: counting must stay cheap on the fast path, because benchmarks compare
+//! blockade against `wrk` posting to this server and the server must not be the
+//! bottleneck. Everything a benchmark needs is an atomic counter; only the detailed
+//! record (per-ID counts, arrival times, `blockTill` values) takes a lock, and only
+//! when `record_ids` asked for it.
+//!
+//! [`MockServer::stats`]: super::MockServer::stats
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// A snapshot of everything the mock counted, as served by `GET /_mock/stats`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Every POST to the block endpoint, whatever its answer.
+    pub requests: u64,
+    /// Answers by HTTP status; connections dropped by the reset fault count under 0.
+    pub by_status: BTreeMap<u16, u64>,
+    /// IDs in batches answered 200 `{"data": true}`, repeats included.
+    pub ids_blocked: u64,
+    /// Distinct IDs blocked (`record_ids` only; 0 otherwise).
+    pub unique_ids_blocked: u64,
+    /// Size of each accepted (blocked) batch -> how many such batches.
+    pub batch_sizes: BTreeMap<usize, u64>,
+    /// Most block requests being handled at the same time.
+    pub max_in_flight: u64,
+    /// Most requests that arrived within any sliding 1 s window (`record_ids` only; 0 otherwise).
+    pub max_per_second: u64,
+    /// Requests per whole second since the first request (`record_ids` only).
+    pub per_second: Vec<u64>,
+    /// Blocked ID -> times blocked (`record_ids` only).
+    pub ids: Option<BTreeMap<u64, u64>>,
+    /// `blockTill` value -> IDs blocked with it (`record_ids` only).
+    pub block_tills: BTreeMap<String, u64>,
+}
+
+/// The statuses the endpoint can answer, each with its own lock-free counter.
+/// 0 stands for "connection dropped without an answer".
+const COUNTED_STATUSES: [u16; 8] = [0, 200, 400, 401, 404, 429, 500, 503];
+
+/// Batches up to this size are counted in a lock-free table; larger ones are rare
+/// enough to go through a lock.
+const SMALL_BATCH_LIMIT: usize = 1024;
+
+/// The live counters one server updates while it answers.
+pub(crate) struct StatsRecorder {
+    requests: AtomicU64,
+    by_status: [AtomicU64; COUNTED_STATUSES.len()],
+    /// Statuses outside `COUNTED_STATUSES`: none today, but a new answer must never vanish.
+    other_statuses: Mutex<BTreeMap<u16, u64>>,
+    ids_blocked: AtomicU64,
+    small_batches: Box<[AtomicU64]>,
+    large_batches: Mutex<BTreeMap<usize, u64>>,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+    detail: Option<Mutex<DetailedRecord>>,
+}
+
+/// The expensive, exact record kept only when `record_ids` is on.
+#[derive(Default)]
+struct DetailedRecord {
+    first_arrival: Option<Instant>,
+    /// Offsets from `first_arrival`, in arrival order (taken under the lock, so sorted).
+    arrivals: Vec<Duration>,
+    per_second: Vec<u64>,
+    ids: BTreeMap<u64, u64>,
+    block_tills: BTreeMap<String, u64>,
+}
+
+/// Marks one request as being handled; dropping it marks the request done.
+pub(crate) struct InFlightGuard<'a> {
+    in_flight: &'a AtomicU64,
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl StatsRecorder {
+    pub(crate) fn new(record_ids: bool) -> Self {
+        StatsRecorder {
+            requests: AtomicU64::new(0),
+            by_status: std::array::from_fn(|_| AtomicU64::new(0)),
+            other_statuses: Mutex::new(BTreeMap::new()),
+            ids_blocked: AtomicU64::new(0),
+            small_batches: (0..=SMALL_BATCH_LIMIT).map(|_| AtomicU64::new(0)).collect(),
+            large_batches: Mutex::new(BTreeMap::new()),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
+            detail: record_ids.then(|| Mutex::new(DetailedRecord::default())),
+        }
+    }
+
+    /// Counts a request arriving at the endpoint and returns its sequence number
+    /// (0 for the first), which seeds that request's fault dice.
+    pub(crate) fn on_arrival(&self) -> u64 {
+        let sequence = self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(detail) = &self.detail {
+            let mut detail = lock(detail);
+            let now = Instant::now();
+            let first = *detail.first_arrival.get_or_insert(now);
+            let offset = now.saturating_duration_since(first);
+            detail.arrivals.push(offset);
+            let second = usize::try_from(offset.as_secs()).unwrap_or(usize::MAX);
+            if detail.per_second.len() <= second {
+                detail.per_second.resize(second.saturating_add(1), 0);
+            }
+            if let Some(count) = detail.per_second.get_mut(second) {
+                *count += 1;
+            }
+        }
+        sequence
+    }
+
+    /// Marks a request as in flight until the returned guard is dropped.
+    pub(crate) fn enter(&self) -> InFlightGuard<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlightGuard {
+            in_flight: &self.in_flight,
+        }
+    }
+
+    /// Counts one answer (0 = connection dropped).
+    pub(crate) fn record_status(&self, status: u16) {
+        match COUNTED_STATUSES.iter().position(|&known| known == status) {
+            Some(slot) => {
+                self.by_status[slot].fetch_add(1, Ordering::Relaxed);
+            }
+            None => *lock(&self.other_statuses).entry(status).or_insert(0) += 1,
+        }
+    }
+
+    /// Counts a batch answered 200 `{"data": true}`.
+    pub(crate) fn record_blocked(&self, ids: &[u64], block_till: &str) {
+        let size = ids.len();
+        self.ids_blocked.fetch_add(size as u64, Ordering::Relaxed);
+        match self.small_batches.get(size) {
+            Some(counter) => {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            None => *lock(&self.large_batches).entry(size).or_insert(0) += 1,
+        }
+        if let Some(detail) = &self.detail {
+            let mut detail = lock(detail);
+            for &id in ids {
+                *detail.ids.entry(id).or_insert(0) += 1;
+            }
+            match detail.block_tills.get_mut(block_till) {
+                Some(count) => *count += size as u64,
+                None => {
+                    detail
+                        .block_tills
+                        .insert(block_till.to_owned(), size as u64);
+                }
+            }
+        }
+    }
+
+    /// A consistent-enough snapshot: each counter is read once, without stopping traffic.
+    pub(crate) fn snapshot(&self) -> Stats {
+        let mut by_status: BTreeMap<u16, u64> = COUNTED_STATUSES
+            .iter()
+            .zip(&self.by_status)
+            .map(|(&status, count)| (status, count.load(Ordering::Relaxed)))
+            .filter(|&(_, count)| count > 0)
+            .collect();
+        by_status.extend(lock(&self.other_statuses).iter().map(|(&s, &c)| (s, c)));
+
+        let mut batch_sizes: BTreeMap<usize, u64> = self
+            .small_batches
+            .iter()
+            .enumerate()
+            .map(|(size, count)| (size, count.load(Ordering::Relaxed)))
+            .filter(|&(_, count)| count > 0)
+            .collect();
+        batch_sizes.extend(lock(&self.large_batches).iter().map(|(&s, &c)| (s, c)));
+
+        let mut stats = Stats {
+            requests: self.requests.load(Ordering::Relaxed),
+            by_status,
+            ids_blocked: self.ids_blocked.load(Ordering::Relaxed),
+            batch_sizes,
+            max_in_flight: self.max_in_flight.load(Ordering::Relaxed),
+            ..Stats::default()
+        };
+        if let Some(detail) = &self.detail {
+            let detail = lock(detail);
+            stats.unique_ids_blocked = detail.ids.len() as u64;
+            stats.max_per_second = max_in_sliding_second(&detail.arrivals);
+            stats.per_second = detail.per_second.clone();
+            stats.ids = Some(detail.ids.clone());
+            stats.block_tills = detail.block_tills.clone();
+        }
+        stats
+    }
+}
+
+/// The most arrivals within any window of one second, given sorted arrival offsets.
+fn max_in_sliding_second(arrivals: &[Duration]) -> u64 {
+    let window = Duration::from_secs(1);
+    let mut start = 0;
+    let mut best = 0;
+    for (end, &arrival) in arrivals.iter().enumerate() {
+        while arrival - arrivals[start] >= window {
+            start += 1;
+        }
+        best = best.max(end - start + 1);
+    }
+    best as u64
+}
+
+/// Locks a stats mutex. A panic elsewhere while holding it cannot leave the counters
+/// in a state worse than "slightly behind", so a poisoned lock is still used.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn millis(values: &[u64]) -> Vec<Duration> {
+        values.iter().map(|&ms| Duration::from_millis(ms)).collect()
+    }
+
+    #[test]
+    fn sliding_window_finds_the_densest_second_across_whole_second_boundaries() {
+        // 0.9 s .. 1.5 s holds four arrivals although no whole second holds more than three.
+        let arrivals = millis(&[0, 900, 1000, 1100, 1500, 2600]);
+        assert_eq!(max_in_sliding_second(&arrivals), 4);
+    }
+
+    #[test]
+    fn sliding_window_excludes_an_arrival_exactly_one_second_later() {
+        assert_eq!(max_in_sliding_second(&millis(&[0, 1000, 2000])), 1);
+        assert_eq!(max_in_sliding_second(&[]), 0);
+    }
+
+    #[test]
+    fn blocked_batches_count_ids_sizes_and_repeats() {
+        let recorder = StatsRecorder::new(true);
+        recorder.record_blocked(&[1, 2, 3], "2030-01-01T00:00:00.000Z");
+        recorder.record_blocked(&[3], "2031-01-01T00:00:00.000Z");
+        let big: Vec<u64> = (1..=2000).collect();
+        recorder.record_blocked(&big, "2030-01-01T00:00:00.000Z");
+        let stats = recorder.snapshot();
+        assert_eq!(stats.ids_blocked, 2004);
+        assert_eq!(stats.unique_ids_blocked, 2000);
+        assert_eq!(
+            stats.batch_sizes,
+            BTreeMap::from([(1, 1), (3, 1), (2000, 1)])
+        );
+        let ids = stats.ids.unwrap_or_default();
+        assert_eq!(ids.get(&3), Some(&3));
+        assert_eq!(ids.get(&1), Some(&2));
+        assert_eq!(ids.get(&2000), Some(&1));
+        assert_eq!(
+            stats.block_tills,
+            BTreeMap::from([
+                ("2030-01-01T00:00:00.000Z".to_owned(), 2003),
+                ("2031-01-01T00:00:00.000Z".to_owned(), 1),
+            ])
+        );
+    }
+
+    #[test]
+    fn fast_path_keeps_no_per_id_record() {
+        let recorder = StatsRecorder::new(false);
+        recorder.on_arrival();
+        recorder.record_blocked(&[7, 7], "2030-01-01T00:00:00.000Z");
+        let stats = recorder.snapshot();
+        assert_eq!(stats.requests, 1);
+        assert_eq!(stats.ids_blocked, 2);
+        assert_eq!(stats.ids, None);
+        assert!(stats.per_second.is_empty());
+        assert!(stats.block_tills.is_empty());
+        assert_eq!(stats.max_per_second, 0);
+    }
+
+    #[test]
+    fn statuses_are_counted_including_unexpected_ones() {
+        let recorder = StatsRecorder::new(false);
+        for status in [0, 200, 200, 429, 418] {
+            recorder.record_status(status);
+        }
+        assert_eq!(
+            recorder.snapshot().by_status,
+            BTreeMap::from([(0, 1), (200, 2), (418, 1), (429, 1)])
+        );
+    }
+
+    #[test]
+    fn in_flight_guard_tracks_the_maximum_and_releases() {
+        let recorder = StatsRecorder::new(false);
+        let first = recorder.enter();
+        let second = recorder.enter();
+        drop(first);
+        drop(second);
+        let third = recorder.enter();
+        drop(third);
+        assert_eq!(recorder.snapshot().max_in_flight, 2);
+        assert_eq!(recorder.in_flight.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn arrivals_fill_per_second_when_recording() {
+        let recorder = StatsRecorder::new(true);
+        assert_eq!(recorder.on_arrival(), 0);
+        assert_eq!(recorder.on_arrival(), 1);
+        let stats = recorder.snapshot();
+        // Both arrivals are within the first second of each other or straddle one boundary;
+        // either way they are all counted somewhere.
+        assert_eq!(stats.per_second.iter().sum::<u64>(), 2);
+        assert!(stats.max_per_second >= 1);
+    }
+}

@@ -1,0 +1,507 @@
+//! The worker pool: sends batches at the configured rate, at most `concurrency` at a time,
+//! retrying, waiting out 429s, bisecting refused batches, and stopping on abort or interrupt.
+//!
+//! Constraints kept here:
+//! - Pacing is shared: every attempt, retries included, passes one `Gate` (a governor rate
+//!   limiter, a "not before" instant that a 429 moves forward for everyone, and a slowdown
+//!   factor that 429s raise and successes lower again, never above `--rate`).
+//! - Workers never touch the terminal or the ledger: each finished batch is an `Outcome`
+//!   sent to the collector, which must already be draining (else workers block on a full
+//!   channel while the dispatcher waits for their permits: a deadlock).
+//! - Memory is bounded by concurrency × batch size: the dispatcher only takes the next
+//!   batch off the (bounded) channel once a permit is free.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use governor::{DefaultDirectRateLimiter, RateLimiter};
+use rand::Rng;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::batch::Batch;
+use crate::client::{Answer, Client, Verdict, classify};
+use crate::rate::Rate;
+
+/// Pacing and retry settings of one run.
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    pub rate: Rate,
+    pub burst: u32,
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub max_wait: Duration,
+    pub backoff: Backoff,
+    /// How long in-flight requests may take to finish after an interrupt.
+    pub drain_deadline: Duration,
+}
+
+/// Exponential backoff with full jitter.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// Delay before attempt `attempt + 1`, after `attempt` failed ones (from 1).
+    /// `unit` is a random number in [0, 1): full jitter picks uniformly in [0, ceiling].
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        let ceiling = self.ceiling(attempt);
+        ceiling.mul_f64(unit.clamp(0.0, 1.0))
+    }
+
+    /// The ceiling of the jittered delay: base × 2^(attempt-1), at most `max`.
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(32);
+        self.base
+            .saturating_mul(1u32 << doublings.min(31))
+            .min(self.max)
+    }
+}
+
+/// Wait used when a 429 comes without a usable Retry-After.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Highest slowdown factor 429s can push the pacing to (rate / 64).
+const MAX_SLOWDOWN: f64 = 64.0;
+
+/// The shared gate every attempt passes before it is sent.
+pub struct Gate {
+    limiter: DefaultDirectRateLimiter,
+    interval: Duration,
+    state: Mutex<GateState>,
+}
+
+struct GateState {
+    /// No request starts before this (moved forward by a 429's Retry-After).
+    not_before: Option<Instant>,
+    /// ≥ 1: the effective rate is `rate / slowdown`.
+    slowdown: f64,
+    /// With a slowdown, the next free slot of the slower schedule.
+    next_slot: Instant,
+}
+
+impl Gate {
+    pub fn new(rate: Rate, burst: u32) -> Gate {
+        let burst = std::num::NonZeroU32::new(burst.max(1)).expect("max(1) is non-zero");
+        Gate {
+            limiter: RateLimiter::direct(rate.quota(burst)),
+            interval: rate.interval(),
+            state: Mutex::new(GateState {
+                not_before: None,
+                slowdown: 1.0,
+                next_slot: Instant::now(),
+            }),
+        }
+    }
+
+    /// Waits until this attempt may start.
+    pub async fn wait_turn(&self) {
+        loop {
+            let not_before = self.state.lock().expect("gate lock").not_before;
+            match not_before {
+                Some(at) if at > Instant::now() => tokio::time::sleep_until(at).await,
+                _ => break,
+            }
+        }
+        self.limiter.until_ready().await;
+        let slot = {
+            let mut state = self.state.lock().expect("gate lock");
+            if state.slowdown <= 1.0 {
+                None
+            } else {
+                let slot = state.next_slot.max(Instant::now());
+                state.next_slot = slot + self.interval.mul_f64(state.slowdown);
+                Some(slot)
+            }
+        };
+        if let Some(slot) = slot {
+            tokio::time::sleep_until(slot).await;
+        }
+    }
+
+    /// A 429: nobody starts before `wait` from now, and the pace halves.
+    pub fn rate_limited(&self, wait: Duration) {
+        let mut state = self.state.lock().expect("gate lock");
+        let until = Instant::now() + wait;
+        state.not_before = Some(state.not_before.map_or(until, |at| at.max(until)));
+        state.slowdown = (state.slowdown * 2.0).min(MAX_SLOWDOWN);
+        state.next_slot = state.next_slot.max(until);
+    }
+
+    /// A request went through: let the pace recover slowly.
+    pub fn succeeded(&self) {
+        let mut state = self.state.lock().expect("gate lock");
+        if state.slowdown > 1.0 {
+            state.slowdown = (state.slowdown * 0.95).max(1.0);
+        }
+    }
+
+    /// The current slowdown factor (1 = full `--rate`).
+    pub fn slowdown(&self) -> f64 {
+        self.state.lock().expect("gate lock").slowdown
+    }
+}
+
+/// How one batch ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchStatus {
+    Blocked,
+    Failed,
+}
+
+/// A finished batch (or part of one, after bisection), for the collector.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub batch: Batch,
+    pub status: BatchStatus,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// Counters the pool keeps for progress and the summary.
+#[derive(Debug, Default)]
+pub struct PoolCounters {
+    pub requests: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub in_flight_ids: AtomicU64,
+}
+
+/// Why the pool stopped dispatching early, if it did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The server refused the credentials or the account.
+    Aborted(String),
+    /// SIGINT/SIGTERM.
+    Interrupted,
+}
+
+/// What the pool reports when it is done.
+#[derive(Debug, Default)]
+pub struct PoolEnd {
+    /// IDs taken off the channel but never finished (interrupt deadline) or never dispatched.
+    pub ids_not_sent: u64,
+    pub stop: Option<Stop>,
+}
+
+/// Everything a worker needs, shared.
+struct Shared {
+    client: Client,
+    gate: Gate,
+    config: PoolConfig,
+    counters: Arc<PoolCounters>,
+    outcomes: mpsc::Sender<Outcome>,
+    /// Cancelled on abort or interrupt: no new dispatch, no new retries.
+    stop: CancellationToken,
+    abort_reason: Mutex<Option<String>>,
+}
+
+/// Runs the pool until `batches` is closed and drained, or until `interrupt` fires or the
+/// server refuses the credentials.
+pub async fn run(
+    client: Client,
+    config: PoolConfig,
+    mut batches: mpsc::Receiver<Batch>,
+    outcomes: mpsc::Sender<Outcome>,
+    counters: Arc<PoolCounters>,
+    interrupt: CancellationToken,
+) -> PoolEnd {
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let stop = interrupt.child_token();
+    let drain_deadline = config.drain_deadline;
+    let shared = Arc::new(Shared {
+        client,
+        gate: Gate::new(config.rate, config.burst),
+        config,
+        counters,
+        outcomes,
+        stop: stop.clone(),
+        abort_reason: Mutex::new(None),
+    });
+    let mut workers = JoinSet::new();
+    let mut ids_not_sent = 0u64;
+
+    // Take a permit first, then a batch: a batch never waits in memory for a free worker.
+    loop {
+        let permit = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        let batch = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            batch = batches.recv() => match batch {
+                Some(batch) => batch,
+                None => break,
+            },
+        };
+        shared
+            .counters
+            .in_flight_ids
+            .fetch_add(batch.ids.len() as u64, Ordering::Relaxed);
+        let shared = shared.clone();
+        workers.spawn(async move {
+            let ids = batch.ids.len() as u64;
+            send_batch(&shared, batch).await;
+            shared
+                .counters
+                .in_flight_ids
+                .fetch_sub(ids, Ordering::Relaxed);
+            drop(permit);
+        });
+        while workers.try_join_next().is_some() {}
+    }
+
+    // Stopped early: whatever is still queued was never sent. Closing the channel tells
+    // the producer to stop reading.
+    batches.close();
+    while let Ok(batch) = batches.try_recv() {
+        ids_not_sent += batch.ids.len() as u64;
+    }
+
+    let drain = async { while workers.join_next().await.is_some() {} };
+    if interrupt.is_cancelled() {
+        if tokio::time::timeout(drain_deadline, drain).await.is_err() {
+            tracing::warn!(
+                deadline = ?drain_deadline,
+                "In-flight requests did not finish in time; their batches stay unsent and --resume will send them"
+            );
+            workers.abort_all();
+            ids_not_sent += shared.counters.in_flight_ids.swap(0, Ordering::Relaxed);
+        }
+    } else {
+        drain.await;
+    }
+
+    let abort = shared.abort_reason.lock().expect("abort lock").take();
+    let stop = match abort {
+        Some(reason) => Some(Stop::Aborted(reason)),
+        None if interrupt.is_cancelled() => Some(Stop::Interrupted),
+        None => None,
+    };
+    PoolEnd { ids_not_sent, stop }
+}
+
+/// Sends one batch to its end, bisecting on 400, and reports every part's outcome.
+async fn send_batch(shared: &Shared, batch: Batch) {
+    // Bisection as an explicit stack instead of recursion: async recursion needs boxing.
+    let mut pending = vec![batch];
+    while let Some(batch) = pending.pop() {
+        let (outcome, split) = attempt_batch(shared, batch).await;
+        if let Some((left, right)) = split {
+            pending.push(right);
+            pending.push(left);
+            continue;
+        }
+        if let Some(outcome) = outcome {
+            // The collector only stops after every sender is gone, so this cannot fail
+            // while the run is alive.
+            let _ = shared.outcomes.send(outcome).await;
+        }
+    }
+}
+
+/// The retry loop for one batch. Returns its outcome, or the two halves to send instead.
+async fn attempt_batch(shared: &Shared, batch: Batch) -> (Option<Outcome>, Option<(Batch, Batch)>) {
+    let config = &shared.config;
+    let started_at = Utc::now();
+    let mut attempts = 0u32;
+    let mut waited_on_429 = Duration::ZERO;
+    let mut last_status = None;
+    let finish = |batch: Batch, status, attempts, http_status, error: Option<String>| Outcome {
+        batch,
+        status,
+        attempts,
+        http_status,
+        error,
+        started_at,
+        finished_at: Utc::now(),
+    };
+
+    loop {
+        shared.gate.wait_turn().await;
+        attempts += 1;
+        shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let answer = shared.client.send(&batch.ids, batch.block_till).await;
+        if let Answer::Http { status, .. } = &answer {
+            last_status = Some(*status);
+        }
+        let reason = match classify(&answer) {
+            Verdict::Blocked => {
+                shared.gate.succeeded();
+                return (
+                    Some(finish(
+                        batch,
+                        BatchStatus::Blocked,
+                        attempts,
+                        last_status,
+                        None,
+                    )),
+                    None,
+                );
+            }
+            Verdict::Split { reason } if batch.ids.len() > 1 => {
+                tracing::debug!(batch = batch.seq, ids = batch.ids.len(), %reason, "Splitting a refused batch");
+                return (None, Some(batch.split()));
+            }
+            Verdict::Split { reason } | Verdict::Failed { reason } => {
+                return (
+                    Some(finish(
+                        batch,
+                        BatchStatus::Failed,
+                        attempts,
+                        last_status,
+                        Some(reason),
+                    )),
+                    None,
+                );
+            }
+            Verdict::Abort { reason } => {
+                let mut abort = shared.abort_reason.lock().expect("abort lock");
+                if abort.is_none() {
+                    tracing::error!(status = ?last_status, "The server refused the credentials or the account; stopping the run");
+                    *abort = Some(reason.clone());
+                }
+                drop(abort);
+                shared.stop.cancel();
+                return (
+                    Some(finish(
+                        batch,
+                        BatchStatus::Failed,
+                        attempts,
+                        last_status,
+                        Some(reason),
+                    )),
+                    None,
+                );
+            }
+            Verdict::RateLimited {
+                retry_after,
+                reason,
+            } => {
+                // A 429 does not use an attempt; the whole pool waits.
+                attempts -= 1;
+                shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                let wait = retry_after.map_or(DEFAULT_RETRY_AFTER, |r| r.delay_from(Utc::now()));
+                shared.gate.rate_limited(wait);
+                waited_on_429 += wait;
+                if waited_on_429 > config.max_wait {
+                    let error = format!(
+                        "{reason} (waited {waited_on_429:?} on 429s, more than --max-wait)"
+                    );
+                    return (
+                        Some(finish(
+                            batch,
+                            BatchStatus::Failed,
+                            attempts,
+                            last_status,
+                            Some(error),
+                        )),
+                        None,
+                    );
+                }
+                if shared.stop.is_cancelled() {
+                    return (
+                        Some(finish(
+                            batch,
+                            BatchStatus::Failed,
+                            attempts,
+                            last_status,
+                            Some(format!("{reason} (stopped before retrying)")),
+                        )),
+                        None,
+                    );
+                }
+                continue;
+            }
+            Verdict::Retry { reason } => reason,
+        };
+        if attempts >= config.max_attempts {
+            return (
+                Some(finish(
+                    batch,
+                    BatchStatus::Failed,
+                    attempts,
+                    last_status,
+                    Some(reason),
+                )),
+                None,
+            );
+        }
+        let delay = config.backoff.delay(attempts, rand::rng().random::<f64>());
+        tracing::debug!(batch = batch.seq, attempts, ?delay, reason = %reason, "Retrying a batch");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shared.stop.cancelled() => {
+                let error = format!("{reason} (stopped before retrying)");
+                return (Some(finish(batch, BatchStatus::Failed, attempts, last_status, Some(error))), None);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let backoff = Backoff {
+            base: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+        };
+        let ceilings: Vec<_> = (1..=8).map(|a| backoff.ceiling(a).as_millis()).collect();
+        assert_eq!(ceilings, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+        assert_eq!(backoff.ceiling(1000), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn full_jitter_stays_within_zero_and_the_ceiling() {
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(5),
+        };
+        assert_eq!(backoff.delay(3, 0.0), Duration::ZERO);
+        assert_eq!(backoff.delay(3, 0.5), Duration::from_millis(200));
+        assert_eq!(backoff.delay(3, 1.0), Duration::from_millis(400));
+        assert_eq!(backoff.delay(3, 7.0), Duration::from_millis(400));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_makes_everyone_wait_and_slows_the_pace() {
+        let gate = Gate::new("1000/s".parse().unwrap(), 1);
+        gate.wait_turn().await;
+        gate.rate_limited(Duration::from_secs(2));
+        assert_eq!(gate.slowdown(), 2.0);
+        let before = Instant::now();
+        gate.wait_turn().await;
+        assert!(Instant::now() - before >= Duration::from_secs(2));
+        for _ in 0..100 {
+            gate.succeeded();
+        }
+        assert_eq!(gate.slowdown(), 1.0, "recovers, never above --rate");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slowdown_spaces_requests_by_the_slower_interval() {
+        let gate = Gate::new("1000/s".parse().unwrap(), 1);
+        gate.rate_limited(Duration::ZERO);
+        gate.rate_limited(Duration::ZERO);
+        assert_eq!(gate.slowdown(), 4.0);
+        let start = Instant::now();
+        for _ in 0..5 {
+            gate.wait_turn().await;
+        }
+        // 5 requests at 4 ms apart under the paused clock: the slower schedule is kept.
+        assert!(Instant::now() - start >= Duration::from_millis(16));
+    }
+}
