@@ -1,16 +1,526 @@
-//! STUB until the report lands.
-use crate::ledger::LedgerError;
+//! `blockade report`: a summary of one or more results ledgers (this file: what is
+//! counted), its text rendering (`text`), and the export of the IDs still failed
+//! (`failed_ids`).
+//!
+//! Constraint kept here: everything is derived from the ledgers alone, streamed in
+//! bounded memory (ID sets as roaring bitmaps; a few examples per failure kind), and
+//! several ledgers (shards) merge as if their lines were read one file after another.
+//! IDs are counted by their latest status, batches by line.
+
+mod failed_ids;
+mod text;
+
+pub use failed_ids::write_failed_ids_csv;
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-#[derive(serde::Serialize)]
-pub struct Report {}
-pub fn build_report(_p: &[PathBuf]) -> Result<Report, LedgerError> {
-    Ok(Report {})
+
+use chrono::{DateTime, Utc};
+use roaring::RoaringTreemap;
+use serde::Serialize;
+
+use crate::ledger::{self, LatestStatus, LedgerError, LedgerReadStats, Record, Status, timestamp};
+
+/// How many failed batches are shown per kind of error.
+const EXAMPLES_PER_KIND: usize = 3;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub ledgers: Vec<LedgerSummary>,
+    pub ids: IdCounts,
+    pub batches: BatchCounts,
+    /// Ordered by when each run started.
+    pub runs: Vec<RunSummary>,
+    /// Every failed batch line, grouped by kind of error, most frequent kind first.
+    pub failures: Vec<FailureKind>,
+    #[serde(skip)]
+    latest: LatestStatus,
 }
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LedgerSummary {
+    pub path: PathBuf,
+    pub lines: u64,
+    pub unreadable_lines: u64,
+    /// The first unreadable lines, with why each was skipped.
+    pub bad_lines: Vec<BadLine>,
+    /// IDs whose latest outcome in this ledger alone is failed.
+    pub failed_ids: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BadLine {
+    pub line: u64,
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IdCounts {
+    /// IDs whose latest outcome is blocked.
+    pub blocked: u64,
+    /// IDs whose latest outcome is failed.
+    pub failed: u64,
+    /// Input rows rejected (they carry no valid ID, so they are counted by line).
+    pub rejected_rows: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BatchCounts {
+    pub blocked: u64,
+    pub failed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub run: String,
+    /// The earliest `started_at` of the run's batches (`None`: the run sent nothing).
+    #[serde(with = "timestamp::option")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// The latest `finished_at` of the run's batches.
+    #[serde(with = "timestamp::option")]
+    pub finished_at: Option<DateTime<Utc>>,
+    pub batches: u64,
+    pub failed_batches: u64,
+    pub ids_sent: u64,
+    pub rejected_rows: u64,
+    /// IDs sent per second between the first start and the last finish.
+    pub ids_per_second: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FailureKind {
+    /// `http 500`, `timeout`, `connection`, `invalid input`, `not blocked`, ...
+    pub kind: String,
+    pub batches: u64,
+    pub ids: u64,
+    /// The first few failed batches of this kind, in ledger order.
+    pub examples: Vec<FailureExample>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FailureExample {
+    pub run: String,
+    pub batch: u64,
+    pub source: String,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// Reads every ledger in `paths`, in order, into one report.
+pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
+    let mut report = Report {
+        ledgers: Vec::with_capacity(paths.len()),
+        ids: IdCounts::default(),
+        batches: BatchCounts::default(),
+        runs: Vec::new(),
+        failures: Vec::new(),
+        latest: LatestStatus::default(),
+    };
+    let mut runs: HashMap<String, RunSummary> = HashMap::new();
+    let mut failures: BTreeMap<String, FailureKind> = BTreeMap::new();
+    for path in paths {
+        let mut latest_here = LatestStatus::default();
+        let stats = ledger::read_records(path, |_, record| {
+            latest_here.apply(&record);
+            report.count(&record, &mut runs, &mut failures);
+        })?;
+        report
+            .ledgers
+            .push(summarize_ledger(path, stats, latest_here.failed_count()));
+        report.latest.merge_later(latest_here);
+    }
+    report.ids.blocked = report.latest.blocked().len();
+    report.ids.failed = report.latest.failed_count();
+
+    report.runs = runs.into_values().collect();
+    for run in &mut report.runs {
+        run.ids_per_second = throughput(run);
+    }
+    // Runs that sent nothing have no start; they sort last, by id.
+    report.runs.sort_by(|a, b| {
+        (a.started_at.is_none(), a.started_at, &a.run).cmp(&(
+            b.started_at.is_none(),
+            b.started_at,
+            &b.run,
+        ))
+    });
+    report.failures = failures.into_values().collect();
+    report
+        .failures
+        .sort_by(|a, b| b.batches.cmp(&a.batches).then_with(|| a.kind.cmp(&b.kind)));
+    Ok(report)
+}
+
 impl Report {
-    pub fn render_text(&self) -> String {
-        String::new()
+    /// IDs whose latest outcome is failed, grouped by `block_till`, earliest first.
+    pub fn failed_ids(&self) -> Vec<(DateTime<Utc>, RoaringTreemap)> {
+        self.latest.failed_by_block_till()
+    }
+
+    fn count(
+        &mut self,
+        record: &Record,
+        runs: &mut HashMap<String, RunSummary>,
+        failures: &mut BTreeMap<String, FailureKind>,
+    ) {
+        let run = runs
+            .entry(record.run().to_owned())
+            .or_insert_with(|| RunSummary {
+                run: record.run().to_owned(),
+                started_at: None,
+                finished_at: None,
+                batches: 0,
+                failed_batches: 0,
+                ids_sent: 0,
+                rejected_rows: 0,
+                ids_per_second: None,
+            });
+        let batch = match record {
+            Record::Reject(_) => {
+                self.ids.rejected_rows += 1;
+                run.rejected_rows += 1;
+                return;
+            }
+            Record::Batch(batch) => batch,
+        };
+        run.batches += 1;
+        run.ids_sent += batch.ids.len() as u64;
+        run.started_at = Some(
+            run.started_at
+                .map_or(batch.started_at, |at| at.min(batch.started_at)),
+        );
+        run.finished_at = Some(
+            run.finished_at
+                .map_or(batch.finished_at, |at| at.max(batch.finished_at)),
+        );
+        match batch.status {
+            Status::Blocked => self.batches.blocked += 1,
+            // Parsing turns every `rejected` line into a `Record::Reject`, so a batch
+            // line here is blocked or failed.
+            Status::Rejected => {}
+            Status::Failed => {
+                self.batches.failed += 1;
+                run.failed_batches += 1;
+                let kind = failure_kind(batch.http_status, batch.error.as_deref());
+                let entry = failures.entry(kind.clone()).or_insert_with(|| FailureKind {
+                    kind,
+                    batches: 0,
+                    ids: 0,
+                    examples: Vec::new(),
+                });
+                entry.batches += 1;
+                entry.ids += batch.ids.len() as u64;
+                if entry.examples.len() < EXAMPLES_PER_KIND {
+                    entry.examples.push(FailureExample {
+                        run: batch.run.clone(),
+                        batch: batch.batch,
+                        source: batch.source.clone(),
+                        http_status: batch.http_status,
+                        error: batch.error.clone(),
+                    });
+                }
+            }
+        }
     }
 }
-pub fn write_failed_ids_csv(_p: &[PathBuf], _o: &Path) -> Result<u64, LedgerError> {
-    Ok(0)
+
+/// Names the kind of a failure for grouping: the HTTP status, or for failures without
+/// an answer a normalised class read from the error text.
+pub fn failure_kind(http_status: Option<u16>, error: Option<&str>) -> String {
+    let error = error.unwrap_or_default().to_ascii_lowercase();
+    match http_status {
+        Some(200) => "not blocked".to_owned(),
+        Some(400) if error.contains("invalid") => "invalid input".to_owned(),
+        Some(status) => format!("http {status}"),
+        None if error.contains("timed out") || error.contains("timeout") => "timeout".to_owned(),
+        None if [
+            "connect",
+            "dns",
+            "reset",
+            "refused",
+            "broken pipe",
+            "unreachable",
+        ]
+        .iter()
+        .any(|word| error.contains(word)) =>
+        {
+            "connection".to_owned()
+        }
+        None if error.contains("interrupt") || error.contains("cancel") => "interrupted".to_owned(),
+        None if error.trim().is_empty() => "unknown".to_owned(),
+        None => "other".to_owned(),
+    }
+}
+
+fn summarize_ledger(path: &Path, stats: LedgerReadStats, failed_ids: u64) -> LedgerSummary {
+    LedgerSummary {
+        path: path.to_owned(),
+        lines: stats.lines,
+        unreadable_lines: stats.bad_line_count,
+        bad_lines: stats
+            .bad_lines
+            .into_iter()
+            .map(|(line, reason)| BadLine { line, reason })
+            .collect(),
+        failed_ids,
+    }
+}
+fn throughput(run: &RunSummary) -> Option<f64> {
+    let (start, end) = (run.started_at?, run.finished_at?);
+    let millis = (end - start).num_milliseconds();
+    (millis > 0).then(|| run.ids_sent as f64 * 1000.0 / millis as f64)
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    //! Shared ledger fixtures for the report's tests, and the tests of what is counted.
+    use super::*;
+    use crate::ledger::record::tests::at;
+    use crate::ledger::{BatchRecord, RejectRecord};
+
+    pub(super) struct Line {
+        run: &'static str,
+        status: Status,
+        ids: &'static [u64],
+        till: DateTime<Utc>,
+        http: Option<u16>,
+        error: Option<&'static str>,
+        source: &'static str,
+        start: i64,
+        seconds: i64,
+    }
+
+    pub(super) fn record(line: Line) -> Record {
+        Record::Batch(BatchRecord {
+            run: line.run.to_owned(),
+            batch: line.start as u64,
+            status: line.status,
+            ids: line.ids.to_vec(),
+            block_till: line.till,
+            attempts: 1,
+            http_status: line.http,
+            error: line.error.map(str::to_owned),
+            source: line.source.to_owned(),
+            started_at: at(line.start, 0),
+            finished_at: at(line.start + line.seconds, 0),
+            ms: (line.seconds * 1000) as u64,
+        })
+    }
+
+    pub(super) fn blocked(
+        run: &'static str,
+        ids: &'static [u64],
+        source: &'static str,
+        start: i64,
+        seconds: i64,
+    ) -> Record {
+        record(Line {
+            run,
+            status: Status::Blocked,
+            ids,
+            till: at(1_000_000, 0),
+            http: Some(200),
+            error: None,
+            source,
+            start,
+            seconds,
+        })
+    }
+
+    pub(super) fn failed(
+        run: &'static str,
+        ids: &'static [u64],
+        till: DateTime<Utc>,
+        http: Option<u16>,
+        error: &'static str,
+        source: &'static str,
+        start: i64,
+    ) -> Record {
+        record(Line {
+            run,
+            status: Status::Failed,
+            ids,
+            till,
+            http,
+            error: Some(error),
+            source,
+            start,
+            seconds: 1,
+        })
+    }
+
+    pub(super) fn write_ledger(path: &Path, records: &[Record], tail: &str) {
+        let mut text: String = records
+            .iter()
+            .map(|record| serde_json::to_string(record).expect("serializes") + "\n")
+            .collect();
+        text.push_str(tail);
+        std::fs::write(path, text).expect("ledger written");
+    }
+
+    /// Two shards: the second retries part of the first's failures.
+    pub(super) fn two_ledgers(dir: &Path) -> Vec<PathBuf> {
+        let first = dir.join("a.jsonl");
+        let second = dir.join("b.jsonl");
+        write_ledger(
+            &first,
+            &[
+                blocked("run-1", &[1, 2, 3], "a.csv:1-3", 0, 2),
+                failed(
+                    "run-1",
+                    &[4, 5],
+                    at(1_000_000, 0),
+                    Some(500),
+                    "server error: boom",
+                    "a.csv:4-5",
+                    1,
+                ),
+                Record::Reject(RejectRecord {
+                    run: "run-1".to_owned(),
+                    status: Status::Rejected,
+                    source: "a.csv:6".to_owned(),
+                    input: "abc".to_owned(),
+                    error: "not a positive integer".to_owned(),
+                }),
+            ],
+            "",
+        );
+        write_ledger(
+            &second,
+            &[
+                blocked("run-2", &[4], "retry of a.csv:4-5", 100, 1),
+                failed(
+                    "run-2",
+                    &[6],
+                    at(2_000_000, 0),
+                    None,
+                    "request timed out after 30s",
+                    "b.csv:1-1",
+                    101,
+                ),
+            ],
+            "{\"run\":\"run-2\",\"ba",
+        );
+        vec![first, second]
+    }
+
+    #[test]
+    fn two_ledgers_merge_into_one_report() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = two_ledgers(dir.path());
+        let report = build_report(&paths).expect("report");
+
+        assert_eq!(
+            report.ids,
+            IdCounts {
+                blocked: 4,
+                failed: 2,
+                rejected_rows: 1
+            }
+        );
+        assert_eq!(
+            report.batches,
+            BatchCounts {
+                blocked: 2,
+                failed: 2
+            }
+        );
+        let lines: Vec<(u64, u64, u64)> = report
+            .ledgers
+            .iter()
+            .map(|l| (l.lines, l.unreadable_lines, l.failed_ids))
+            .collect();
+        assert_eq!(lines, [(3, 0, 2), (3, 1, 1)]);
+        assert_eq!(report.ledgers[1].bad_lines[0].line, 3);
+
+        let runs: Vec<(&str, u64, u64, u64)> = report
+            .runs
+            .iter()
+            .map(|run| {
+                (
+                    run.run.as_str(),
+                    run.batches,
+                    run.ids_sent,
+                    run.rejected_rows,
+                )
+            })
+            .collect();
+        assert_eq!(runs, [("run-1", 2, 5, 1), ("run-2", 2, 2, 0)]);
+        // run-1 sent 5 IDs between second 0 and second 2.
+        assert_eq!(report.runs[0].ids_per_second, Some(2.5));
+        assert_eq!(report.runs[0].finished_at, Some(at(2, 0)));
+
+        let kinds: Vec<(&str, u64, u64)> = report
+            .failures
+            .iter()
+            .map(|kind| (kind.kind.as_str(), kind.batches, kind.ids))
+            .collect();
+        assert_eq!(kinds, [("http 500", 1, 2), ("timeout", 1, 1)]);
+        assert_eq!(report.failures[0].examples[0].source, "a.csv:4-5");
+
+        let failed: Vec<(DateTime<Utc>, Vec<u64>)> = report
+            .failed_ids()
+            .into_iter()
+            .map(|(till, ids)| (till, ids.iter().collect()))
+            .collect();
+        assert_eq!(
+            failed,
+            [(at(1_000_000, 0), vec![5]), (at(2_000_000, 0), vec![6])]
+        );
+    }
+
+    #[test]
+    fn the_json_form_keeps_contract_timestamps() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = two_ledgers(dir.path());
+        let json = serde_json::to_value(build_report(&paths).expect("report")).expect("serializes");
+        assert_eq!(json["ids"]["failed"], 2);
+        assert_eq!(json["runs"][0]["started_at"], "2026-11-18T11:06:40.000Z");
+        assert_eq!(json["failures"][0]["kind"], "http 500");
+        assert_eq!(json["ledgers"][1]["bad_lines"][0]["line"], 3);
+    }
+
+    #[test]
+    fn a_missing_ledger_fails_the_report_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = build_report(&[dir.path().join("gone.jsonl")]).expect_err("missing");
+        assert!(error.to_string().contains("gone.jsonl"), "{error}");
+    }
+
+    #[test]
+    fn failure_kinds_are_normalised() {
+        let cases = [
+            (Some(500), Some("server error"), "http 500"),
+            (Some(429), Some("waited 15m on 429"), "http 429"),
+            (
+                Some(400),
+                Some("ERROR_INVALID_INPUT: id 0"),
+                "invalid input",
+            ),
+            (Some(400), Some("bad request"), "http 400"),
+            (
+                Some(200),
+                Some("the endpoint answered {\"data\": false}"),
+                "not blocked",
+            ),
+            (None, Some("operation timed out"), "timeout"),
+            (None, Some("Timeout after 30s"), "timeout"),
+            (
+                None,
+                Some("error trying to connect: Connection refused"),
+                "connection",
+            ),
+            (None, Some("connection reset by peer"), "connection"),
+            (None, Some("cancelled by SIGINT"), "interrupted"),
+            (None, None, "unknown"),
+            (None, Some("something odd"), "other"),
+        ];
+        for (status, error, expected) in cases {
+            assert_eq!(
+                failure_kind(status, error),
+                expected,
+                "{status:?} {error:?}"
+            );
+        }
+    }
 }

@@ -1,1 +1,9 @@
+//! One integration-test binary (fast to link): a module per subject. Every test runs the
+//! real `blockade` binary against the real imitation (`blockade mock`) on 127.0.0.1 and
+//! checks what the imitation received and what the ledger says.
 
+mod util;
+
+mod block;
+mod errors;
+mod inputs;

@@ -1,0 +1,241 @@
+//! "Latest status per ID": which IDs a ledger shows blocked and which failed.
+//!
+//! Constraint kept here: for any ID the latest line that names it wins (a later blocked
+//! line clears an earlier failure and vice versa; rejected lines name no ID and change
+//! nothing), and memory stays proportional to the compressed ID sets (roaring bitmaps),
+//! never to the number of lines. Failed IDs are kept grouped by their line's
+//! `block_till`, because that is how `blockade retry` must re-send them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use roaring::RoaringTreemap;
+
+use super::{LedgerError, LedgerReadStats, Record, Status, read_records};
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LatestStatus {
+    blocked: RoaringTreemap,
+    /// Every failed ID, i.e. the union of `failed_by_till`: lets a line that touches no
+    /// failed ID skip the per-group work.
+    failed: RoaringTreemap,
+    failed_by_till: BTreeMap<DateTime<Utc>, RoaringTreemap>,
+}
+
+impl LatestStatus {
+    /// Reads the ledger at `path` (tolerantly: see [`read_records`]).
+    pub fn load(path: &Path) -> Result<(LatestStatus, LedgerReadStats), LedgerError> {
+        let mut latest = LatestStatus::default();
+        let stats = read_records(path, |_, record| latest.apply(&record))?;
+        Ok((latest, stats))
+    }
+
+    pub fn from_records(records: impl IntoIterator<Item = Record>) -> LatestStatus {
+        let mut latest = LatestStatus::default();
+        for record in records {
+            latest.apply(&record);
+        }
+        latest
+    }
+
+    /// Applies the next line of a ledger (lines must come in file order).
+    pub fn apply(&mut self, record: &Record) {
+        let Record::Batch(batch) = record else { return };
+        let ids: RoaringTreemap = batch.ids.iter().copied().collect();
+        match batch.status {
+            Status::Blocked => {
+                self.forget_failed(&ids, None);
+                self.blocked |= &ids;
+            }
+            Status::Failed => {
+                self.blocked -= &ids;
+                self.forget_failed(&ids, Some(batch.block_till));
+                self.failed |= &ids;
+                *self.failed_by_till.entry(batch.block_till).or_default() |= ids;
+            }
+            Status::Rejected => {}
+        }
+    }
+
+    /// Folds in the state of a ledger whose lines all come after this one's (the next
+    /// shard or file): the result equals reading both ledgers' lines in that order,
+    /// because every ID the later ledger names ends up in its blocked or failed set.
+    pub fn merge_later(&mut self, later: LatestStatus) {
+        let named_later = &later.blocked | &later.failed;
+        self.blocked -= &named_later;
+        self.blocked |= later.blocked;
+        self.forget_failed(&named_later, None);
+        self.failed |= later.failed;
+        for (till, ids) in later.failed_by_till {
+            *self.failed_by_till.entry(till).or_default() |= ids;
+        }
+    }
+
+    /// IDs whose latest outcome is blocked.
+    pub fn blocked(&self) -> &RoaringTreemap {
+        &self.blocked
+    }
+
+    /// IDs whose latest outcome is failed, grouped by that line's `block_till`, earliest first.
+    pub fn failed_by_block_till(&self) -> Vec<(DateTime<Utc>, RoaringTreemap)> {
+        self.failed_by_till
+            .iter()
+            .map(|(till, ids)| (*till, ids.clone()))
+            .collect()
+    }
+
+    /// IDs whose latest outcome is failed.
+    pub fn failed(&self) -> &RoaringTreemap {
+        &self.failed
+    }
+
+    pub fn failed_count(&self) -> u64 {
+        self.failed.len()
+    }
+
+    /// Removes `ids` from every failed group except `keep` (the group they are about to
+    /// join). Groups are only visited when the line names an already failed ID, and the
+    /// walk stops once all of those are found; each ID sits in at most one group.
+    fn forget_failed(&mut self, ids: &RoaringTreemap, keep: Option<DateTime<Utc>>) {
+        let mut moving = &self.failed & ids;
+        if moving.is_empty() {
+            return;
+        }
+        self.failed -= &moving;
+        let mut emptied = Vec::new();
+        for (till, group) in &mut self.failed_by_till {
+            if moving.is_empty() {
+                break;
+            }
+            let here = &*group & &moving;
+            if here.is_empty() {
+                continue;
+            }
+            moving -= &here;
+            if Some(*till) != keep {
+                *group -= &here;
+                if group.is_empty() {
+                    emptied.push(*till);
+                }
+            }
+        }
+        for till in emptied {
+            self.failed_by_till.remove(&till);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::RejectRecord;
+    use crate::ledger::record::tests::{at, batch};
+
+    fn line(status: Status, ids: &[u64], till: DateTime<Utc>) -> Record {
+        Record::Batch(batch("r1", status, ids, till))
+    }
+
+    fn set(ids: &[u64]) -> RoaringTreemap {
+        ids.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_later_failure_takes_an_id_out_of_blocked() {
+        let till = at(100, 0);
+        let latest = LatestStatus::from_records([
+            line(Status::Blocked, &[1, 2, 3], till),
+            line(Status::Failed, &[2], till),
+        ]);
+        assert_eq!(latest.blocked(), &set(&[1, 3]));
+        assert_eq!(latest.failed_by_block_till(), [(till, set(&[2]))]);
+        assert_eq!(latest.failed_count(), 1);
+    }
+
+    #[test]
+    fn a_later_block_clears_an_earlier_failure() {
+        let till = at(100, 0);
+        let latest = LatestStatus::from_records([
+            line(Status::Failed, &[1, 2, 3], till),
+            line(Status::Blocked, &[1, 3], till),
+        ]);
+        assert_eq!(latest.blocked(), &set(&[1, 3]));
+        assert_eq!(latest.failed_by_block_till(), [(till, set(&[2]))]);
+        assert_eq!(latest.failed_count(), 1);
+    }
+
+    #[test]
+    fn failures_are_grouped_by_their_latest_block_till() {
+        let (early, late) = (at(100, 0), at(200, 0));
+        let latest = LatestStatus::from_records([
+            line(Status::Failed, &[5, 6], late),
+            line(Status::Failed, &[1, 2], early),
+            // ID 6 failed again with another block_till: it moves to that group.
+            line(Status::Failed, &[6], early),
+            // ID 5 gets blocked: its group empties and disappears.
+            line(Status::Blocked, &[5], late),
+        ]);
+        assert_eq!(latest.failed_by_block_till(), [(early, set(&[1, 2, 6]))]);
+        assert_eq!(latest.failed(), &set(&[1, 2, 6]));
+        assert_eq!(latest.blocked(), &set(&[5]));
+    }
+
+    #[test]
+    fn rejected_lines_change_nothing() {
+        let till = at(100, 0);
+        let reject = Record::Reject(RejectRecord {
+            run: "r1".to_owned(),
+            status: Status::Rejected,
+            source: "a.csv:2".to_owned(),
+            input: "1".to_owned(),
+            error: "duplicate header".to_owned(),
+        });
+        let with = LatestStatus::from_records([line(Status::Failed, &[1], till), reject]);
+        let without = LatestStatus::from_records([line(Status::Failed, &[1], till)]);
+        assert_eq!(with, without);
+    }
+
+    #[test]
+    fn merging_a_later_ledger_equals_reading_both_in_order() {
+        let (early, late) = (at(100, 0), at(200, 0));
+        let first = [
+            line(Status::Failed, &[1, 2, 3], early),
+            line(Status::Blocked, &[4, 5], early),
+            line(Status::Failed, &[7], late),
+        ];
+        let second = [
+            line(Status::Blocked, &[1], early),
+            line(Status::Failed, &[4], late),
+            line(Status::Failed, &[2], late),
+            line(Status::Blocked, &[8], late),
+        ];
+        let mut merged = LatestStatus::from_records(first.clone());
+        merged.merge_later(LatestStatus::from_records(second.clone()));
+        let in_order = LatestStatus::from_records(first.into_iter().chain(second));
+        assert_eq!(merged, in_order);
+        assert_eq!(merged.blocked(), &set(&[1, 5, 8]));
+        assert_eq!(
+            merged.failed_by_block_till(),
+            [(early, set(&[3])), (late, set(&[2, 4, 7]))]
+        );
+    }
+
+    #[test]
+    fn load_reads_a_ledger_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ledger.jsonl");
+        let till = at(100, 0);
+        let lines = [
+            line(Status::Failed, &[1, 2], till),
+            line(Status::Blocked, &[2], till),
+        ]
+        .iter()
+        .map(|record| serde_json::to_string(record).expect("serializes") + "\n")
+        .collect::<String>();
+        std::fs::write(&path, lines + "{torn").expect("seeded");
+        let (latest, stats) = LatestStatus::load(&path).expect("loads");
+        assert_eq!(latest.blocked(), &set(&[2]));
+        assert_eq!(latest.failed(), &set(&[1]));
+        assert_eq!(stats.bad_line_count, 1);
+    }
+}

@@ -1,0 +1,48 @@
+//! The results ledger: the tool's source of truth, an append-only JSON Lines file with
+//! one line per outcome (a sent batch, or a rejected input row).
+//!
+//! Constraint kept here: a line is either written whole or recognisably torn, one
+//! process writes a ledger at a time, and reading never fails because of what a line
+//! contains — only because the file cannot be opened or read. `record` holds the line
+//! types, `writer` the single appender, `reader` the tolerant line reader, and `latest`
+//! the "latest status per ID" view that `--resume`, `retry` and `report` rely on.
+
+mod error;
+mod latest;
+mod reader;
+pub(crate) mod record;
+pub(crate) mod timestamp;
+mod writer;
+
+pub use error::LedgerError;
+pub use latest::LatestStatus;
+pub use reader::{LedgerReadStats, read_records};
+pub(crate) use reader::{open as open_for_reading, read_record_at, read_records_at};
+pub use record::{BatchRecord, Record, RejectRecord, Status};
+pub use writer::LedgerWriter;
+
+use chrono::Utc;
+
+/// A fresh run id such as `20261124T142001Z-4f2a`: the UTC start time to the second,
+/// then four random hex digits so that two runs started in the same second differ.
+pub fn new_run_id() -> String {
+    let suffix: u16 = rand::random();
+    format!("{}-{suffix:04x}", Utc::now().format("%Y%m%dT%H%M%SZ"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_id_has_the_documented_shape() {
+        let id = new_run_id();
+        let (stamp, suffix) = id.split_once('-').expect("run id has a dash");
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ").is_ok(),
+            "{id}"
+        );
+        assert_eq!(suffix.len(), 4, "{id}");
+        assert!(suffix.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    }
+}

@@ -1,0 +1,309 @@
+//! The two kinds of ledger line, as serde types.
+//!
+//! Constraint kept here: the JSON shape is the product contract (CONTRACT.md, "The
+//! ledger"): the same keys in every line of a kind, `null` rather than a missing key,
+//! timestamps with milliseconds and `Z`. A line's kind is decided by its `"status"`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::timestamp;
+
+/// The outcome a ledger line records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The endpoint answered that the batch's contacts are blocked.
+    Blocked,
+    /// The batch was given up on; `blockade retry` re-sends its IDs.
+    Failed,
+    /// An input row was not a valid contact ID; it was never sent.
+    Rejected,
+}
+
+impl Status {
+    /// The word the ledger uses for this status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Blocked => "blocked",
+            Status::Failed => "failed",
+            Status::Rejected => "rejected",
+        }
+    }
+}
+
+/// One sent batch and how it ended (`status` is `blocked` or `failed`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchRecord {
+    pub run: String,
+    pub batch: u64,
+    pub status: Status,
+    pub ids: Vec<u64>,
+    #[serde(with = "timestamp")]
+    pub block_till: DateTime<Utc>,
+    pub attempts: u32,
+    /// `None` when no HTTP answer arrived (network error, timeout).
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Where the batch's rows came from: `path:first-last`.
+    pub source: String,
+    #[serde(with = "timestamp")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub finished_at: DateTime<Utc>,
+    pub ms: u64,
+}
+
+/// One input row that was not a valid contact ID (`status` is always `rejected`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RejectRecord {
+    pub run: String,
+    pub status: Status,
+    /// Where the row came from: `path:line`.
+    pub source: String,
+    /// The offending input, as read.
+    pub input: String,
+    pub error: String,
+}
+
+/// Any ledger line.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "RawRecord")]
+pub enum Record {
+    Batch(BatchRecord),
+    Reject(RejectRecord),
+}
+
+impl Record {
+    pub fn status(&self) -> Status {
+        match self {
+            Record::Batch(batch) => batch.status,
+            Record::Reject(reject) => reject.status,
+        }
+    }
+
+    pub fn run(&self) -> &str {
+        match self {
+            Record::Batch(batch) => &batch.run,
+            Record::Reject(reject) => &reject.run,
+        }
+    }
+}
+
+impl From<BatchRecord> for Record {
+    fn from(batch: BatchRecord) -> Self {
+        Record::Batch(batch)
+    }
+}
+
+impl From<RejectRecord> for Record {
+    fn from(reject: RejectRecord) -> Self {
+        Record::Reject(reject)
+    }
+}
+
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Record::Batch(batch) => batch.serialize(serializer),
+            Record::Reject(reject) => reject.serialize(serializer),
+        }
+    }
+}
+
+/// Every key either kind of line may carry. Parsing into this flat shape first (rather
+/// than `#[serde(untagged)]`) keeps one pass over the line and lets the error say which
+/// key a line of its status lacks. Unknown keys are ignored so that a newer blockade's
+/// ledger still loads.
+#[derive(Deserialize)]
+struct RawRecord {
+    run: String,
+    status: Status,
+    source: String,
+    batch: Option<u64>,
+    ids: Option<Vec<u64>>,
+    #[serde(default, with = "timestamp::option")]
+    block_till: Option<DateTime<Utc>>,
+    attempts: Option<u32>,
+    http_status: Option<u16>,
+    error: Option<String>,
+    input: Option<String>,
+    #[serde(default, with = "timestamp::option")]
+    started_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "timestamp::option")]
+    finished_at: Option<DateTime<Utc>>,
+    ms: Option<u64>,
+}
+
+impl TryFrom<RawRecord> for Record {
+    type Error = String;
+
+    fn try_from(raw: RawRecord) -> Result<Self, Self::Error> {
+        fn required<T>(value: Option<T>, key: &str, status: Status) -> Result<T, String> {
+            value.ok_or_else(|| format!("a `{}` line lacks the key `{key}`", status.as_str()))
+        }
+        let status = raw.status;
+        match status {
+            Status::Blocked | Status::Failed => Ok(Record::Batch(BatchRecord {
+                run: raw.run,
+                batch: required(raw.batch, "batch", status)?,
+                status,
+                ids: required(raw.ids, "ids", status)?,
+                block_till: required(raw.block_till, "block_till", status)?,
+                attempts: required(raw.attempts, "attempts", status)?,
+                http_status: raw.http_status,
+                error: raw.error,
+                source: raw.source,
+                started_at: required(raw.started_at, "started_at", status)?,
+                finished_at: required(raw.finished_at, "finished_at", status)?,
+                ms: required(raw.ms, "ms", status)?,
+            })),
+            Status::Rejected => Ok(Record::Reject(RejectRecord {
+                run: raw.run,
+                status,
+                source: raw.source,
+                input: required(raw.input, "input", status)?,
+                error: required(raw.error, "error", status)?,
+            })),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::Value;
+
+    pub(crate) fn at(seconds: i64, millis: u32) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_795_000_000 + seconds, millis * 1_000_000)
+            .single()
+            .expect("valid test instant")
+    }
+
+    pub(crate) fn batch(
+        run: &str,
+        status: Status,
+        ids: &[u64],
+        block_till: DateTime<Utc>,
+    ) -> BatchRecord {
+        BatchRecord {
+            run: run.to_owned(),
+            batch: 12,
+            status,
+            ids: ids.to_vec(),
+            block_till,
+            attempts: 1,
+            http_status: Some(200),
+            error: None,
+            source: "lists/a.csv:1101-1200".to_owned(),
+            started_at: at(0, 5),
+            finished_at: at(0, 148),
+            ms: 143,
+        }
+    }
+
+    fn keys(value: &Value) -> Vec<&str> {
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .expect("a JSON object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    #[test]
+    fn batch_line_has_the_contract_keys_and_timestamp_format() {
+        let record = Record::Batch(batch("r1", Status::Blocked, &[827, 828], at(86_400, 658)));
+        let line = serde_json::to_string(&record).expect("serializes");
+        let value: Value = serde_json::from_str(&line).expect("valid JSON");
+        assert_eq!(
+            keys(&value),
+            [
+                "attempts",
+                "batch",
+                "block_till",
+                "error",
+                "finished_at",
+                "http_status",
+                "ids",
+                "ms",
+                "run",
+                "source",
+                "started_at",
+                "status"
+            ]
+        );
+        assert_eq!(value["status"], "blocked");
+        assert_eq!(value["block_till"], "2026-11-19T11:06:40.658Z");
+        assert_eq!(value["started_at"], "2026-11-18T11:06:40.005Z");
+        assert_eq!(value["error"], Value::Null);
+        assert_eq!(value["ids"], serde_json::json!([827, 828]));
+        let back: Record = serde_json::from_str(&line).expect("parses back");
+        assert_eq!(back, record);
+    }
+
+    #[test]
+    fn failed_line_without_http_answer_keeps_null_status() {
+        let mut failed = batch("r1", Status::Failed, &[5], at(0, 0));
+        failed.http_status = None;
+        failed.error = Some("timeout after 30s".to_owned());
+        let line = serde_json::to_string(&Record::Batch(failed.clone())).expect("serializes");
+        assert!(line.contains(r#""http_status":null"#), "{line}");
+        let back: Record = serde_json::from_str(&line).expect("parses back");
+        assert_eq!(back, Record::Batch(failed));
+    }
+
+    #[test]
+    fn reject_line_round_trips_with_the_contract_keys() {
+        let record = Record::Reject(RejectRecord {
+            run: "r1".to_owned(),
+            status: Status::Rejected,
+            source: "lists/a.csv:17".to_owned(),
+            input: "abc".to_owned(),
+            error: "not a positive integer".to_owned(),
+        });
+        let line = serde_json::to_string(&record).expect("serializes");
+        let value: Value = serde_json::from_str(&line).expect("valid JSON");
+        assert_eq!(keys(&value), ["error", "input", "run", "source", "status"]);
+        assert_eq!(value["status"], "rejected");
+        assert_eq!(
+            serde_json::from_str::<Record>(&line).expect("parses back"),
+            record
+        );
+    }
+
+    #[test]
+    fn timestamps_with_an_offset_are_read_as_utc() {
+        let line = r#"{"run":"r","batch":1,"status":"failed","ids":[1],"block_till":"2026-12-01T02:00:00.000+02:00",
+            "attempts":5,"http_status":503,"error":"http 503","source":"a.csv:1-1",
+            "started_at":"2026-11-24T14:20:01.000Z","finished_at":"2026-11-24T14:20:02.000Z","ms":1000}"#;
+        let Record::Batch(record) = serde_json::from_str::<Record>(line).expect("parses") else {
+            panic!("expected a batch line");
+        };
+        assert_eq!(
+            timestamp::format(&record.block_till),
+            "2026-12-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn a_batch_line_missing_ids_is_refused_with_the_key_named() {
+        let line = r#"{"run":"r","batch":1,"status":"blocked","block_till":"2026-12-01T00:00:00.000Z",
+            "attempts":1,"source":"a.csv:1-1","started_at":"2026-11-24T14:20:01.000Z",
+            "finished_at":"2026-11-24T14:20:02.000Z","ms":1}"#;
+        let error = serde_json::from_str::<Record>(line).expect_err("ids are required");
+        assert!(error.to_string().contains("`ids`"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_status_is_refused() {
+        let line = r#"{"run":"r","status":"pending","source":"a.csv:1","input":"1","error":"x"}"#;
+        let error = serde_json::from_str::<Record>(line).expect_err("unknown status");
+        assert!(error.to_string().contains("pending"), "{error}");
+    }
+}

@@ -1,0 +1,404 @@
+//! The text rendering of a [`Report`], as `blockade report` prints it.
+//!
+//! Constraint kept here: short, aligned, and safe for a terminal — text that came from
+//! a server's error body or a file name is escaped, never printed raw, and long
+//! messages are cut (the `--json` form keeps them whole).
+
+use std::fmt::Write as _;
+
+use super::{LedgerSummary, Report, RunSummary};
+
+/// Longest message shown per line.
+const MESSAGE_CHARS: usize = 72;
+
+impl Report {
+    /// The human summary `blockade report` prints.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for ledger in &self.ledgers {
+            let _ = writeln!(
+                out,
+                "Ledger: {} ({} lines, {} unreadable)",
+                printable(&ledger.path.display().to_string()),
+                thousands(ledger.lines),
+                thousands(ledger.unreadable_lines)
+            );
+        }
+        let blocked = [thousands(self.ids.blocked), thousands(self.batches.blocked)];
+        let width = blocked.iter().map(String::len).max().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "IDs:      blocked {:<width$}   failed {}   rejected rows {}",
+            blocked[0],
+            thousands(self.ids.failed),
+            thousands(self.ids.rejected_rows)
+        );
+        let _ = writeln!(
+            out,
+            "Batches:  blocked {:<width$}   failed {}",
+            blocked[1],
+            thousands(self.batches.failed)
+        );
+        self.render_runs(&mut out);
+        self.render_failures(&mut out);
+        self.render_bad_lines(&mut out);
+        self.render_next(&mut out);
+        out
+    }
+
+    fn render_runs(&self, out: &mut String) {
+        if self.runs.is_empty() {
+            return;
+        }
+        out.push_str("Runs:\n");
+        let rows: Vec<[String; 6]> = self.runs.iter().map(run_cells).collect();
+        // Text columns align left, counts right, so that runs line up under each other.
+        let align_right = [false, false, true, true, true, true];
+        let widths: Vec<usize> = (0..6)
+            .map(|column| {
+                rows.iter()
+                    .map(|row| row[column].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in &rows {
+            let mut line = String::from(" ");
+            for (column, cell) in row.iter().enumerate() {
+                let width = widths[column];
+                if width == 0 {
+                    continue;
+                }
+                let _ = if align_right[column] {
+                    write!(line, " {cell:>width$}")
+                } else {
+                    write!(line, " {cell:<width$}")
+                };
+                line.push(' ');
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+
+    fn render_failures(&self, out: &mut String) {
+        if self.failures.is_empty() {
+            return;
+        }
+        out.push_str("Failed batches by error:\n");
+        let labels: Vec<String> = self
+            .failures
+            .iter()
+            .map(|kind| format!("{} ({})", kind.kind, thousands(kind.batches)))
+            .collect();
+        let label_width = labels
+            .iter()
+            .map(|label| label.chars().count())
+            .max()
+            .unwrap_or(0);
+        let source_width = self
+            .failures
+            .iter()
+            .flat_map(|kind| &kind.examples)
+            .map(|example| printable(&example.source).chars().count())
+            .max()
+            .unwrap_or(0);
+        for (kind, label) in self.failures.iter().zip(&labels) {
+            for (index, example) in kind.examples.iter().enumerate() {
+                let label = if index == 0 { label.as_str() } else { "" };
+                let error = example.error.as_deref().map(quoted).unwrap_or_default();
+                let line = format!(
+                    "  {label:<label_width$}  {:<source_width$}  {error}",
+                    printable(&example.source)
+                );
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
+            let more = kind.batches.saturating_sub(kind.examples.len() as u64);
+            if more > 0 {
+                let _ = writeln!(
+                    out,
+                    "  {:<label_width$}  ... and {} more",
+                    "",
+                    thousands(more)
+                );
+            }
+        }
+    }
+
+    fn render_bad_lines(&self, out: &mut String) {
+        let damaged: Vec<&LedgerSummary> = self
+            .ledgers
+            .iter()
+            .filter(|ledger| ledger.unreadable_lines > 0)
+            .collect();
+        if damaged.is_empty() {
+            return;
+        }
+        out.push_str("Unreadable ledger lines (skipped):\n");
+        for ledger in damaged {
+            let path = printable(&ledger.path.display().to_string());
+            for bad in &ledger.bad_lines {
+                let _ = writeln!(out, "  {path}:{}  {}", bad.line, truncate(&bad.reason));
+            }
+            let more = ledger
+                .unreadable_lines
+                .saturating_sub(ledger.bad_lines.len() as u64);
+            if more > 0 {
+                let _ = writeln!(out, "  {path}: ... and {} more", thousands(more));
+            }
+        }
+    }
+
+    fn render_next(&self, out: &mut String) {
+        let to_retry: Vec<&LedgerSummary> = self
+            .ledgers
+            .iter()
+            .filter(|ledger| ledger.failed_ids > 0)
+            .collect();
+        if to_retry.is_empty() {
+            out.push_str("Next: nothing to retry");
+            if self.ids.rejected_rows > 0 {
+                out.push_str("; rejected rows are in the ledger with their source line, fix and block them again");
+            }
+            out.push('\n');
+        }
+        for ledger in to_retry {
+            let _ = writeln!(
+                out,
+                "Next: blockade retry {}",
+                printable(&ledger.path.display().to_string())
+            );
+        }
+    }
+}
+
+/// One line of the runs table: id, time span, batches, IDs, rate, rejected rows.
+fn run_cells(run: &RunSummary) -> [String; 6] {
+    const DAY_AND_TIME: &str = "%Y-%m-%d %H:%M:%S";
+    let when = match (run.started_at, run.finished_at) {
+        (Some(start), Some(end)) if start.date_naive() == end.date_naive() => {
+            format!(
+                "{} → {}",
+                start.format(DAY_AND_TIME),
+                end.format("%H:%M:%S")
+            )
+        }
+        (Some(start), Some(end)) => {
+            format!(
+                "{} → {}",
+                start.format(DAY_AND_TIME),
+                end.format(DAY_AND_TIME)
+            )
+        }
+        _ => "(sent nothing)".to_owned(),
+    };
+    let rate = run
+        .ids_per_second
+        .map(|rate| format!("{} IDs/s", thousands(rate.round() as u64)))
+        .unwrap_or_default();
+    let rejected = match run.rejected_rows {
+        0 => String::new(),
+        rows => format!("{} rejected rows", thousands(rows)),
+    };
+    [
+        printable(&run.run),
+        when,
+        format!("{} batches", thousands(run.batches)),
+        format!("{} IDs", thousands(run.ids_sent)),
+        rate,
+        rejected,
+    ]
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Ledger text can come from a server's error body or a file name: escape control
+/// characters so that none reaches the terminal raw.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An escaped rendering of a message, capped in length.
+fn truncate(text: &str) -> String {
+    let flat = printable(text);
+    if flat.chars().count() <= MESSAGE_CHARS {
+        flat
+    } else {
+        let head: String = flat.chars().take(MESSAGE_CHARS - 1).collect();
+        format!("{head}…")
+    }
+}
+
+/// An error text as shown in the failure list: escaped, capped and quoted.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", truncate(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::LatestStatus;
+    use crate::ledger::record::tests::at;
+    use crate::report::tests::{blocked, failed, two_ledgers, write_ledger};
+    use crate::report::{BatchCounts, IdCounts, build_report};
+    use chrono::{DateTime, Utc};
+
+    #[test]
+    fn the_text_rendering_names_counts_runs_failures_and_next_steps() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = two_ledgers(dir.path());
+        let text = build_report(&paths).expect("report").render_text();
+        let a = paths[0].display().to_string();
+        let b = paths[1].display().to_string();
+        assert!(
+            text.contains(&format!("Ledger: {a} (3 lines, 0 unreadable)\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("Ledger: {b} (3 lines, 1 unreadable)\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains("IDs:      blocked 4   failed 2   rejected rows 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("Batches:  blocked 2   failed 2\n"), "{text}");
+        assert!(
+            text.contains("  run-1  2026-11-18 11:06:40 → 11:06:42  2 batches  5 IDs  3 IDs/s  1 rejected rows\n\
+                 \x20 run-2  2026-11-18 11:08:20 → 11:08:22  2 batches  2 IDs  1 IDs/s\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  http 500 (1)  a.csv:4-5  \"server error: boom\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  timeout (1)   b.csv:1-1  \"request timed out after 30s\"\n"),
+            "{text}"
+        );
+        assert!(text.contains(&format!("  {b}:3  torn last line")), "{text}");
+        assert!(
+            text.contains(&format!("Next: blockade retry {a}\n")),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(&format!("Next: blockade retry {b}\n")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_clean_ledger_says_there_is_nothing_to_retry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ok.jsonl");
+        write_ledger(&path, &[blocked("r", &[1], "a.csv:1-1", 0, 1)], "");
+        let report = build_report(std::slice::from_ref(&path)).expect("report");
+        let text = report.render_text();
+        assert!(text.ends_with("Next: nothing to retry\n"), "{text}");
+        assert!(!text.contains("Failed batches"), "{text}");
+        assert_eq!(report.failed_ids(), []);
+    }
+
+    #[test]
+    fn server_text_cannot_reach_the_terminal_raw() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ledger.jsonl");
+        let error = "bad\n\u{1b}[31mred";
+        write_ledger(
+            &path,
+            &[failed(
+                "r",
+                &[1],
+                at(9, 0),
+                Some(503),
+                error,
+                "a.csv:1-1",
+                0,
+            )],
+            "",
+        );
+        let text = build_report(&[path]).expect("report").render_text();
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains(r#""bad\n\u{1b}[31mred""#), "{text}");
+    }
+
+    #[test]
+    fn runs_of_different_sizes_line_up() {
+        let run = |id: &str, ids_sent: u64, started: Option<DateTime<Utc>>| RunSummary {
+            run: id.to_owned(),
+            started_at: started,
+            finished_at: started.map(|start| start + chrono::Duration::seconds(10)),
+            batches: ids_sent / 100,
+            failed_batches: 0,
+            ids_sent,
+            rejected_rows: 0,
+            ids_per_second: started.map(|_| ids_sent as f64 / 10.0),
+        };
+        let report = Report {
+            ledgers: Vec::new(),
+            ids: IdCounts::default(),
+            batches: BatchCounts::default(),
+            runs: vec![
+                run("long-run-id", 1_234_500, Some(at(0, 0))),
+                run("short", 700, Some(at(46_395, 0))),
+                run("rejects-only", 0, None),
+            ],
+            failures: Vec::new(),
+            latest: LatestStatus::default(),
+        };
+        let mut text = String::new();
+        report.render_runs(&mut text);
+        let column_of =
+            |line: &str, word: &str| line.find(word).map(|byte| line[..byte].chars().count());
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(
+            column_of(lines[0], " batches"),
+            column_of(lines[1], " batches"),
+            "{text}"
+        );
+        assert_eq!(
+            column_of(lines[0], " IDs/s"),
+            column_of(lines[1], " IDs/s"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("2026-11-18 23:59:55 → 2026-11-19 00:00:05"),
+            "{text}"
+        );
+        assert!(lines[2].contains("(sent nothing)"), "{text}");
+        assert!(
+            lines[0].contains("12,345 batches  1,234,500 IDs  123,450 IDs/s"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(120_000), "120,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}

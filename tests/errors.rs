@@ -1,0 +1,163 @@
+//! Exit codes and refusals: 1 when batches fail, 2 before anything is sent, 3 on a refused
+//! key; and the key never shows up anywhere.
+
+use crate::util::*;
+
+#[test]
+fn exit_1_when_the_server_answers_500_to_everything() {
+    let work = Work::new();
+    let input = work.write("a.csv", csv_of(1..=50));
+    let mock = Mock::start(&["--fail-rate", "1"]);
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d", "--max-attempts", "3"])
+        .arg(&input));
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    let ledger = work.ledger();
+    assert_eq!(ledger_ids(&ledger, "failed"), (1..=50).collect::<Vec<_>>());
+    for line in lines_with_status(&ledger, "failed") {
+        assert_eq!(line["attempts"], 3);
+        let status = line["http_status"].as_u64().unwrap();
+        assert!(status == 500 || status == 503, "{line}");
+        assert!(
+            line["error"].as_str().unwrap().contains("HTTP 50"),
+            "{line}"
+        );
+    }
+    assert_eq!(mock.requests(), 3, "one batch of 50, three attempts");
+    assert!(
+        ran.stdout.contains("blockade retry"),
+        "the summary says what to do: {}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn exit_2_without_a_key_and_nothing_sent() {
+    let work = Work::new();
+    let input = work.write("a.csv", csv_of(1..=5));
+    let mock = Mock::start(&[]);
+    let mut cmd = work.block(&mock, &["--block-for", "1d"]);
+    cmd.env_remove("ACQUIRE_API_KEY").arg(&input);
+    let ran = run(&mut cmd);
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert!(ran.stderr.contains("ACQUIRE_API_KEY"), "{}", ran.stderr);
+    assert_eq!(mock.requests(), 0);
+    assert!(!work.ledger_path().exists());
+}
+
+#[test]
+fn exit_2_for_bad_options_with_a_hint() {
+    let work = Work::new();
+    let input = work.write("a.csv", csv_of(1..=5));
+    let mock = Mock::start(&[]);
+    let cases: &[(&[&str], &str)] = &[
+        (&["--block-for", "1d", "--rate", "10/d"], "N/s, N/m or N/h"),
+        (&["--block-for", "soon"], "30d"),
+        (&["--block-till", "2001-01-01T00:00:00Z"], "in the past"),
+        (&[], "--block-for"),
+        (&["--block-for", "1d", "--batch-size", "0"], "batch-size"),
+    ];
+    for (args, hint) in cases {
+        let ran = run(work.block(&mock, args).arg(&input));
+        assert_eq!(ran.code, 2, "{args:?}: {}", ran.all());
+        assert!(
+            ran.stderr.contains(hint),
+            "{args:?} should hint {hint:?}: {}",
+            ran.stderr
+        );
+    }
+    assert_eq!(mock.requests(), 0);
+}
+
+#[test]
+fn exit_2_for_an_unreadable_file_before_anything_is_sent() {
+    let work = Work::new();
+    let good = work.write("good.csv", csv_of(1..=5));
+    let mock = Mock::start(&[]);
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d"])
+        .arg(&good)
+        .arg(work.path("missing.csv")));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert!(ran.stderr.contains("missing.csv"), "{}", ran.stderr);
+    assert_eq!(
+        mock.requests(),
+        0,
+        "nothing is sent when any input cannot be opened"
+    );
+}
+
+#[test]
+fn exit_2_for_a_base_url_that_is_not_loopback_http() {
+    let work = Work::new();
+    let input = work.write("a.csv", csv_of(1..=5));
+    for url in [
+        "http://example.com",
+        "http://10.1.2.3:8080",
+        "ftp://127.0.0.1",
+    ] {
+        let ran = run(work
+            .blockade()
+            .args(["block", "--block-for", "1d", "--base-url", url])
+            .env("ACQUIRE_API_KEY", KEY)
+            .arg(&input));
+        assert_eq!(ran.code, 2, "{url}: {}", ran.all());
+        assert!(ran.stderr.contains("--base-url"), "{}", ran.stderr);
+    }
+    let ran = run(work
+        .blockade()
+        .args(["block", "--block-for", "1d", "--account", "acme.evil.com"])
+        .env("ACQUIRE_API_KEY", KEY)
+        .arg(&input));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+}
+
+#[test]
+fn exit_3_when_the_key_is_refused() {
+    let work = Work::new();
+    let input = work.write("a.csv", csv_of(1..=500));
+    let mock = Mock::start(&[]);
+    let mut cmd = work.block(
+        &mock,
+        &[
+            "--block-for",
+            "1d",
+            "--batch-size",
+            "10",
+            "--concurrency",
+            "2",
+        ],
+    );
+    cmd.env("ACQUIRE_API_KEY", "wrong-key").arg(&input);
+    let ran = run(&mut cmd);
+    assert_eq!(ran.code, 3, "{}", ran.all());
+    let requests = mock.requests();
+    assert!(
+        requests <= 4,
+        "the run stops after the first 401s, sent {requests}"
+    );
+    assert!(ran.stdout.contains("--resume"), "{}", ran.stdout);
+}
+
+#[test]
+fn the_key_never_appears_in_output_or_the_ledger_at_trace_level() {
+    let work = Work::new();
+    let input = work.write("a.csv", "id\n1\n2\nnope\n");
+    let canary = "canary-key-7f3a9c";
+    let mock = Mock::start(&[]);
+    for (extra, env) in [(&["-vv"][..], None), (&[][..], Some("trace"))] {
+        let mut cmd = work.block(&mock, &["--block-for", "1d"]);
+        cmd.env("ACQUIRE_API_KEY", canary).args(extra).arg(&input);
+        if let Some(filter) = env {
+            cmd.env("RUST_LOG", filter);
+        }
+        let ran = run(&mut cmd);
+        assert_eq!(ran.code, 3, "the mock refuses the canary: {}", ran.all());
+        assert!(
+            !ran.all().contains(canary),
+            "the key leaked into the output"
+        );
+    }
+    let ledger = std::fs::read_to_string(work.ledger_path()).unwrap();
+    assert!(!ledger.contains(canary));
+}

@@ -1,0 +1,265 @@
+//! Helpers: a work directory, the binary, the imitation as a child process, the ledger.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+pub const KEY: &str = "test-key-0123456789";
+
+/// The built binary.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_blockade"))
+}
+
+/// The crate root (for fixtures).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary work directory that holds inputs and the ledger of one test.
+pub struct Work {
+    pub dir: tempfile::TempDir,
+}
+
+impl Work {
+    pub fn new() -> Work {
+        Work {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write input");
+        path
+    }
+
+    pub fn ledger_path(&self) -> PathBuf {
+        self.path("results.jsonl")
+    }
+
+    /// Every ledger line, parsed (the test fails on a line that is not JSON).
+    pub fn ledger(&self) -> Vec<Value> {
+        read_ledger(&self.ledger_path())
+    }
+
+    /// `blockade` in this directory, with no ACQUIRE_* variables from the outside.
+    pub fn blockade(&self) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.current_dir(self.dir.path())
+            .env_remove("ACQUIRE_API_KEY")
+            .env_remove("ACQUIRE_ACCOUNT")
+            .env_remove("ACQUIRE_BASE_URL")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// `blockade block` against `mock`, with the key, the ledger in this directory, fast
+    /// pacing and short backoff; `args` come after.
+    pub fn block(&self, mock: &Mock, args: &[&str]) -> Command {
+        let mut cmd = self.blockade();
+        cmd.arg("block")
+            .args(["--base-url", &mock.url, "--results"])
+            .arg(self.ledger_path())
+            .args([
+                "--rate",
+                "2000/s",
+                "--backoff-base",
+                "1ms",
+                "--backoff-max",
+                "5ms",
+            ])
+            .env("ACQUIRE_API_KEY", KEY)
+            .args(args);
+        cmd
+    }
+}
+
+pub fn read_ledger(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("ledger line is not JSON ({e}): {l}"))
+        })
+        .collect()
+}
+
+/// IDs in ledger lines with this status.
+pub fn ledger_ids(lines: &[Value], status: &str) -> Vec<u64> {
+    let mut ids: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["status"] == status)
+        .flat_map(|l| l["ids"].as_array().cloned().unwrap_or_default())
+        .map(|v| v.as_u64().expect("ids are integers"))
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+pub fn lines_with_status<'a>(lines: &'a [Value], status: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["status"] == status).collect()
+}
+
+/// The output of a finished command.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Ran {
+    let out = cmd.output().expect("run blockade");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs with `stdin` as standard input.
+pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Ran {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn blockade");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("stdin writer");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `blockade mock` as a child process on an ephemeral port, recording IDs.
+pub struct Mock {
+    child: Child,
+    pub url: String,
+}
+
+impl Mock {
+    pub fn start(args: &[&str]) -> Mock {
+        let mut child = Command::new(bin())
+            .args(["mock", "--port", "0", "--record-ids", "--key", KEY])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn blockade mock");
+        let stdout = child.stdout.take().expect("mock stdout");
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("mock prints its URL");
+        let url = first
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|u| u.starts_with("http://127.0.0.1:"))
+            .unwrap_or_else(|| panic!("unexpected first line from blockade mock: {first:?}"))
+            .to_owned();
+        Mock { child, url }
+    }
+
+    /// `GET /_mock/stats`, parsed.
+    pub fn stats(&self) -> Value {
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect to mock");
+        write!(
+            stream,
+            "GET /_mock/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read stats");
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or("");
+        serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("stats are not JSON ({e}): {response}"))
+    }
+
+    /// Blocked ID → how many times the imitation blocked it.
+    pub fn blocked_ids(&self) -> BTreeMap<u64, u64> {
+        let stats = self.stats();
+        stats["ids"]
+            .as_object()
+            .map(|ids| {
+                ids.iter()
+                    .map(|(id, n)| (id.parse().expect("id key"), n.as_u64().expect("count")))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.stats()["requests"].as_u64().expect("requests")
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A CSV with a header and these IDs, one per row, plus a second column.
+pub fn csv_of(ids: impl IntoIterator<Item = u64>) -> String {
+    let mut out = String::from("contact_id,name\n");
+    for id in ids {
+        out += &format!("{id},user {id}\n");
+    }
+    out
+}
+
+/// Asserts every one of `expected` was blocked exactly once and nothing else was.
+pub fn assert_blocked_exactly_once(mock: &Mock, expected: impl IntoIterator<Item = u64>) {
+    let blocked = mock.blocked_ids();
+    let expected: Vec<u64> = expected.into_iter().collect();
+    let mut missing = Vec::new();
+    for id in &expected {
+        match blocked.get(id) {
+            Some(1) => {}
+            Some(n) => panic!("ID {id} was blocked {n} times"),
+            None => missing.push(*id),
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} IDs never reached the imitation, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    assert_eq!(
+        blocked.len(),
+        expected.len(),
+        "the imitation blocked IDs that were not in the input"
+    );
+}
