@@ -316,7 +316,7 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> (Option<Outcome>, Optio
     let started_at = Utc::now();
     let mut attempts = 0u32;
     let mut waited_on_429 = Duration::ZERO;
-    let mut last_status = None;
+    let mut last_status: Option<u16>;
     let finish = |batch: Batch, status, attempts, http_status, error: Option<String>| Outcome {
         batch,
         status,
@@ -332,9 +332,11 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> (Option<Outcome>, Optio
         attempts += 1;
         shared.counters.requests.fetch_add(1, Ordering::Relaxed);
         let answer = shared.client.send(&batch.ids, batch.block_till).await;
-        if let Answer::Http { status, .. } = &answer {
-            last_status = Some(*status);
-        }
+        // The ledger keeps the final attempt's status: none when it got no HTTP answer.
+        last_status = match &answer {
+            Answer::Http { status, .. } => Some(*status),
+            Answer::Transport { .. } => None,
+        };
         let reason = match classify(&answer) {
             Verdict::Blocked => {
                 shared.gate.succeeded();

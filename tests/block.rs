@@ -202,10 +202,11 @@ fn rate_limit_holds_in_every_one_second_window_the_imitation_saw() {
             "10",
             "--concurrency",
             "16",
+            "--rate",
+            "20/s",
         ],
     );
-    // The later --rate wins over the helper's fast default.
-    cmd.args(["--rate", "20/s", "--burst", "1"]).arg(&input);
+    cmd.args(["--burst", "1"]).arg(&input);
     let ran = run(&mut cmd);
     assert_eq!(ran.code, 0, "{}", ran.all());
     let stats = mock.stats();

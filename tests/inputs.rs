@@ -18,9 +18,18 @@ fn every_bad_fixture_gives_its_rejects_and_still_blocks_the_valid_rows() {
         let path = bad.join(file);
         let work = Work::new();
         let mock = Mock::start(&[]);
-        let mut cmd = work.block(&mock, &["--block-for", "1d"]);
-        if let Some(format) = case.get("format").and_then(Value::as_str) {
-            cmd.args(["--format", format]);
+        let options = &case["options"];
+        let mut cmd = work.block(&mock, &[]);
+        match options["default_block_till"].as_str() {
+            Some(till) => cmd.args(["--block-till", till]),
+            None if options.get("default_block_till").is_some() => &mut cmd,
+            None => cmd.args(["--block-for", "1d"]),
+        };
+        if let Some(field) = options["block_till_field"].as_str() {
+            cmd.args(["--block-till-field", field]);
+        }
+        if let Some(delimiter) = options["delimiter"].as_str() {
+            cmd.args(["--delimiter", delimiter]);
         }
         let ran = run(cmd.arg(&path));
 
@@ -45,7 +54,17 @@ fn every_bad_fixture_gives_its_rejects_and_still_blocks_the_valid_rows() {
         let ledger = work.ledger();
         let rejects = lines_with_status(&ledger, "rejected");
         let expected_rejects = case["rejects"].as_array().unwrap();
-        let broken = case.get("broken").and_then(Value::as_bool).unwrap_or(false);
+        let broken = &case["broken"];
+        if !broken.is_null() {
+            let origin = format!("{}:{}", path.display(), broken["line"]);
+            let reason = broken["reason_contains"].as_str().unwrap();
+            assert!(
+                rejects.iter().any(|r| r["source"] == origin.as_str()
+                    && r["error"].as_str().unwrap().contains(reason)),
+                "{file}: no line saying the input broke off at {origin}: {rejects:#?}"
+            );
+        }
+        let broken = !broken.is_null();
         assert_eq!(
             rejects.len(),
             expected_rejects.len() + usize::from(broken),

@@ -66,22 +66,18 @@ impl Work {
     }
 
     /// `blockade block` against `mock`, with the key, the ledger in this directory, fast
-    /// pacing and short backoff; `args` come after.
+    /// pacing (unless `args` set `--rate`) and short backoff; `args` come after.
     pub fn block(&self, mock: &Mock, args: &[&str]) -> Command {
         let mut cmd = self.blockade();
         cmd.arg("block")
             .args(["--base-url", &mock.url, "--results"])
             .arg(self.ledger_path())
-            .args([
-                "--rate",
-                "2000/s",
-                "--backoff-base",
-                "1ms",
-                "--backoff-max",
-                "5ms",
-            ])
+            .args(["--backoff-base", "1ms", "--backoff-max", "5ms"])
             .env("ACQUIRE_API_KEY", KEY)
             .args(args);
+        if !args.contains(&"--rate") {
+            cmd.args(["--rate", "2000/s"]);
+        }
         cmd
     }
 }
@@ -173,9 +169,10 @@ impl Mock {
             .expect("spawn blockade mock");
         let stdout = child.stdout.take().expect("mock stdout");
         let mut first = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .expect("mock prints its URL");
+        let mut reader = BufReader::new(stdout);
+        reader.read_line(&mut first).expect("mock prints its URL");
+        // Keep reading what it prints so that it never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let url = first
             .trim()
             .rsplit(' ')

@@ -121,13 +121,14 @@ pub async fn finish(
     sandbox: Option<crate::mock::MockServer>,
 ) -> anyhow::Result<ExitStatus> {
     let status = summary.exit_status();
-    print!("{}", summary.render());
+    cmd::print_stdout(&summary.render());
     if let Some(server) = sandbox {
         let stats = server.stats();
-        println!(
-            "  sandbox   the imitation answered {} requests",
+        cmd::print_stdout(&format!(
+            "  sandbox   the imitation answered {} requests
+",
             group_digits(stats.requests)
-        );
+        ));
         server.shutdown().await;
     }
     if let Some(path) = summary_json {
@@ -282,6 +283,6 @@ fn dry_run(sources: Vec<Source>, batch_size: usize, rate: &crate::rate::Rate) ->
             );
         }
     }
-    print!("{out}");
+    cmd::print_stdout(&out);
     ExitStatus::Success
 }

@@ -5,6 +5,7 @@
 use anyhow::{Context, bail};
 
 use crate::cli::MockArgs;
+use crate::cmd;
 use crate::exit::ExitStatus;
 use crate::mock::{Faults, MockConfig, MockServer};
 
@@ -46,22 +47,22 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
                 args.host, args.port
             )
         })?;
-    println!("blockade mock listening on {}", server.base_url());
-    println!(
-        "  POST {}{}   GET {}/_mock/stats",
-        server.base_url(),
-        crate::endpoint::BLOCK_PATH,
-        server.base_url()
-    );
+    // The first line is what scripts and tests read to find the port. Printing must not
+    // take the server down when whoever started it stopped reading stdout.
+    cmd::print_stdout(&format!(
+        "blockade mock listening on {url}\n  POST {url}{path}   GET {url}/_mock/stats\n",
+        url = server.base_url(),
+        path = crate::endpoint::BLOCK_PATH
+    ));
     tracing::info!(url = %server.base_url(), "Imitation ready; Ctrl-C stops it");
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
     let stats = server.stats();
     server.shutdown().await;
-    println!(
-        "blockade mock stopped after {} requests ({} IDs blocked)",
+    cmd::print_stdout(&format!(
+        "blockade mock stopped after {} requests ({} IDs blocked)\n",
         stats.requests, stats.ids_blocked
-    );
+    ));
     Ok(ExitStatus::Success)
 }

@@ -92,6 +92,14 @@ async fn wait_for_signal() -> std::io::Result<()> {
     }
 }
 
+/// Prints to stdout. A closed pipe (`blockade report | head`) is not an error: the reader
+/// has what it wanted, and a run must not fail over its summary.
+pub fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Writes a file only its owner can read (summaries, failed-ID lists).
 pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;

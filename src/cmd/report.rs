@@ -5,18 +5,17 @@
 use anyhow::Context;
 
 use crate::cli::ReportArgs;
+use crate::cmd;
 use crate::exit::ExitStatus;
 use crate::report;
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitStatus> {
     let built = report::build_report(&args.ledgers)?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&built).context("cannot encode the report")?
-        );
+        let json = serde_json::to_string_pretty(&built).context("cannot encode the report")?;
+        cmd::print_stdout(&format!("{json}\n"));
     } else {
-        print!("{}", built.render_text());
+        cmd::print_stdout(&built.render_text());
     }
     if let Some(path) = &args.failed_ids {
         let count = report::write_failed_ids_csv(&args.ledgers, path)?;

@@ -1,0 +1,929 @@
+//! Tests of the input readers through their public entry points (`open`,
+//! `Source::from_reader`), including every fixture listed in `fixtures/bad/expected.json`.
+
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone, Utc};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use proptest::prelude::*;
+
+use super::*;
+
+fn default_till() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn opts() -> ReadOptions {
+    ReadOptions {
+        default_block_till: Some(default_till()),
+        ..ReadOptions::default()
+    }
+}
+
+fn read(format: Format, bytes: &[u8], opts: &ReadOptions) -> Result<Vec<Item>, InputError> {
+    Source::from_reader("test", Cursor::new(bytes.to_vec()), format, opts).map(Iterator::collect)
+}
+
+fn read_ok(format: Format, bytes: &[u8], opts: &ReadOptions) -> Vec<Item> {
+    match read(format, bytes, opts) {
+        Ok(items) => items,
+        Err(err) => panic!("open failed: {err}"),
+    }
+}
+
+fn open_err(format: Format, bytes: &[u8], opts: &ReadOptions) -> String {
+    match read(format, bytes, opts) {
+        Ok(items) => panic!("expected an open error, got {items:?}"),
+        Err(err) => err.to_string(),
+    }
+}
+
+fn rows(items: &[Item]) -> Vec<(u64, u64)> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Row(row) => Some((row.id, row.origin.line)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ids(items: &[Item]) -> Vec<u64> {
+    rows(items).into_iter().map(|(id, _)| id).collect()
+}
+
+fn rejects(items: &[Item]) -> Vec<&Reject> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Reject(reject) => Some(reject),
+            _ => None,
+        })
+        .collect()
+}
+
+fn broken(items: &[Item]) -> Vec<&Reject> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Broken(reject) => Some(reject),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The single reject of `items`, checked to be at `line` with `reason` in its text.
+fn only_reject<'a>(items: &'a [Item], line: u64, reason: &str) -> &'a Reject {
+    let found = rejects(items);
+    assert_eq!(found.len(), 1, "expected one reject, got {found:?}");
+    assert_eq!(found[0].origin.line, line, "{found:?}");
+    assert!(
+        found[0].reason.contains(reason),
+        "reason {:?} lacks {reason:?}",
+        found[0].reason
+    );
+    found[0]
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+// ---------- general ----------
+
+#[test]
+fn source_can_move_to_a_reader_thread() {
+    fn assert_send_static<T: Iterator<Item = Item> + Send + 'static>() {}
+    assert_send_static::<Source>();
+}
+
+#[test]
+fn origin_displays_as_path_colon_line() {
+    let origin = Origin {
+        path: Arc::from("lists/a.csv"),
+        line: 17,
+    };
+    assert_eq!(origin.to_string(), "lists/a.csv:17");
+}
+
+#[test]
+fn format_comes_from_the_extension() {
+    assert_eq!(format_from_extension("a.csv"), Some(Format::Csv));
+    assert_eq!(format_from_extension("dir.x/a.CSV.GZ"), Some(Format::Csv));
+    assert_eq!(format_from_extension("a.jsonl"), Some(Format::Jsonl));
+    assert_eq!(format_from_extension("a.ndjson.gz"), Some(Format::Jsonl));
+    assert_eq!(format_from_extension("a.json"), None);
+    assert_eq!(format_from_extension("a.gz"), None);
+    assert_eq!(format_from_extension("csv"), None);
+}
+
+#[test]
+fn format_parses_as_a_clap_value() {
+    use clap::ValueEnum;
+    assert_eq!(Format::from_str("csv", false), Ok(Format::Csv));
+    assert_eq!(Format::from_str("jsonl", false), Ok(Format::Jsonl));
+    assert!(Format::from_str("xml", false).is_err());
+}
+
+#[test]
+fn no_block_till_at_all_is_an_open_error() {
+    let err = open_err(Format::Csv, b"id\n1\n", &ReadOptions::default());
+    assert!(
+        err.contains("--block-till") && err.contains("--block-for"),
+        "{err}"
+    );
+}
+
+#[test]
+fn quote_or_newline_as_delimiter_is_an_open_error() {
+    let options = ReadOptions {
+        delimiter: b'"',
+        ..opts()
+    };
+    let err = open_err(Format::Csv, b"id\n1\n", &options);
+    assert!(err.contains("--delimiter"), "{err}");
+}
+
+// ---------- open() ----------
+
+#[test]
+fn open_reports_a_missing_file_with_its_path() {
+    let err = open("/nonexistent/dir/list.csv", &opts()).unwrap_err();
+    assert!(matches!(err, InputError::NotFound { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("/nonexistent/dir/list.csv: no such file")
+    );
+}
+
+#[test]
+fn open_reports_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lists.csv");
+    std::fs::create_dir(&path).unwrap();
+    let err = open(path.to_str().unwrap(), &opts()).unwrap_err();
+    assert!(matches!(err, InputError::IsDirectory { .. }), "{err:?}");
+    assert!(err.to_string().contains("is a directory"));
+}
+
+#[test]
+fn open_needs_a_format_for_stdin_and_odd_extensions() {
+    let err = open("-", &opts()).unwrap_err();
+    assert_eq!(err.to_string(), "-: stdin needs --format csv|jsonl");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("list.txt");
+    std::fs::write(&path, "id\n5\n").unwrap();
+    let path = path.to_str().unwrap();
+    let err = open(path, &opts()).unwrap_err();
+    assert!(err.to_string().contains("--format csv|jsonl"), "{err}");
+
+    let forced = ReadOptions {
+        format: Some(Format::Csv),
+        ..opts()
+    };
+    let source = open(path, &forced).unwrap();
+    assert_eq!((source.path(), source.format()), (path, Format::Csv));
+    assert_eq!(ids(&source.collect::<Vec<_>>()), [5]);
+}
+
+#[test]
+fn format_option_overrides_the_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("really-jsonl.csv");
+    std::fs::write(&path, "{\"id\": 9}\n").unwrap();
+    let forced = ReadOptions {
+        format: Some(Format::Jsonl),
+        ..opts()
+    };
+    let items: Vec<Item> = open(path.to_str().unwrap(), &forced).unwrap().collect();
+    assert_eq!(ids(&items), [9]);
+}
+
+#[test]
+fn open_reads_a_gz_file_by_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("list.csv.gz");
+    std::fs::write(&path, gzip(b"id,name\n11,a\n12,b\n")).unwrap();
+    let source = open(path.to_str().unwrap(), &opts()).unwrap();
+    assert_eq!(source.format(), Format::Csv);
+    let items: Vec<Item> = source.collect();
+    assert_eq!(rows(&items), [(11, 2), (12, 3)]);
+}
+
+#[test]
+fn gzip_is_found_by_magic_bytes_without_gz_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("list.jsonl");
+    std::fs::write(&path, gzip(b"{\"id\": 21}\n{\"id\": \"22\"}\n")).unwrap();
+    let items: Vec<Item> = open(path.to_str().unwrap(), &opts()).unwrap().collect();
+    assert_eq!(rows(&items), [(21, 1), (22, 2)]);
+}
+
+#[test]
+fn gzip_on_a_stream_like_stdin_is_decompressed() {
+    let items = read_ok(Format::Csv, &gzip(b"id\n31\n32\n"), &opts());
+    assert_eq!(ids(&items), [31, 32]);
+}
+
+#[test]
+fn concatenated_gzip_members_are_one_input() {
+    let mut bytes = gzip(b"id\n41\n");
+    bytes.extend(gzip(b"42\n43\n"));
+    let items = read_ok(Format::Csv, &bytes, &opts());
+    assert_eq!(rows(&items), [(41, 2), (42, 3), (43, 4)]);
+}
+
+#[test]
+fn truncated_gzip_gives_rows_then_one_broken_then_ends() {
+    let body: String = (1..=5000).map(|i| format!("{i},name {i}\n")).collect();
+    let whole = gzip(format!("id,name\n{body}").as_bytes());
+    let cut = &whole[..whole.len() / 2];
+    let mut source = Source::from_reader(
+        "cut.csv.gz",
+        Cursor::new(cut.to_vec()),
+        Format::Csv,
+        &opts(),
+    )
+    .unwrap();
+    let items: Vec<Item> = source.by_ref().collect();
+    assert!(source.next().is_none(), "a broken source stays ended");
+    let got = ids(&items);
+    assert!(
+        !got.is_empty() && got.len() < 5000,
+        "read {} rows",
+        got.len()
+    );
+    assert_eq!(
+        got,
+        (1..=got.len() as u64).collect::<Vec<_>>(),
+        "rows in order, none lost"
+    );
+    let broke = broken(&items);
+    assert_eq!(broke.len(), 1);
+    assert!(matches!(items.last(), Some(Item::Broken(_))));
+    assert!(
+        broke[0].reason.contains("cannot read past line"),
+        "{}",
+        broke[0].reason
+    );
+    assert!(
+        broke[0].origin.line > got.len() as u64,
+        "{:?}",
+        broke[0].origin
+    );
+    assert!(
+        rejects(&items).is_empty(),
+        "the partial last row is not a reject"
+    );
+}
+
+#[test]
+fn truncated_gzip_jsonl_gives_broken() {
+    let body: String = (1..=5000).map(|i| format!("{{\"id\": {i}}}\n")).collect();
+    let whole = gzip(body.as_bytes());
+    let items = read_ok(Format::Jsonl, &whole[..whole.len() / 2], &opts());
+    let got = ids(&items);
+    assert!(!got.is_empty() && got.len() < 5000);
+    assert_eq!(broken(&items).len(), 1);
+    assert!(matches!(items.last(), Some(Item::Broken(_))));
+}
+
+#[test]
+fn corrupt_gzip_header_is_an_open_error_for_csv() {
+    let mut bytes = gzip(b"id\n1\n");
+    bytes[3] = 0xff; // reserved flag bits set: not a valid gzip header
+    let err = open_err(Format::Csv, &bytes, &opts());
+    assert!(err.contains("cannot read"), "{err}");
+}
+
+// ---------- CSV ----------
+
+#[test]
+fn csv_rows_carry_id_block_till_and_physical_line() {
+    let items = read_ok(Format::Csv, b"id,name\n827,a\n828,b\n", &opts());
+    assert_eq!(
+        items[0],
+        Item::Row(Row {
+            id: 827,
+            block_till: default_till(),
+            origin: Origin {
+                path: Arc::from("test"),
+                line: 2
+            },
+        })
+    );
+    assert_eq!(rows(&items), [(827, 2), (828, 3)]);
+}
+
+#[test]
+fn csv_bom_on_the_header_does_not_hide_the_first_column() {
+    let items = read_ok(Format::Csv, b"\xEF\xBB\xBFid,name\n5,a\n", &opts());
+    assert_eq!(rows(&items), [(5, 2)]);
+}
+
+#[test]
+fn csv_crlf_line_endings() {
+    let items = read_ok(Format::Csv, b"name,id\r\na,5\r\nb,6\r\n", &opts());
+    assert_eq!(rows(&items), [(5, 2), (6, 3)]);
+}
+
+#[test]
+fn csv_crlf_with_quotes_blank_lines_and_rejects_keeps_line_numbers() {
+    let data =
+        b"\xEF\xBB\xBF\r\nid,name\r\n1,\"two\r\nlines\"\r\n\r\nx,\"q\"\r\n2,b\r\n3,c,extra\r\n";
+    let items = read_ok(Format::Csv, data, &opts());
+    assert_eq!(rows(&items), [(1, 3), (2, 7)]);
+    let found = rejects(&items);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!((found[0].origin.line, found[0].input.as_str()), (6, "x,q"));
+    assert_eq!(
+        (found[1].origin.line, found[1].input.as_str()),
+        (8, "3,c,extra")
+    );
+}
+
+#[test]
+fn csv_quoted_fields_with_commas_and_newlines_keep_line_numbers() {
+    let data = b"id,name\n1,\"Doe, Jane\"\n2,\"two\nline\nname\"\n3,\"x\"\"y\"\n\"4\",z\n";
+    let items = read_ok(Format::Csv, data, &opts());
+    assert_eq!(rows(&items), [(1, 2), (2, 3), (3, 6), (4, 7)]);
+}
+
+#[test]
+fn csv_semicolon_delimiter() {
+    let options = ReadOptions {
+        delimiter: b';',
+        ..opts()
+    };
+    let items = read_ok(Format::Csv, b"name;id\nDoe, Jane;5\n", &options);
+    assert_eq!(rows(&items), [(5, 2)]);
+}
+
+#[test]
+fn csv_default_id_names_in_order_of_preference() {
+    let items = read_ok(Format::Csv, b"contactId,x\n7,a\n", &opts());
+    assert_eq!(ids(&items), [7]);
+    let items = read_ok(Format::Csv, b"contactId,contact_id\n7,8\n", &opts());
+    assert_eq!(ids(&items), [8], "contact_id is preferred over contactId");
+    let items = read_ok(Format::Csv, b"contact_id,id\n7,8\n", &opts());
+    assert_eq!(ids(&items), [8], "id is preferred over contact_id");
+}
+
+#[test]
+fn csv_header_names_are_trimmed_and_case_is_a_fallback() {
+    let items = read_ok(Format::Csv, b" name , ID \na,9\n", &opts());
+    assert_eq!(ids(&items), [9]);
+    let items = read_ok(Format::Csv, b"ID,id\n1,2\n", &opts());
+    assert_eq!(
+        ids(&items),
+        [2],
+        "an exact match wins over a case-insensitive one"
+    );
+}
+
+#[test]
+fn csv_id_field_picks_the_column() {
+    let options = ReadOptions {
+        id_field: Some("visitor".into()),
+        ..opts()
+    };
+    let items = read_ok(Format::Csv, b"id,visitor\n1,2\n", &options);
+    assert_eq!(ids(&items), [2]);
+    let err = open_err(Format::Csv, b"id,name\n1,a\n", &options);
+    assert!(err.contains("`visitor` (--id-field)"), "{err}");
+    assert!(err.contains("`id`, `name`"), "{err}");
+}
+
+#[test]
+fn csv_without_id_column_names_the_columns_and_suggests_id_field() {
+    let err = open_err(Format::Csv, b"name,email\nAlice,a@example.com\n", &opts());
+    assert_eq!(
+        err,
+        "test: no ID column in the CSV header: looked for `id`, `contact_id` or `contactId`, \
+         the header has: `name`, `email`; name the ID column with --id-field NAME"
+    );
+}
+
+#[test]
+fn csv_without_id_column_hints_at_a_missing_header_or_wrong_delimiter() {
+    let err = open_err(Format::Csv, b"827,a\n828,b\n", &opts());
+    assert!(err.contains("needs a header row"), "{err}");
+    let err = open_err(Format::Csv, b"id;name\n1;a\n", &opts());
+    assert!(
+        err.contains("give --delimiter") && err.contains("';'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn csv_wrong_field_count_is_a_reject_and_reading_goes_on() {
+    let items = read_ok(Format::Csv, b"id,name\n1,a\n2,b,extra\n3\n4,d\n", &opts());
+    assert_eq!(ids(&items), [1, 4]);
+    let found = rejects(&items);
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0].origin.line, 3);
+    assert_eq!(
+        found[0].reason.split(" (").next(),
+        Some("expected 2 fields, found 3")
+    );
+    assert_eq!(found[0].input, "2,b,extra");
+    assert_eq!(found[1].origin.line, 4);
+    assert!(found[1].reason.starts_with("expected 2 fields, found 1"));
+}
+
+#[test]
+fn csv_bad_ids_are_rejects_with_their_reason_and_row() {
+    let items = read_ok(
+        Format::Csv,
+        b"id,name\nabc,a\n,b\n0,c\n-5,d\n5,e\n",
+        &opts(),
+    );
+    assert_eq!(rows(&items), [(5, 6)]);
+    let found = rejects(&items);
+    let got: Vec<(u64, &str)> = found
+        .iter()
+        .map(|r| (r.origin.line, r.input.as_str()))
+        .collect();
+    assert_eq!(got, [(2, "abc,a"), (3, ",b"), (4, "0,c"), (5, "-5,d")]);
+    assert_eq!(
+        found[0].reason,
+        format!("bad ID \"abc\": {}", IdError::NotWholeNumber)
+    );
+    assert_eq!(found[1].reason, IdError::Empty.to_string());
+    assert!(found[2].reason.contains(&IdError::Zero.to_string()));
+    assert!(found[3].reason.contains(&IdError::Negative.to_string()));
+}
+
+#[test]
+fn csv_header_only_yields_no_rows() {
+    assert!(read_ok(Format::Csv, b"id,name\n", &opts()).is_empty());
+}
+
+#[test]
+fn csv_empty_input_is_an_open_error() {
+    let err = open_err(Format::Csv, b"", &opts());
+    assert!(err.contains("empty") && err.contains("header row"), "{err}");
+}
+
+#[test]
+fn csv_invalid_utf8_only_matters_in_the_id_field() {
+    let items = read_ok(Format::Csv, b"id,name\n1,caf\xe9\n\xff2,b\n", &opts());
+    assert_eq!(ids(&items), [1]);
+    let reject = only_reject(&items, 3, "not valid UTF-8");
+    assert_eq!(reject.input, "\u{fffd}2,b");
+}
+
+#[test]
+fn csv_reject_input_is_cut_to_200_chars() {
+    let long = "x".repeat(5000);
+    let items = read_ok(
+        Format::Csv,
+        format!("id,note\nbad,{long}\n").as_bytes(),
+        &opts(),
+    );
+    let reject = only_reject(&items, 2, "not a whole number");
+    assert_eq!(reject.input.chars().count(), 201);
+    assert!(reject.input.starts_with("bad,xxx") && reject.input.ends_with('…'));
+}
+
+#[test]
+fn csv_block_till_column_per_row() {
+    let options = ReadOptions {
+        block_till_field: Some("until".into()),
+        default_block_till: None,
+        ..ReadOptions::default()
+    };
+    let data = b"id,until\n1,2031-05-01T12:00:00+02:00\n2,\n3,soon\n4,2031-05-01T10:00:00Z\n";
+    let items = read_ok(Format::Csv, data, &options);
+    let expected = Utc.with_ymd_and_hms(2031, 5, 1, 10, 0, 0).unwrap();
+    let tills: Vec<(u64, DateTime<Utc>)> = items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Row(row) => Some((row.id, row.block_till)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tills, [(1, expected), (4, expected)]);
+    let found = rejects(&items);
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0].origin.line, 3);
+    assert!(
+        found[0].reason.starts_with("no block-till"),
+        "{}",
+        found[0].reason
+    );
+    assert!(found[0].reason.contains("`until`"), "{}", found[0].reason);
+    assert_eq!(found[1].origin.line, 4);
+    assert!(found[1].reason.contains("\"soon\""), "{}", found[1].reason);
+
+    // With a default, the empty cell falls back to it.
+    let with_default = ReadOptions {
+        default_block_till: Some(default_till()),
+        ..options.clone()
+    };
+    let items = read_ok(Format::Csv, b"id,until\n2,\n", &with_default);
+    assert!(matches!(&items[..], [Item::Row(row)] if row.block_till == default_till()));
+}
+
+#[test]
+fn csv_block_till_column_must_exist() {
+    let options = ReadOptions {
+        block_till_field: Some("until".into()),
+        ..opts()
+    };
+    let err = open_err(Format::Csv, b"id,name\n1,a\n", &options);
+    assert!(
+        err.contains("--block-till-field `until`") && err.contains("`id`, `name`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn csv_unclosed_quote_ends_in_broken_not_unbounded_memory() {
+    let mut data = b"id,name\n1,a\n2,\"never closed\n".to_vec();
+    data.extend(std::iter::repeat_n(b"3,filler row\n".as_slice(), 300_000).flatten());
+    let items = read_ok(Format::Csv, &data, &opts());
+    assert_eq!(ids(&items), [1]);
+    let broke = broken(&items);
+    assert_eq!(broke.len(), 1, "{items:?}");
+    assert!(
+        broke[0].reason.contains("longer than 1 MiB"),
+        "{}",
+        broke[0].reason
+    );
+}
+
+// ---------- JSONL ----------
+
+#[test]
+fn jsonl_integers_and_numeric_strings() {
+    let data = b"{\"id\": 827}\n{\"id\": \"828\", \"x\": [1, {\"id\": 5}]}\n{\"id\": \" 829 \"}\n{\"id\": \"\\u0038\\u0033\\u0030\"}\n";
+    let items = read_ok(Format::Jsonl, data, &opts());
+    assert_eq!(rows(&items), [(827, 1), (828, 2), (829, 3), (830, 4)]);
+}
+
+#[test]
+fn jsonl_each_bad_id_has_its_own_reason() {
+    let cases: [(&str, &str); 17] = [
+        ("{\"id\": null}", "ID is null"),
+        ("{\"id\": 1.5}", "not a whole number"),
+        ("{\"id\": 1e5}", "not a whole number"),
+        ("{\"id\": -5}", "negative"),
+        ("{\"id\": 0}", "zero"),
+        ("{\"id\": true}", "ID is a boolean"),
+        ("{\"id\": {\"v\": 1}}", "ID is an object"),
+        ("{\"id\": [1]}", "ID is an array"),
+        ("{\"id\": \"abc\"}", "not a whole number"),
+        ("{\"id\": \"\"}", "empty ID"),
+        ("{\"id\": 18446744073709551616}", "too large"),
+        (
+            "{\"email\": \"x\"}",
+            "no `id`, `contact_id` or `contactId` key",
+        ),
+        ("{\"id\": 5, ", "broken JSON"),
+        ("{\"id\": 5} trailing", "broken JSON"),
+        ("[5]", "not a JSON object"),
+        ("5", "not a JSON object"),
+        ("\"5\"", "not a JSON object"),
+    ];
+    for (line, reason) in cases {
+        let items = read_ok(
+            Format::Jsonl,
+            format!("{line}\n{{\"id\": 1}}\n").as_bytes(),
+            &opts(),
+        );
+        assert_eq!(rows(&items), [(1, 2)], "line {line}");
+        let reject = only_reject(&items, 1, reason);
+        assert_eq!(reject.input, line);
+    }
+}
+
+#[test]
+fn jsonl_huge_number_is_rejected_not_rounded() {
+    let line = format!("{{\"id\": {}}}\n", "9".repeat(5000));
+    let items = read_ok(Format::Jsonl, line.as_bytes(), &opts());
+    let reject = only_reject(&items, 1, "too large");
+    assert!(reject.input.ends_with('…'));
+}
+
+#[test]
+fn jsonl_invalid_utf8_is_a_reject() {
+    let items = read_ok(
+        Format::Jsonl,
+        b"{\"id\": 1, \"n\": \"\xff\"}\n{\"id\": 2}\n",
+        &opts(),
+    );
+    assert_eq!(ids(&items), [2]);
+    only_reject(&items, 1, "not valid UTF-8");
+}
+
+#[test]
+fn jsonl_crlf_bom_blank_lines_and_no_final_newline() {
+    let data = b"\xEF\xBB\xBF{\"id\": 1}\r\n\r\n   \n\t\r\n{\"id\": 2}\r\n{\"id\": 3}";
+    let items = read_ok(Format::Jsonl, data, &opts());
+    assert_eq!(rows(&items), [(1, 1), (2, 5), (3, 6)]);
+}
+
+#[test]
+fn jsonl_id_field_and_default_keys() {
+    let items = read_ok(Format::Jsonl, b"{\"contactId\": 1}\n{\"contact_id\": 2, \"contactId\": 9}\n{\"id\": 3, \"contact_id\": 9}\n", &opts());
+    assert_eq!(ids(&items), [1, 2, 3]);
+    let options = ReadOptions {
+        id_field: Some("visitor".into()),
+        ..opts()
+    };
+    let items = read_ok(
+        Format::Jsonl,
+        b"{\"id\": 1, \"visitor\": 4}\n{\"id\": 5}\n",
+        &options,
+    );
+    assert_eq!(ids(&items), [4]);
+    only_reject(&items, 2, "no `visitor` key (--id-field)");
+}
+
+#[test]
+fn jsonl_block_till_key() {
+    let options = ReadOptions {
+        block_till_field: Some("until".into()),
+        default_block_till: Some(default_till()),
+        ..ReadOptions::default()
+    };
+    let data = b"{\"id\": 1, \"until\": \"2031-05-01T12:00:00+02:00\"}\n{\"id\": 2, \"until\": null}\n{\"id\": 3}\n{\"id\": 4, \"until\": 5}\n{\"id\": 5, \"until\": \"later\"}\n";
+    let items = read_ok(Format::Jsonl, data, &options);
+    let tills: Vec<(u64, DateTime<Utc>)> = items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Row(row) => Some((row.id, row.block_till)),
+            _ => None,
+        })
+        .collect();
+    let own = Utc.with_ymd_and_hms(2031, 5, 1, 10, 0, 0).unwrap();
+    assert_eq!(tills, [(1, own), (2, default_till()), (3, default_till())]);
+    let found = rejects(&items);
+    assert_eq!(found.len(), 2);
+    assert!(
+        found[0].reason.contains("must be an RFC 3339 string"),
+        "{}",
+        found[0].reason
+    );
+    assert!(found[1].reason.contains("\"later\""), "{}", found[1].reason);
+
+    let no_default = ReadOptions {
+        default_block_till: None,
+        ..options
+    };
+    let items = read_ok(Format::Jsonl, b"{\"id\": 3}\n", &no_default);
+    only_reject(&items, 1, "no block-till");
+}
+
+#[test]
+fn jsonl_line_over_1_mib_is_one_reject_and_the_next_line_is_read() {
+    let mut data = b"{\"id\": 1}\n{\"id\": 2, \"pad\": \"".to_vec();
+    data.extend(std::iter::repeat_n(b'x', 3 * 1024 * 1024));
+    data.extend(b"\"}\n{\"id\": 3}\n");
+    let items = read_ok(Format::Jsonl, &data, &opts());
+    assert_eq!(rows(&items), [(1, 1), (3, 3)]);
+    let reject = only_reject(&items, 2, "line longer than 1 MiB");
+    assert!(reject.input.starts_with("{\"id\": 2, \"pad\": \"xxx"));
+    assert_eq!(reject.input.chars().count(), 201);
+}
+
+#[test]
+fn jsonl_over_long_last_line_without_newline() {
+    let mut data = b"{\"id\": 1}\n".to_vec();
+    data.extend(std::iter::repeat_n(b'y', 2 * 1024 * 1024));
+    let items = read_ok(Format::Jsonl, &data, &opts());
+    assert_eq!(ids(&items), [1]);
+    only_reject(&items, 2, "line longer than 1 MiB");
+}
+
+#[test]
+fn jsonl_line_of_exactly_1_mib_is_read() {
+    let prefix = b"{\"id\": 7, \"pad\": \"";
+    let suffix = b"\"}";
+    let mut data = prefix.to_vec();
+    data.extend(std::iter::repeat_n(
+        b'z',
+        MAX_LINE - prefix.len() - suffix.len(),
+    ));
+    data.extend(suffix);
+    assert_eq!(data.len(), MAX_LINE);
+    data.push(b'\n');
+    assert_eq!(ids(&read_ok(Format::Jsonl, &data, &opts())), [7]);
+}
+
+const MAX_LINE: usize = super::jsonl::MAX_LINE_BYTES;
+
+#[test]
+fn jsonl_empty_input_is_an_open_error() {
+    let err = open_err(Format::Jsonl, b"", &opts());
+    assert!(err.contains("test: the input is empty"), "{err}");
+}
+
+// ---------- fixtures ----------
+
+#[test]
+fn contacts_fixtures_are_all_valid_and_disjoint() {
+    let csv: Vec<Item> = open(fixture("contacts.csv").to_str().unwrap(), &opts())
+        .unwrap()
+        .collect();
+    let jsonl: Vec<Item> = open(fixture("contacts.jsonl").to_str().unwrap(), &opts())
+        .unwrap()
+        .collect();
+    assert_eq!(csv.len(), 3000);
+    assert_eq!(jsonl.len(), 500);
+    let mut csv_ids = ids(&csv);
+    let jsonl_ids = ids(&jsonl);
+    assert_eq!(csv_ids.len(), 3000, "{:?}", rejects(&csv).first());
+    assert_eq!(jsonl_ids.len(), 500, "{:?}", rejects(&jsonl).first());
+    assert_eq!(rows(&csv).last().map(|&(_, line)| line), Some(3001));
+    csv_ids.sort_unstable();
+    csv_ids.dedup();
+    assert_eq!(csv_ids.len(), 3000, "IDs are unique");
+    assert!(
+        jsonl_ids
+            .iter()
+            .all(|id| csv_ids.binary_search(id).is_err())
+    );
+}
+
+#[test]
+fn bad_fixtures_match_expected_json() {
+    let expected_path = fixture("bad/expected.json");
+    let text = std::fs::read_to_string(&expected_path).unwrap();
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert!(cases.len() >= 10);
+    for case in cases {
+        let file = case["file"].as_str().unwrap();
+        let path = fixture(&format!("bad/{file}"));
+        let mut options = opts();
+        if let Some(custom) = case.get("options") {
+            if let Some(field) = custom.get("block_till_field") {
+                options.block_till_field = field.as_str().map(str::to_owned);
+            }
+            if let Some(default) = custom.get("default_block_till") {
+                options.default_block_till = default
+                    .as_str()
+                    .map(|at| DateTime::parse_from_rfc3339(at).unwrap().to_utc());
+            }
+            if let Some(delimiter) = custom.get("delimiter").and_then(|d| d.as_str()) {
+                options.delimiter = delimiter.as_bytes()[0];
+            }
+        }
+        let opened = open(path.to_str().unwrap(), &options);
+        if let Some(wanted) = case["open_error"].as_str() {
+            let err = opened.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                err.contains(wanted),
+                "{file}: open error {err:?} lacks {wanted:?}"
+            );
+            assert!(
+                err.contains(file),
+                "{file}: error {err:?} does not name the file"
+            );
+            continue;
+        }
+        let items: Vec<Item> = match opened {
+            Ok(source) => source.collect(),
+            Err(err) => panic!("{file}: {err}"),
+        };
+        let want_ids: Vec<u64> = case["valid_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_u64().unwrap())
+            .collect();
+        assert_eq!(ids(&items), want_ids, "{file}: valid ids");
+        let want_rejects = case["rejects"].as_array().unwrap();
+        let got_rejects = rejects(&items);
+        assert_eq!(
+            got_rejects.len(),
+            want_rejects.len(),
+            "{file}: rejects {got_rejects:#?}"
+        );
+        for (got, want) in got_rejects.iter().zip(want_rejects) {
+            assert_eq!(
+                got.origin.line,
+                want["line"].as_u64().unwrap(),
+                "{file}: {got:?}"
+            );
+            let part = want["reason_contains"].as_str().unwrap();
+            assert!(got.reason.contains(part), "{file}: {got:?} lacks {part:?}");
+        }
+        let got_broken = broken(&items);
+        match case["broken"].as_object() {
+            None => assert!(got_broken.is_empty(), "{file}: {got_broken:?}"),
+            Some(want) => {
+                assert_eq!(got_broken.len(), 1, "{file}");
+                assert_eq!(
+                    Some(got_broken[0].origin.line),
+                    want["line"].as_u64(),
+                    "{file}"
+                );
+                let part = want["reason_contains"].as_str().unwrap();
+                assert!(
+                    got_broken[0].reason.contains(part),
+                    "{file}: {:?}",
+                    got_broken[0]
+                );
+            }
+        }
+    }
+}
+
+// ---------- never panics ----------
+
+/// Physical lines in `bytes`: one more than its newlines.
+fn line_count(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64 + 1
+}
+
+fn check_lines(format: Format, bytes: &[u8]) -> Result<(), TestCaseError> {
+    let options = ReadOptions {
+        block_till_field: Some("t".into()),
+        ..opts()
+    };
+    for options in [opts(), options] {
+        let Ok(source) = Source::from_reader("p", Cursor::new(bytes.to_vec()), format, &options)
+        else {
+            continue;
+        };
+        for item in source {
+            let origin = match &item {
+                Item::Row(row) => &row.origin,
+                Item::Reject(reject) | Item::Broken(reject) => &reject.origin,
+            };
+            prop_assert!(
+                origin.line >= 1 && origin.line <= line_count(bytes),
+                "{item:?}"
+            );
+            if let Item::Reject(reject) = &item {
+                prop_assert!(reject.input.chars().count() <= 201);
+                prop_assert!(!reject.reason.is_empty());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn csvish() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(b"id".to_vec()),
+        Just(b",".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\"".to_vec()),
+        Just(b"t".to_vec()),
+        Just(b"2030-01-01T00:00:00Z".to_vec()),
+        Just(b"\xEF\xBB\xBF".to_vec()),
+        "[0-9]{1,22}".prop_map(String::into_bytes),
+        proptest::collection::vec(any::<u8>(), 0..8),
+    ];
+    proptest::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+}
+
+fn jsonlish() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(b"{\"id\": ".to_vec()),
+        Just(b"{\"t\": ".to_vec()),
+        Just(b"}".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\"".to_vec()),
+        Just(b", ".to_vec()),
+        Just(b"null".to_vec()),
+        Just(b"\"2030-01-01T00:00:00Z\"".to_vec()),
+        "-?[0-9]{1,30}(\\.[0-9])?".prop_map(String::into_bytes),
+        proptest::collection::vec(any::<u8>(), 0..8),
+    ];
+    proptest::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic_and_lines_stay_in_range(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        check_lines(Format::Csv, &bytes)?;
+        check_lines(Format::Jsonl, &bytes)?;
+    }
+
+    #[test]
+    fn csv_like_bytes_never_panic_and_lines_stay_in_range(bytes in csvish()) {
+        check_lines(Format::Csv, &bytes)?;
+    }
+
+    #[test]
+    fn jsonl_like_bytes_never_panic_and_lines_stay_in_range(bytes in jsonlish()) {
+        check_lines(Format::Jsonl, &bytes)?;
+    }
+}
