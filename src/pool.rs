@@ -202,6 +202,8 @@ struct Shared {
     /// Cancelled on abort or interrupt: no new dispatch, no new retries.
     stop: CancellationToken,
     abort_reason: Mutex<Option<String>>,
+    /// IDs of batches dispatched but stopped before their first attempt.
+    not_sent: AtomicU64,
 }
 
 /// Runs the pool until `batches` is closed and drained, or until `interrupt` fires or the
@@ -225,6 +227,7 @@ pub async fn run(
         outcomes,
         stop: stop.clone(),
         abort_reason: Mutex::new(None),
+        not_sent: AtomicU64::new(0),
     });
     let mut workers = JoinSet::new();
     let mut ids_not_sent = 0u64;
@@ -282,6 +285,7 @@ pub async fn run(
         drain.await;
     }
 
+    ids_not_sent += shared.not_sent.load(Ordering::Relaxed);
     let abort = shared.abort_reason.lock().expect("abort lock").take();
     let stop = match abort {
         Some(reason) => Some(Stop::Aborted(reason)),
@@ -296,102 +300,110 @@ async fn send_batch(shared: &Shared, batch: Batch) {
     // Bisection as an explicit stack instead of recursion: async recursion needs boxing.
     let mut pending = vec![batch];
     while let Some(batch) = pending.pop() {
-        let (outcome, split) = attempt_batch(shared, batch).await;
-        if let Some((left, right)) = split {
-            pending.push(right);
-            pending.push(left);
-            continue;
-        }
-        if let Some(outcome) = outcome {
-            // The collector only stops after every sender is gone, so this cannot fail
-            // while the run is alive.
-            let _ = shared.outcomes.send(outcome).await;
+        match attempt_batch(shared, batch).await {
+            BatchEnd::Split(left, right) => {
+                pending.push(right);
+                pending.push(left);
+            }
+            BatchEnd::NotSent(batch) => {
+                shared
+                    .not_sent
+                    .fetch_add(batch.ids.len() as u64, Ordering::Relaxed);
+            }
+            BatchEnd::Done(outcome) => {
+                // The collector only stops after every sender is gone, so this cannot
+                // fail while the run is alive.
+                let _ = shared.outcomes.send(outcome).await;
+            }
         }
     }
 }
 
-/// The retry loop for one batch. Returns its outcome, or the two halves to send instead.
-async fn attempt_batch(shared: &Shared, batch: Batch) -> (Option<Outcome>, Option<(Batch, Batch)>) {
-    let config = &shared.config;
-    let started_at = Utc::now();
-    let mut attempts = 0u32;
-    let mut waited_on_429 = Duration::ZERO;
-    let mut last_status: Option<u16>;
-    let finish = |batch: Batch, status, attempts, http_status, error: Option<String>| Outcome {
-        batch,
-        status,
-        attempts,
-        http_status,
-        error,
-        started_at,
-        finished_at: Utc::now(),
-    };
+/// How the retry loop for one batch ended.
+enum BatchEnd {
+    Done(Outcome),
+    /// The API refused the batch as invalid: send these halves instead.
+    Split(Batch, Batch),
+    /// The run stopped before the batch's first attempt: it was never sent.
+    NotSent(Batch),
+}
 
+/// What the ledger line of a batch needs to know about its attempts.
+struct Tally {
+    /// When the first attempt was sent (after the gate, so waiting in line is not counted).
+    started_at: Option<DateTime<Utc>>,
+    attempts: u32,
+    /// The final attempt's status: none when it got no HTTP answer.
+    http_status: Option<u16>,
+}
+
+impl Tally {
+    fn end(&self, batch: Batch, status: BatchStatus, error: Option<String>) -> BatchEnd {
+        let finished_at = Utc::now();
+        BatchEnd::Done(Outcome {
+            batch,
+            status,
+            attempts: self.attempts,
+            http_status: self.http_status,
+            error,
+            started_at: self.started_at.unwrap_or(finished_at),
+            finished_at,
+        })
+    }
+}
+
+/// The retry loop for one batch: the policy of `classify`, applied.
+async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
+    let config = &shared.config;
+    let mut tally = Tally {
+        started_at: None,
+        attempts: 0,
+        http_status: None,
+    };
+    let mut waited_on_429 = Duration::ZERO;
     loop {
-        shared.gate.wait_turn().await;
-        attempts += 1;
+        tokio::select! {
+            biased;
+            _ = shared.stop.cancelled(), if tally.attempts == 0 => return BatchEnd::NotSent(batch),
+            _ = shared.gate.wait_turn() => {}
+        }
+        tally.started_at.get_or_insert_with(Utc::now);
+        tally.attempts += 1;
         shared.counters.requests.fetch_add(1, Ordering::Relaxed);
         let answer = shared.client.send(&batch.ids, batch.block_till).await;
-        // The ledger keeps the final attempt's status: none when it got no HTTP answer.
-        last_status = match &answer {
+        tally.http_status = match &answer {
             Answer::Http { status, .. } => Some(*status),
             Answer::Transport { .. } => None,
         };
         let reason = match classify(&answer) {
             Verdict::Blocked => {
                 shared.gate.succeeded();
-                return (
-                    Some(finish(
-                        batch,
-                        BatchStatus::Blocked,
-                        attempts,
-                        last_status,
-                        None,
-                    )),
-                    None,
-                );
+                return tally.end(batch, BatchStatus::Blocked, None);
             }
             Verdict::Split { reason } if batch.ids.len() > 1 => {
                 tracing::debug!(batch = batch.seq, ids = batch.ids.len(), %reason, "Splitting a refused batch");
-                return (None, Some(batch.split()));
+                let (left, right) = batch.split();
+                return BatchEnd::Split(left, right);
             }
             Verdict::Split { reason } | Verdict::Failed { reason } => {
-                return (
-                    Some(finish(
-                        batch,
-                        BatchStatus::Failed,
-                        attempts,
-                        last_status,
-                        Some(reason),
-                    )),
-                    None,
-                );
+                return tally.end(batch, BatchStatus::Failed, Some(reason));
             }
             Verdict::Abort { reason } => {
                 let mut abort = shared.abort_reason.lock().expect("abort lock");
                 if abort.is_none() {
-                    tracing::error!(status = ?last_status, "The server refused the credentials or the account; stopping the run");
+                    tracing::error!(status = ?tally.http_status, "The server refused the credentials or the account; stopping the run");
                     *abort = Some(reason.clone());
                 }
                 drop(abort);
                 shared.stop.cancel();
-                return (
-                    Some(finish(
-                        batch,
-                        BatchStatus::Failed,
-                        attempts,
-                        last_status,
-                        Some(reason),
-                    )),
-                    None,
-                );
+                return tally.end(batch, BatchStatus::Failed, Some(reason));
             }
             Verdict::RateLimited {
                 retry_after,
                 reason,
             } => {
                 // A 429 does not use an attempt; the whole pool waits.
-                attempts -= 1;
+                tally.attempts -= 1;
                 shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                 let wait = retry_after.map_or(DEFAULT_RETRY_AFTER, |r| r.delay_from(Utc::now()));
                 shared.gate.rate_limited(wait);
@@ -400,52 +412,31 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> (Option<Outcome>, Optio
                     let error = format!(
                         "{reason} (waited {waited_on_429:?} on 429s, more than --max-wait)"
                     );
-                    return (
-                        Some(finish(
-                            batch,
-                            BatchStatus::Failed,
-                            attempts,
-                            last_status,
-                            Some(error),
-                        )),
-                        None,
-                    );
+                    return tally.end(batch, BatchStatus::Failed, Some(error));
                 }
                 if shared.stop.is_cancelled() {
-                    return (
-                        Some(finish(
-                            batch,
-                            BatchStatus::Failed,
-                            attempts,
-                            last_status,
-                            Some(format!("{reason} (stopped before retrying)")),
-                        )),
-                        None,
+                    return tally.end(
+                        batch,
+                        BatchStatus::Failed,
+                        Some(format!("{reason} (stopped before retrying)")),
                     );
                 }
                 continue;
             }
             Verdict::Retry { reason } => reason,
         };
-        if attempts >= config.max_attempts {
-            return (
-                Some(finish(
-                    batch,
-                    BatchStatus::Failed,
-                    attempts,
-                    last_status,
-                    Some(reason),
-                )),
-                None,
-            );
+        if tally.attempts >= config.max_attempts {
+            return tally.end(batch, BatchStatus::Failed, Some(reason));
         }
-        let delay = config.backoff.delay(attempts, rand::rng().random::<f64>());
-        tracing::debug!(batch = batch.seq, attempts, ?delay, reason = %reason, "Retrying a batch");
+        let delay = config
+            .backoff
+            .delay(tally.attempts, rand::rng().random::<f64>());
+        tracing::debug!(batch = batch.seq, attempts = tally.attempts, ?delay, %reason, "Retrying a batch");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shared.stop.cancelled() => {
                 let error = format!("{reason} (stopped before retrying)");
-                return (Some(finish(batch, BatchStatus::Failed, attempts, last_status, Some(error))), None);
+                return tally.end(batch, BatchStatus::Failed, Some(error));
             }
         }
     }
