@@ -9,8 +9,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::concurrency::Concurrency;
 use crate::input::Format;
 use crate::rate::Rate;
+use crate::reject_limit::RejectLimit;
+use crate::shard::Shard;
 
 const ABOUT: &str = "Block contacts in Acquire in bulk.
 
@@ -133,9 +136,13 @@ pub struct ConnectionArgs {
     /// Requests that may start back to back before pacing applies (1 = evenly spaced).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Pacing")]
     pub burst: u32,
-    /// Requests in flight at most.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = "Pacing")]
-    pub concurrency: u32,
+    /// Requests in flight at most: a number, or auto to keep just enough in flight to reach
+    /// --rate at the latency observed (up to --max-concurrency).
+    #[arg(long, default_value = "auto", value_parser = parse_concurrency, help_heading = "Pacing")]
+    pub concurrency: Concurrency,
+    /// The bound of --concurrency auto.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096), help_heading = "Pacing")]
+    pub max_concurrency: u32,
     /// Attempts per batch before it is recorded as failed (a 429 does not use one).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100), help_heading = "Retries")]
     pub max_attempts: u32,
@@ -199,6 +206,14 @@ pub struct BlockArgs {
     /// Also write the final summary as JSON to this file (for monitoring).
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
+    /// Take only the IDs of shard K of N (a stable hash of the ID), so N copies of blockade
+    /// split one list with no overlap and no gap; give each its share of the rate.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard, help_heading = "Input")]
+    pub shard: Option<Shard>,
+    /// Check every input first and send nothing (exit 2) if more rows than this are
+    /// rejected: a count (100) or a fraction of all rows (0.05). Not with stdin.
+    #[arg(long, value_name = "N|FRACTION", value_parser = parse_reject_limit, help_heading = "Input")]
+    pub max_rejects: Option<RejectLimit>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -281,6 +296,18 @@ pub struct MockArgs {
 
 /// Parses `N/s`, `N/m` or `N/h`.
 pub fn parse_rate(text: &str) -> Result<Rate, String> {
+    text.parse()
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse()
+}
+
+fn parse_reject_limit(text: &str) -> Result<RejectLimit, String> {
+    text.parse()
+}
+
+fn parse_concurrency(text: &str) -> Result<Concurrency, String> {
     text.parse()
 }
 

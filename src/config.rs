@@ -66,7 +66,8 @@ pub fn pool_config(args: &ConnectionArgs) -> Result<PoolConfig, ConfigError> {
     Ok(PoolConfig {
         rate: args.rate,
         burst: args.burst,
-        concurrency: args.concurrency as usize,
+        concurrency: args.concurrency,
+        max_concurrency: args.max_concurrency as usize,
         max_attempts: args.max_attempts,
         max_wait: args.max_wait,
         backoff: Backoff {

@@ -17,6 +17,8 @@ pub struct Counters {
     pub duplicates: AtomicU64,
     /// Rows skipped by `--resume` because the ledger shows them blocked.
     pub already_blocked: AtomicU64,
+    /// Rows left to the other copies by `--shard`.
+    pub other_shards: AtomicU64,
     /// IDs put into batches for sending.
     pub queued: AtomicU64,
     /// IDs read but never sent because the run stopped (abort, interrupt).
@@ -36,7 +38,8 @@ impl Counters {
         counter.load(Ordering::Relaxed)
     }
 
-    /// Rows whose fate is settled: blocked, failed, rejected, duplicate or skipped.
+    /// Rows whose fate is settled: blocked, failed, rejected, duplicate or skipped (resumed,
+    /// other shard).
     pub fn settled(&self) -> u64 {
         [
             &self.ids_blocked,
@@ -44,6 +47,7 @@ impl Counters {
             &self.rejected,
             &self.duplicates,
             &self.already_blocked,
+            &self.other_shards,
         ]
         .iter()
         .map(|c| Self::get(c))

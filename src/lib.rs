@@ -9,6 +9,7 @@ pub mod batch;
 pub mod cli;
 pub mod client;
 pub mod cmd;
+pub mod concurrency;
 pub mod config;
 pub mod counters;
 pub mod dedupe;
@@ -22,7 +23,9 @@ pub mod pipeline;
 pub mod pool;
 pub mod progress;
 pub mod rate;
+pub mod reject_limit;
 pub mod report;
+pub mod shard;
 pub mod summary;
 
 use clap::CommandFactory;

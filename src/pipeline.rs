@@ -111,7 +111,7 @@ where
     P: FnOnce(&mut ChannelSink) + Send + 'static,
 {
     let started = Instant::now();
-    let depth = run.pool.concurrency.max(1) * 2;
+    let depth = run.pool.max_in_flight().max(1) * 2;
     let (batch_tx, batch_rx) = mpsc::channel::<Batch>(depth);
     let (outcome_tx, outcome_rx) = mpsc::channel::<Outcome>(depth);
     let (reject_tx, reject_rx) = mpsc::channel::<Reject>(1024);

@@ -1,4 +1,5 @@
-//! The worker pool: sends batches at the configured rate, at most `concurrency` at a time,
+//! The worker pool: sends batches at the configured rate, at most `concurrency` at a time
+//! (fixed, or `auto`: see `concurrency.rs`),
 //! retrying, waiting out 429s, bisecting refused batches, and stopping on abort or interrupt.
 //!
 //! Constraints kept here:
@@ -9,7 +10,7 @@
 //!   sent to the collector, which must already be draining (else workers block on a full
 //!   channel while the dispatcher waits for their permits: a deadlock).
 //! - Memory is bounded by concurrency × batch size: the dispatcher only takes the next
-//!   batch off the (bounded) channel once a permit is free.
+//!   batch off the (bounded) channel once a place in flight is free.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -19,13 +20,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, RateLimiter};
 use rand::Rng;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::Batch;
 use crate::client::{Answer, Client, Verdict, classify};
+use crate::concurrency::{Concurrency, InFlight};
 use crate::rate::Rate;
 
 /// Pacing and retry settings of one run.
@@ -33,12 +35,24 @@ use crate::rate::Rate;
 pub struct PoolConfig {
     pub rate: Rate,
     pub burst: u32,
-    pub concurrency: usize,
+    pub concurrency: Concurrency,
+    /// The bound for `Concurrency::Auto`.
+    pub max_concurrency: usize,
     pub max_attempts: u32,
     pub max_wait: Duration,
     pub backoff: Backoff,
     /// How long in-flight requests may take to finish after an interrupt.
     pub drain_deadline: Duration,
+}
+
+impl PoolConfig {
+    /// The most requests that can ever be in flight (sizes channels and the connection pool).
+    pub fn max_in_flight(&self) -> usize {
+        match self.concurrency {
+            Concurrency::Fixed(n) => n,
+            Concurrency::Auto => self.max_concurrency,
+        }
+    }
 }
 
 /// Exponential backoff with full jitter.
@@ -202,6 +216,7 @@ struct Shared {
     /// Cancelled on abort or interrupt: no new dispatch, no new retries.
     stop: CancellationToken,
     abort_reason: Mutex<Option<String>>,
+    in_flight: Arc<InFlight>,
     /// IDs of batches dispatched but stopped before their first attempt.
     not_sent: AtomicU64,
 }
@@ -216,12 +231,17 @@ pub async fn run(
     counters: Arc<PoolCounters>,
     interrupt: CancellationToken,
 ) -> PoolEnd {
-    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let in_flight = InFlight::new(
+        config.concurrency,
+        config.max_concurrency,
+        config.rate.per_second(),
+    );
     let stop = interrupt.child_token();
     let drain_deadline = config.drain_deadline;
     let shared = Arc::new(Shared {
         client,
         gate: Gate::new(config.rate, config.burst),
+        in_flight: in_flight.clone(),
         config,
         counters,
         outcomes,
@@ -232,12 +252,11 @@ pub async fn run(
     let mut workers = JoinSet::new();
     let mut ids_not_sent = 0u64;
 
-    // Take a permit first, then a batch: a batch never waits in memory for a free worker.
+    // Take a place in flight first, then a batch: a batch never waits in memory for a
+    // free worker.
     loop {
-        let permit = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        let Some(slot) = in_flight.acquire(&stop).await else {
+            break;
         };
         let batch = tokio::select! {
             biased;
@@ -259,7 +278,7 @@ pub async fn run(
                 .counters
                 .in_flight_ids
                 .fetch_sub(ids, Ordering::Relaxed);
-            drop(permit);
+            drop(slot);
         });
         while workers.try_join_next().is_some() {}
     }
@@ -370,7 +389,9 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
         tally.started_at.get_or_insert_with(Utc::now);
         tally.attempts += 1;
         shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let sent = Instant::now();
         let answer = shared.client.send(&batch.ids, batch.block_till).await;
+        shared.in_flight.observe(sent.elapsed());
         tally.http_status = match &answer {
             Answer::Http { status, .. } => Some(*status),
             Answer::Transport { .. } => None,

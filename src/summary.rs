@@ -20,6 +20,7 @@ pub struct Summary {
     pub rejected: u64,
     pub duplicates: u64,
     pub already_blocked: u64,
+    pub other_shards: u64,
     pub sent: u64,
     pub blocked: u64,
     pub failed: u64,
@@ -63,6 +64,7 @@ impl Summary {
             rejected: get(&counters.rejected),
             duplicates: get(&counters.duplicates),
             already_blocked: get(&counters.already_blocked),
+            other_shards: get(&counters.other_shards),
             sent: blocked + failed,
             blocked,
             failed,
@@ -98,7 +100,7 @@ impl Summary {
             "blockade {}: {}\n  read      {} rows ({} rejected, {} duplicates, {} already blocked)\n  sent      {} IDs in {} requests\n  blocked   {} IDs ({} batches)\n  failed    {} IDs ({} batches)\n",
             self.command,
             self.outcome,
-            n(self.rows_read + self.rejected),
+            n(self.rows_read + self.rejected + self.other_shards),
             n(self.rejected),
             n(self.duplicates),
             n(self.already_blocked),
@@ -109,6 +111,12 @@ impl Summary {
             n(self.failed),
             n(self.batches_failed),
         );
+        if self.other_shards > 0 {
+            out += &format!(
+                "  shards    {} rows left to the other shards\n",
+                n(self.other_shards)
+            );
+        }
         if self.not_sent > 0 {
             out += &format!("  not sent  {} IDs (stopped early)\n", n(self.not_sent));
         }

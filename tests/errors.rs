@@ -161,3 +161,41 @@ fn the_key_never_appears_in_output_or_the_ledger_at_trace_level() {
     let ledger = std::fs::read_to_string(work.ledger_path()).unwrap();
     assert!(!ledger.contains(canary));
 }
+
+#[test]
+fn max_rejects_stops_a_mostly_garbage_input_before_sending() {
+    let work = Work::new();
+    let mut csv = String::from("id,name\n1,a\n2,b\n");
+    for i in 0..8 {
+        csv += &format!("x{i},junk\n");
+    }
+    let input = work.write("garbage.csv", csv);
+    let mock = Mock::start(&[]);
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d", "--max-rejects", "0.5"])
+        .arg(&input));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert!(
+        ran.stderr.contains("8 of 10 rows are bad"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains("garbage.csv:4"),
+        "the first bad rows are shown: {}",
+        ran.stderr
+    );
+    assert_eq!(mock.requests(), 0);
+    assert!(!work.ledger_path().exists());
+
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d", "--max-rejects", "10"])
+        .arg(&input));
+    assert_eq!(
+        ran.code,
+        0,
+        "under the limit the run goes on: {}",
+        ran.all()
+    );
+    assert_blocked_exactly_once(&mock, [1, 2]);
+}

@@ -7,3 +7,4 @@ mod util;
 mod block;
 mod errors;
 mod inputs;
+mod shards;

@@ -25,6 +25,8 @@ use crate::input::{self, Item, ReadOptions, Reject, Source};
 use crate::ledger::{LatestStatus, LedgerWriter, new_run_id};
 use crate::pipeline::{self, Run, Sink};
 use crate::progress;
+use crate::reject_limit::RejectLimit;
+use crate::shard::Shard;
 use crate::summary::{Summary, group_digits};
 
 pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
@@ -50,9 +52,12 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         .collect::<Result<Vec<_>, _>>()?;
     let pool_config = config::pool_config(&args.connection)?;
     let batch_size = args.batch_size as usize;
+    if let Some(limit) = args.max_rejects {
+        check_reject_limit(&args.inputs, &options, limit)?;
+    }
 
     if args.dry_run {
-        return Ok(dry_run(sources, batch_size, &pool_config.rate));
+        return Ok(dry_run(sources, args.shard, batch_size, &pool_config.rate));
     }
 
     let connected = cmd::connect(&args.connection).await?;
@@ -75,9 +80,9 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         connected.target.url.clone(),
         &connected.target.key,
         args.connection.timeout,
-        pool_config.concurrency,
+        pool_config.max_in_flight(),
     )?;
-    tracing::info!(run = %run_id, url = %connected.target.url, rate = %pool_config.rate, concurrency = pool_config.concurrency, "Starting");
+    tracing::info!(run = %run_id, url = %connected.target.url, rate = %pool_config.rate, concurrency = %pool_config.concurrency, "Starting");
     let counters = Arc::new(Counters::default());
     let run = Run {
         run_id: run_id.clone(),
@@ -89,9 +94,11 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         interrupt: cmd::watch_signals(),
     };
     let reader_counters = counters.clone();
+    let shard = args.shard;
     let end = pipeline::execute(run, counters.clone(), move |sink| {
         read_inputs(
             sources,
+            shard,
             dedupe,
             Chunker::new(batch_size),
             &reader_counters,
@@ -139,10 +146,11 @@ pub async fn finish(
     Ok(status)
 }
 
-/// The producer: reads every source in order, drops duplicates (and, with `--resume`,
-/// IDs already blocked), and cuts batches.
+/// The producer: reads every source in order, leaves other shards' rows alone, drops
+/// duplicates (and, with `--resume`, IDs already blocked), and cuts batches.
 pub fn read_inputs(
     sources: Vec<Source>,
+    shard: Option<Shard>,
     mut dedupe: Dedupe,
     mut chunker: Chunker,
     counters: &Counters,
@@ -155,6 +163,10 @@ pub fn read_inputs(
             }
             match item {
                 Item::Row(row) => {
+                    if shard.is_some_and(|shard| !shard.owns(row.id)) {
+                        Counters::add(&counters.other_shards, 1);
+                        continue;
+                    }
                     Counters::add(&counters.rows, 1);
                     match dedupe.check(row.id) {
                         Seen::New => {
@@ -168,6 +180,13 @@ pub fn read_inputs(
                         Seen::AlreadyBlocked => Counters::add(&counters.already_blocked, 1),
                     }
                 }
+                // A bad row has no ID to hash: the shard owning its line number records it,
+                // so that merged shard ledgers hold each reject once.
+                Item::Reject(reject) | Item::Broken(reject)
+                    if shard.is_some_and(|shard| !shard.owns(reject.origin.line)) =>
+                {
+                    Counters::add(&counters.other_shards, 1);
+                }
                 Item::Reject(reject) => sink.reject(reject),
                 Item::Broken(reject) => {
                     tracing::error!(source = %reject.origin, reason = %reject.reason, "An input could not be read to its end; the rows after this point were not read");
@@ -178,6 +197,44 @@ pub fn read_inputs(
         }
     }
     pipeline::flush(&mut chunker, counters, sink);
+}
+
+/// `--max-rejects`: reads every input once, before anything is sent, and refuses the run
+/// when too many rows are bad, showing the first few.
+fn check_reject_limit(
+    inputs: &[String],
+    options: &ReadOptions,
+    limit: RejectLimit,
+) -> anyhow::Result<()> {
+    if inputs.iter().any(|i| i == "-") {
+        bail!(
+            "--max-rejects reads the inputs once before sending, which stdin does not allow: save stdin to a file first"
+        );
+    }
+    let (mut rows, mut rejected) = (0u64, 0u64);
+    let mut first = Vec::new();
+    for path in inputs {
+        for item in input::open(path, options)? {
+            rows += 1;
+            if let Item::Reject(reject) | Item::Broken(reject) = item {
+                rejected += 1;
+                if first.len() < 5 {
+                    first.push(format!(
+                        "  {}  {}  {:?}",
+                        reject.origin, reject.reason, reject.input
+                    ));
+                }
+            }
+        }
+    }
+    if limit.exceeded(rejected, rows) {
+        bail!(
+            "{rejected} of {rows} rows are bad, more than --max-rejects {limit}; nothing was sent. First bad rows:\n{}\n\
+             Check that the input is the file you meant (format, --id-field, --delimiter), or raise --max-rejects.",
+            first.join("\n")
+        );
+    }
+    Ok(())
 }
 
 /// A cheap estimate of the rows to come (line count of plain files), for the progress bar.
@@ -241,11 +298,17 @@ impl Sink for Plan {
     }
 }
 
-fn dry_run(sources: Vec<Source>, batch_size: usize, rate: &crate::rate::Rate) -> ExitStatus {
+fn dry_run(
+    sources: Vec<Source>,
+    shard: Option<Shard>,
+    batch_size: usize,
+    rate: &crate::rate::Rate,
+) -> ExitStatus {
     let counters = Counters::default();
     let mut plan = Plan::default();
     read_inputs(
         sources,
+        shard,
         Dedupe::new(),
         Chunker::new(batch_size),
         &counters,

@@ -61,7 +61,7 @@ pub async fn run(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         connected.target.url.clone(),
         &connected.target.key,
         args.connection.timeout,
-        pool_config.concurrency,
+        pool_config.max_in_flight(),
     )?;
     let run = Run {
         run_id: run_id.clone(),
