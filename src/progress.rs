@@ -169,11 +169,8 @@ async fn show_bar(
             _ = stop.cancelled() => true,
         };
         let now = Snapshot::take(&counters, &pool);
-        if let Some(len) = expected {
-            // The estimate is a line count; never let the bar run past its end.
-            bar.set_length(len.max(now.settled));
-        }
-        bar.set_position(now.settled);
+        // Message first: setting the position may draw, and the frame must show one
+        // snapshot, not a new position beside an old message.
         bar.set_message(format!(
             "{:.0} req/s  blocked {}  failed {}  rejected {}",
             meter.observe(now.requests),
@@ -181,6 +178,11 @@ async fn show_bar(
             group_digits(now.failed),
             group_digits(now.rejected)
         ));
+        if let Some(len) = expected {
+            // The estimate is a line count; never let the bar run past its end.
+            bar.set_length(len.max(now.settled));
+        }
+        bar.set_position(now.settled);
         if stopping {
             break;
         }
