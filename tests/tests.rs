@@ -8,3 +8,4 @@ mod block;
 mod errors;
 mod inputs;
 mod shards;
+mod transport;

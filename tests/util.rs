@@ -73,11 +73,11 @@ impl Work {
             .args(["--base-url", &mock.url, "--results"])
             .arg(self.ledger_path())
             .args(["--backoff-base", "1ms", "--backoff-max", "5ms"])
-            .env("ACQUIRE_API_KEY", KEY)
-            .args(args);
+            .env("ACQUIRE_API_KEY", KEY);
         if !args.contains(&"--rate") {
             cmd.args(["--rate", "2000/s"]);
         }
+        cmd.args(args);
         cmd
     }
 }
@@ -158,8 +158,14 @@ pub struct Mock {
 
 impl Mock {
     pub fn start(args: &[&str]) -> Mock {
+        let key: &[&str] = if args.contains(&"--key") {
+            &[]
+        } else {
+            &["--key", KEY]
+        };
         let mut child = Command::new(bin())
-            .args(["mock", "--port", "0", "--record-ids", "--key", KEY])
+            .args(["mock", "--port", "0", "--record-ids"])
+            .args(key)
             .args(args)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
