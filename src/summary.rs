@@ -2,12 +2,12 @@
 //! JSON (`--summary-json`) for monitoring. It also decides the exit code, in one place.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::counters::Counters;
 use crate::exit::ExitStatus;
+use crate::pipeline::RunEnd;
 use crate::pool::Stop;
 
 #[derive(Clone, Debug, Serialize)]
@@ -38,17 +38,17 @@ pub struct Summary {
 }
 
 impl Summary {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         command: &'static str,
         run: &str,
         counters: &Counters,
-        requests: u64,
-        rate_limited: u64,
-        elapsed: Duration,
+        end: &RunEnd,
         ledger: &Path,
-        stop: Option<&Stop>,
     ) -> Summary {
+        let stop = end.pool.stop.as_ref();
+        let requests = Counters::get(&end.pool_counters.requests);
+        let rate_limited = Counters::get(&end.pool_counters.rate_limited);
+        let elapsed = end.elapsed;
         let get = Counters::get;
         let (blocked, failed) = (get(&counters.ids_blocked), get(&counters.ids_failed));
         let not_sent = get(&counters.not_sent);

@@ -10,24 +10,22 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::batch::{Batch, Chunker};
-use crate::cli::{BlockArgs, LogArgs, LogFormat};
-use crate::client::Client;
-use crate::cmd;
+use crate::cli::{BlockArgs, LogArgs};
+use crate::cmd::{self, SendJob};
 use crate::config::{self, ConfigError};
 use crate::counters::Counters;
 use crate::dedupe::{Dedupe, Seen};
 use crate::exit::ExitStatus;
 use crate::input::{self, Item, ReadOptions, Reject, Source};
-use crate::ledger::{LatestStatus, LedgerWriter, new_run_id};
-use crate::pipeline::{self, Run, Sink};
-use crate::progress;
+use crate::ledger::{LatestStatus, LedgerWriter};
+use crate::pipeline::{self, Sink};
 use crate::reject_limit::RejectLimit;
 use crate::shard::Shard;
-use crate::summary::{Summary, group_digits};
+use crate::summary::group_digits;
 
 pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     // Everything that can be checked before sending is checked first: exit 2.
@@ -61,7 +59,7 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     }
 
     let connected = cmd::connect(&args.connection).await?;
-    let mut ledger = LedgerWriter::open(&args.results)?;
+    let ledger = LedgerWriter::open(&args.results)?;
     let dedupe = if args.resume {
         let (latest, stats) = LatestStatus::load(&args.results)?;
         tracing::info!(
@@ -73,29 +71,22 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     } else {
         Dedupe::new()
     };
-    ledger.sync()?;
 
-    let run_id = new_run_id();
-    let client = Client::new(
-        connected.target.url.clone(),
-        &connected.target.key,
-        args.connection.timeout,
-        pool_config.max_in_flight(),
-    )?;
-    tracing::info!(run = %run_id, url = %connected.target.url, rate = %pool_config.rate, concurrency = %pool_config.concurrency, "Starting");
-    let counters = Arc::new(Counters::default());
-    let run = Run {
-        run_id: run_id.clone(),
-        client,
+    let job = SendJob {
+        command: "block",
+        connected,
+        connection: &args.connection,
         pool: pool_config,
         ledger,
-        progress: progress::Mode::pick(log.quiet, log.log_format == LogFormat::Json),
+        results: &args.results,
         expected_rows: estimate_rows(&args.inputs),
-        interrupt: cmd::watch_signals(),
+        summary_json: args.summary_json.as_deref(),
+        log,
     };
+    let counters = Arc::new(Counters::default());
     let reader_counters = counters.clone();
     let shard = args.shard;
-    let end = pipeline::execute(run, counters.clone(), move |sink| {
+    cmd::send(job, counters, move |sink| {
         read_inputs(
             sources,
             shard,
@@ -105,45 +96,7 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
             sink,
         )
     })
-    .await?;
-
-    Counters::add(&counters.not_sent, end.pool.ids_not_sent);
-    let summary = Summary::new(
-        "block",
-        &run_id,
-        &counters,
-        Counters::get(&end.pool_counters.requests),
-        Counters::get(&end.pool_counters.rate_limited),
-        end.elapsed,
-        &args.results,
-        end.pool.stop.as_ref(),
-    );
-    finish(summary, args.summary_json.as_deref(), connected.sandbox).await
-}
-
-/// Prints the summary, writes `--summary-json`, stops the sandbox; returns the exit status.
-pub async fn finish(
-    summary: Summary,
-    summary_json: Option<&std::path::Path>,
-    sandbox: Option<crate::mock::MockServer>,
-) -> anyhow::Result<ExitStatus> {
-    let status = summary.exit_status();
-    cmd::print_stdout(&summary.render());
-    if let Some(server) = sandbox {
-        let stats = server.stats();
-        cmd::print_stdout(&format!(
-            "  sandbox   the imitation answered {} requests
-",
-            group_digits(stats.requests)
-        ));
-        server.shutdown().await;
-    }
-    if let Some(path) = summary_json {
-        let json = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;
-        cmd::write_private(path, &json)
-            .with_context(|| format!("cannot write --summary-json {}", path.display()))?;
-    }
-    Ok(status)
+    .await
 }
 
 /// The producer: reads every source in order, leaves other shards' rows alone, drops

@@ -6,14 +6,25 @@ pub mod mock;
 pub mod report;
 pub mod retry;
 
+use std::path::Path;
+use std::sync::Arc;
+
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::api_key::ApiKey;
-use crate::cli::ConnectionArgs;
+use crate::cli::{ConnectionArgs, LogArgs, LogFormat};
+use crate::client::Client;
 use crate::config::Target;
+use crate::counters::Counters;
 use crate::endpoint;
+use crate::exit::ExitStatus;
+use crate::ledger::{LedgerWriter, new_run_id};
 use crate::mock::{MockConfig, MockServer};
+use crate::pipeline::{self, ChannelSink, Run};
+use crate::pool::PoolConfig;
+use crate::progress;
+use crate::summary::{Summary, group_digits};
 
 /// Where a sending command goes: the real target, or the in-process imitation.
 pub struct Connected {
@@ -52,6 +63,68 @@ pub async fn connect(args: &ConnectionArgs) -> anyhow::Result<Connected> {
         },
         sandbox: Some(server),
     })
+}
+
+/// What a sending command (`block`, `retry`) hands to `send`.
+pub struct SendJob<'a> {
+    pub command: &'static str,
+    pub connected: Connected,
+    pub connection: &'a ConnectionArgs,
+    pub pool: PoolConfig,
+    pub ledger: LedgerWriter,
+    pub results: &'a Path,
+    pub expected_rows: Option<u64>,
+    pub summary_json: Option<&'a Path>,
+    pub log: &'a LogArgs,
+}
+
+/// The part `block` and `retry` share: build the client, run the pipeline with `produce`
+/// as its producer, then print the summary, write `--summary-json` and stop the sandbox.
+pub async fn send<P>(
+    job: SendJob<'_>,
+    counters: Arc<Counters>,
+    produce: P,
+) -> anyhow::Result<ExitStatus>
+where
+    P: FnOnce(&mut ChannelSink) + Send + 'static,
+{
+    let target = &job.connected.target;
+    let client = Client::new(
+        target.url.clone(),
+        &target.key,
+        job.connection.timeout,
+        job.pool.max_in_flight(),
+    )?;
+    let run_id = new_run_id();
+    tracing::info!(run = %run_id, url = %target.url, rate = %job.pool.rate, concurrency = %job.pool.concurrency, "Starting");
+    let run = Run {
+        run_id: run_id.clone(),
+        client,
+        pool: job.pool,
+        ledger: job.ledger,
+        progress: progress::Mode::pick(job.log.quiet, job.log.log_format == LogFormat::Json),
+        expected_rows: job.expected_rows,
+        interrupt: watch_signals(),
+    };
+    let end = pipeline::execute(run, counters.clone(), produce).await?;
+    Counters::add(&counters.not_sent, end.pool.ids_not_sent);
+    let summary = Summary::new(job.command, &run_id, &counters, &end, job.results);
+    let status = summary.exit_status();
+    print_stdout(&summary.render());
+    if let Some(server) = job.connected.sandbox {
+        let stats = server.stats();
+        print_stdout(&format!(
+            "  sandbox   the imitation answered {} requests\n",
+            group_digits(stats.requests)
+        ));
+        server.shutdown().await;
+    }
+    if let Some(path) = job.summary_json {
+        let json = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;
+        write_private(path, &json)
+            .with_context(|| format!("cannot write --summary-json {}", path.display()))?;
+    }
+    Ok(status)
 }
 
 /// First SIGINT/SIGTERM cancels the returned token (finish in-flight work, record it,

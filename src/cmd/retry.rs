@@ -9,22 +9,23 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::batch::Chunker;
-use crate::cli::{LogArgs, LogFormat, RetryArgs};
-use crate::client::Client;
-use crate::cmd;
+use crate::cli::{LogArgs, RetryArgs};
+use crate::cmd::{self, SendJob};
 use crate::config;
 use crate::counters::Counters;
 use crate::exit::ExitStatus;
 use crate::input::{Origin, Row};
-use crate::ledger::{LatestStatus, LedgerWriter, new_run_id};
-use crate::pipeline::{self, Run, Sink};
-use crate::progress;
-use crate::summary::Summary;
+use crate::ledger::{LatestStatus, LedgerWriter};
+use crate::pipeline::{self, Sink};
 
 pub async fn run(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     let now = Utc::now();
     let override_till = config::block_till(&args.till, now)?;
     let pool_config = config::pool_config(&args.connection)?;
+    let results = args.results.clone().unwrap_or_else(|| args.ledger.clone());
+    let connected = cmd::connect(&args.connection).await?;
+    // Lock before reading, so no other run appends between the read and the retry.
+    let ledger = LedgerWriter::open(&results)?;
     let (latest, stats) = LatestStatus::load(&args.ledger)?;
     if stats.bad_line_count > 0 {
         tracing::warn!(
@@ -32,9 +33,6 @@ pub async fn run(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
             "Some ledger lines could not be read and were skipped"
         );
     }
-    let results = args.results.clone().unwrap_or_else(|| args.ledger.clone());
-    let connected = cmd::connect(&args.connection).await?;
-    let ledger = LedgerWriter::open(&results)?;
 
     let counters = Arc::new(Counters::default());
     let mut groups = Vec::new();
@@ -56,26 +54,21 @@ pub async fn run(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         "Re-sending the IDs whose latest outcome is failed"
     );
 
-    let run_id = new_run_id();
-    let client = Client::new(
-        connected.target.url.clone(),
-        &connected.target.key,
-        args.connection.timeout,
-        pool_config.max_in_flight(),
-    )?;
-    let run = Run {
-        run_id: run_id.clone(),
-        client,
+    let job = SendJob {
+        command: "retry",
+        connected,
+        connection: &args.connection,
         pool: pool_config,
         ledger,
-        progress: progress::Mode::pick(log.quiet, log.log_format == LogFormat::Json),
+        results: &results,
         expected_rows: Some(expected),
-        interrupt: cmd::watch_signals(),
+        summary_json: args.summary_json.as_deref(),
+        log,
     };
     let batch_size = args.batch_size as usize;
     let origin_path: Arc<str> = Arc::from(format!("retry of {}", args.ledger.display()));
     let reader_counters = counters.clone();
-    let end = pipeline::execute(run, counters.clone(), move |sink| {
+    cmd::send(job, counters, move |sink| {
         let mut chunker = Chunker::new(batch_size);
         let mut line = 0u64;
         'groups: for (till, ids) in groups {
@@ -102,17 +95,5 @@ pub async fn run(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         }
         pipeline::flush(&mut chunker, &reader_counters, sink);
     })
-    .await?;
-    Counters::add(&counters.not_sent, end.pool.ids_not_sent);
-    let summary = Summary::new(
-        "retry",
-        &run_id,
-        &counters,
-        Counters::get(&end.pool_counters.requests),
-        Counters::get(&end.pool_counters.rate_limited),
-        end.elapsed,
-        &results,
-        end.pool.stop.as_ref(),
-    );
-    cmd::block::finish(summary, args.summary_json.as_deref(), connected.sandbox).await
+    .await
 }

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::{LedgerSummary, Report, RunSummary};
+use crate::summary::group_digits;
 
 /// Longest message shown per line.
 const MESSAGE_CHARS: usize = 72;
@@ -20,24 +21,27 @@ impl Report {
                 out,
                 "Ledger: {} ({} lines, {} unreadable)",
                 printable(&ledger.path.display().to_string()),
-                thousands(ledger.lines),
-                thousands(ledger.unreadable_lines)
+                group_digits(ledger.lines),
+                group_digits(ledger.unreadable_lines)
             );
         }
-        let blocked = [thousands(self.ids.blocked), thousands(self.batches.blocked)];
+        let blocked = [
+            group_digits(self.ids.blocked),
+            group_digits(self.batches.blocked),
+        ];
         let width = blocked.iter().map(String::len).max().unwrap_or(0);
         let _ = writeln!(
             out,
             "IDs:      blocked {:<width$}   failed {}   rejected rows {}",
             blocked[0],
-            thousands(self.ids.failed),
-            thousands(self.ids.rejected_rows)
+            group_digits(self.ids.failed),
+            group_digits(self.ids.rejected_rows)
         );
         let _ = writeln!(
             out,
             "Batches:  blocked {:<width$}   failed {}",
             blocked[1],
-            thousands(self.batches.failed)
+            group_digits(self.batches.failed)
         );
         self.render_runs(&mut out);
         self.render_failures(&mut out);
@@ -89,7 +93,7 @@ impl Report {
         let labels: Vec<String> = self
             .failures
             .iter()
-            .map(|kind| format!("{} ({})", kind.kind, thousands(kind.batches)))
+            .map(|kind| format!("{} ({})", kind.kind, group_digits(kind.batches)))
             .collect();
         let label_width = labels
             .iter()
@@ -120,7 +124,7 @@ impl Report {
                     out,
                     "  {:<label_width$}  ... and {} more",
                     "",
-                    thousands(more)
+                    group_digits(more)
                 );
             }
         }
@@ -145,7 +149,7 @@ impl Report {
                 .unreadable_lines
                 .saturating_sub(ledger.bad_lines.len() as u64);
             if more > 0 {
-                let _ = writeln!(out, "  {path}: ... and {} more", thousands(more));
+                let _ = writeln!(out, "  {path}: ... and {} more", group_digits(more));
             }
         }
     }
@@ -195,33 +199,20 @@ fn run_cells(run: &RunSummary) -> [String; 6] {
     };
     let rate = run
         .ids_per_second
-        .map(|rate| format!("{} IDs/s", thousands(rate.round() as u64)))
+        .map(|rate| format!("{} IDs/s", group_digits(rate.round() as u64)))
         .unwrap_or_default();
     let rejected = match run.rejected_rows {
         0 => String::new(),
-        rows => format!("{} rejected rows", thousands(rows)),
+        rows => format!("{} rejected rows", group_digits(rows)),
     };
     [
         printable(&run.run),
         when,
-        format!("{} batches", thousands(run.batches)),
-        format!("{} IDs", thousands(run.ids_sent)),
+        format!("{} batches", group_digits(run.batches)),
+        format!("{} IDs", group_digits(run.ids_sent)),
         rate,
         rejected,
     ]
-}
-
-/// `1234567` → `1,234,567`.
-fn thousands(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 /// Ledger text can come from a server's error body or a file name: escape control
@@ -395,10 +386,10 @@ mod tests {
 
     #[test]
     fn numbers_get_thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(120_000), "120,000");
-        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(1_000), "1,000");
+        assert_eq!(group_digits(120_000), "120,000");
+        assert_eq!(group_digits(1_234_567), "1,234,567");
     }
 }
