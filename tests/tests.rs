@@ -7,5 +7,6 @@ mod util;
 mod block;
 mod errors;
 mod inputs;
+mod resilience;
 mod shards;
 mod transport;

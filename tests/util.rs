@@ -266,3 +266,176 @@ pub fn assert_blocked_exactly_once(mock: &Mock, expected: impl IntoIterator<Item
         "the imitation blocked IDs that were not in the input"
     );
 }
+
+// ---- Helpers for the resilience tests (appended; nothing above changed). ----
+
+impl Work {
+    /// `blockade retry LEDGER` against `mock`, with the key, fast pacing (unless `args`
+    /// set `--rate`) and short backoff; `args` come after.
+    pub fn retry(&self, mock: &Mock, ledger: &Path, args: &[&str]) -> Command {
+        let mut cmd = self.blockade();
+        cmd.arg("retry")
+            .arg(ledger)
+            .args(["--base-url", &mock.url])
+            .args(["--backoff-base", "1ms", "--backoff-max", "5ms"])
+            .env("ACQUIRE_API_KEY", KEY)
+            .args(args);
+        if !args.contains(&"--rate") {
+            cmd.args(["--rate", "2000/s"]);
+        }
+        cmd
+    }
+
+    /// `blockade report ARGS` in this directory.
+    pub fn report(&self, args: &[&str]) -> Command {
+        let mut cmd = self.blockade();
+        cmd.arg("report").args(args);
+        cmd
+    }
+}
+
+/// Every ledger line that parses, and how many lines did not (a torn last line after a
+/// crash is allowed to be one of those).
+pub fn read_ledger_tolerant(path: &Path) -> (Vec<Value>, usize) {
+    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
+    let mut lines = Vec::new();
+    let mut bad = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<Value>(line) {
+            Ok(value) => lines.push(value),
+            Err(_) => bad += 1,
+        }
+    }
+    (lines, bad)
+}
+
+/// The latest status per ID (later lines win), as the ledger's contract defines it.
+pub fn latest_status(lines: &[Value]) -> BTreeMap<u64, String> {
+    let mut latest = BTreeMap::new();
+    for line in lines {
+        let status = line["status"].as_str().unwrap_or_default();
+        for id in line["ids"].as_array().into_iter().flatten() {
+            latest.insert(id.as_u64().expect("ids are integers"), status.to_owned());
+        }
+    }
+    latest
+}
+
+/// How many ledger lines (of a batch kind) there are, whatever their status.
+pub fn batch_lines(lines: &[Value]) -> Vec<&Value> {
+    lines.iter().filter(|l| l["ids"].is_array()).collect()
+}
+
+impl Mock {
+    /// How many answers the imitation gave with this status (0: connection dropped).
+    pub fn answered(&self, status: u16) -> u64 {
+        self.stats()["by_status"][status.to_string()]
+            .as_u64()
+            .unwrap_or(0)
+    }
+}
+
+/// A `blockade` child whose output is collected in the background, so that it can be
+/// signalled, polled and killed while it runs.
+pub struct Running {
+    pub child: Child,
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Running {
+    pub fn spawn(cmd: &mut Command) -> Running {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn blockade");
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                let _ = pipe.read_to_end(&mut text);
+                String::from_utf8_lossy(&text).into_owned()
+            })
+        };
+        let stdout = child.stdout.take().map(|p| drain(Box::new(p)));
+        let stderr = child.stderr.take().map(|p| drain(Box::new(p)));
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal by name (`INT`, `TERM`) with the `kill` command.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {} failed", self.pid());
+    }
+
+    /// Waits at most `limit` for the child to exit (killing it and failing the test
+    /// past that), and returns what it printed.
+    pub fn finish(mut self, limit: std::time::Duration) -> Ran {
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll child") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("blockade did not exit within {limit:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let take = |handle: Option<std::thread::JoinHandle<String>>| {
+            handle
+                .map(|h| h.join().unwrap_or_default())
+                .unwrap_or_default()
+        };
+        Ran {
+            code: status.code().unwrap_or(-1),
+            stdout: take(self.stdout.take()),
+            stderr: take(self.stderr.take()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A test that failed half-way must not leave a sender running.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds; fails the test after `limit`.
+pub fn wait_until(limit: std::time::Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// 1234567 → "1,234,567", as the summary prints counts.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
