@@ -23,6 +23,10 @@ pub struct Counters {
     pub queued: AtomicU64,
     /// IDs read but never sent because the run stopped (abort, interrupt).
     pub not_sent: AtomicU64,
+    /// Rows left unread because the run stopped (abort, interrupt).
+    pub unread: AtomicU64,
+    /// Inputs whose unread rows could not be counted (stdin, or too long to count): 0 or more.
+    pub unread_uncounted: AtomicU64,
     pub ids_blocked: AtomicU64,
     pub ids_failed: AtomicU64,
     pub batches_blocked: AtomicU64,

@@ -162,10 +162,11 @@ where
     )
     .await;
 
-    // 4. Wait for the producer to notice (it may be stuck on a stdin that never ends when
-    //    interrupted: then give it a moment only), and for the collector to drain.
+    // 4. Wait for the producer to notice and count what it leaves unread (it may be stuck
+    //    on a stdin that never ends: then give it a moment only), and for the collector to
+    //    drain.
     if run.interrupt.is_cancelled() || pool_end.stop.is_some() {
-        let _ = tokio::time::timeout(Duration::from_secs(1), done_rx).await;
+        let _ = tokio::time::timeout(Duration::from_secs(3), done_rx).await;
     } else {
         let _ = done_rx.await;
     }

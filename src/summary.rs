@@ -25,6 +25,10 @@ pub struct Summary {
     pub blocked: u64,
     pub failed: u64,
     pub not_sent: u64,
+    /// Rows not read because the run stopped early.
+    pub unread_rows: u64,
+    /// Whether some unread input could not be counted (stdin, or too long to count).
+    pub unread_uncounted: bool,
     pub inputs_broken: u64,
     pub batches_blocked: u64,
     pub batches_failed: u64,
@@ -69,6 +73,8 @@ impl Summary {
             blocked,
             failed,
             not_sent,
+            unread_rows: get(&counters.unread),
+            unread_uncounted: get(&counters.unread_uncounted) > 0,
             inputs_broken,
             batches_blocked: get(&counters.batches_blocked),
             batches_failed: get(&counters.batches_failed),
@@ -118,7 +124,21 @@ impl Summary {
             );
         }
         if self.not_sent > 0 {
-            out += &format!("  not sent  {} IDs (stopped early)\n", n(self.not_sent));
+            out += &format!(
+                "  not sent  {} IDs read but not sent (stopped early)\n",
+                n(self.not_sent)
+            );
+        }
+        if self.unread_rows > 0 || self.unread_uncounted {
+            let more = if self.unread_uncounted {
+                " and more not counted (stdin or a long input)"
+            } else {
+                ""
+            };
+            out += &format!(
+                "  not read  {} rows{more} (stopped early)\n",
+                n(self.unread_rows)
+            );
         }
         if self.inputs_broken > 0 {
             out += &format!(

@@ -115,8 +115,9 @@ fn exit_2_for_a_base_url_that_is_not_loopback_http() {
 #[test]
 fn exit_3_when_the_key_is_refused() {
     let work = Work::new();
-    let input = work.write("a.csv", csv_of(1..=500));
+    let input = work.write("a.csv", csv_of(1..=5000));
     let mock = Mock::start(&[]);
+    let summary = work.path("summary.json");
     let mut cmd = work.block(
         &mock,
         &[
@@ -126,9 +127,12 @@ fn exit_3_when_the_key_is_refused() {
             "10",
             "--concurrency",
             "2",
+            "--summary-json",
         ],
     );
-    cmd.env("ACQUIRE_API_KEY", "wrong-key").arg(&input);
+    cmd.arg(&summary)
+        .env("ACQUIRE_API_KEY", "wrong-key")
+        .arg(&input);
     let ran = run(&mut cmd);
     assert_eq!(ran.code, 3, "{}", ran.all());
     let requests = mock.requests();
@@ -137,6 +141,16 @@ fn exit_3_when_the_key_is_refused() {
         "the run stops after the first 401s, sent {requests}"
     );
     assert!(ran.stdout.contains("--resume"), "{}", ran.stdout);
+    // Nothing lost from sight: every row is failed, not sent, or counted as not read.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let accounted: u64 = ["blocked", "failed", "not_sent", "unread_rows"]
+        .iter()
+        .map(|k| summary[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(accounted, 5000, "{summary:#}");
+    assert!(summary["unread_rows"].as_u64().unwrap() > 0, "{summary:#}");
+    assert_eq!(summary["unread_uncounted"], false);
 }
 
 #[test]

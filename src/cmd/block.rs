@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -20,7 +20,7 @@ use crate::config::{self, ConfigError};
 use crate::counters::Counters;
 use crate::dedupe::{Dedupe, Seen};
 use crate::exit::ExitStatus;
-use crate::input::{self, Item, ReadOptions, Reject, Source};
+use crate::input::{self, Item, ReadOptions, Reject, STDIN_NAME, Source};
 use crate::ledger::{LatestStatus, LedgerWriter};
 use crate::pipeline::{self, Sink};
 use crate::reject_limit::RejectLimit;
@@ -109,9 +109,12 @@ pub fn read_inputs(
     counters: &Counters,
     sink: &mut impl Sink,
 ) {
-    'sources: for source in sources {
-        for item in source {
+    let mut sources = sources.into_iter();
+    'sources: while let Some(mut source) = sources.next() {
+        while let Some(item) = source.next() {
             if sink.stopping() {
+                // Not sent, but not lost from sight either: the summary counts what is left.
+                count_unread(1, source, sources, counters);
                 break 'sources;
             }
             match item {
@@ -126,6 +129,7 @@ pub fn read_inputs(
                             if let Some(batch) = chunker.push(row)
                                 && !sink.batch(batch)
                             {
+                                count_unread(0, source, sources, counters);
                                 break 'sources;
                             }
                         }
@@ -150,6 +154,36 @@ pub fn read_inputs(
         }
     }
     pipeline::flush(&mut chunker, counters, sink);
+}
+
+/// How long a stopped run goes on reading, only to count the rows it leaves unread.
+const COUNT_UNREAD_FOR: Duration = Duration::from_secs(2);
+
+/// After a stop: counts the rows not read (`in_hand` already taken, the rest of `current`,
+/// and the sources after it), so that the summary accounts for every row. Stdin, or input
+/// too long to count in `COUNT_UNREAD_FOR`, is flagged as not counted instead.
+fn count_unread(
+    in_hand: u64,
+    current: Source,
+    rest: impl Iterator<Item = Source>,
+    counters: &Counters,
+) {
+    let deadline = Instant::now() + COUNT_UNREAD_FOR;
+    let mut unread = in_hand;
+    'sources: for source in std::iter::once(current).chain(rest) {
+        if source.path() == STDIN_NAME {
+            Counters::add(&counters.unread_uncounted, 1);
+            continue;
+        }
+        for _ in source {
+            unread += 1;
+            if unread.is_multiple_of(4096) && Instant::now() > deadline {
+                Counters::add(&counters.unread_uncounted, 1);
+                break 'sources;
+            }
+        }
+    }
+    Counters::add(&counters.unread, unread);
 }
 
 /// `--max-rejects`: reads every input once, before anything is sent, and refuses the run

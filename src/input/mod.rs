@@ -262,12 +262,15 @@ impl fmt::Debug for Source {
     }
 }
 
+/// How stdin is named in origins (`<stdin>:17`).
+pub const STDIN_NAME: &str = "<stdin>";
+
 /// Opens one input: a path, or `-` for stdin. Checks everything that can be checked before
 /// any row is used (see the module doc) and returns an [`InputError`] otherwise.
 pub fn open(input: &str, opts: &ReadOptions) -> Result<Source, InputError> {
     if input == "-" {
         let format = opts.format.ok_or(InputError::StdinNeedsFormat)?;
-        return Source::from_reader("<stdin>", io::stdin(), format, opts);
+        return Source::from_reader(STDIN_NAME, io::stdin(), format, opts);
     }
     let format = opts
         .format
