@@ -439,3 +439,112 @@ pub fn grouped(n: u64) -> String {
     }
     out
 }
+
+/// Runs `cmd` to its end and also returns the child's peak resident memory in KiB
+/// (`ru_maxrss` from `wait4`, exact and race-free: the kernel keeps it until the child is
+/// reaped). Output is drained on threads so the child never blocks on a full pipe.
+// The child is reaped by `wait4` below, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
+pub fn run_measured(cmd: &mut Command) -> (Ran, u64) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn blockade");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data, zeroed is a valid value, and wait4 only writes it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = loop {
+        // SAFETY: valid pointers to locals; `pid` is our own child, not yet reaped (the
+        // `Child` is never waited on after this, so there is no double reap).
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {
+            continue;
+        }
+        break reaped;
+    };
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let ran = Ran {
+        code,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    (ran, u64::try_from(usage.ru_maxrss).unwrap_or(0))
+}
+
+/// Runs `cmd` like [`run`], but kills it and fails the test if it has not ended after
+/// `limit`: for inputs (a FIFO) where a regression would hang the run forever. Not a
+/// timing assertion: the limit is far above any normal run.
+pub fn run_with_deadline(cmd: &mut Command, limit: std::time::Duration) -> Ran {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn blockade");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let ran = Ran {
+        code: status.and_then(|s| s.code()).unwrap_or(-1),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    assert!(
+        status.is_some(),
+        "blockade did not end within {limit:?} (killed): {}",
+        ran.all()
+    );
+    ran
+}

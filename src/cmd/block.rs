@@ -225,11 +225,13 @@ fn check_reject_limit(
 }
 
 /// A cheap estimate of the rows to come (line count of plain files), for the progress bar.
-/// `None` when any input is stdin or compressed.
+/// `None` when any input is stdin, compressed, or not a regular file: opening a FIFO (or
+/// `<(cmd)`) a second time would steal its rows from the real reader, or block forever once
+/// the writer is gone, and `/dev/zero` never ends.
 fn estimate_rows(inputs: &[String]) -> Option<u64> {
     let mut total = 0u64;
     for path in inputs {
-        if path == "-" || path.ends_with(".gz") {
+        if path == "-" || path.ends_with(".gz") || !std::fs::metadata(path).ok()?.is_file() {
             return None;
         }
         let mut file = std::fs::File::open(path).ok()?;

@@ -6,9 +6,12 @@
 //! - Bounded memory: the csv crate grows its record buffer without limit, so an unclosed
 //!   quote would pull the rest of a file into one record. [`RecordBudget`] caps the bytes one
 //!   record may read at [`MAX_RECORD_BYTES`]; past it the source ends with `Item::Broken`.
+//! - A header of a million columns costs no allocation per column: names are looked at in
+//!   place in the header record, never collected (see [`header_name`]).
 //! - Wrong field counts are found here (the reader is `flexible`) so they become a `Reject`
 //!   with the line, instead of an error from the csv crate.
 
+use std::borrow::Cow;
 use std::io::{self, Read};
 use std::sync::Arc;
 
@@ -77,6 +80,11 @@ impl CsvRows {
                     format: super::Format::Csv,
                 });
             }
+            Err(_) if reader.get_ref().exceeded => {
+                return Err(InputError::HeaderTooLong {
+                    path: path.to_string(),
+                });
+            }
             Err(err) => {
                 return Err(InputError::Read {
                     path: path.to_string(),
@@ -84,18 +92,17 @@ impl CsvRows {
                 });
             }
         }
-        let names = header_names(&header);
-        let columns = || column_list(&names);
+        let columns = || column_list(&header);
 
         let (id_column, looked_for) = match &opts.id_field {
             Some(field) => (
-                find_column(&names, field),
+                find_column(&header, field),
                 format!("`{field}` (--id-field)"),
             ),
             None => (
                 DEFAULT_ID_FIELDS
                     .iter()
-                    .find_map(|field| find_column(&names, field)),
+                    .find_map(|field| find_column(&header, field)),
                 "`id`, `contact_id` or `contactId`".to_owned(),
             ),
         };
@@ -103,12 +110,12 @@ impl CsvRows {
             path: path.to_string(),
             looked_for,
             columns: columns(),
-            hint: header_hint(&names, opts.delimiter),
+            hint: header_hint(&header, opts.delimiter),
         })?;
 
         let block_till_column = match &block_till {
             BlockTill::Fixed(_) => None,
-            BlockTill::PerRow { field, .. } => Some(find_column(&names, field).ok_or_else(
+            BlockTill::PerRow { field, .. } => Some(find_column(&header, field).ok_or_else(
                 || InputError::NoBlockTillColumn {
                     path: path.to_string(),
                     field: field.clone(),
@@ -121,7 +128,7 @@ impl CsvRows {
             path,
             reader,
             record: ByteRecord::new(),
-            field_count: names.len(),
+            field_count: header.len(),
             id_column,
             block_till_column,
             block_till,
@@ -242,49 +249,60 @@ fn is_blank_crlf_line(record: &ByteRecord) -> bool {
     record.len() == 1 && record.get(0) == Some(b"\r".as_slice())
 }
 
-/// Header names as matched: lossy UTF-8, a leading BOM removed, whitespace trimmed.
-fn header_names(header: &ByteRecord) -> Vec<String> {
+/// Header names as matched: lossy UTF-8, a leading BOM removed, whitespace trimmed. Lazy,
+/// and borrowed unless a name is not valid UTF-8: a hostile header of a million columns
+/// must not become a million `String`s (24 MB of `Vec<String>` before any row is read).
+fn header_names(header: &ByteRecord) -> impl Iterator<Item = Cow<'_, str>> {
     header
         .iter()
         .enumerate()
-        .map(|(index, raw)| {
-            let raw = match raw.strip_prefix(b"\xEF\xBB\xBF") {
-                Some(rest) if index == 0 => rest,
-                _ => raw,
-            };
-            String::from_utf8_lossy(raw).trim().to_owned()
-        })
-        .collect()
+        .map(|(index, raw)| header_name(index, raw))
+}
+
+fn header_name(index: usize, raw: &[u8]) -> Cow<'_, str> {
+    let raw = match raw.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) if index == 0 => rest,
+        _ => raw,
+    };
+    match String::from_utf8_lossy(raw) {
+        Cow::Borrowed(name) => Cow::Borrowed(name.trim()),
+        Cow::Owned(name) => Cow::Owned(name.trim().to_owned()),
+    }
 }
 
 /// The column named `wanted`: an exact match first, else one that differs only in ASCII case.
-fn find_column(names: &[String], wanted: &str) -> Option<usize> {
-    names.iter().position(|name| name == wanted).or_else(|| {
-        names
-            .iter()
-            .position(|name| name.eq_ignore_ascii_case(wanted))
-    })
+fn find_column(header: &ByteRecord, wanted: &str) -> Option<usize> {
+    header_names(header)
+        .position(|name| name == wanted)
+        .or_else(|| header_names(header).position(|name| name.eq_ignore_ascii_case(wanted)))
 }
 
-fn column_list(names: &[String]) -> String {
-    let mut list: Vec<String> = names
-        .iter()
+fn column_list(header: &ByteRecord) -> String {
+    let mut list: Vec<String> = header_names(header)
         .take(MAX_COLUMNS_SHOWN)
-        .map(|name| format!("`{}`", clip_str(name, 40)))
+        .map(|name| format!("`{}`", clip_str(&name, 40)))
         .collect();
-    if names.len() > MAX_COLUMNS_SHOWN {
-        list.push(format!("… ({} columns in all)", names.len()));
+    if header.len() > MAX_COLUMNS_SHOWN {
+        list.push(format!("… ({} columns in all)", header.len()));
     }
     list.join(", ")
 }
 
 /// A guess at why the header has no ID column, to add to the error.
-fn header_hint(names: &[String], delimiter: u8) -> String {
-    if names.iter().any(|name| parse_id(name).is_ok()) {
+fn header_hint(header: &ByteRecord, delimiter: u8) -> String {
+    let binary = header
+        .iter()
+        .any(|raw| raw.contains(&0) || std::str::from_utf8(raw).is_err());
+    if binary {
+        return " (the first line is not text: is this really a CSV file?)".to_owned();
+    }
+    if header_names(header).any(|name| parse_id(&name).is_ok()) {
         return " (the first line looks like data: the file needs a header row naming its columns)"
             .to_owned();
     }
-    if let [only] = names {
+    if header.len() == 1
+        && let Some(only) = header_names(header).next()
+    {
         let other = [b',', b';', b'\t', b'|']
             .into_iter()
             .find(|&sep| sep != delimiter && only.as_bytes().contains(&sep));

@@ -3,6 +3,12 @@
 //! Constraints kept:
 //! - Bounded memory: a line is buffered up to [`MAX_LINE_BYTES`]; a longer one becomes one
 //!   `Reject` and the rest of it is skipped with `fill_buf`/`consume`, never buffered.
+//! - Bounded time: skipping stops at [`MAX_SKIP_BYTES`]. A line that long is not JSON Lines
+//!   but a binary file, `/dev/zero` or a decompression bomb (1 MB of gzip can hold a 1 GB
+//!   line, 1 TB in a few MB more), so the source ends there with `Item::Broken` instead of
+//!   decompressing or reading all of it.
+//! - Deep nesting is safe: values are skipped (`IgnoredAny`) or taken raw (`RawValue`), which
+//!   serde_json does without recursion; an unclosed `[[[…` is one "broken JSON" reject.
 //! - Exact IDs: the ID is taken as its raw JSON text (`RawValue`), never through `f64`, so a
 //!   number too big for `u64` is refused instead of rounded, and a 5,000-digit number is just
 //!   another reject.
@@ -23,6 +29,8 @@ use super::{
 
 /// Longest line read as JSON; longer lines are rejected and skipped.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+/// Longest line skipped past; past it the rest of the source is not read (`Broken`).
+pub const MAX_SKIP_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The JSONL rows of one source.
 pub struct JsonlRows {
@@ -41,7 +49,10 @@ pub struct JsonlRows {
 
 enum LineRead {
     Line,
+    /// Longer than `MAX_LINE_BYTES`: skipped to its end.
     TooLong,
+    /// Longer than `MAX_SKIP_BYTES`: reading stopped inside it.
+    Runaway,
     Eof,
 }
 
@@ -97,6 +108,7 @@ impl JsonlRows {
         line_buf.clear();
         let mut started = false;
         let mut too_long = false;
+        let mut length: u64 = 0;
         loop {
             let chunk = match reader.fill_buf() {
                 Ok(chunk) => chunk,
@@ -123,10 +135,15 @@ impl JsonlRows {
                     line_buf.extend_from_slice(piece);
                 }
             }
-            let consumed = piece.len() + usize::from(newline.is_some());
-            reader.consume(consumed);
+            let piece_len = piece.len();
+            reader.consume(piece_len + usize::from(newline.is_some()));
             if newline.is_some() {
                 break;
+            }
+            length += piece_len as u64;
+            if length > MAX_SKIP_BYTES {
+                self.line += 1;
+                return Ok(LineRead::Runaway);
             }
         }
         self.line += 1;
@@ -207,6 +224,14 @@ impl JsonlRows {
         })
     }
 
+    /// The snippet of an over-long line (what `read_line` kept of it), marked as cut.
+    fn cut_snippet(&self) -> String {
+        let mut snippet = Snippet::default();
+        snippet.push(&self.line_buf);
+        snippet.mark_cut();
+        snippet.finish()
+    }
+
     fn missing_key_reason(&self) -> String {
         match self.id_keys.as_slice() {
             [only] => format!("no `{only}` key (--id-field); check the key name"),
@@ -239,14 +264,24 @@ impl Iterator for JsonlRows {
             match self.read_line() {
                 Ok(LineRead::Eof) => self.done = true,
                 Ok(LineRead::TooLong) => {
-                    let mut snippet = Snippet::default();
-                    snippet.push(&self.line_buf);
-                    snippet.mark_cut();
                     return Some(Item::Reject(Reject {
                         origin: self.origin(),
-                        input: snippet.finish(),
+                        input: self.cut_snippet(),
                         reason: "line longer than 1 MiB; skipped (one JSON object per line)"
                             .to_owned(),
+                    }));
+                }
+                Ok(LineRead::Runaway) => {
+                    self.done = true;
+                    return Some(Item::Broken(Reject {
+                        origin: self.origin(),
+                        input: self.cut_snippet(),
+                        reason: format!(
+                            "line {} is longer than 64 MiB, so this is not JSON Lines (a binary \
+                             file? a decompression bomb?); the rest of the input was not read: \
+                             fix the file and run again",
+                            self.line
+                        ),
                     }));
                 }
                 Ok(LineRead::Line) => {
@@ -295,6 +330,12 @@ fn broken_json_reason(err: &serde_json::Error) -> String {
     // serde_json says "at line 1 column N"; within one JSONL line only the column helps.
     let message = err.to_string();
     let what = message.split(" at line ").next().unwrap_or(&message);
+    if what == "recursion limit exceeded" {
+        return format!(
+            "broken JSON at column {}: nested more than 128 levels deep",
+            err.column()
+        );
+    }
     format!("broken JSON at column {}: {what}", err.column())
 }
 

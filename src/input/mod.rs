@@ -145,6 +145,12 @@ pub enum InputError {
     UnknownFormat { path: String },
     #[error("{path}: cannot read: {source}; check the file (a corrupt or truncated gzip?)")]
     Read { path: String, source: io::Error },
+    #[error(
+        "{path}: the first line (the CSV header) is longer than 1 MiB, so this does not look like \
+         a CSV file (a binary file? a header of too many columns?); check the file, or give \
+         --format jsonl if it is JSON Lines"
+    )]
+    HeaderTooLong { path: String },
     #[error("{path}: the input is empty{}; give a file with rows", empty_detail(.format))]
     Empty { path: String, format: Format },
     #[error(

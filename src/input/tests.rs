@@ -927,3 +927,307 @@ proptest! {
         check_lines(Format::Jsonl, &bytes)?;
     }
 }
+
+// ---------- every row accounted for exactly once (issue "Hardening") ----------
+
+/// One generated data line: a valid ID (from a small range, so duplicates are common) or
+/// garbage that is never blank and never spans lines (no `\n`, `\r` or `"`).
+#[derive(Clone, Debug)]
+enum Line {
+    Valid(u64),
+    Garbage(Vec<u8>),
+}
+
+fn data_line() -> impl Strategy<Value = Line> {
+    let garbage_byte =
+        any::<u8>().prop_filter("stays on its line", |b| !matches!(b, b'\n' | b'\r' | b'"'));
+    prop_oneof![
+        3 => (1u64..40).prop_map(Line::Valid),
+        1 => proptest::collection::vec(garbage_byte, 1..16).prop_map(Line::Garbage),
+        1 => prop_oneof![
+            Just(b"0".to_vec()),
+            Just(b"-5".to_vec()),
+            Just(b"1.5".to_vec()),
+            Just(b" ".to_vec()),
+            Just(b"99999999999999999999999".to_vec()),
+            Just(b"\xff\xfe".to_vec()),
+            Just(b"7\x008".to_vec()),
+        ]
+        .prop_map(Line::Garbage),
+    ]
+}
+
+/// Feeds the rows through the real dedupe and chunker and checks that every data line ends
+/// in exactly one place: a batch, a reject or a duplicate.
+fn account(
+    items: &[Item],
+    lines: &[Line],
+    first_line: u64,
+    batch_size: usize,
+) -> Result<(), TestCaseError> {
+    use crate::batch::Chunker;
+    use crate::dedupe::{Dedupe, Seen};
+
+    let k = lines.len() as u64;
+    let mut origins: Vec<u64> = Vec::new();
+    let (mut rows, mut rejected, mut duplicates) = (0u64, 0u64, 0u64);
+    let mut dedupe = Dedupe::new();
+    let mut chunker = Chunker::new(batch_size);
+    let mut batches = Vec::new();
+    for item in items {
+        match item {
+            Item::Row(row) => {
+                rows += 1;
+                origins.push(row.origin.line);
+                // A line generated valid must be read as exactly that ID.
+                let index = (row.origin.line - first_line) as usize;
+                if let Some(Line::Valid(id)) = lines.get(index) {
+                    prop_assert_eq!(row.id, *id);
+                }
+                match dedupe.check(row.id) {
+                    Seen::New => batches.extend(chunker.push(row.clone())),
+                    Seen::Duplicate => duplicates += 1,
+                    Seen::AlreadyBlocked => prop_assert!(false, "no --resume set"),
+                }
+            }
+            Item::Reject(reject) => {
+                rejected += 1;
+                origins.push(reject.origin.line);
+                let index = (reject.origin.line - first_line) as usize;
+                prop_assert!(
+                    !matches!(lines.get(index), Some(Line::Valid(_))),
+                    "a valid line was rejected: {:?}",
+                    reject
+                );
+            }
+            Item::Broken(reject) => {
+                prop_assert!(false, "nothing here breaks a source: {:?}", reject)
+            }
+        }
+    }
+    batches.extend(chunker.finish());
+    prop_assert_eq!(rows + rejected, k, "Rows + Rejects == data lines");
+    prop_assert_eq!(
+        origins,
+        (first_line..first_line + k).collect::<Vec<_>>(),
+        "one item per line, in order"
+    );
+    let mut sent: Vec<u64> = batches.iter().flat_map(|b| b.ids.iter().copied()).collect();
+    prop_assert!(
+        batches
+            .iter()
+            .all(|b| !b.ids.is_empty() && b.ids.len() <= batch_size)
+    );
+    prop_assert_eq!(
+        sent.len() as u64 + rejected + duplicates,
+        k,
+        "blocked + rejected + duplicate == rows read"
+    );
+    sent.sort_unstable();
+    let mut distinct = sent.clone();
+    distinct.dedup();
+    prop_assert_eq!(&distinct, &sent, "each ID is sent once");
+    let mut valid: Vec<u64> = lines
+        .iter()
+        .filter_map(|line| match line {
+            Line::Valid(id) => Some(*id),
+            Line::Garbage(_) => None,
+        })
+        .collect();
+    valid.sort_unstable();
+    valid.dedup();
+    prop_assert!(
+        valid.iter().all(|id| sent.binary_search(id).is_ok()),
+        "every valid ID is sent"
+    );
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn csv_every_data_line_is_one_row_or_reject_and_ends_in_one_place(
+        lines in proptest::collection::vec(data_line(), 0..200),
+        batch_size in 1usize..12,
+    ) {
+        let mut text = b"id,name\n".to_vec();
+        for line in &lines {
+            match line {
+                Line::Valid(id) => text.extend(format!("{id},n\n").into_bytes()),
+                Line::Garbage(bytes) => {
+                    text.extend(bytes);
+                    text.push(b'\n');
+                }
+            }
+        }
+        let items = read_ok(Format::Csv, &text, &opts());
+        account(&items, &lines, 2, batch_size)?;
+    }
+
+    #[test]
+    fn jsonl_every_data_line_is_one_row_or_reject_and_ends_in_one_place(
+        lines in proptest::collection::vec(data_line(), 1..200),
+        batch_size in 1usize..12,
+    ) {
+        let mut text = Vec::new();
+        for (index, line) in lines.iter().enumerate() {
+            match line {
+                Line::Valid(id) if index % 2 == 0 => text.extend(format!("{{\"id\": {id}}}\n").into_bytes()),
+                Line::Valid(id) => text.extend(format!("{{\"contact_id\": \"{id}\", \"x\": [1]}}\n").into_bytes()),
+                Line::Garbage(bytes) => {
+                    // Never blank: a leading `x` keeps whitespace-only garbage a line.
+                    text.push(b'x');
+                    text.extend(bytes);
+                    text.push(b'\n');
+                }
+            }
+        }
+        let items = read_ok(Format::Jsonl, &text, &opts());
+        account(&items, &lines, 1, batch_size)?;
+    }
+
+    /// A gzip stream of arbitrary content, whole or cut anywhere, never panics; a cut one
+    /// ends in at most one `Broken`, which is the last item.
+    #[test]
+    fn arbitrary_gzip_whole_or_cut_never_panics(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let whole = gzip(&bytes);
+        let cut_at = 2 + cut.index(whole.len() - 1);
+        for data in [&whole[..], &whole[..cut_at]] {
+            for format in [Format::Csv, Format::Jsonl] {
+                let Ok(source) = Source::from_reader("g", Cursor::new(data.to_vec()), format, &opts()) else {
+                    continue;
+                };
+                let items: Vec<Item> = source.collect();
+                let broken_at: Vec<usize> = items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, item)| matches!(item, Item::Broken(_)))
+                    .map(|(index, _)| index)
+                    .collect();
+                prop_assert!(broken_at.len() <= 1);
+                if let Some(&at) = broken_at.first() {
+                    prop_assert_eq!(at, items.len() - 1, "Broken is last");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parse_id_reads_every_u64_however_padded(
+        id in 1u64..,
+        zeros in 0usize..5,
+        pad in prop_oneof![Just(""), Just(" "), Just("\t"), Just("\u{a0}")],
+    ) {
+        let text = format!("{pad}{}{id}{pad}", "0".repeat(zeros));
+        prop_assert_eq!(parse_id(&text), Ok(id));
+    }
+
+    #[test]
+    fn parse_id_never_panics_and_accepts_only_digits(text in "\\PC{0,30}|[0-9]{0,40}") {
+        if let Ok(id) = parse_id(&text) {
+            prop_assert!(id >= 1);
+            let trimmed = text.trim();
+            prop_assert!(trimmed.bytes().all(|b| b.is_ascii_digit()), "{:?}", text);
+            prop_assert_eq!(trimmed.trim_start_matches('0'), id.to_string());
+        }
+    }
+}
+
+// ---------- hostile input, read directly ----------
+
+#[test]
+fn csv_header_over_1_mib_is_an_open_error_naming_the_header() {
+    let mut data = b"id".to_vec();
+    for column in 0..200_000 {
+        data.extend(format!(",column{column}").into_bytes());
+    }
+    data.extend(b"\n1\n");
+    let err = open_err(Format::Csv, &data, &opts());
+    assert!(
+        err.starts_with("test: the first line (the CSV header) is longer than 1 MiB"),
+        "{err}"
+    );
+}
+
+#[test]
+fn csv_binary_header_hints_that_it_is_not_text() {
+    let err = open_err(Format::Csv, b"\x00\x01\xfe\xff,zz\n1,2\n", &opts());
+    assert!(
+        err.contains("no ID column") && err.contains("the first line is not text"),
+        "{err}"
+    );
+}
+
+#[test]
+fn csv_many_columns_list_is_cut_with_the_count() {
+    let mut data = b"a".to_vec();
+    for column in 1..1000 {
+        data.extend(format!(",c{column}").into_bytes());
+    }
+    data.push(b'\n');
+    let err = open_err(Format::Csv, &data, &opts());
+    assert!(err.contains("… (1000 columns in all)"), "{err}");
+    // Backticks: 3 names looked for, then the 20 columns shown.
+    assert_eq!(
+        err.matches('`').count(),
+        2 * (3 + 20),
+        "20 columns shown: {err}"
+    );
+}
+
+#[test]
+fn jsonl_line_over_64_mib_ends_the_source_with_broken() {
+    // A line of NULs without a newline, as `/dev/zero` or a gzip bomb would give; it must
+    // end after the skip cap, not run to the end of the input.
+    struct Zeros(u64);
+    impl std::io::Read for Zeros {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(usize::try_from(self.0).unwrap_or(usize::MAX));
+            buf[..n].fill(0);
+            self.0 -= n as u64;
+            Ok(n)
+        }
+    }
+    let head = Cursor::new(b"{\"id\": 1}\n".to_vec());
+    // 1 TiB: reading it all would never finish within the test.
+    let stream = std::io::Read::chain(head, Zeros(1 << 40));
+    let items: Vec<Item> = Source::from_reader("zeros", stream, Format::Jsonl, &opts())
+        .unwrap()
+        .collect();
+    assert_eq!(ids(&items), [1]);
+    let broke = broken(&items);
+    assert_eq!(broke.len(), 1, "{items:?}");
+    assert_eq!(broke[0].origin.line, 2);
+    assert!(
+        broke[0].reason.contains("longer than 64 MiB"),
+        "{}",
+        broke[0].reason
+    );
+    assert!(broke[0].input.starts_with("\0\0") && broke[0].input.ends_with('…'));
+}
+
+#[test]
+fn jsonl_deep_nesting_is_skipped_or_rejected_without_recursion() {
+    let depth = 100_000;
+    let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let data = format!(
+        "{{\"id\": 1, \"x\": {deep}}}\n{{\"id\": {deep}}}\n{{\"id\": {}\n",
+        "[".repeat(depth)
+    );
+    let items = read_ok(Format::Jsonl, data.as_bytes(), &opts());
+    assert_eq!(ids(&items), [1]);
+    let found = rejects(&items);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].reason.contains("ID is an array"),
+        "{}",
+        found[0].reason
+    );
+    assert!(
+        found[1].reason.contains("broken JSON"),
+        "{}",
+        found[1].reason
+    );
+}
