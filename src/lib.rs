@@ -70,13 +70,42 @@ pub fn run(cli: Cli) -> ExitStatus {
     match result {
         Ok(status) => status,
         Err(error) => {
-            // `{:#}` prints the whole chain of causes on one line.
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             if error.downcast_ref::<RuntimeError>().is_some() {
                 ExitStatus::Failed
             } else {
                 ExitStatus::Usage
             }
         }
+    }
+}
+
+/// The error and its causes on one line, skipping a cause the message already quotes
+/// (several error types put their source's text in their own message).
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_already_quoted_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::IsADirectory, "Is a directory");
+        let quoted = anyhow::Error::new(ledger::LedgerError::Read {
+            path: "x".into(),
+            source: io,
+        });
+        assert_eq!(describe(&quoted).matches("Is a directory").count(), 1);
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(describe(&plain), "outer: inner");
     }
 }
