@@ -15,6 +15,7 @@ pub mod counters;
 pub mod dedupe;
 pub mod endpoint;
 pub mod exit;
+pub mod gate;
 pub mod input;
 pub mod ledger;
 pub mod logging;

@@ -3,9 +3,9 @@
 //! retrying, waiting out 429s, bisecting refused batches, and stopping on abort or interrupt.
 //!
 //! Constraints kept here:
-//! - Pacing is shared: every attempt, retries included, passes one `Gate` (a governor rate
-//!   limiter, a "not before" instant that a 429 moves forward for everyone, and a slowdown
-//!   factor that 429s raise and successes lower again, never above `--rate`).
+//! - Pacing is shared: every attempt, retries included, passes one `Gate` (`gate.rs`: the
+//!   `--rate` schedule, a "not before" instant that a 429 moves forward for everyone, and a
+//!   slowdown factor that 429s raise and successes lower again, never above `--rate`).
 //! - Workers never touch the terminal or the ledger: each finished batch is an `Outcome`
 //!   sent to the collector, which must already be draining (else workers block on a full
 //!   channel while the dispatcher waits for their permits: a deadlock).
@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use governor::{DefaultDirectRateLimiter, RateLimiter};
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -28,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::batch::Batch;
 use crate::client::{Answer, Client, Verdict, classify};
 use crate::concurrency::{Concurrency, InFlight};
+use crate::gate::{DEFAULT_RETRY_AFTER, Gate};
 use crate::rate::Rate;
 
 /// Pacing and retry settings of one run.
@@ -76,89 +76,6 @@ impl Backoff {
         self.base
             .saturating_mul(1u32 << doublings.min(31))
             .min(self.max)
-    }
-}
-
-/// Wait used when a 429 comes without a usable Retry-After.
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
-/// Highest slowdown factor 429s can push the pacing to (rate / 64).
-const MAX_SLOWDOWN: f64 = 64.0;
-
-/// The shared gate every attempt passes before it is sent.
-pub struct Gate {
-    limiter: DefaultDirectRateLimiter,
-    interval: Duration,
-    state: Mutex<GateState>,
-}
-
-struct GateState {
-    /// No request starts before this (moved forward by a 429's Retry-After).
-    not_before: Option<Instant>,
-    /// ≥ 1: the effective rate is `rate / slowdown`.
-    slowdown: f64,
-    /// With a slowdown, the next free slot of the slower schedule.
-    next_slot: Instant,
-}
-
-impl Gate {
-    pub fn new(rate: Rate, burst: u32) -> Gate {
-        let burst = std::num::NonZeroU32::new(burst.max(1)).expect("max(1) is non-zero");
-        Gate {
-            limiter: RateLimiter::direct(rate.quota(burst)),
-            interval: rate.interval(),
-            state: Mutex::new(GateState {
-                not_before: None,
-                slowdown: 1.0,
-                next_slot: Instant::now(),
-            }),
-        }
-    }
-
-    /// Waits until this attempt may start.
-    pub async fn wait_turn(&self) {
-        loop {
-            let not_before = self.state.lock().expect("gate lock").not_before;
-            match not_before {
-                Some(at) if at > Instant::now() => tokio::time::sleep_until(at).await,
-                _ => break,
-            }
-        }
-        self.limiter.until_ready().await;
-        let slot = {
-            let mut state = self.state.lock().expect("gate lock");
-            if state.slowdown <= 1.0 {
-                None
-            } else {
-                let slot = state.next_slot.max(Instant::now());
-                state.next_slot = slot + self.interval.mul_f64(state.slowdown);
-                Some(slot)
-            }
-        };
-        if let Some(slot) = slot {
-            tokio::time::sleep_until(slot).await;
-        }
-    }
-
-    /// A 429: nobody starts before `wait` from now, and the pace halves.
-    pub fn rate_limited(&self, wait: Duration) {
-        let mut state = self.state.lock().expect("gate lock");
-        let until = Instant::now() + wait;
-        state.not_before = Some(state.not_before.map_or(until, |at| at.max(until)));
-        state.slowdown = (state.slowdown * 2.0).min(MAX_SLOWDOWN);
-        state.next_slot = state.next_slot.max(until);
-    }
-
-    /// A request went through: let the pace recover slowly.
-    pub fn succeeded(&self) {
-        let mut state = self.state.lock().expect("gate lock");
-        if state.slowdown > 1.0 {
-            state.slowdown = (state.slowdown * 0.95).max(1.0);
-        }
-    }
-
-    /// The current slowdown factor (1 = full `--rate`).
-    pub fn slowdown(&self) -> f64 {
-        self.state.lock().expect("gate lock").slowdown
     }
 }
 
@@ -488,34 +405,5 @@ mod tests {
         assert_eq!(backoff.delay(3, 0.5), Duration::from_millis(200));
         assert_eq!(backoff.delay(3, 1.0), Duration::from_millis(400));
         assert_eq!(backoff.delay(3, 7.0), Duration::from_millis(400));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_429_makes_everyone_wait_and_slows_the_pace() {
-        let gate = Gate::new("1000/s".parse().unwrap(), 1);
-        gate.wait_turn().await;
-        gate.rate_limited(Duration::from_secs(2));
-        assert_eq!(gate.slowdown(), 2.0);
-        let before = Instant::now();
-        gate.wait_turn().await;
-        assert!(Instant::now() - before >= Duration::from_secs(2));
-        for _ in 0..100 {
-            gate.succeeded();
-        }
-        assert_eq!(gate.slowdown(), 1.0, "recovers, never above --rate");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn slowdown_spaces_requests_by_the_slower_interval() {
-        let gate = Gate::new("1000/s".parse().unwrap(), 1);
-        gate.rate_limited(Duration::ZERO);
-        gate.rate_limited(Duration::ZERO);
-        assert_eq!(gate.slowdown(), 4.0);
-        let start = Instant::now();
-        for _ in 0..5 {
-            gate.wait_turn().await;
-        }
-        // 5 requests at 4 ms apart under the paused clock: the slower schedule is kept.
-        assert!(Instant::now() - start >= Duration::from_millis(16));
     }
 }

@@ -1,14 +1,9 @@
-//! `--rate N/s|N/m|N/h`: a request rate, parsed and turned into a governor quota.
-//!
-//! The quota is built from the period between requests with an explicit burst, never with
-//! `Quota::per_second(n)` (which would allow a burst of n).
+//! `--rate N/s|N/m|N/h`: a request rate, parsed; the gate (`gate.rs`) paces by its
+//! interval.
 
 use std::fmt;
-use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
-
-use governor::Quota;
 
 /// Requests per period.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,14 +21,6 @@ impl Rate {
     /// Requests per second, for display and arithmetic.
     pub fn per_second(&self) -> f64 {
         self.requests as f64 / self.per.as_secs_f64()
-    }
-
-    /// The governor quota: one request per interval, `burst` back to back at most.
-    pub fn quota(&self, burst: NonZeroU32) -> Quota {
-        // `interval` is never zero: requests is at most 1e9 per second (checked in parsing).
-        Quota::with_period(self.interval())
-            .expect("a rate's interval is never zero")
-            .allow_burst(burst)
     }
 }
 
@@ -102,15 +89,5 @@ mod tests {
             let err = bad.parse::<Rate>().unwrap_err();
             assert!(err.contains("N/s, N/m or N/h"), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn quota_has_the_requested_burst() {
-        let quota = "100/s"
-            .parse::<Rate>()
-            .unwrap()
-            .quota(NonZeroU32::new(3).unwrap());
-        assert_eq!(quota.burst_size().get(), 3);
-        assert_eq!(quota.replenish_interval(), Duration::from_millis(10));
     }
 }
