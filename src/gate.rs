@@ -122,7 +122,13 @@ impl Gate {
     /// Waits until this attempt may start.
     pub async fn wait_turn(&self) {
         loop {
-            let (slot, epoch) = self.schedule().reserve(Instant::now());
+            let now = Instant::now();
+            let (slot, epoch) = self.schedule().reserve(now);
+            if slot <= now {
+                // A slot already due: go now. (A timer even for "now" would wait for the next
+                // tick of tokio's millisecond wheel.)
+                return;
+            }
             tokio::time::sleep_until(slot).await;
             // A 429 while we slept: our slot may fall inside the pause; queue again.
             if self.schedule().epoch() == epoch {

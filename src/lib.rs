@@ -38,10 +38,15 @@ use crate::exit::{ExitStatus, RuntimeError};
 /// caller only maps the status to a process exit code.
 pub fn run(cli: Cli) -> ExitStatus {
     logging::init(&cli.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One thread runs every async task of a sending run (the pool, the connections, the
+    // collector); the reader has its own. On two cores this halved the CPU per request
+    // compared with a multi-threaded runtime (fewer cross-thread wake-ups; BENCHMARKS.md).
+    // The imitation, which serves many clients, gets the multi-threaded one.
+    let mut builder = match cli.command {
+        Command::Mock(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -109,32 +109,37 @@ pub fn read_inputs(
     counters: &Counters,
     sink: &mut impl Sink,
 ) {
+    let mut tally = RowTally::default();
     let mut sources = sources.into_iter();
     'sources: while let Some(mut source) = sources.next() {
         while let Some(item) = source.next() {
-            if sink.stopping() {
-                // Not sent, but not lost from sight either: the summary counts what is left.
-                count_unread(1, source, sources, counters);
-                break 'sources;
+            if tally.due() {
+                tally.publish(counters);
+                if sink.stopping() {
+                    // Not sent, but not lost from sight: the summary counts what is left.
+                    count_unread(1, source, sources, counters);
+                    break 'sources;
+                }
             }
             match item {
                 Item::Row(row) => {
                     if shard.is_some_and(|shard| !shard.owns(row.id)) {
-                        Counters::add(&counters.other_shards, 1);
+                        tally.other_shards += 1;
                         continue;
                     }
-                    Counters::add(&counters.rows, 1);
+                    tally.rows += 1;
                     match dedupe.check(row.id) {
                         Seen::New => {
                             if let Some(batch) = chunker.push(row)
                                 && !sink.batch(batch)
                             {
+                                tally.publish(counters);
                                 count_unread(0, source, sources, counters);
                                 break 'sources;
                             }
                         }
-                        Seen::Duplicate => Counters::add(&counters.duplicates, 1),
-                        Seen::AlreadyBlocked => Counters::add(&counters.already_blocked, 1),
+                        Seen::Duplicate => tally.duplicates += 1,
+                        Seen::AlreadyBlocked => tally.already_blocked += 1,
                     }
                 }
                 // A bad row has no ID to hash: the shard owning its line number records it,
@@ -142,7 +147,7 @@ pub fn read_inputs(
                 Item::Reject(reject) | Item::Broken(reject)
                     if shard.is_some_and(|shard| !shard.owns(reject.origin.line)) =>
                 {
-                    Counters::add(&counters.other_shards, 1);
+                    tally.other_shards += 1;
                 }
                 Item::Reject(reject) => sink.reject(reject),
                 Item::Broken(reject) => {
@@ -153,7 +158,43 @@ pub fn read_inputs(
             }
         }
     }
+    tally.publish(counters);
     pipeline::flush(&mut chunker, counters, sink);
+}
+
+/// Per-row counts, kept here and published to the shared counters every `PUBLISH_EVERY`
+/// rows: the shared ones sit on cache lines the collector writes too, and touching them on
+/// every row showed in the profile. The stop check rides on the same beat.
+#[derive(Default)]
+struct RowTally {
+    items: u64,
+    rows: u64,
+    duplicates: u64,
+    already_blocked: u64,
+    other_shards: u64,
+}
+
+const PUBLISH_EVERY: u64 = 1024;
+
+impl RowTally {
+    /// Counts one item; true every `PUBLISH_EVERY` items.
+    fn due(&mut self) -> bool {
+        self.items += 1;
+        self.items.is_multiple_of(PUBLISH_EVERY)
+    }
+
+    fn publish(&mut self, counters: &Counters) {
+        for (counter, count) in [
+            (&counters.rows, &mut self.rows),
+            (&counters.duplicates, &mut self.duplicates),
+            (&counters.already_blocked, &mut self.already_blocked),
+            (&counters.other_shards, &mut self.other_shards),
+        ] {
+            if *count > 0 {
+                Counters::add(counter, std::mem::take(count));
+            }
+        }
+    }
 }
 
 /// How long a stopped run goes on reading, only to count the rows it leaves unread.
