@@ -48,28 +48,84 @@ pub fn flush(chunker: &mut Chunker, counters: &Counters, sink: &mut impl Sink) {
     }
 }
 
+/// Chunks of batches waiting for the pool at most: with `CHUNK`, memory is bounded by
+/// (this + 2) × 16 batches, whatever the input size.
+const CHANNEL_CHUNKS: usize = 4;
+
+/// Most batches the producer gathers before it waits for the pool to take them.
+const CHUNK: usize = 16;
+
 /// The sink of a real run: bounded channels to the pool and the collector.
+///
+/// Batches go to the pool in chunks: while the pool keeps up, each batch goes at once (a
+/// chunk of one); when it falls behind, the producer gathers up to `CHUNK` batches before
+/// it blocks. Handing over one batch at a time made the producer and the pool wake each
+/// other for every batch, a visible share of a run's CPU.
 pub struct ChannelSink {
-    batches: mpsc::Sender<Batch>,
+    batches: mpsc::Sender<Vec<Batch>>,
     rejects: mpsc::Sender<Reject>,
     counters: Arc<Counters>,
     interrupt: CancellationToken,
+    gathered: Vec<Batch>,
+}
+
+impl ChannelSink {
+    /// Hands over what is gathered, waiting for room. False when the pool stopped taking
+    /// batches (abort): those batches are counted as not sent.
+    fn hand_over(&mut self) -> bool {
+        let chunk = std::mem::take(&mut self.gathered);
+        if chunk.is_empty() {
+            return true;
+        }
+        match self.batches.blocking_send(chunk) {
+            Ok(()) => true,
+            Err(mpsc::error::SendError(chunk)) => {
+                self.count_not_sent(&chunk);
+                false
+            }
+        }
+    }
+
+    fn count_not_sent(&self, chunk: &[Batch]) {
+        let ids: u64 = chunk.iter().map(|batch| batch.ids.len() as u64).sum();
+        Counters::add(&self.counters.not_sent, ids);
+    }
+
+    /// Hands over the last gathered batches (end of input).
+    fn finish(&mut self) {
+        if self.stopping() {
+            let chunk = std::mem::take(&mut self.gathered);
+            self.count_not_sent(&chunk);
+        } else {
+            self.hand_over();
+        }
+    }
 }
 
 impl Sink for ChannelSink {
     fn batch(&mut self, batch: Batch) -> bool {
-        let ids = batch.ids.len() as u64;
         if self.stopping() {
-            Counters::add(&self.counters.not_sent, ids);
+            self.gathered.push(batch);
+            let chunk = std::mem::take(&mut self.gathered);
+            self.count_not_sent(&chunk);
             return false;
         }
-        Counters::add(&self.counters.queued, ids);
-        if self.batches.blocking_send(batch).is_err() {
-            // The pool stopped taking batches (abort): this one is not sent.
-            Counters::add(&self.counters.not_sent, ids);
-            return false;
+        Counters::add(&self.counters.queued, batch.ids.len() as u64);
+        self.gathered.push(batch);
+        if self.gathered.len() >= CHUNK {
+            return self.hand_over();
         }
-        true
+        match self.batches.try_send(std::mem::take(&mut self.gathered)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(chunk)) => {
+                self.gathered = chunk;
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(chunk)) => {
+                self.count_not_sent(&chunk);
+                false
+            }
+        }
     }
 
     fn reject(&mut self, reject: Reject) {
@@ -112,7 +168,7 @@ where
 {
     let started = Instant::now();
     let depth = run.pool.max_in_flight().max(1) * 2;
-    let (batch_tx, batch_rx) = mpsc::channel::<Batch>(depth);
+    let (batch_tx, batch_rx) = mpsc::channel::<Vec<Batch>>(CHANNEL_CHUNKS);
     let (outcome_tx, outcome_rx) = mpsc::channel::<Outcome>(depth);
     let (reject_tx, reject_rx) = mpsc::channel::<Reject>(1024);
     let producer_done = CancellationToken::new();
@@ -133,12 +189,14 @@ where
         rejects: reject_tx,
         counters: counters.clone(),
         interrupt: run.interrupt.clone(),
+        gathered: Vec::with_capacity(CHUNK),
     };
     let (done_tx, done_rx) = oneshot::channel();
     std::thread::Builder::new()
         .name("blockade-reader".into())
         .spawn(move || {
             produce(&mut sink);
+            sink.finish();
             drop(sink);
             let _ = done_tx.send(());
         })
@@ -186,7 +244,11 @@ where
     })
 }
 
-/// The single ledger writer: one line per outcome and per reject, in arrival order.
+/// Most records the collector writes in one go.
+const WRITE_AT_ONCE: usize = 64;
+
+/// The single ledger writer: one line per outcome and per reject, in arrival order. What
+/// has queued up since the last write goes out in one write.
 async fn collect(
     mut outcomes: mpsc::Receiver<Outcome>,
     mut rejects: mpsc::Receiver<Reject>,
@@ -197,32 +259,45 @@ async fn collect(
 ) -> Result<LedgerWriter, RuntimeError> {
     let mut outcomes_open = true;
     let mut rejects_open = true;
+    let mut records = Vec::with_capacity(WRITE_AT_ONCE);
     while outcomes_open || rejects_open {
-        let record = tokio::select! {
+        tokio::select! {
             outcome = outcomes.recv(), if outcomes_open => match outcome {
-                Some(outcome) => batch_record(&run_id, outcome, &counters),
-                None => { outcomes_open = false; continue; }
+                Some(outcome) => {
+                    records.push(batch_record(&run_id, outcome, &counters));
+                    while records.len() < WRITE_AT_ONCE && let Ok(outcome) = outcomes.try_recv() {
+                        records.push(batch_record(&run_id, outcome, &counters));
+                    }
+                }
+                None => outcomes_open = false,
             },
             reject = rejects.recv(), if rejects_open => match reject {
-                Some(reject) => reject_record(&run_id, reject),
-                None => { rejects_open = false; continue; }
+                Some(reject) => {
+                    records.push(reject_record(&run_id, reject));
+                    while records.len() < WRITE_AT_ONCE && let Ok(reject) = rejects.try_recv() {
+                        records.push(reject_record(&run_id, reject));
+                    }
+                }
+                None => rejects_open = false,
             },
             // A producer stuck on input that never ends: take what it sent and stop.
             _ = producer_done.cancelled(), if rejects_open && !outcomes_open => {
                 while let Ok(reject) = rejects.try_recv() {
-                    write(&mut ledger, &reject_record(&run_id, reject))?;
+                    records.push(reject_record(&run_id, reject));
                 }
                 rejects_open = false;
-                continue;
             }
-        };
-        write(&mut ledger, &record)?;
+        }
+        if !records.is_empty() {
+            write(&mut ledger, &records)?;
+            records.clear();
+        }
     }
     Ok(ledger)
 }
 
-fn write(ledger: &mut LedgerWriter, record: &Record) -> Result<(), RuntimeError> {
-    ledger.append(record).map_err(|e| {
+fn write(ledger: &mut LedgerWriter, records: &[Record]) -> Result<(), RuntimeError> {
+    ledger.append_all(records).map_err(|e| {
         RuntimeError(format!(
             "cannot write the ledger ({e}); what was sent after the last written line is not recorded: \
              run again with --resume to send it again"

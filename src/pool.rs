@@ -12,6 +12,7 @@
 //! - Memory is bounded by concurrency × batch size: the dispatcher only takes the next
 //!   batch off the (bounded) channel once a place in flight is free.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -143,7 +144,7 @@ struct Shared {
 pub async fn run(
     client: Client,
     config: PoolConfig,
-    mut batches: mpsc::Receiver<Batch>,
+    mut batches: mpsc::Receiver<Vec<Batch>>,
     outcomes: mpsc::Sender<Outcome>,
     counters: Arc<PoolCounters>,
     interrupt: CancellationToken,
@@ -168,20 +169,27 @@ pub async fn run(
     });
     let mut workers = JoinSet::new();
     let mut ids_not_sent = 0u64;
+    // The producer hands batches over in small chunks (see `pipeline::ChannelSink`).
+    let mut pending = VecDeque::new();
 
     // Take a place in flight first, then a batch: a batch never waits in memory for a
-    // free worker.
+    // free worker (beyond the one chunk in `pending`).
     loop {
         let Some(slot) = in_flight.acquire(&stop).await else {
             break;
         };
-        let batch = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            batch = batches.recv() => match batch {
-                Some(batch) => batch,
-                None => break,
-            },
+        if pending.is_empty() {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => break,
+                chunk = batches.recv() => match chunk {
+                    Some(chunk) => pending.extend(chunk),
+                    None => break,
+                },
+            }
+        }
+        let Some(batch) = pending.pop_front() else {
+            continue;
         };
         shared
             .counters
@@ -203,9 +211,13 @@ pub async fn run(
     // Stopped early: whatever is still queued was never sent. Closing the channel tells
     // the producer to stop reading.
     batches.close();
-    while let Ok(batch) = batches.try_recv() {
-        ids_not_sent += batch.ids.len() as u64;
+    while let Ok(chunk) = batches.try_recv() {
+        pending.extend(chunk);
     }
+    ids_not_sent += pending
+        .iter()
+        .map(|batch| batch.ids.len() as u64)
+        .sum::<u64>();
 
     let drain = async { while workers.join_next().await.is_some() {} };
     if interrupt.is_cancelled() {

@@ -1102,7 +1102,7 @@ mod send_stage {
         });
         let feeder = tokio::spawn(async move {
             for batch in input {
-                if batch_tx.send(batch).await.is_err() {
+                if batch_tx.send(vec![batch]).await.is_err() {
                     break;
                 }
             }
