@@ -414,6 +414,20 @@ mod tests {
     }
 
     #[test]
+    fn builds_an_https_client_with_the_ring_provider() {
+        // reqwest is built without a TLS provider of its own: building must install one
+        // rather than panic, and it must work twice (tests build many clients).
+        let key = ApiKey::new("k", "test").unwrap();
+        let url: Url = "https://acme.acquire.io/api/v1/crm/block-visitor"
+            .parse()
+            .unwrap();
+        for _ in 0..2 {
+            let client = Client::new(url.clone(), &key, Duration::from_secs(1), 4).unwrap();
+            assert_eq!(client.url().scheme(), "https");
+        }
+    }
+
+    #[test]
     fn snippets_are_short_single_lines() {
         let long = "x\n".repeat(1000);
         let snippet = body_snippet(long.as_bytes());
