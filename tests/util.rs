@@ -440,6 +440,25 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
+/// Reads a child's stdout and stderr on threads, so it never blocks on a full pipe.
+fn drain_output(
+    child: &mut Child,
+) -> (
+    std::thread::JoinHandle<String>,
+    std::thread::JoinHandle<String>,
+) {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    }
+    (drain(child.stdout.take()), drain(child.stderr.take()))
+}
+
 /// Runs `cmd` to its end and also returns the child's peak resident memory in KiB
 /// (`ru_maxrss` from `wait4`, exact and race-free: the kernel keeps it until the child is
 /// reaped). Output is drained on threads so the child never blocks on a full pipe.
@@ -448,27 +467,7 @@ pub fn grouped(n: u64) -> String {
 pub fn run_measured(cmd: &mut Command) -> (Ran, u64) {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn blockade");
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut text);
-            }
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let (stdout, stderr) = drain_output(&mut child);
     let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
     let mut status: libc::c_int = 0;
     // SAFETY: `rusage` is plain old data, zeroed is a valid value, and wait4 only writes it.
@@ -503,27 +502,7 @@ pub fn run_measured(cmd: &mut Command) -> (Ran, u64) {
 pub fn run_with_deadline(cmd: &mut Command, limit: std::time::Duration) -> Ran {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn blockade");
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut text);
-            }
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let (stdout, stderr) = drain_output(&mut child);
     let deadline = std::time::Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
