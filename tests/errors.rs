@@ -213,3 +213,30 @@ fn max_rejects_stops_a_mostly_garbage_input_before_sending() {
     );
     assert_blocked_exactly_once(&mock, [1, 2]);
 }
+
+#[test]
+fn help_teaches_with_examples_and_completions_are_generated() {
+    let work = Work::new();
+    let ran = run(work.blockade().args(["block", "--help"]));
+    assert_eq!(ran.code, 0);
+    assert!(
+        ran.stdout.contains("Examples:") && ran.stdout.contains("--sandbox"),
+        "{}",
+        ran.stdout
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let ran = run(work.blockade().args(["completions", shell]));
+        assert_eq!(ran.code, 0, "{shell}: {}", ran.all());
+        assert!(
+            ran.stdout.contains("--block-for"),
+            "{shell} completions name the options"
+        );
+    }
+    let ran = run(work.blockade().args(["completions", "tcsh"]));
+    assert_eq!(
+        ran.code,
+        2,
+        "an unknown shell is a usage error: {}",
+        ran.all()
+    );
+}
