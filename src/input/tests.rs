@@ -1231,3 +1231,417 @@ fn jsonl_deep_nesting_is_skipped_or_rejected_without_recursion() {
         found[1].reason
     );
 }
+
+// ---------- CSV fast path (plain lines) against the slow path (csv_core) ----------
+
+/// A reader that hands out at most `step` bytes per `read`, to put every line and every
+/// record across read boundaries.
+struct Trickle {
+    data: Vec<u8>,
+    at: usize,
+    step: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.data.len() - self.at);
+        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+fn read_in_steps(bytes: &[u8], step: usize, opts: &ReadOptions) -> Vec<Item> {
+    let trickle = Trickle {
+        data: bytes.to_vec(),
+        at: 0,
+        step,
+    };
+    match Source::from_reader("test", trickle, Format::Csv, opts) {
+        Ok(source) => source.collect(),
+        Err(err) => panic!("open failed: {err}"),
+    }
+}
+
+/// Reads `bytes` whole, 1 byte at a time and 7 bytes at a time; all three must agree.
+fn read_every_way(bytes: &[u8], opts: &ReadOptions) -> Vec<Item> {
+    let whole = read_ok(Format::Csv, bytes, opts);
+    for step in [1, 7] {
+        assert_eq!(
+            read_in_steps(bytes, step, opts),
+            whole,
+            "read {step} bytes at a time"
+        );
+    }
+    whole
+}
+
+/// The reader as it was before the fast path: the `csv` crate over the whole input, each
+/// record checked as the old `CsvRows::check_record` did. `None` when the header has no
+/// `id` column (then the real reader must fail to open). One deliberate difference: the
+/// line of a record is the physical line of its first byte (the `csv` crate reports the
+/// line before any blank lines that precede it).
+fn reference_csv(bytes: &[u8], opts: &ReadOptions) -> Option<Vec<Item>> {
+    use self::cell::{BlockTill, Snippet, id_reason};
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(opts.delimiter)
+        .terminator(::csv::Terminator::Any(b'\n'))
+        .from_reader(bytes);
+    let mut records = reader.byte_records();
+    let header = records.next()?.ok()?;
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|field| String::from_utf8_lossy(field).trim() == name)
+    };
+    let id_column = column("id")?;
+    let till = opts.block_till_field.as_ref().map(|field| {
+        let block_till = BlockTill::PerRow {
+            field: field.clone(),
+            default: opts.default_block_till,
+        };
+        (
+            column(field).expect("the till column is in the header"),
+            block_till,
+        )
+    });
+    let mut items = Vec::new();
+    for record in records {
+        let record = record.expect("reading a slice cannot fail");
+        if record.len() == 1 && record.get(0) == Some(b"\r".as_slice()) {
+            continue;
+        }
+        let pos = record.position().expect("records read have a position");
+        let blank = bytes[pos.byte() as usize..]
+            .iter()
+            .take_while(|&&byte| byte == b'\n')
+            .count();
+        let line = pos.line() + blank as u64;
+        let origin = Origin {
+            path: Arc::from("test"),
+            line,
+        };
+        let reject = |reason: String| {
+            let mut snippet = Snippet::default();
+            let last = record.len() - 1;
+            for (index, field) in record.iter().enumerate() {
+                if index > 0 {
+                    snippet.push(&[opts.delimiter]);
+                }
+                let field = match field.strip_suffix(b"\r") {
+                    Some(trimmed) if index == last => trimmed,
+                    _ => field,
+                };
+                snippet.push(field);
+            }
+            Item::Reject(Reject {
+                origin: origin.clone(),
+                input: snippet.finish(),
+                reason,
+            })
+        };
+        if record.len() != header.len() {
+            items.push(reject(format!(
+                "expected {} fields, found {} (quote values that contain the delimiter)",
+                header.len(),
+                record.len()
+            )));
+            continue;
+        }
+        let Ok(id_text) = std::str::from_utf8(&record[id_column]) else {
+            items.push(reject("ID is not valid UTF-8".to_owned()));
+            continue;
+        };
+        let id = match parse_id(id_text) {
+            Ok(id) => id,
+            Err(err) => {
+                items.push(reject(id_reason(id_text, &err)));
+                continue;
+            }
+        };
+        let block_till = match &till {
+            None => Ok(opts.default_block_till.expect("a default block-till")),
+            Some((column, block_till)) => match std::str::from_utf8(&record[*column]) {
+                Ok(text) => block_till.resolve(Some(text)),
+                Err(_) => Err("block-till is not valid UTF-8".to_owned()),
+            },
+        };
+        items.push(match block_till {
+            Ok(block_till) => Item::Row(Row {
+                id,
+                block_till,
+                origin,
+            }),
+            Err(reason) => reject(reason),
+        });
+    }
+    Some(items)
+}
+
+fn csv_body() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        4 => "[0-9]{1,9}".prop_map(String::into_bytes),
+        1 => "[0-9]{18,21}".prop_map(String::into_bytes),
+        3 => Just(b"\n".to_vec()),
+        1 => Just(b"\r\n".to_vec()),
+        1 => Just(b"\r".to_vec()),
+        3 => Just(b",".to_vec()),
+        1 => Just(b";".to_vec()),
+        2 => Just(b"\"".to_vec()),
+        1 => Just(b"\"\"".to_vec()),
+        1 => Just(b" ".to_vec()),
+        1 => Just(b"\t".to_vec()),
+        1 => Just(b"0".to_vec()),
+        1 => Just(b"-".to_vec()),
+        1 => Just(b"x".to_vec()),
+        1 => Just(b"2030-01-01T00:00:00Z".to_vec()),
+        1 => Just(b"\xEF\xBB\xBF".to_vec()),
+        1 => Just("\u{a0}".as_bytes().to_vec()),
+        1 => Just(b"\xff".to_vec()),
+        1 => proptest::collection::vec(any::<u8>(), 1..4),
+    ];
+    proptest::collection::vec(piece, 0..60).prop_map(|pieces| pieces.concat())
+}
+
+proptest! {
+    /// The fast path (plain lines) and the state machine (quoted records) together must
+    /// read any CSV-like input exactly as the `csv` crate does: same rows, same rejects
+    /// with the same snippets and reasons, same line numbers; whole or in small reads.
+    #[test]
+    fn csv_reader_matches_the_csv_crate(
+        header in prop_oneof![
+            Just(("id\n", ',', false)),
+            Just(("id,name\n", ',', false)),
+            Just(("name,id,t\n", ',', true)),
+            Just(("t;id\r\n", ';', true)),
+        ],
+        body in csv_body(),
+        step in 1usize..12,
+    ) {
+        let (header, delimiter, per_row) = header;
+        let options = ReadOptions {
+            delimiter: delimiter as u8,
+            block_till_field: per_row.then(|| "t".to_owned()),
+            ..opts()
+        };
+        let mut bytes = header.as_bytes().to_vec();
+        bytes.extend(&body);
+        let expected = reference_csv(&bytes, &options).expect("the header has `id`");
+        let whole = read_ok(Format::Csv, &bytes, &options);
+        prop_assert_eq!(&whole, &expected);
+        prop_assert_eq!(read_in_steps(&bytes, step, &options), expected);
+    }
+}
+
+#[test]
+fn csv_quoted_newline_between_plain_lines_keeps_line_numbers() {
+    let data = b"id,name\n1,a\n2,\"two\nlines\"\n3,c\n\"4\",\"x\n\ny\"\n5,e\n6\n7,g";
+    let items = read_every_way(data, &opts());
+    assert_eq!(
+        rows(&items),
+        [(1, 2), (2, 3), (3, 5), (4, 6), (5, 9), (7, 11)]
+    );
+    let wrong = only_reject(&items, 10, "expected 2 fields, found 1");
+    assert_eq!(wrong.input, "6");
+}
+
+#[test]
+fn csv_quote_in_another_column_reads_like_a_plain_line() {
+    let data = b"name,id\n\"Doe, Jane\",11\nJane \"JD\" Doe,12\n\"a\"\"b\",13\nplain,14\n";
+    let items = read_every_way(data, &opts());
+    assert_eq!(rows(&items), [(11, 2), (12, 3), (13, 4), (14, 5)]);
+    // The quoted field is unquoted in a reject's snippet, as the csv crate reads it.
+    let items = read_every_way(b"name,id\n\"Doe, Jane\",x\n", &opts());
+    assert_eq!(only_reject(&items, 2, "bad ID \"x\"").input, "Doe, Jane,x");
+}
+
+#[test]
+fn csv_lines_across_read_and_buffer_boundaries_read_the_same() {
+    // Far more than the 64 KiB read buffer, with lines of every length from 2 to 40 bytes,
+    // so lines straddle the buffer's end at many offsets; some quoted, some CRLF.
+    let mut data = b"id,name\n".to_vec();
+    let mut expected = Vec::new();
+    for index in 0..12_000u64 {
+        let id = 1 + index * 7919 % 100_000_000;
+        let name = "n".repeat((index % 39) as usize);
+        match index % 5 {
+            0 => data.extend(format!("{id},\"{name}\"\n").into_bytes()),
+            1 => data.extend(format!("{id},{name}\r\n").into_bytes()),
+            _ => data.extend(format!("{id},{name}\n").into_bytes()),
+        }
+        expected.push((id, index + 2));
+    }
+    assert!(data.len() > 3 * READ_BUFFER_BYTES);
+    let whole = read_ok(Format::Csv, &data, &opts());
+    assert_eq!(rows(&whole), expected);
+    assert_eq!(whole.len(), expected.len(), "no rejects");
+    for step in [1, 7, 4093, READ_BUFFER_BYTES - 1, READ_BUFFER_BYTES + 1] {
+        assert_eq!(read_in_steps(&data, step, &opts()), whole, "step {step}");
+    }
+}
+
+#[test]
+fn csv_one_column_digits_lines_and_their_edge_cases() {
+    // The one-column file is the common case with its own fast path; each odd line must
+    // still get the reason `parse_id` gives.
+    let data = b"id\n1\n007\n0\n000\n18446744073709551615\n18446744073709551616\n\
+                  9999999999999999999\n12\r\n 13 \n14x\n\n15";
+    let items = read_every_way(data, &opts());
+    assert_eq!(
+        rows(&items),
+        [
+            (1, 2),
+            (7, 3),
+            (u64::MAX, 6),
+            (9_999_999_999_999_999_999, 8),
+            (12, 9),
+            (13, 10),
+            (15, 13)
+        ]
+    );
+    let found: Vec<(u64, &str)> = rejects(&items)
+        .iter()
+        .map(|reject| (reject.origin.line, reject.input.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (4, "0"),
+            (5, "000"),
+            (7, "18446744073709551616"),
+            (11, "14x")
+        ]
+    );
+    assert!(rejects(&items)[2].reason.contains("too large"));
+}
+
+#[test]
+fn csv_blank_lf_lines_do_not_shift_line_numbers() {
+    // The csv crate reported a record after blank lines at the first blank line's number;
+    // the origin is the physical line where the record starts.
+    let data = b"id,name\n\n\n1,a\n\r\n\n2,\"b\nc\"\n\n3,c\n";
+    let items = read_every_way(data, &opts());
+    assert_eq!(rows(&items), [(1, 4), (2, 7), (3, 10)]);
+}
+
+#[test]
+fn csv_line_longer_than_the_read_buffer_is_read_whole() {
+    let long = "n".repeat(3 * READ_BUFFER_BYTES + 5);
+    let data = format!("id,name\n1,{long}\n2,b\n3,{long}x\n");
+    let items = read_ok(Format::Csv, data.as_bytes(), &opts());
+    assert_eq!(rows(&items), [(1, 2), (2, 3), (3, 4)]);
+    assert_eq!(read_in_steps(data.as_bytes(), 1000, &opts()), items);
+}
+
+#[test]
+fn csv_record_of_1_mib_is_read_and_one_byte_more_breaks_the_file_off() {
+    let record = |len: usize| {
+        let mut row = b"5,".to_vec();
+        row.resize(len, b'z');
+        row
+    };
+    for quoted in [false, true] {
+        let mut at_cap = record(super::csv::MAX_RECORD_BYTES);
+        if quoted {
+            at_cap[2] = b'"';
+            at_cap.push(b'"');
+            at_cap.remove(3);
+        }
+        assert_eq!(at_cap.len(), super::csv::MAX_RECORD_BYTES);
+        let mut data = b"id,name\n".to_vec();
+        data.extend(&at_cap);
+        data.extend(b"\r\n6,b\n");
+        // Counted without the line break: the `\r` makes it one byte too many.
+        let items = read_ok(Format::Csv, &data, &opts());
+        let broke = broken(&items);
+        assert_eq!(broke.len(), 1, "quoted {quoted}: {items:?}");
+        assert_eq!(broke[0].origin.line, 2);
+        assert!(
+            broke[0]
+                .reason
+                .contains("from line 2 on is longer than 1 MiB")
+        );
+
+        let mut data = b"id,name\n".to_vec();
+        data.extend(&at_cap);
+        data.extend(b"\n6,b\n");
+        let items = read_ok(Format::Csv, &data, &opts());
+        assert_eq!(rows(&items), [(5, 2), (6, 3)], "quoted {quoted}");
+        // At the end of the input without a line break, too.
+        let items = read_ok(Format::Csv, &data[..data.len() - 5], &opts());
+        assert_eq!(rows(&items), [(5, 2)], "quoted {quoted}, no final newline");
+    }
+}
+
+#[test]
+fn csv_bom_split_over_reads_is_dropped_even_before_a_quoted_header() {
+    for data in [
+        &b"\xEF\xBB\xBF\"id\",name\n5,a\n"[..],
+        b"\xEF\xBB\xBFid\n5\n",
+    ] {
+        assert_eq!(rows(&read_every_way(data, &opts())), [(5, 2)]);
+    }
+    // Only at the start of the input: a BOM later is data (here inside an ID).
+    let items = read_every_way(b"id\n\xEF\xBB\xBF6\n", &opts());
+    only_reject(&items, 2, "bad ID");
+}
+
+#[test]
+fn csv_interrupted_reads_are_retried() {
+    struct Interrupting {
+        inner: Cursor<Vec<u8>>,
+        calls: u32,
+    }
+    impl std::io::Read for Interrupting {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.calls += 1;
+            if self.calls.is_multiple_of(2) {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let step = buf.len().min(3);
+            self.inner.read(&mut buf[..step])
+        }
+    }
+    let stream = Interrupting {
+        inner: Cursor::new(b"id,name\n1,a\n2,\"b\nb\"\n3,c\n".to_vec()),
+        calls: 0,
+    };
+    let items: Vec<Item> = Source::from_reader("test", stream, Format::Csv, &opts())
+        .unwrap()
+        .collect();
+    assert_eq!(rows(&items), [(1, 2), (2, 3), (3, 5)]);
+}
+
+#[test]
+fn csv_read_error_mid_line_is_broken_at_that_line() {
+    struct FailAfter(Cursor<Vec<u8>>);
+    impl std::io::Read for FailAfter {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => Err(std::io::Error::other("disk on fire")),
+                read => Ok(read),
+            }
+        }
+    }
+    for tail in [&b"3,partial"[..], b"3,\"partial\nquoted"] {
+        let mut data = b"id,name\n1,a\n2,b\n".to_vec();
+        data.extend(tail);
+        let items: Vec<Item> =
+            Source::from_reader("test", FailAfter(Cursor::new(data)), Format::Csv, &opts())
+                .unwrap()
+                .collect();
+        assert_eq!(rows(&items), [(1, 2), (2, 3)]);
+        let broke = broken(&items);
+        assert_eq!(broke.len(), 1, "{items:?}");
+        assert_eq!(broke[0].origin.line, 4);
+        assert!(
+            broke[0]
+                .reason
+                .starts_with("cannot read past line 4: disk on fire;"),
+            "{}",
+            broke[0].reason
+        );
+    }
+}
