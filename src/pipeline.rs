@@ -181,6 +181,7 @@ where
         run.run_id.clone(),
         counters.clone(),
         producer_done.clone(),
+        run.interrupt.clone(),
     ));
 
     // 2. The producer, on a thread of its own (blocking reads).
@@ -248,7 +249,8 @@ where
 const WRITE_AT_ONCE: usize = 64;
 
 /// The single ledger writer: one line per outcome and per reject, in arrival order. What
-/// has queued up since the last write goes out in one write.
+/// has queued up since the last write goes out in one write. If a write fails the run is
+/// stopped: nothing may be sent that cannot be recorded.
 async fn collect(
     mut outcomes: mpsc::Receiver<Outcome>,
     mut rejects: mpsc::Receiver<Reject>,
@@ -256,6 +258,7 @@ async fn collect(
     run_id: String,
     counters: Arc<Counters>,
     producer_done: CancellationToken,
+    stop_run: CancellationToken,
 ) -> Result<LedgerWriter, RuntimeError> {
     let mut outcomes_open = true;
     let mut rejects_open = true;
@@ -289,7 +292,7 @@ async fn collect(
             }
         }
         if !records.is_empty() {
-            write(&mut ledger, &records)?;
+            write(&mut ledger, &records).inspect_err(|_| stop_run.cancel())?;
             records.clear();
         }
     }
@@ -299,8 +302,8 @@ async fn collect(
 fn write(ledger: &mut LedgerWriter, records: &[Record]) -> Result<(), RuntimeError> {
     ledger.append_all(records).map_err(|e| {
         RuntimeError(format!(
-            "cannot write the ledger ({e}); what was sent after the last written line is not recorded: \
-             run again with --resume to send it again"
+            "cannot write the ledger ({e}); the run was stopped, and what was sent after the last \
+             written line is not recorded: run again with --resume to send it again"
         ))
     })
 }

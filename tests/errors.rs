@@ -240,3 +240,40 @@ fn help_teaches_with_examples_and_completions_are_generated() {
         ran.all()
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_ledger_that_cannot_be_written_stops_the_run() {
+    // Nothing may be sent that cannot be recorded: on a full disk the run stops at once.
+    let work = Work::new();
+    let input = work.write("a.csv", csv_of(1..=2000));
+    let mock = Mock::start(&[]);
+    let mut cmd = work.blockade();
+    cmd.args([
+        "block",
+        "--base-url",
+        &mock.url,
+        "--block-for",
+        "1d",
+        "--rate",
+        "200/s",
+        "--batch-size",
+        "10",
+        "--results",
+        "/dev/full",
+    ])
+    .env("ACQUIRE_API_KEY", KEY)
+    .arg(&input);
+    let ran = run(&mut cmd);
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    assert!(
+        ran.stderr.contains("cannot write the ledger") && ran.stderr.contains("--resume"),
+        "{}",
+        ran.stderr
+    );
+    let requests = mock.requests();
+    assert!(
+        requests < 20,
+        "the run went on sending {requests} requests it could not record"
+    );
+}
