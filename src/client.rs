@@ -227,7 +227,6 @@ impl Client {
             .default_headers(headers)
             .user_agent(concat!("blockade/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .timeout(timeout)
             .pool_max_idle_per_host(idle_per_host)
