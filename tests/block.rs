@@ -267,3 +267,24 @@ fn sandbox_runs_the_readme_command() {
     assert!(ran.stdout.contains("3,000 IDs"), "{}", ran.stdout);
     assert!(ran.stdout.contains("sandbox"), "{}", ran.stdout);
 }
+
+#[test]
+fn dry_run_of_a_broken_input_is_an_input_error() {
+    let work = Work::new();
+    let bad = root().join("fixtures/bad/truncated.csv.gz");
+    let ran = run(work
+        .blockade()
+        .args(["block", "--block-for", "1d", "--dry-run"])
+        .arg(&bad));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert!(
+        ran.stdout.contains("could not be read to the end"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("50 valid"),
+        "the plan still counts the rows read: {}",
+        ran.stdout
+    );
+}

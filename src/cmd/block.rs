@@ -376,6 +376,18 @@ fn dry_run(
             );
         }
     }
+    let broken = Counters::get(&counters.inputs_broken);
+    if broken > 0 {
+        out += &format!(
+            "  broken    {broken} input(s) could not be read to the end (see the rejected rows): fix them before the real run\n"
+        );
+    }
     cmd::print_stdout(&out);
-    ExitStatus::Success
+    // A real run would exit 1 here (rows lost from sight); the plan says so with an input
+    // error, since nothing was sent.
+    if broken > 0 {
+        ExitStatus::Usage
+    } else {
+        ExitStatus::Success
+    }
 }
