@@ -12,7 +12,8 @@
 //! A 429 moves a shared "not before" instant forward for everyone and doubles a slowdown
 //! factor (the schedule's interval grows); each success shrinks it again by 5%, never below
 //! 1 (never above `--rate`). Sleepers that reserved before a 429 wake, see the schedule
-//! changed, and queue again behind the pause.
+//! changed, and queue again behind the pause. A sleeper that wakes much later than timer
+//! jitter (a stalled thread) queues again too, so a stall never turns into a burst.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -103,12 +104,20 @@ impl Schedule {
 /// The schedule, shared by every worker of the pool.
 pub struct Gate {
     schedule: Mutex<Schedule>,
+    /// How late a sleeper may wake and still take its slot: half an interval keeps any
+    /// second within rate + burst; never below a few timer ticks, or at high rates every
+    /// wake-up would count as late and queue again forever.
+    max_lateness: Duration,
 }
+
+/// The floor of `Gate::max_lateness`: tokio's timer has millisecond ticks.
+const TIMER_SLACK: Duration = Duration::from_millis(3);
 
 impl Gate {
     pub fn new(rate: Rate, burst: u32) -> Gate {
         Gate {
             schedule: Mutex::new(Schedule::new(rate, burst)),
+            max_lateness: (rate.interval() / 2).max(TIMER_SLACK),
         }
     }
 
@@ -131,7 +140,13 @@ impl Gate {
             }
             tokio::time::sleep_until(slot).await;
             // A 429 while we slept: our slot may fall inside the pause; queue again.
-            if self.schedule().epoch() == epoch {
+            if self.schedule().epoch() != epoch {
+                continue;
+            }
+            // Woken far later than timer jitter (the thread was stalled): going now would
+            // bunch with the slots after ours and break rate + burst in some second, so
+            // queue again instead.
+            if Instant::now() <= slot + self.max_lateness {
                 return;
             }
         }
@@ -233,6 +248,15 @@ mod tests {
             s.rate_limited(t0, Duration::ZERO);
         }
         assert_eq!(s.slowdown(), MAX_SLOWDOWN);
+    }
+
+    #[test]
+    fn allowed_lateness_is_half_an_interval_but_never_below_the_timer_slack() {
+        assert_eq!(Gate::new("10/s".parse().unwrap(), 1).max_lateness, ms(50));
+        assert_eq!(
+            Gate::new("1000/s".parse().unwrap(), 1).max_lateness,
+            TIMER_SLACK
+        );
     }
 
     #[tokio::test(start_paused = true)]

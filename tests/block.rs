@@ -212,12 +212,22 @@ fn rate_limit_holds_in_every_one_second_window_the_imitation_saw() {
     let stats = mock.stats();
     assert_eq!(stats["requests"], 60);
     let busiest = stats["max_per_second"].as_u64().unwrap();
-    // governor lets at most rate + burst through in any one period.
+    // The gate lets at most rate + burst (21) through in any second. The bound here has a
+    // little slack because on a shared machine the imitation itself can be paused for a
+    // moment, and requests it timestamps after a pause bunch up; the exact figure is
+    // measured in benches/ (BENCHMARKS.md). An unpaced run would put all 60 requests in
+    // one second, a burst of `rate` 40.
     assert!(
-        busiest <= 21,
+        busiest <= 24,
         "busiest 1 s window held {busiest} requests at --rate 20/s: {stats}"
     );
     assert!(busiest >= 2, "the imitation did not count windows: {stats}");
+    // 60 requests at 20/s span three seconds of the imitation's clock.
+    let seconds = stats["per_second"].as_array().unwrap().len();
+    assert!(
+        seconds >= 3,
+        "60 requests at 20/s arrived within {seconds} s: {stats}"
+    );
 }
 
 #[test]
