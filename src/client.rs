@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
 use serde::Serialize;
 
 use crate::api_key::ApiKey;
@@ -277,14 +277,10 @@ async fn read_answer(mut response: reqwest::Response) -> Answer {
         }
     }
     Answer::Http {
-        status: status_code(status),
+        status: status.as_u16(),
         retry_after,
         body,
     }
-}
-
-fn status_code(status: StatusCode) -> u16 {
-    status.as_u16()
 }
 
 fn transport_answer(error: &reqwest::Error) -> Answer {

@@ -68,14 +68,12 @@ pub struct InFlight {
 }
 
 impl InFlight {
+    /// `max` is the most ever in flight (`PoolConfig::max_in_flight`): the fixed number,
+    /// or the bound of `auto`.
     pub fn new(mode: Concurrency, max: usize, rate_per_sec: f64) -> Arc<InFlight> {
-        let max = match mode {
-            Concurrency::Fixed(n) => n,
-            Concurrency::Auto => max.max(1),
-        };
         Arc::new(InFlight {
             mode,
-            max,
+            max: max.max(1),
             rate_per_sec,
             count: AtomicUsize::new(0),
             latency_us: AtomicU64::new(0),
@@ -184,7 +182,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn fixed_bound_is_never_exceeded() {
-        let limit = InFlight::new(Concurrency::Fixed(2), 64, 10.0);
+        let limit = InFlight::new(Concurrency::Fixed(2), 2, 10.0);
         let stop = CancellationToken::new();
         let a = limit.acquire(&stop).await.unwrap();
         let _b = limit.acquire(&stop).await.unwrap();
@@ -199,7 +197,7 @@ mod tests {
 
     #[tokio::test]
     async fn stop_releases_a_waiting_dispatcher() {
-        let limit = InFlight::new(Concurrency::Fixed(1), 64, 10.0);
+        let limit = InFlight::new(Concurrency::Fixed(1), 1, 10.0);
         let stop = CancellationToken::new();
         let _held = limit.acquire(&stop).await.unwrap();
         stop.cancel();

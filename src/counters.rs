@@ -19,8 +19,6 @@ pub struct Counters {
     pub already_blocked: AtomicU64,
     /// Rows left to the other copies by `--shard`.
     pub other_shards: AtomicU64,
-    /// IDs put into batches for sending.
-    pub queued: AtomicU64,
     /// IDs read but never sent because the run stopped (abort, interrupt).
     pub not_sent: AtomicU64,
     /// Rows left unread because the run stopped (abort, interrupt).

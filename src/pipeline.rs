@@ -110,7 +110,6 @@ impl Sink for ChannelSink {
             self.count_not_sent(&chunk);
             return false;
         }
-        Counters::add(&self.counters.queued, batch.ids.len() as u64);
         self.gathered.push(batch);
         if self.gathered.len() >= CHUNK {
             return self.hand_over();

@@ -151,7 +151,7 @@ pub async fn run(
 ) -> PoolEnd {
     let in_flight = InFlight::new(
         config.concurrency,
-        config.max_concurrency,
+        config.max_in_flight(),
         config.rate.per_second(),
     );
     let stop = interrupt.child_token();

@@ -67,7 +67,7 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
             unreadable_lines = stats.bad_line_count,
             "Resuming: IDs the ledger shows blocked are skipped"
         );
-        Dedupe::resuming(latest.blocked().clone())
+        Dedupe::resuming(latest.into_blocked())
     } else {
         Dedupe::new()
     };

@@ -77,6 +77,11 @@ impl LatestStatus {
         &self.blocked
     }
 
+    /// The blocked set itself, for `--resume` (no copy of a possibly large bitmap).
+    pub fn into_blocked(self) -> RoaringTreemap {
+        self.blocked
+    }
+
     /// IDs whose latest outcome is failed, grouped by that line's `block_till`, earliest first.
     pub fn failed_by_block_till(&self) -> Vec<(DateTime<Utc>, RoaringTreemap)> {
         self.failed_by_till
