@@ -210,15 +210,18 @@ where
         counters.clone(),
         pool_counters.clone(),
     );
-    let pool_end = pool::run(
+    // The pool runs as a task of its own: a future awaited directly by `block_on` wakes it
+    // through the runtime's eventfd, one write syscall per finished request.
+    let pool_end = tokio::spawn(pool::run(
         run.client,
         run.pool,
         batch_rx,
         outcome_tx,
         pool_counters.clone(),
         run.interrupt.clone(),
-    )
-    .await;
+    ))
+    .await
+    .map_err(|e| RuntimeError(format!("the worker pool stopped: {e}")))?;
 
     // 4. Wait for the producer to notice and count what it leaves unread (it may be stuck
     //    on a stdin that never ends: then give it a moment only), and for the collector to
