@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::Url;
+use url::Url;
 
 use crate::api_key::{ApiKey, KeyError};
 use crate::cli::{BlockTillArgs, ConnectionArgs};

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use reqwest::Url;
+use url::Url;
 
 /// Path of the block endpoint, appended to the base URL.
 pub const BLOCK_PATH: &str = "/api/v1/crm/block-visitor";

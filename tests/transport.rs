@@ -233,3 +233,69 @@ fn the_key_never_appears_anywhere_at_trace_verbosity_in_any_command() {
         }
     }
 }
+
+/// A proxy that refuses every tunnel: records what each client sent before the answer.
+fn refusing_proxy() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                head.push_str(&line);
+                line.clear();
+            }
+            record.lock().unwrap().push(head);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn https_goes_through_https_proxy_as_a_tunnel_that_never_carries_the_key() {
+    let work = Work::new();
+    let input = work.write("a.csv", csv_of(1..=5));
+    let (proxy, seen) = refusing_proxy();
+    let ran = run(work
+        .blockade()
+        .args(["block", "--block-for", "1d", "--max-attempts", "1"])
+        .args(["--account", "demo", "--results"])
+        .arg(work.ledger_path())
+        .env("ACQUIRE_API_KEY", KEY)
+        .env("HTTPS_PROXY", &proxy)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .arg(&input));
+    assert_eq!(
+        ran.code,
+        1,
+        "a refused tunnel is a failed batch: {}",
+        ran.all()
+    );
+    let heads = seen.lock().unwrap().clone();
+    assert!(!heads.is_empty(), "the proxy was never asked");
+    for head in &heads {
+        assert!(
+            head.starts_with("CONNECT demo.acquire.io:443 HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(!head.contains(KEY), "the key went to the proxy: {head}");
+    }
+    let ledger = work.ledger();
+    let failed = lines_with_status(&ledger, "failed");
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0]["error"].as_str().unwrap().contains("tunnel"),
+        "{}",
+        failed[0]
+    );
+}
