@@ -85,12 +85,12 @@ impl LedgerWriter {
             self.line.push(b'\n');
         }
         for record in records {
-            serde_json::to_writer(&mut self.line, record).map_err(|source| {
-                LedgerError::Encode {
+            record
+                .write_json(&mut self.line)
+                .map_err(|source| LedgerError::Encode {
                     path: self.path.clone(),
                     source,
-                }
-            })?;
+                })?;
             self.line.push(b'\n');
         }
         if let Err(source) = self.file.write_all(&self.line) {
