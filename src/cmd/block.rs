@@ -79,7 +79,12 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         pool: pool_config,
         ledger,
         results: &args.results,
-        expected_rows: estimate_rows(&args.inputs),
+        // Only the progress display uses it, and counting reads every input once more.
+        expected_rows: if log.quiet {
+            None
+        } else {
+            estimate_rows(&args.inputs)
+        },
         summary_json: args.summary_json.as_deref(),
         log,
     };
