@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
@@ -31,6 +31,7 @@ use url::Url;
 
 use crate::api_key::ApiKey;
 use crate::id_list::write_json_ids;
+use crate::ledger::timestamp;
 
 /// Most bytes of an answer body read; the rest is dropped.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -198,12 +199,11 @@ pub fn body_snippet(body: &[u8]) -> String {
 pub fn request_body(ids: &[u64], block_till: DateTime<Utc>) -> Vec<u8> {
     // Written by hand around the ID list (see `id_list`); a timestamp in this form holds
     // nothing JSON would escape.
-    let till = block_till.to_rfc3339_opts(SecondsFormat::Millis, true);
     let mut body = Vec::with_capacity(ids.len() * 21 + 80);
     body.extend_from_slice(br#"{"data":"#);
     write_json_ids(&mut body, ids);
     body.extend_from_slice(br#","type":"contact","blockTill":""#);
-    body.extend_from_slice(till.as_bytes());
+    timestamp::write(&mut body, &block_till);
     body.extend_from_slice(br#""}"#);
     body
 }

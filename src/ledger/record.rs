@@ -73,12 +73,9 @@ impl BatchRecord {
             self.status.as_str()
         );
         write_json_ids(out, &self.ids);
-        let _ = write!(
-            out,
-            r#","block_till":"{}","attempts":{},"http_status":"#,
-            timestamp::format(&self.block_till),
-            self.attempts
-        );
+        out.extend_from_slice(br#","block_till":""#);
+        timestamp::write(out, &self.block_till);
+        let _ = write!(out, r#"","attempts":{},"http_status":"#, self.attempts);
         match self.http_status {
             Some(status) => {
                 let _ = write!(out, "{status}");
@@ -89,13 +86,11 @@ impl BatchRecord {
         serde_json::to_writer(&mut *out, &self.error)?;
         out.extend_from_slice(br#","source":"#);
         serde_json::to_writer(&mut *out, &self.source)?;
-        let _ = write!(
-            out,
-            r#","started_at":"{}","finished_at":"{}","ms":{}}}"#,
-            timestamp::format(&self.started_at),
-            timestamp::format(&self.finished_at),
-            self.ms
-        );
+        out.extend_from_slice(br#","started_at":""#);
+        timestamp::write(out, &self.started_at);
+        out.extend_from_slice(br#"","finished_at":""#);
+        timestamp::write(out, &self.finished_at);
+        let _ = write!(out, r#"","ms":{}}}"#, self.ms);
         Ok(())
     }
 }
