@@ -5,31 +5,18 @@
 //! marked sensitive, redirects are never followed (the key must not travel to another
 //! host), and at most `MAX_BODY` bytes of any answer are read.
 
+use std::sync::Arc;
 use std::time::Duration;
-
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
-use hyper::http::uri::Scheme;
+use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER, USER_AGENT};
 use hyper::{Method, Request, Response, Uri};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client as HttpClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::connect::proxy::Tunnel;
-use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use rustls::ClientConfig;
-use rustls_platform_verifier::ConfigVerifierExt;
-use tokio::net::TcpStream;
-use tower_service::Service;
 use url::Url;
 
 use crate::api_key::ApiKey;
+use crate::connections::Connections;
 use crate::id_list::write_json_ids;
 use crate::ledger::timestamp;
 
@@ -208,17 +195,20 @@ pub fn request_body(ids: &[u64], block_till: DateTime<Utc>) -> Vec<u8> {
     body
 }
 
-/// Sends block requests to one endpoint with one key.
+/// Sends block requests to one endpoint with one key, over kept-alive connections
+/// (`connections`).
 ///
-/// Built on hyper's pooled client rather than reqwest: reqwest's per-request layers
-/// (redirect policy, URL re-parsing, default-header copies) were a tenth of a run's CPU,
-/// and this client needs none of them. What reqwest gave that is kept here: rustls with
-/// the platform's roots, keep-alive, a timeout, and `HTTPS_PROXY`/`NO_PROXY`.
+/// Built on hyper rather than reqwest: reqwest's per-request layers (redirect policy, URL
+/// re-parsing, default-header copies) were a tenth of a run's CPU, and this client needs
+/// none of them. What reqwest gave that is kept: rustls with the platform's roots,
+/// keep-alive, a timeout, and `HTTPS_PROXY`/`NO_PROXY`.
 #[derive(Clone)]
 pub struct Client {
-    http: HttpClient<HttpsConnector<Dialer>, Full<Bytes>>,
+    connections: Arc<Connections>,
     url: Url,
-    uri: Uri,
+    /// The request target as HTTP/1.1 sends it: the path.
+    path: Uri,
+    host: HeaderValue,
     /// `Bearer <key>`, marked sensitive so hyper never shows it.
     auth: HeaderValue,
     timeout: Duration,
@@ -227,13 +217,13 @@ pub struct Client {
 const USER_AGENT_VALUE: &str = concat!("blockade/", env!("CARGO_PKG_VERSION"));
 
 impl Client {
-    /// Builds the client. `idle_per_host` should be the concurrency, so connections are
-    /// kept and reused instead of opened per request.
+    /// Builds the client. `max_in_flight` is the most requests at once: that many
+    /// connections are kept open between requests.
     pub fn new(
         url: Url,
         key: &ApiKey,
         timeout: Duration,
-        idle_per_host: usize,
+        max_in_flight: usize,
     ) -> Result<Client, ClientError> {
         // rustls is built with ring only (see DEPENDENCIES.md): install it as the process
         // default. An error only means one is installed already.
@@ -241,39 +231,26 @@ impl Client {
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
             .map_err(|_| ClientError::Build("the API key is not a valid header value".into()))?;
         auth.set_sensitive(true);
-        let uri: Uri = url
-            .as_str()
+        let unusable =
+            |what: String| ClientError::Build(format!("the URL {url} is not usable: {what}"));
+        let uri: Uri = url.as_str().parse().map_err(|e| unusable(format!("{e}")))?;
+        let host = uri
+            .authority()
+            .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
+            .ok_or_else(|| unusable("no host".into()))?;
+        let path = uri
+            .path_and_query()
+            .map_or("/", |path| path.as_str())
             .parse()
-            .map_err(|e| ClientError::Build(format!("the URL {url} is not usable: {e}")))?;
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(timeout.min(Duration::from_secs(10))));
-        let dialer = Dialer::for_target(&uri, tcp);
-        let tls = if uri.scheme() == Some(&Scheme::HTTPS) {
-            ClientConfig::with_platform_verifier().map_err(|e| {
-                ClientError::Build(format!("cannot load the system's TLS roots: {e}"))
-            })?
-        } else {
-            // A plain-HTTP target (the imitation) never uses TLS: loading the system's
-            // roots would only add a few milliseconds to every start.
-            ClientConfig::builder()
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth()
-        };
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(dialer);
-        let http = HttpClient::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(idle_per_host)
-            .pool_timer(TokioTimer::new())
-            .build(https);
+            .map_err(|e| unusable(format!("{e}")))?;
+        let connect_timeout = timeout.min(Duration::from_secs(10));
+        let connections =
+            Connections::new(uri, connect_timeout, max_in_flight).map_err(ClientError::Build)?;
         Ok(Client {
-            http,
+            connections: Arc::new(connections),
             url,
-            uri,
+            path,
+            host,
             auth,
             timeout,
         })
@@ -285,20 +262,8 @@ impl Client {
 
     /// Sends one batch and reads the answer. Never fails: transport trouble is an `Answer`.
     pub async fn send(&self, ids: &[u64], block_till: DateTime<Utc>) -> Answer {
-        let mut request = Request::new(Full::new(Bytes::from(request_body(ids, block_till))));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = self.uri.clone();
-        let headers = request.headers_mut();
-        headers.insert(AUTHORIZATION, self.auth.clone());
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-        let exchange = async {
-            match self.http.request(request).await {
-                Ok(response) => read_answer(response).await,
-                Err(error) => transport_answer(&error),
-            }
-        };
-        match tokio::time::timeout(self.timeout, exchange).await {
+        let body = Bytes::from(request_body(ids, block_till));
+        match tokio::time::timeout(self.timeout, self.exchange(body)).await {
             Ok(answer) => answer,
             Err(_) => Answer::Transport {
                 kind: TransportKind::Timeout,
@@ -309,9 +274,62 @@ impl Client {
             },
         }
     }
+
+    async fn exchange(&self, body: Bytes) -> Answer {
+        loop {
+            let (mut connection, reused) = match self.connections.checkout().await {
+                Ok(checked_out) => checked_out,
+                Err(error) => {
+                    return Answer::Transport {
+                        kind: TransportKind::Connect,
+                        message: error_chain("connection failed", &error),
+                    };
+                }
+            };
+            match connection
+                .try_send_request(self.request(body.clone()))
+                .await
+            {
+                Ok(response) => {
+                    let (answer, read_to_end) = read_answer(response).await;
+                    if read_to_end {
+                        self.connections.checkin(connection);
+                    }
+                    return answer;
+                }
+                Err(mut error) => {
+                    // The server closed a kept-alive connection just as the request was
+                    // handed to it, and nothing was written: take another connection. Not
+                    // an attempt, since the server never saw it; each pass uses up an idle
+                    // connection, and a new one is never `reused`, so this ends.
+                    if reused && error.take_message().is_some() {
+                        continue;
+                    }
+                    return Answer::Transport {
+                        kind: TransportKind::Other,
+                        message: error_chain("request failed", error.error()),
+                    };
+                }
+            }
+        }
+    }
+
+    fn request(&self, body: Bytes) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.path.clone();
+        let headers = request.headers_mut();
+        headers.insert(HOST, self.host.clone());
+        headers.insert(AUTHORIZATION, self.auth.clone());
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        request
+    }
 }
 
-async fn read_answer(response: Response<Incoming>) -> Answer {
+/// The answer, and whether its body was read to the end (only then can the connection
+/// carry another request).
+async fn read_answer(response: Response<Incoming>) -> (Answer, bool) {
     let status = response.status();
     let retry_after = response
         .headers()
@@ -320,6 +338,7 @@ async fn read_answer(response: Response<Incoming>) -> Answer {
         .and_then(RetryAfter::parse);
     let mut incoming = response.into_body();
     let mut body = Vec::new();
+    let mut read_to_end = true;
     while let Some(frame) = incoming.frame().await {
         match frame {
             Ok(frame) => {
@@ -329,36 +348,27 @@ async fn read_answer(response: Response<Incoming>) -> Answer {
                 let room = MAX_BODY - body.len();
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 if body.len() >= MAX_BODY {
+                    read_to_end = incoming.is_end_stream();
                     break;
                 }
             }
             // A body cut off mid-way is no answer at all: the server may or may not have
             // acted, and blocking is idempotent, so it is retried like a reset.
             Err(error) => {
-                return Answer::Transport {
+                let answer = Answer::Transport {
                     kind: TransportKind::Other,
                     message: error_chain("the answer broke off", &error),
                 };
+                return (answer, false);
             }
         }
     }
-    Answer::Http {
+    let answer = Answer::Http {
         status: status.as_u16(),
         retry_after,
         body,
-    }
-}
-
-fn transport_answer(error: &hyper_util::client::legacy::Error) -> Answer {
-    let kind = if error.is_connect() {
-        TransportKind::Connect
-    } else {
-        TransportKind::Other
     };
-    Answer::Transport {
-        kind,
-        message: error_chain("request failed", error),
-    }
+    (answer, read_to_end)
 }
 
 /// The error and its causes on one line (hyper's own message is terse, the cause says
@@ -371,72 +381,6 @@ fn error_chain(what: &str, error: &(dyn std::error::Error + 'static)) -> String 
         source = inner.source();
     }
     message
-}
-
-/// Opens the TCP connection under TLS: directly, or, when `HTTPS_PROXY` (or `ALL_PROXY`)
-/// names a proxy and `NO_PROXY` does not exempt the host, through a CONNECT tunnel.
-/// Plain-HTTP targets (the imitation) are always reached directly.
-#[derive(Clone)]
-enum Dialer {
-    Direct(HttpConnector),
-    Tunnel(Tunnel<HttpConnector>),
-}
-
-impl Dialer {
-    fn for_target(target: &Uri, tcp: HttpConnector) -> Dialer {
-        if target.scheme() != Some(&Scheme::HTTPS) {
-            return Dialer::Direct(tcp);
-        }
-        match Matcher::from_env().intercept(target) {
-            Some(proxy) => {
-                tracing::info!(proxy = %proxy_without_credentials(proxy.uri()), "Connecting through a proxy");
-                let mut tunnel = Tunnel::new(proxy.uri().clone(), tcp);
-                if let Some(auth) = proxy.basic_auth() {
-                    tunnel = tunnel.with_auth(auth.clone());
-                }
-                Dialer::Tunnel(tunnel)
-            }
-            None => Dialer::Direct(tcp),
-        }
-    }
-}
-
-/// A proxy URL for the log, without any `user:password@`.
-fn proxy_without_credentials(uri: &Uri) -> String {
-    let host = uri.host().unwrap_or("?");
-    match uri.port_u16() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    }
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-impl Service<Uri> for Dialer {
-    type Response = TokioIo<TcpStream>;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        match self {
-            Dialer::Direct(tcp) => tcp.poll_ready(cx).map_err(Into::into),
-            Dialer::Tunnel(tunnel) => tunnel.poll_ready(cx).map_err(Into::into),
-        }
-    }
-
-    // Called once per new connection, not per request: the box costs nothing that shows.
-    fn call(&mut self, target: Uri) -> Self::Future {
-        match self {
-            Dialer::Direct(tcp) => {
-                let connecting = tcp.call(target);
-                Box::pin(async move { connecting.await.map_err(Into::into) })
-            }
-            Dialer::Tunnel(tunnel) => {
-                let connecting = tunnel.call(target);
-                Box::pin(async move { connecting.await.map_err(Into::into) })
-            }
-        }
-    }
 }
 
 #[cfg(test)]

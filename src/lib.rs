@@ -11,6 +11,7 @@ pub mod client;
 pub mod cmd;
 pub mod concurrency;
 pub mod config;
+pub mod connections;
 pub mod counters;
 pub mod dedupe;
 pub mod endpoint;

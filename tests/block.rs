@@ -50,6 +50,37 @@ fn ten_thousand_ids_arrive_exactly_once_in_batches_of_the_requested_size() {
 }
 
 #[test]
+fn connections_are_kept_alive_and_reused() {
+    let work = Work::new();
+    let input = work.write("contacts.csv", csv_of(1..=3_000));
+    let mock = Mock::start(&[]);
+    // Every look at the stats is a connection of its own, counted as it is accepted.
+    let before = mock.stats()["connections"].as_u64().unwrap();
+    let ran = run(work
+        .block(
+            &mock,
+            &[
+                "--block-for",
+                "1d",
+                "--batch-size",
+                "10",
+                "--concurrency",
+                "4",
+            ],
+        )
+        .arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    let stats = mock.stats();
+    assert_eq!(stats["requests"], 300);
+    let connections = stats["connections"].as_u64().unwrap() - before - 1;
+    assert!(
+        (1..=4).contains(&connections),
+        "300 requests at concurrency 4 opened {connections} connections"
+    );
+    assert_blocked_exactly_once(&mock, 1..=3_000);
+}
+
+#[test]
 fn ledger_lines_follow_the_contract_schema() {
     let work = Work::new();
     let input = work.write("a.csv", "id\n5\nabc\n6\n");

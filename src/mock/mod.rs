@@ -94,6 +94,7 @@ impl MockServer {
         let connections = TaskTracker::new();
         let accept_loop = tokio::spawn(accept_loop(
             listener,
+            Arc::clone(&state),
             endpoint::router(Arc::clone(&state)),
             stop.clone(),
             connections.clone(),
@@ -149,6 +150,7 @@ impl Drop for MockServer {
 
 async fn accept_loop(
     listener: TcpListener,
+    state: Arc<MockState>,
     router: Router,
     stop: CancellationToken,
     connections: TaskTracker,
@@ -161,7 +163,10 @@ async fn accept_loop(
             accepted = listener.accept() => accepted,
         };
         let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+            Ok((stream, _peer)) => {
+                state.stats.on_connection();
+                stream
+            }
             Err(error) => {
                 // Typically out of file descriptors: pause instead of spinning on the error.
                 tracing::warn!(%error, "Mock could not accept a connection; retrying shortly.");

@@ -30,6 +30,8 @@ pub struct Stats {
     pub batch_sizes: BTreeMap<usize, u64>,
     /// Most block requests being handled at the same time.
     pub max_in_flight: u64,
+    /// TCP connections accepted: with keep-alive, no more than the client's concurrency.
+    pub connections: u64,
     /// Most requests that arrived within any sliding 1 s window (`record_ids` only; 0 otherwise).
     pub max_per_second: u64,
     /// Requests per whole second since the first request (`record_ids` only).
@@ -59,6 +61,7 @@ pub(crate) struct StatsRecorder {
     large_batches: Mutex<BTreeMap<usize, u64>>,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
+    connections: AtomicU64,
     detail: Option<Mutex<DetailedRecord>>,
 }
 
@@ -95,6 +98,7 @@ impl StatsRecorder {
             large_batches: Mutex::new(BTreeMap::new()),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             detail: record_ids.then(|| Mutex::new(DetailedRecord::default())),
         }
     }
@@ -118,6 +122,11 @@ impl StatsRecorder {
             }
         }
         sequence
+    }
+
+    /// Counts an accepted connection.
+    pub(crate) fn on_connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Marks a request as in flight until the returned guard is dropped.
@@ -190,6 +199,7 @@ impl StatsRecorder {
             ids_blocked: self.ids_blocked.load(Ordering::Relaxed),
             batch_sizes,
             max_in_flight: self.max_in_flight.load(Ordering::Relaxed),
+            connections: self.connections.load(Ordering::Relaxed),
             ..Stats::default()
         };
         if let Some(detail) = &self.detail {
