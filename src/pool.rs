@@ -198,7 +198,9 @@ pub async fn run(
         let shared = shared.clone();
         workers.spawn(async move {
             let ids = batch.ids.len() as u64;
-            send_batch(&shared, batch).await;
+            // Boxed: the request's future is several kilobytes (hyper's, the timeout's),
+            // and as part of this task's own future it was copied at every spawn.
+            Box::pin(send_batch(&shared, batch)).await;
             shared
                 .counters
                 .in_flight_ids
