@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio::sync::mpsc;
@@ -26,7 +27,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::Batch;
-use crate::client::{Answer, Client, Verdict, classify};
+use crate::client::{Answer, BlockRequest, Client, Verdict, classify};
 use crate::concurrency::{Concurrency, InFlight};
 use crate::gate::{DEFAULT_RETRY_AFTER, Gate};
 use crate::rate::Rate;
@@ -91,6 +92,8 @@ pub enum BatchStatus {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub batch: Batch,
+    /// The batch's IDs as the JSON array the request carried, when one was built.
+    pub ids_json: Option<Bytes>,
     pub status: BatchStatus,
     pub attempts: u32,
     pub http_status: Option<u16>,
@@ -285,6 +288,8 @@ struct Tally {
     attempts: u32,
     /// The final attempt's status: none when it got no HTTP answer.
     http_status: Option<u16>,
+    /// From the request body, for the ledger line.
+    ids_json: Option<Bytes>,
 }
 
 impl Tally {
@@ -292,6 +297,7 @@ impl Tally {
         let finished_at = Utc::now();
         BatchEnd::Done(Outcome {
             batch,
+            ids_json: self.ids_json.clone(),
             status,
             attempts: self.attempts,
             http_status: self.http_status,
@@ -305,10 +311,12 @@ impl Tally {
 /// The retry loop for one batch: the policy of `classify`, applied.
 async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
     let config = &shared.config;
+    let request = BlockRequest::new(&batch.ids, batch.block_till);
     let mut tally = Tally {
         started_at: None,
         attempts: 0,
         http_status: None,
+        ids_json: Some(request.ids_json()),
     };
     let mut waited_on_429 = Duration::ZERO;
     loop {
@@ -321,7 +329,7 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
         tally.attempts += 1;
         shared.counters.requests.fetch_add(1, Ordering::Relaxed);
         let sent = Instant::now();
-        let answer = shared.client.send(&batch.ids, batch.block_till).await;
+        let answer = shared.client.send(&request).await;
         shared.in_flight.observe(sent.elapsed());
         tally.http_status = match &answer {
             Answer::Http { status, .. } => Some(*status),

@@ -6,6 +6,7 @@
 
 use std::io::Write as _;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -42,6 +43,9 @@ pub struct BatchRecord {
     pub batch: u64,
     pub status: Status,
     pub ids: Vec<u64>,
+    /// `ids` already written as JSON, when the sender has it.
+    #[serde(skip)]
+    pub ids_json: IdsJson,
     #[serde(with = "timestamp")]
     pub block_till: DateTime<Utc>,
     pub attempts: u32,
@@ -59,6 +63,28 @@ pub struct BatchRecord {
     pub ms: u64,
 }
 
+/// A batch's IDs as the JSON array its request carried (`client::BlockRequest`), so the
+/// ledger copies them instead of formatting the numbers a second time. Only a cache of
+/// `ids`: never read back, and no part of a record's identity, so every two compare equal.
+#[derive(Clone, Default)]
+pub struct IdsJson(pub Option<Bytes>);
+
+impl PartialEq for IdsJson {
+    fn eq(&self, _: &IdsJson) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for IdsJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "IdsJson(cached)"
+        } else {
+            "IdsJson(none)"
+        })
+    }
+}
+
 impl BatchRecord {
     /// Appends this line's JSON: byte for byte what the derived `Serialize` writes
     /// (tested), with the ID list written by `id_list`, since this runs once per request.
@@ -72,7 +98,10 @@ impl BatchRecord {
             self.batch,
             self.status.as_str()
         );
-        write_json_ids(out, &self.ids);
+        match &self.ids_json.0 {
+            Some(json) => out.extend_from_slice(json),
+            None => write_json_ids(out, &self.ids),
+        }
         out.extend_from_slice(br#","block_till":""#);
         timestamp::write(out, &self.block_till);
         let _ = write!(out, r#"","attempts":{},"http_status":"#, self.attempts);
@@ -198,6 +227,7 @@ impl TryFrom<RawRecord> for Record {
                 batch: required(raw.batch, "batch", status)?,
                 status,
                 ids: required(raw.ids, "ids", status)?,
+                ids_json: IdsJson::default(),
                 block_till: required(raw.block_till, "block_till", status)?,
                 attempts: required(raw.attempts, "attempts", status)?,
                 http_status: raw.http_status,
@@ -241,6 +271,7 @@ pub(crate) mod tests {
             batch: 12,
             status,
             ids: ids.to_vec(),
+            ids_json: IdsJson::default(),
             block_till,
             attempts: 1,
             http_status: Some(200),
@@ -307,12 +338,14 @@ pub(crate) mod tests {
             source in ".{0,40}",
             ms in proptest::prelude::any::<u64>(),
             failed in proptest::prelude::any::<bool>(),
+            cached in proptest::prelude::any::<bool>(),
         ) {
             let instant = DateTime::from_timestamp_millis(till_ms).expect("in range");
             let record = BatchRecord {
                 run,
                 batch: batch_no,
                 status: if failed { Status::Failed } else { Status::Blocked },
+                ids_json: IdsJson(cached.then(|| Bytes::from(crate::id_list::json_ids(&ids)))),
                 ids,
                 block_till: instant,
                 attempts,
