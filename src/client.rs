@@ -181,14 +181,10 @@ pub fn body_snippet(body: &[u8]) -> String {
     out
 }
 
-/// The request body exactly as the API documents it:
-/// `{"data":[…],"type":"contact","blockTill":"2021-09-09T07:08:12.658Z"}`.
-pub fn request_body(ids: &[u64], block_till: DateTime<Utc>) -> Vec<u8> {
-    BlockRequest::new(ids, block_till).body.to_vec()
-}
-
-/// One batch's request body, built once for all its attempts. The ledger line copies its
-/// ID list from here instead of formatting the numbers a second time.
+/// One batch's request body, exactly as the API documents it
+/// (`{"data":[…],"type":"contact","blockTill":"2021-09-09T07:08:12.658Z"}`), built once for
+/// all its attempts. The ledger line copies its ID list from here instead of formatting
+/// the numbers a second time.
 #[derive(Clone, Debug)]
 pub struct BlockRequest {
     body: Bytes,
@@ -424,14 +420,14 @@ mod tests {
     #[test]
     fn body_is_exactly_the_documented_shape() {
         let till: DateTime<Utc> = "2021-09-09T07:08:12.658Z".parse().unwrap();
-        let body = String::from_utf8(request_body(&[827, 828], till)).unwrap();
+        let body = String::from_utf8(BlockRequest::new(&[827, 828], till).body.to_vec()).unwrap();
         assert_eq!(
             body,
             r#"{"data":[827,828],"type":"contact","blockTill":"2021-09-09T07:08:12.658Z"}"#
         );
         let whole_second: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
         assert!(
-            String::from_utf8(request_body(&[1], whole_second))
+            String::from_utf8(BlockRequest::new(&[1], whole_second).body.to_vec())
                 .unwrap()
                 .contains("\"2030-01-01T00:00:00.000Z\"")
         );

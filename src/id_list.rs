@@ -12,13 +12,6 @@ const MAX_ID_TEXT: usize = 21;
 /// Working part of the stack buffer; 8 more bytes take the last fixed-size write.
 const BUFFER: usize = 512;
 
-/// `[id,id,...]` as bytes.
-pub fn json_ids(ids: &[u64]) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_json_ids(&mut out, ids);
-    out
-}
-
 /// Appends `[id,id,...]` to `out`.
 pub fn write_json_ids(out: &mut Vec<u8>, ids: &[u64]) {
     out.reserve(ids.len() * MAX_ID_TEXT + 2);

@@ -334,7 +334,7 @@ fn batch_record(run_id: &str, outcome: Outcome, counters: &Counters) -> Record {
         status,
         source: outcome.batch.source(),
         ids: outcome.batch.ids,
-        ids_json: IdsJson(outcome.ids_json),
+        ids_json: IdsJson(Some(outcome.ids_json)),
         block_till: outcome.batch.block_till,
         attempts: outcome.attempts,
         http_status: outcome.http_status,

@@ -92,8 +92,8 @@ pub enum BatchStatus {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub batch: Batch,
-    /// The batch's IDs as the JSON array the request carried, when one was built.
-    pub ids_json: Option<Bytes>,
+    /// The batch's IDs as the JSON array the request carried.
+    pub ids_json: Bytes,
     pub status: BatchStatus,
     pub attempts: u32,
     pub http_status: Option<u16>,
@@ -289,7 +289,7 @@ struct Tally {
     /// The final attempt's status: none when it got no HTTP answer.
     http_status: Option<u16>,
     /// From the request body, for the ledger line.
-    ids_json: Option<Bytes>,
+    ids_json: Bytes,
 }
 
 impl Tally {
@@ -316,7 +316,7 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
         started_at: None,
         attempts: 0,
         http_status: None,
-        ids_json: Some(request.ids_json()),
+        ids_json: request.ids_json(),
     };
     let mut waited_on_429 = Duration::ZERO;
     loop {

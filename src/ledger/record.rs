@@ -345,7 +345,11 @@ pub(crate) mod tests {
                 run,
                 batch: batch_no,
                 status: if failed { Status::Failed } else { Status::Blocked },
-                ids_json: IdsJson(cached.then(|| Bytes::from(crate::id_list::json_ids(&ids)))),
+                ids_json: IdsJson(cached.then(|| {
+                    let mut json = Vec::new();
+                    write_json_ids(&mut json, &ids);
+                    Bytes::from(json)
+                })),
                 ids,
                 block_till: instant,
                 attempts,

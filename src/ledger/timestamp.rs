@@ -10,17 +10,21 @@ use serde::{Deserialize, Deserializer, Serializer};
 
 /// Formats an instant the way the ledger and the endpoint expect it.
 pub fn format(instant: &DateTime<Utc>) -> String {
-    instant.to_rfc3339_opts(SecondsFormat::Millis, true)
+    let mut out = Vec::with_capacity(24);
+    write(&mut out, instant);
+    String::from_utf8(out).expect("ASCII digits and punctuation")
 }
 
-/// Appends `format(instant)` to `out`. Every request and ledger line carries up to four
-/// of these; chrono's general formatter took ~700 instructions each, this ~100.
+/// Appends the instant in this format to `out`: what chrono's
+/// `to_rfc3339_opts(SecondsFormat::Millis, true)` writes (tested), in ~100 instructions
+/// instead of ~700. Every request and ledger line carries up to four of these.
 pub fn write(out: &mut Vec<u8>, instant: &DateTime<Utc>) {
     let year = instant.year();
     let leap_second = instant.nanosecond() >= 1_000_000_000;
     if !(0..=9999).contains(&year) || leap_second {
         // chrono writes a sign and more digits, or second 60; let it.
-        out.extend_from_slice(format(instant).as_bytes());
+        let text = instant.to_rfc3339_opts(SecondsFormat::Millis, true);
+        out.extend_from_slice(text.as_bytes());
         return;
     }
     let millis = instant.timestamp_subsec_millis();
@@ -86,6 +90,10 @@ mod tests {
     use chrono::NaiveDate;
     use proptest::prelude::*;
 
+    fn by_chrono(instant: &DateTime<Utc>) -> String {
+        instant.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
     fn written(instant: &DateTime<Utc>) -> String {
         let mut out = b"x".to_vec();
         write(&mut out, instant);
@@ -108,9 +116,9 @@ mod tests {
             -62_167_219_200_001,
         ] {
             let instant = DateTime::from_timestamp_millis(millis).unwrap();
-            assert_eq!(written(&instant), format!("x{}", format(&instant)));
+            assert_eq!(written(&instant), format!("x{}", by_chrono(&instant)));
         }
-        assert_eq!(written(&leap), format!("x{}", format(&leap)));
+        assert_eq!(written(&leap), format!("x{}", by_chrono(&leap)));
     }
 
     proptest! {
@@ -121,7 +129,7 @@ mod tests {
         ) {
             let instant = DateTime::from_timestamp_millis(millis).unwrap()
                 + chrono::Duration::nanoseconds(i64::from(nanos));
-            prop_assert_eq!(written(&instant), format!("x{}", format(&instant)));
+            prop_assert_eq!(written(&instant), format!("x{}", by_chrono(&instant)));
         }
     }
 }
