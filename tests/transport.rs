@@ -8,27 +8,37 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::util::*;
 
-/// A one-trick server: answers every request with a redirect to `location`, counting them.
-fn redirecting_server(location: String) -> (String, Arc<AtomicU64>) {
+/// A one-trick server on 127.0.0.1: reads the head of each request (the body does not
+/// matter), hands it to `seen`, and answers with `answer`. Returns its URL.
+fn one_answer_server(answer: String, seen: impl Fn(String) + Send + 'static) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let hits = Arc::new(AtomicU64::new(0));
-    let counter = hits.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(20) {
             let Ok(mut stream) = stream else { continue };
-            counter.fetch_add(1, Ordering::SeqCst);
             let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
             let mut line = String::new();
-            // Read the head of the request; the body does not matter.
             while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                head.push_str(&line);
                 line.clear();
             }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
+            seen(head);
+            let _ = stream.write_all(answer.as_bytes());
         }
+    });
+    url
+}
+
+/// Answers every request with a redirect to `location`, counting them.
+fn redirecting_server(location: String) -> (String, Arc<AtomicU64>) {
+    let hits = Arc::new(AtomicU64::new(0));
+    let counter = hits.clone();
+    let answer = format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let url = one_answer_server(answer, move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
     });
     (url, hits)
 }
@@ -236,26 +246,11 @@ fn the_key_never_appears_anywhere_at_trace_verbosity_in_any_command() {
 
 /// A proxy that refuses every tunnel: records what each client sent before the answer.
 fn refusing_proxy() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(20) {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut head = String::new();
-            let mut line = String::new();
-            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
-                head.push_str(&line);
-                line.clear();
-            }
-            record.lock().unwrap().push(head);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
+    let answer = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let url = one_answer_server(answer.to_owned(), move |head| {
+        record.lock().unwrap().push(head);
     });
     (url, seen)
 }
