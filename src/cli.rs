@@ -113,7 +113,8 @@ pub enum LogFormat {
 /// Where to send and how fast: shared by `block` and `retry`.
 #[derive(Debug, Args, Clone)]
 pub struct ConnectionArgs {
-    /// The Acquire account (letters, digits and '-'): requests go to https://ACCOUNT.acquire.io.
+    /// The Acquire account (letters, digits and '-'): requests go to https://ACCOUNT.acquire.io,
+    /// through the proxy in env HTTPS_PROXY (or ALL_PROXY) if set, unless NO_PROXY exempts it.
     #[arg(long, env = "ACQUIRE_ACCOUNT", help_heading = "Connection")]
     pub account: Option<String>,
     /// Read the API key from this file (else from env ACQUIRE_API_KEY). Never a flag value.
