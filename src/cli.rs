@@ -78,7 +78,9 @@ Examples:
 const RETRY_EXAMPLES: &str = "\
 Examples:
   blockade retry blockade-results.jsonl --account acme
-  blockade retry blockade-results.jsonl --account acme --block-for 30d   # new block-till";
+  blockade retry blockade-results.jsonl --account acme --block-for 30d   # new block-till
+  blockade retry --sandbox                      # the sandbox's own ledger
+  blockade retry blockade-results.jsonl --account acme --dry-run";
 
 const REPORT_EXAMPLES: &str = "\
 Examples:
@@ -115,20 +117,18 @@ pub enum LogFormat {
 pub struct ConnectionArgs {
     /// The Acquire account (letters, digits and '-'): requests go to https://ACCOUNT.acquire.io,
     /// through the proxy in env HTTPS_PROXY (or ALL_PROXY) if set, unless NO_PROXY exempts it.
-    #[arg(long, env = "ACQUIRE_ACCOUNT", help_heading = "Connection")]
+    /// [env: ACQUIRE_ACCOUNT; a flag beats the environment]
+    #[arg(long, help_heading = "Connection")]
     pub account: Option<String>,
     /// Read the API key from this file (else from env ACQUIRE_API_KEY). Never a flag value.
     #[arg(long, value_name = "PATH", help_heading = "Connection")]
     pub api_key_file: Option<PathBuf>,
     /// Send to another server; plain http:// only to a loopback address.
-    #[arg(
-        long,
-        env = "ACQUIRE_BASE_URL",
-        value_name = "URL",
-        help_heading = "Connection"
-    )]
+    /// [env: ACQUIRE_BASE_URL; a flag beats the environment]
+    #[arg(long, value_name = "URL", help_heading = "Connection")]
     pub base_url: Option<String>,
-    /// Start the built-in imitation in-process and send there (no account or key needed).
+    /// Start the built-in imitation in-process and send there (no account or key needed;
+    /// the ledger defaults to blockade-sandbox.jsonl).
     #[arg(long, conflicts_with_all = ["account", "base_url", "api_key_file"], help_heading = "Connection")]
     pub sandbox: bool,
     /// Request rate limit: N/s, N/m or N/h.
@@ -150,7 +150,8 @@ pub struct ConnectionArgs {
     /// Timeout of one request (e.g. 30s, 500ms).
     #[arg(long, default_value = "30s", value_parser = parse_duration, help_heading = "Retries")]
     pub timeout: Duration,
-    /// How long one batch may wait on 429s before it is failed.
+    /// Longest wait on 429s: a Retry-After beyond it (or 429 waits adding up past it) stops
+    /// the run, and the summary says when the server asks to come back.
     #[arg(long, default_value = "15m", value_parser = parse_duration, help_heading = "Retries")]
     pub max_wait: Duration,
     /// First retry delay; it doubles each attempt (with full jitter).
@@ -167,9 +168,49 @@ pub struct BlockTillArgs {
     /// Block until this instant (RFC 3339, e.g. 2026-12-31T00:00:00Z).
     #[arg(long, value_name = "TIME", value_parser = parse_instant, conflicts_with = "block_for", help_heading = "Block till")]
     pub block_till: Option<DateTime<Utc>>,
-    /// Block for this long from now (e.g. 30d, 12h, 90m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Block till")]
-    pub block_for: Option<Duration>,
+    /// Block for this long from now: 30d, 12h, 90m, 2w, or calendar months (1month,
+    /// 6months) and years (1year = 12 calendar months). Not 0.
+    #[arg(long, value_name = "DURATION", value_parser = parse_block_for, help_heading = "Block till")]
+    pub block_for: Option<BlockFor>,
+}
+
+/// `--block-for`: a fixed span, or calendar months (a month is not a fixed span).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockFor {
+    Span(Duration),
+    Months(u32),
+}
+
+/// Parses `--block-for`: `N month(s)`/`Nmo` and `N year(s)`/`Ny` as calendar months,
+/// anything else as a span. humantime's own month (30.44 days) is never used.
+pub fn parse_block_for(text: &str) -> Result<BlockFor, String> {
+    let text = text.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let months_per_unit = match unit.trim() {
+        "mo" | "month" | "months" | "M" => Some(1),
+        "y" | "year" | "years" => Some(12),
+        _ => None,
+    };
+    if let Some(per_unit) = months_per_unit {
+        return number
+            .parse::<u32>()
+            .ok()
+            .and_then(|n| n.checked_mul(per_unit))
+            .map(BlockFor::Months)
+            .ok_or_else(|| {
+                format!("{text}: expected a whole number of months or years, e.g. 6months or 1year")
+            });
+    }
+    let calendar_unit = text
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .any(|unit| ["mo", "month", "months", "M", "y", "year", "years"].contains(&unit));
+    if calendar_unit {
+        return Err(format!(
+            "{text}: months and years are calendar units and cannot be mixed with others; give them alone (6months, 1year) or use days (e.g. 45d)"
+        ));
+    }
+    parse_duration(text).map(BlockFor::Span)
 }
 
 #[derive(Debug, Args)]
@@ -195,13 +236,15 @@ pub struct BlockArgs {
     /// IDs per request.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Input")]
     pub batch_size: u32,
-    /// The results ledger, appended to.
-    #[arg(long, default_value = "blockade-results.jsonl", value_name = "PATH")]
-    pub results: PathBuf,
-    /// Skip IDs whose latest outcome in the ledger is blocked.
+    /// The results ledger, appended to [default: blockade-results.jsonl, or
+    /// blockade-sandbox.jsonl with --sandbox].
+    #[arg(long, value_name = "PATH")]
+    pub results: Option<PathBuf>,
+    /// Skip IDs whose latest outcome in the ledger (this target's runs only) is blocked.
     #[arg(long)]
     pub resume: bool,
-    /// Read, validate, dedupe and chunk; print the plan; send nothing, write no ledger.
+    /// A preflight: read, validate, dedupe (and apply --resume), check the target and that
+    /// a key is there; print the plan. Sends nothing, writes no ledger.
     #[arg(long)]
     pub dry_run: bool,
     /// Also write the final summary as JSON to this file (for monitoring).
@@ -221,9 +264,19 @@ pub struct BlockArgs {
 
 #[derive(Debug, Args)]
 pub struct RetryArgs {
-    /// The results ledger whose failed IDs are re-sent.
+    /// The results ledger whose failed IDs are re-sent [default: blockade-results.jsonl,
+    /// or blockade-sandbox.jsonl with --sandbox]. Only lines of runs against the same
+    /// target are used.
     #[arg(value_name = "RESULTS")]
-    pub ledger: PathBuf,
+    pub ledger: Option<PathBuf>,
+    /// Also re-send IDs the server refused by name (status `refused`); by default they are
+    /// left alone, since sending them again will not help.
+    #[arg(long)]
+    pub include_refused: bool,
+    /// A preflight: read the ledger, check the target and that a key is there, print what
+    /// would be re-sent. Sends nothing, writes nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Append outcomes to this ledger instead of RESULTS.
     #[arg(long, value_name = "PATH")]
     pub results: Option<PathBuf>,
@@ -359,6 +412,23 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn block_for_takes_spans_or_calendar_months() {
+        assert_eq!(
+            parse_block_for("30d"),
+            Ok(BlockFor::Span(Duration::from_secs(30 * 86400)))
+        );
+        assert_eq!(parse_block_for("6months"), Ok(BlockFor::Months(6)));
+        assert_eq!(parse_block_for("1 month"), Ok(BlockFor::Months(1)));
+        assert_eq!(parse_block_for("2y"), Ok(BlockFor::Months(24)));
+        assert!(
+            parse_block_for("1y6months")
+                .unwrap_err()
+                .contains("calendar")
+        );
+        assert!(parse_block_for("soon").is_err());
     }
 
     #[test]

@@ -85,22 +85,45 @@ impl RetryAfter {
 /// What to do about an answer. Every reason goes straight into the ledger's `error`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
-    /// 200 `{"data": true}`.
-    Blocked,
-    /// A fault worth another attempt (5xx, network, a 200 that does not say true).
-    Retry { reason: String },
+    /// 200 `{"data": true}` (the customer page's answer), or 200 with the created block
+    /// records (the settings page's): `records` pairs each record's contact id (when it
+    /// names one) with the record's own id.
+    Blocked { records: Option<Vec<BlockedRecord>> },
+    /// A fault worth another attempt (5xx, network, 200 `{"data": false}`). `server_fault`
+    /// marks the ones that count toward the circuit breaker (no answer, or a 5xx).
+    Retry { reason: String, server_fault: bool },
     /// 429: wait (the whole pool), does not use an attempt.
     RateLimited {
         retry_after: Option<RetryAfter>,
         reason: String,
     },
-    /// 400: the batch holds something the API refuses; bisect it.
+    /// 400 naming a duplicate record: some contact in the batch is already blocked.
+    /// Bisect; a single ID answered so is blocked already.
+    Duplicate { reason: String },
+    /// 400: the batch holds something the API refuses; bisect it. A single ID answered so
+    /// is refused.
     Split { reason: String },
     /// 401/403/404: the credentials or the account are wrong; stop the run.
     Abort { reason: String },
+    /// A 200 that is neither documented success form nor `{"data": false}`. Not retried
+    /// blindly: the POST may have worked. Recorded failed (`unrecognized_answer`) for a
+    /// deliberate `retry`.
+    Unrecognized { reason: String },
     /// Anything else: record it as failed, do not retry.
     Failed { reason: String },
 }
+
+/// One block record from a records-form answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockedRecord {
+    /// The contact the record blocks (`data.id`), when the record names one.
+    pub contact: Option<u64>,
+    /// The block record's id (what `DELETE /crm/block-visitor?id=` takes).
+    pub block_id: u64,
+}
+
+/// The API's documented error type for "already there".
+pub const DUPLICATE_ERROR: &str = "ERROR_DUPLICATE_RECORD_FOUND";
 
 /// The retry policy, as one pure function. See the table in the resilience issue.
 pub fn classify(answer: &Answer) -> Verdict {
@@ -113,6 +136,7 @@ pub fn classify(answer: &Answer) -> Verdict {
             };
             return Verdict::Retry {
                 reason: format!("{what}: {message}"),
+                server_fault: true,
             };
         }
         Answer::Http {
@@ -123,24 +147,17 @@ pub fn classify(answer: &Answer) -> Verdict {
     };
     // The common answer, checked without parsing or allocating; anything else is parsed.
     if status == 200 && body == br#"{"data":true}"# {
-        return Verdict::Blocked;
+        return Verdict::Blocked { records: None };
     }
     let snippet = body_snippet(body);
     match status {
-        200 => match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(json) if json.get("data") == Some(&serde_json::Value::Bool(true)) => {
-                Verdict::Blocked
-            }
-            Ok(_) => Verdict::Retry {
-                reason: format!("HTTP 200 but not blocked: {snippet}"),
-            },
-            Err(_) => Verdict::Retry {
-                reason: format!("HTTP 200 with a body that is not JSON: {snippet}"),
-            },
-        },
+        200 => classify_ok(body, snippet),
         429 => Verdict::RateLimited {
             retry_after,
             reason: format!("HTTP 429 rate limited: {snippet}"),
+        },
+        400 if names_duplicate(body) => Verdict::Duplicate {
+            reason: format!("HTTP 400 already blocked: {snippet}"),
         },
         400 => Verdict::Split {
             reason: format!("HTTP 400 invalid input: {snippet}"),
@@ -157,11 +174,78 @@ pub fn classify(answer: &Answer) -> Verdict {
         },
         408 | 500 | 502 | 503 | 504 => Verdict::Retry {
             reason: format!("HTTP {status}: {snippet}"),
+            server_fault: true,
         },
         _ => Verdict::Failed {
             reason: format!("HTTP {status}: {snippet}"),
         },
     }
+}
+
+/// A 200: `{"data": true}`, `{"data": [record, ...]}`, `{"data": false}`, or something
+/// this client does not know.
+fn classify_ok(body: &[u8], snippet: String) -> Verdict {
+    let unrecognized = |what: &str| Verdict::Unrecognized {
+        reason: format!("HTTP 200 {what}: {snippet}"),
+    };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return unrecognized("with a body that is not JSON");
+    };
+    match json.get("data") {
+        Some(serde_json::Value::Bool(true)) => Verdict::Blocked { records: None },
+        Some(serde_json::Value::Bool(false)) => Verdict::Retry {
+            reason: format!("HTTP 200 but not blocked: {snippet}"),
+            server_fault: false,
+        },
+        Some(serde_json::Value::Array(records)) if !records.is_empty() => {
+            match records.iter().map(block_record).collect::<Option<Vec<_>>>() {
+                Some(records) => Verdict::Blocked {
+                    records: Some(records),
+                },
+                None => unrecognized("with records this client cannot read"),
+            }
+        }
+        _ => unrecognized("with an answer that is neither documented success form"),
+    }
+}
+
+/// Reads one block record: its `id` must be a positive integer; `data.id` (the contact)
+/// is kept when it is one. Anything odd (huge numbers, strings) is not trusted.
+fn block_record(record: &serde_json::Value) -> Option<BlockedRecord> {
+    let block_id = positive_integer(record.get("id")?)?;
+    let contact = record
+        .get("data")
+        .and_then(|data| data.get("id"))
+        .and_then(positive_integer);
+    Some(BlockedRecord { contact, block_id })
+}
+
+fn positive_integer(value: &serde_json::Value) -> Option<u64> {
+    match value {
+        serde_json::Value::Number(n) => n.as_u64().filter(|&n| n > 0),
+        serde_json::Value::String(s) => s.parse::<u64>().ok().filter(|&n| n > 0),
+        _ => None,
+    }
+}
+
+/// Whether a 400's body names the documented duplicate-record error.
+fn names_duplicate(body: &[u8]) -> bool {
+    memchr::memmem::find(body, DUPLICATE_ERROR.as_bytes()).is_some()
+}
+
+/// Aligns a records answer with the batch's IDs: the block record id of each ID, `None`
+/// where no record names it. Records that name no contact fill the unnamed IDs in order
+/// only when every record lacks a contact and the counts match (the answer is then
+/// taken to be in request order).
+pub fn align_block_ids(ids: &[u64], records: &[BlockedRecord]) -> Vec<Option<u64>> {
+    if records.len() == ids.len() && records.iter().all(|r| r.contact.is_none()) {
+        return records.iter().map(|r| Some(r.block_id)).collect();
+    }
+    let by_contact: std::collections::HashMap<u64, u64> = records
+        .iter()
+        .filter_map(|r| r.contact.map(|contact| (contact, r.block_id)))
+        .collect();
+    ids.iter().map(|id| by_contact.get(id).copied()).collect()
 }
 
 /// A short, single-line, printable piece of a body for the ledger.
@@ -444,25 +528,92 @@ mod tests {
     }
 
     #[test]
-    fn only_data_true_is_blocked() {
-        assert_eq!(classify(&http(200, r#"{"data": true}"#)), Verdict::Blocked);
-        assert_eq!(classify(&http(200, r#"{"data":true}"#)), Verdict::Blocked);
+    fn both_documented_success_forms_are_blocked() {
+        let blocked = Verdict::Blocked { records: None };
+        assert_eq!(classify(&http(200, r#"{"data": true}"#)), blocked);
+        assert_eq!(classify(&http(200, r#"{"data":true}"#)), blocked);
+        // The settings page's answer: the created block records.
+        let records = r#"{"data":[{"id":6,"data":{"id":827,"ip":null,"email":null,"phone":null},
+            "type":"contact","blockTill":"2021-09-09T07:08:12.658Z","dateCreated":"2021-09-02T07:08:12.000Z","blockBy":1},
+            {"id":7,"data":{"id":"828"},"type":"contact"}]}"#;
+        assert_eq!(
+            classify(&http(200, records)),
+            Verdict::Blocked {
+                records: Some(vec![
+                    BlockedRecord {
+                        contact: Some(827),
+                        block_id: 6
+                    },
+                    BlockedRecord {
+                        contact: Some(828),
+                        block_id: 7
+                    },
+                ])
+            }
+        );
         assert!(matches!(
             classify(&http(500, r#"{"data":true}"#)),
-            Verdict::Retry { .. }
+            Verdict::Retry {
+                server_fault: true,
+                ..
+            }
         ));
+    }
+
+    #[test]
+    fn data_false_is_retried_and_unknown_200s_are_not() {
         assert!(matches!(
             classify(&http(200, r#"{"data": false}"#)),
-            Verdict::Retry { .. }
+            Verdict::Retry {
+                server_fault: false,
+                ..
+            }
         ));
-        assert!(matches!(
-            classify(&http(200, r#"{"ok": 1}"#)),
-            Verdict::Retry { .. }
-        ));
-        let Verdict::Retry { reason } = classify(&http(200, "<html>")) else {
+        for body in [
+            r#"{"ok": 1}"#,
+            r#"{"data": []}"#,
+            r#"{"data": [{"id": -1}]}"#,
+            r#"{"data": 1e999}"#,
+            r#"{"data": [{"id": 99999999999999999999999}]}"#,
+        ] {
+            assert!(
+                matches!(classify(&http(200, body)), Verdict::Unrecognized { .. }),
+                "{body}"
+            );
+        }
+        let Verdict::Unrecognized { reason } = classify(&http(200, "<html>")) else {
             panic!()
         };
         assert!(reason.contains("not JSON"));
+    }
+
+    #[test]
+    fn block_ids_align_with_the_ids_sent() {
+        let record = |contact, block_id| BlockedRecord { contact, block_id };
+        assert_eq!(
+            align_block_ids(&[1, 2, 3], &[record(Some(3), 30), record(Some(1), 10)]),
+            [Some(10), None, Some(30)]
+        );
+        assert_eq!(
+            align_block_ids(&[1, 2], &[record(None, 5), record(None, 6)]),
+            [Some(5), Some(6)]
+        );
+        assert_eq!(align_block_ids(&[1, 2], &[record(None, 5)]), [None, None]);
+    }
+
+    #[test]
+    fn a_duplicate_record_error_is_told_apart_from_invalid_input() {
+        assert!(matches!(
+            classify(&http(
+                400,
+                r#"{"error":{"type":"ERROR_DUPLICATE_RECORD_FOUND","message":"exists"}}"#
+            )),
+            Verdict::Duplicate { .. }
+        ));
+        assert!(matches!(
+            classify(&http(400, r#"{"error":"ERROR_INVALID_INPUT"}"#)),
+            Verdict::Split { .. }
+        ));
     }
 
     #[test]

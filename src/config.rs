@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::api_key::{ApiKey, KeyError};
-use crate::cli::{BlockTillArgs, ConnectionArgs};
+use crate::cli::{BlockFor, BlockTillArgs, ConnectionArgs};
 use crate::endpoint::{self, EndpointError};
 use crate::pool::{Backoff, PoolConfig};
 
@@ -26,6 +26,8 @@ pub enum ConfigError {
     BlockTillPast(String),
     #[error("--block-for {0:?} is too long to add to today's date")]
     BlockForTooLong(Duration),
+    #[error("--block-for 0 blocks nothing: give a span such as 30d, 12h or 2months")]
+    BlockForZero,
     #[error(
         "no block-till: give --block-till TIME, --block-for DURATION (e.g. 30d) or --block-till-field NAME"
     )]
@@ -39,21 +41,43 @@ pub enum ConfigError {
 pub struct Target {
     pub url: Url,
     pub key: ApiKey,
+    /// What the ledger binds a run to: `sandbox`, or the base URL.
+    pub name: String,
+}
+
+/// The name the ledger uses for the built-in imitation, whatever its port.
+pub const SANDBOX_TARGET: &str = "sandbox";
+
+/// Where `--account`/`--base-url` and their environment variables point. A flag beats
+/// the environment (so `ACQUIRE_ACCOUNT` in a profile never makes `--base-url` or
+/// `--sandbox` an error); two flags, or two variables with no flag, are an error.
+pub fn base_url(args: &ConnectionArgs) -> Result<Url, ConfigError> {
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let (account, base_url) = match (&args.account, &args.base_url) {
+        (Some(_), Some(_)) => return Err(EndpointError::Both.into()),
+        (Some(account), None) => (Some(account.clone()), None),
+        (None, Some(url)) => (None, Some(url.clone())),
+        (None, None) => match (from_env("ACQUIRE_ACCOUNT"), from_env("ACQUIRE_BASE_URL")) {
+            (Some(_), Some(_)) => return Err(EndpointError::BothInEnv.into()),
+            pair => pair,
+        },
+    };
+    Ok(match (account, base_url) {
+        (Some(account), _) => endpoint::account_base_url(&account)?,
+        (None, Some(url)) => endpoint::check_base_url(&url)?,
+        (None, None) => return Err(EndpointError::NoTarget.into()),
+    })
 }
 
 impl Target {
-    /// From `--account`/`--base-url` and the key. Not for `--sandbox`.
+    /// From `--account`/`--base-url` (or the environment) and the key. Not for `--sandbox`.
     pub fn from_args(args: &ConnectionArgs) -> Result<Target, ConfigError> {
-        let base = match (&args.account, &args.base_url) {
-            (Some(_), Some(_)) => return Err(EndpointError::Both.into()),
-            (Some(account), None) => endpoint::account_base_url(account)?,
-            (None, Some(url)) => endpoint::check_base_url(url)?,
-            (None, None) => return Err(EndpointError::NoTarget.into()),
-        };
+        let base = base_url(args)?;
         let key = ApiKey::load(args.api_key_file.as_deref())?;
         Ok(Target {
             url: endpoint::block_url(&base),
             key,
+            name: endpoint::target_name(&base),
         })
     }
 }
@@ -90,7 +114,18 @@ pub fn block_till(
         return Ok(Some(till));
     }
     match args.block_for {
-        Some(span) => {
+        Some(BlockFor::Months(months)) => {
+            if months == 0 {
+                return Err(ConfigError::BlockForZero);
+            }
+            now.checked_add_months(chrono::Months::new(months))
+                .map(Some)
+                .ok_or(ConfigError::BlockForTooLong(Duration::MAX))
+        }
+        Some(BlockFor::Span(span)) => {
+            if span.is_zero() {
+                return Err(ConfigError::BlockForZero);
+            }
             let span =
                 chrono::Duration::from_std(span).map_err(|_| ConfigError::BlockForTooLong(span))?;
             now.checked_add_signed(span)
@@ -110,7 +145,31 @@ mod tests {
     fn till_args(block_till: Option<&str>, block_for: Option<Duration>) -> BlockTillArgs {
         BlockTillArgs {
             block_till: block_till.map(|t| t.parse().unwrap()),
-            block_for,
+            block_for: block_for.map(BlockFor::Span),
+        }
+    }
+
+    #[test]
+    fn months_are_calendar_months_and_zero_is_refused() {
+        let now: DateTime<Utc> = "2026-01-31T12:00:00Z".parse().unwrap();
+        let args = BlockTillArgs {
+            block_till: None,
+            block_for: Some(BlockFor::Months(1)),
+        };
+        // January 31st plus one calendar month is the last day of February.
+        assert_eq!(
+            block_till(&args, now).unwrap().unwrap().to_rfc3339(),
+            "2026-02-28T12:00:00+00:00"
+        );
+        for zero in [BlockFor::Months(0), BlockFor::Span(Duration::ZERO)] {
+            let args = BlockTillArgs {
+                block_till: None,
+                block_for: Some(zero),
+            };
+            assert!(matches!(
+                block_till(&args, now),
+                Err(ConfigError::BlockForZero)
+            ));
         }
     }
 

@@ -26,7 +26,11 @@ pub struct Counters {
     /// Inputs whose unread rows could not be counted (stdin, or too long to count): 0 or more.
     pub unread_uncounted: AtomicU64,
     pub ids_blocked: AtomicU64,
+    /// Of `ids_blocked`, those the server said were blocked already.
+    pub ids_already: AtomicU64,
     pub ids_failed: AtomicU64,
+    /// IDs the server refused by name (a 400 for that one ID).
+    pub ids_refused: AtomicU64,
     pub batches_blocked: AtomicU64,
     pub batches_failed: AtomicU64,
 }
@@ -46,6 +50,7 @@ impl Counters {
         [
             &self.ids_blocked,
             &self.ids_failed,
+            &self.ids_refused,
             &self.rejected,
             &self.duplicates,
             &self.already_blocked,

@@ -21,6 +21,10 @@ pub enum EndpointError {
     #[error("--account and --base-url both given: use one")]
     Both,
     #[error(
+        "both ACQUIRE_ACCOUNT and ACQUIRE_BASE_URL are set: unset one, or give --account or --base-url to choose"
+    )]
+    BothInEnv,
+    #[error(
         "invalid --account '{0}': use the account name only (letters, digits and '-', \
          at most 63, not starting or ending with '-'), e.g. --account acme"
     )]
@@ -92,6 +96,12 @@ pub fn block_url(base: &Url) -> Url {
     let prefix = base.path().trim_end_matches('/');
     url.set_path(&format!("{prefix}{BLOCK_PATH}"));
     url
+}
+
+/// The name a ledger binds a run to: the base URL without a trailing slash
+/// (`https://acme.acquire.io`), the same whether it came from `--account` or `--base-url`.
+pub fn target_name(base: &Url) -> String {
+    base.as_str().trim_end_matches('/').to_owned()
 }
 
 fn is_loopback(url: &Url) -> bool {

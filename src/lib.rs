@@ -6,6 +6,7 @@
 
 pub mod api_key;
 pub mod batch;
+pub mod breaker;
 pub mod cli;
 pub mod client;
 pub mod cmd;
@@ -34,7 +35,7 @@ pub mod summary;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
-use crate::exit::{ExitStatus, RuntimeError};
+use crate::exit::ExitStatus;
 
 /// Runs one parsed command line to its exit status. Errors are printed here, so that the
 /// caller only maps the status to a process exit code.
@@ -79,18 +80,14 @@ pub fn run(cli: Cli) -> ExitStatus {
         Ok(status) => status,
         Err(error) => {
             eprintln!("error: {}", describe(&error));
-            if error.downcast_ref::<RuntimeError>().is_some() {
-                ExitStatus::Failed
-            } else {
-                ExitStatus::Usage
-            }
+            ExitStatus::of_error(&error)
         }
     }
 }
 
 /// The error and its causes on one line, skipping a cause the message already quotes
 /// (several error types put their source's text in their own message).
-fn describe(error: &anyhow::Error) -> String {
+pub fn describe(error: &anyhow::Error) -> String {
     let mut text = error.to_string();
     for cause in error.chain().skip(1) {
         let cause = cause.to_string();

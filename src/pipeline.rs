@@ -324,7 +324,15 @@ fn batch_record(run_id: &str, outcome: Outcome, counters: &Counters) -> Record {
             tracing::debug!(batch = outcome.batch.seq, error = ?outcome.error, "Batch failed");
             Status::Failed
         }
+        BatchStatus::Refused => {
+            Counters::add(&counters.ids_refused, ids);
+            tracing::debug!(batch = outcome.batch.seq, error = ?outcome.error, "ID refused by the server");
+            Status::Refused
+        }
     };
+    if outcome.already {
+        Counters::add(&counters.ids_already, ids);
+    }
     let ms = (outcome.finished_at - outcome.started_at)
         .num_milliseconds()
         .max(0) as u64;
@@ -339,6 +347,9 @@ fn batch_record(run_id: &str, outcome: Outcome, counters: &Counters) -> Record {
         attempts: outcome.attempts,
         http_status: outcome.http_status,
         error: outcome.error,
+        kind: outcome.kind.map(str::to_owned),
+        block_ids: outcome.block_ids,
+        already: outcome.already,
         started_at: outcome.started_at,
         finished_at: outcome.finished_at,
         ms,

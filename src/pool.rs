@@ -26,8 +26,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use futures_util::FutureExt as _;
+
 use crate::batch::Batch;
-use crate::client::{Answer, BlockRequest, Client, Verdict, classify};
+use crate::breaker::Breaker;
+use crate::client::{Answer, BlockRequest, Client, Verdict, align_block_ids, classify};
 use crate::concurrency::{Concurrency, InFlight};
 use crate::gate::{DEFAULT_RETRY_AFTER, Gate};
 use crate::rate::Rate;
@@ -86,6 +89,8 @@ impl Backoff {
 pub enum BatchStatus {
     Blocked,
     Failed,
+    /// The server refused this single ID by name (400 after bisection).
+    Refused,
 }
 
 /// A finished batch (or part of one, after bisection), for the collector.
@@ -98,6 +103,13 @@ pub struct Outcome {
     pub attempts: u32,
     pub http_status: Option<u16>,
     pub error: Option<String>,
+    /// The kind of failure where the error text does not tell it (`unrecognized_answer`,
+    /// `internal`).
+    pub kind: Option<&'static str>,
+    /// The server's block record id per ID, when it answered with records.
+    pub block_ids: Option<Vec<Option<u64>>>,
+    /// The server said the batch's one ID was already blocked.
+    pub already: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
 }
@@ -113,10 +125,17 @@ pub struct PoolCounters {
 /// Why the pool stopped dispatching early, if it did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stop {
-    /// The server refused the credentials or the account.
+    /// The server refused the credentials or the account, or its certificate.
     Aborted(String),
     /// SIGINT/SIGTERM.
     Interrupted,
+    /// The circuit breaker: no answer (or only 5xx) for a while; the last error.
+    Unreachable(String),
+    /// A 429 asked to wait longer than `--max-wait`: come back at `until`.
+    RateLimited {
+        until: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 /// What the pool reports when it is done.
@@ -136,7 +155,9 @@ struct Shared {
     outcomes: mpsc::Sender<Outcome>,
     /// Cancelled on abort or interrupt: no new dispatch, no new retries.
     stop: CancellationToken,
-    abort_reason: Mutex<Option<String>>,
+    /// The first reason to stop early (abort, breaker, a 429 beyond --max-wait).
+    stop_reason: Mutex<Option<Stop>>,
+    breaker: Mutex<Breaker>,
     in_flight: Arc<InFlight>,
     /// IDs of batches dispatched but stopped before their first attempt.
     not_sent: AtomicU64,
@@ -167,7 +188,8 @@ pub async fn run(
         counters,
         outcomes,
         stop: stop.clone(),
-        abort_reason: Mutex::new(None),
+        stop_reason: Mutex::new(None),
+        breaker: Mutex::new(Breaker::default()),
         not_sent: AtomicU64::new(0),
     });
     let mut workers = JoinSet::new();
@@ -201,16 +223,26 @@ pub async fn run(
         let shared = shared.clone();
         workers.spawn(async move {
             let ids = batch.ids.len() as u64;
+            let mut pending = vec![batch];
             // Boxed: the request's future is several kilobytes (hyper's, the timeout's),
-            // and as part of this task's own future it was copied at every spawn.
-            Box::pin(send_batch(&shared, batch)).await;
+            // and as part of this task's own future it was copied at every spawn. A panic
+            // is caught here, where the batches still to send are known: they become
+            // failed lines (kind `internal`) instead of vanishing.
+            let sent = std::panic::AssertUnwindSafe(Box::pin(send_batch(&shared, &mut pending)))
+                .catch_unwind()
+                .await;
+            if let Some(message) = sent.err().map(|panic| panic_message(panic.as_ref())) {
+                record_panic(&shared, pending, message).await;
+            }
             shared
                 .counters
                 .in_flight_ids
                 .fetch_sub(ids, Ordering::Relaxed);
             drop(slot);
         });
-        while workers.try_join_next().is_some() {}
+        while let Some(joined) = workers.try_join_next() {
+            note_join_error(joined);
+        }
     }
 
     // Stopped early: whatever is still queued was never sent. Closing the channel tells
@@ -224,7 +256,11 @@ pub async fn run(
         .map(|batch| batch.ids.len() as u64)
         .sum::<u64>();
 
-    let drain = async { while workers.join_next().await.is_some() {} };
+    let drain = async {
+        while let Some(joined) = workers.join_next().await {
+            note_join_error(joined);
+        }
+    };
     if interrupt.is_cancelled() {
         if tokio::time::timeout(drain_deadline, drain).await.is_err() {
             tracing::warn!(
@@ -239,21 +275,85 @@ pub async fn run(
     }
 
     ids_not_sent += shared.not_sent.load(Ordering::Relaxed);
-    let abort = shared.abort_reason.lock().expect("abort lock").take();
-    let stop = match abort {
-        Some(reason) => Some(Stop::Aborted(reason)),
+    let stopped = shared
+        .stop_reason
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    let stop = match stopped {
+        Some(stop) => Some(stop),
         None if interrupt.is_cancelled() => Some(Stop::Interrupted),
         None => None,
     };
     PoolEnd { ids_not_sent, stop }
 }
 
-/// Sends one batch to its end, bisecting on 400, and reports every part's outcome.
-async fn send_batch(shared: &Shared, batch: Batch) {
+/// A worker task that ended in a way `catch_unwind` did not see (cancelled by the drain
+/// deadline, which is counted as not sent). Its IDs cannot be named here; the summary's
+/// sum check reports any that went missing.
+fn note_join_error(joined: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = joined
+        && error.is_panic()
+    {
+        tracing::error!(%error, "A worker stopped with a panic outside its batch");
+    }
+}
+
+/// Records the batches a panicked worker still held as failed, kind `internal`: whether
+/// they reached the server is unknown, so `retry` re-sends them.
+async fn record_panic(shared: &Shared, pending: Vec<Batch>, message: String) {
+    tracing::error!(panic = %message, batches = pending.len(), "A worker panicked; its batches are recorded as failed (internal)");
+    for batch in pending {
+        let now = Utc::now();
+        let request = BlockRequest::new(&batch.ids, batch.block_till);
+        let outcome = Outcome {
+            ids_json: request.ids_json(),
+            batch,
+            status: BatchStatus::Failed,
+            attempts: 0,
+            http_status: None,
+            error: Some(format!(
+                "internal error (a bug: please report it): {message}; the batch may or may not have reached the server"
+            )),
+            kind: Some("internal"),
+            block_ids: None,
+            already: false,
+            started_at: now,
+            finished_at: now,
+        };
+        let _ = shared.outcomes.send(outcome).await;
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
+
+/// Stops dispatching for `reason`, keeping the first reason given.
+fn stop_run(shared: &Shared, reason: Stop) {
+    let mut stop = shared
+        .stop_reason
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if stop.is_none() {
+        *stop = Some(reason);
+    }
+    drop(stop);
+    shared.stop.cancel();
+}
+
+/// Sends one batch to its end, bisecting on 400, and reports every part's outcome. The
+/// batch in hand stays on `pending` until it ends, so that a panic can still name it.
+async fn send_batch(shared: &Shared, pending: &mut Vec<Batch>) {
     // Bisection as an explicit stack instead of recursion: async recursion needs boxing.
-    let mut pending = vec![batch];
-    while let Some(batch) = pending.pop() {
-        match attempt_batch(shared, batch).await {
+    while let Some(batch) = pending.last() {
+        let end = attempt_batch(shared, batch).await;
+        pending.pop();
+        match end {
             BatchEnd::Split(left, right) => {
                 pending.push(right);
                 pending.push(left);
@@ -277,7 +377,8 @@ enum BatchEnd {
     Done(Outcome),
     /// The API refused the batch as invalid: send these halves instead.
     Split(Batch, Batch),
-    /// The run stopped before the batch's first attempt: it was never sent.
+    /// The run stopped before the batch was sent (or the server turned it away with a
+    /// 429): it was not acted on.
     NotSent(Batch),
 }
 
@@ -293,23 +394,30 @@ struct Tally {
 }
 
 impl Tally {
-    fn end(&self, batch: Batch, status: BatchStatus, error: Option<String>) -> BatchEnd {
+    fn end(&self, batch: &Batch, status: BatchStatus, error: Option<String>) -> BatchEnd {
+        BatchEnd::Done(self.outcome(batch, status, error))
+    }
+
+    fn outcome(&self, batch: &Batch, status: BatchStatus, error: Option<String>) -> Outcome {
         let finished_at = Utc::now();
-        BatchEnd::Done(Outcome {
-            batch,
+        Outcome {
+            batch: batch.clone(),
             ids_json: self.ids_json.clone(),
             status,
             attempts: self.attempts,
             http_status: self.http_status,
             error,
+            kind: None,
+            block_ids: None,
+            already: false,
             started_at: self.started_at.unwrap_or(finished_at),
             finished_at,
-        })
+        }
     }
 }
 
 /// The retry loop for one batch: the policy of `classify`, applied.
-async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
+async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
     let config = &shared.config;
     let request = BlockRequest::new(&batch.ids, batch.block_till);
     let mut tally = Tally {
@@ -322,7 +430,7 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
     loop {
         tokio::select! {
             biased;
-            _ = shared.stop.cancelled(), if tally.attempts == 0 => return BatchEnd::NotSent(batch),
+            _ = shared.stop.cancelled(), if tally.attempts == 0 => return BatchEnd::NotSent(batch.clone()),
             _ = shared.gate.wait_turn() => {}
         }
         tally.started_at.get_or_insert_with(Utc::now);
@@ -335,27 +443,55 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
             Answer::Http { status, .. } => Some(*status),
             Answer::Transport { .. } => None,
         };
-        let reason = match classify(&answer) {
-            Verdict::Blocked => {
-                shared.gate.succeeded();
-                return tally.end(batch, BatchStatus::Blocked, None);
+        let verdict = classify(&answer);
+        if !matches!(
+            verdict,
+            Verdict::Retry {
+                server_fault: true,
+                ..
             }
-            Verdict::Split { reason } if batch.ids.len() > 1 => {
+        ) {
+            shared
+                .breaker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .success();
+        }
+        let reason = match verdict {
+            Verdict::Blocked { records } => {
+                shared.gate.succeeded();
+                let mut outcome = tally.outcome(batch, BatchStatus::Blocked, None);
+                outcome.block_ids = records.map(|records| align_block_ids(&batch.ids, &records));
+                return BatchEnd::Done(outcome);
+            }
+            Verdict::Duplicate { reason } | Verdict::Split { reason } if batch.ids.len() > 1 => {
                 tracing::debug!(batch = batch.seq, ids = batch.ids.len(), %reason, "Splitting a refused batch");
-                let (left, right) = batch.split();
+                let (left, right) = batch.clone().split();
                 return BatchEnd::Split(left, right);
             }
-            Verdict::Split { reason } | Verdict::Failed { reason } => {
+            Verdict::Duplicate { .. } => {
+                // One ID the server says it already blocks: it is blocked, as asked.
+                shared.gate.succeeded();
+                let mut outcome = tally.outcome(batch, BatchStatus::Blocked, None);
+                outcome.already = true;
+                return BatchEnd::Done(outcome);
+            }
+            Verdict::Split { reason } => {
+                return tally.end(batch, BatchStatus::Refused, Some(reason));
+            }
+            Verdict::Failed { reason } => {
                 return tally.end(batch, BatchStatus::Failed, Some(reason));
             }
+            Verdict::Unrecognized { reason } => {
+                let mut outcome = tally.outcome(batch, BatchStatus::Failed, Some(reason));
+                outcome.kind = Some("unrecognized_answer");
+                return BatchEnd::Done(outcome);
+            }
             Verdict::Abort { reason } => {
-                let mut abort = shared.abort_reason.lock().expect("abort lock");
-                if abort.is_none() {
+                if !shared.stop.is_cancelled() {
                     tracing::error!(status = ?tally.http_status, "The server refused the credentials or the account; stopping the run");
-                    *abort = Some(reason.clone());
                 }
-                drop(abort);
-                shared.stop.cancel();
+                stop_run(shared, Stop::Aborted(reason.clone()));
                 return tally.end(batch, BatchStatus::Failed, Some(reason));
             }
             Verdict::RateLimited {
@@ -365,28 +501,61 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
                 // A 429 does not use an attempt; the whole pool waits.
                 tally.attempts -= 1;
                 shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-                let wait = retry_after.map_or(DEFAULT_RETRY_AFTER, |r| r.delay_from(Utc::now()));
-                shared.gate.rate_limited(wait);
-                waited_on_429 += wait;
-                if waited_on_429 > config.max_wait {
-                    let error = format!(
-                        "{reason} (waited {waited_on_429:?} on 429s, more than --max-wait)"
-                    );
-                    return tally.end(batch, BatchStatus::Failed, Some(error));
-                }
-                if shared.stop.is_cancelled() {
-                    return tally.end(
+                let now = Utc::now();
+                let wait = retry_after.map_or(DEFAULT_RETRY_AFTER, |r| r.delay_from(now));
+                waited_on_429 = waited_on_429.saturating_add(wait);
+                if wait > config.max_wait || waited_on_429 > config.max_wait {
+                    // Holding the whole pool that long helps nobody: stop, and say when
+                    // the server asks to come back. The server did not act on this batch.
+                    let until = chrono::Duration::from_std(wait)
+                        .ok()
+                        .and_then(|wait| now.checked_add_signed(wait))
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                    if !shared.stop.is_cancelled() {
+                        tracing::error!(wait = ?wait, max_wait = ?config.max_wait, "The server asks to wait longer than --max-wait; stopping the run");
+                    }
+                    stop_run(shared, Stop::RateLimited { until, reason });
+                    return not_sent_or_failed(
+                        &tally,
                         batch,
-                        BatchStatus::Failed,
-                        Some(format!("{reason} (stopped before retrying)")),
+                        "stopped: the server asked to wait longer than --max-wait",
+                    );
+                }
+                shared.gate.rate_limited(wait);
+                if shared.stop.is_cancelled() {
+                    return not_sent_or_failed(
+                        &tally,
+                        batch,
+                        "stopped before retrying after a 429",
                     );
                 }
                 continue;
             }
-            Verdict::Retry { reason } => reason,
+            Verdict::Retry {
+                reason,
+                server_fault,
+            } => {
+                if server_fault
+                    && shared
+                        .breaker
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .failure(Instant::now())
+                {
+                    if !shared.stop.is_cancelled() {
+                        tracing::error!(%reason, "The server is unreachable or failing every request; stopping the run");
+                    }
+                    stop_run(shared, Stop::Unreachable(reason.clone()));
+                }
+                reason
+            }
         };
         if tally.attempts >= config.max_attempts {
             return tally.end(batch, BatchStatus::Failed, Some(reason));
+        }
+        if shared.stop.is_cancelled() {
+            let error = format!("{reason} (stopped before retrying)");
+            return tally.end(batch, BatchStatus::Failed, Some(error));
         }
         let delay = config
             .backoff
@@ -399,6 +568,17 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
                 return tally.end(batch, BatchStatus::Failed, Some(error));
             }
         }
+    }
+}
+
+/// A batch the run stops on after 429s: if no attempt ever got past a 429, the server
+/// never acted on it and it is not sent; otherwise an earlier attempt's answer was a
+/// fault and the batch is recorded failed.
+fn not_sent_or_failed(tally: &Tally, batch: &Batch, why: &str) -> BatchEnd {
+    if tally.attempts == 0 {
+        BatchEnd::NotSent(batch.clone())
+    } else {
+        tally.end(batch, BatchStatus::Failed, Some(why.to_owned()))
     }
 }
 

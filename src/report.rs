@@ -58,8 +58,10 @@ pub struct BadLine {
 pub struct IdCounts {
     /// IDs whose latest outcome is blocked.
     pub blocked: u64,
-    /// IDs whose latest outcome is failed.
+    /// IDs whose latest outcome is failed (refused ones not included).
     pub failed: u64,
+    /// IDs whose latest outcome is refused: the server refused each by name.
+    pub refused: u64,
     /// Input rows rejected (they carry no valid ID, so they are counted by line).
     pub rejected_rows: u64,
 }
@@ -68,6 +70,7 @@ pub struct IdCounts {
 pub struct BatchCounts {
     pub blocked: u64,
     pub failed: u64,
+    pub refused: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -130,7 +133,8 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
         report.latest.merge_later(latest_here);
     }
     report.ids.blocked = report.latest.blocked().len();
-    report.ids.failed = report.latest.failed_count();
+    report.ids.refused = report.latest.refused().len();
+    report.ids.failed = report.latest.failed_count() - report.ids.refused;
 
     report.runs = runs.into_values().collect();
     for run in &mut report.runs {
@@ -176,6 +180,7 @@ impl Report {
                 ids_per_second: None,
             });
         let batch = match record {
+            Record::Run(_) => return,
             Record::Reject(_) => {
                 self.ids.rejected_rows += 1;
                 run.rejected_rows += 1;
@@ -197,7 +202,8 @@ impl Report {
             Status::Blocked => self.batches.blocked += 1,
             // Parsing turns every `rejected` line into a `Record::Reject`, so a batch
             // line here is blocked or failed.
-            Status::Rejected => {}
+            Status::Rejected | Status::Run => {}
+            Status::Refused => self.batches.refused += 1,
             Status::Failed => {
                 self.batches.failed += 1;
                 run.failed_batches += 1;
@@ -301,6 +307,9 @@ pub(super) mod tests {
             attempts: 1,
             http_status: line.http,
             error: line.error.map(str::to_owned),
+            kind: None,
+            block_ids: None,
+            already: false,
             source: line.source.to_owned(),
             started_at: at(line.start, 0),
             finished_at: at(line.start + line.seconds, 0),
@@ -416,6 +425,7 @@ pub(super) mod tests {
             IdCounts {
                 blocked: 4,
                 failed: 2,
+                refused: 0,
                 rejected_rows: 1
             }
         );
@@ -423,7 +433,8 @@ pub(super) mod tests {
             report.batches,
             BatchCounts {
                 blocked: 2,
-                failed: 2
+                failed: 2,
+                refused: 0
             }
         );
         let lines: Vec<(u64, u64, u64)> = report

@@ -14,16 +14,23 @@ use crate::pool::Stop;
 pub struct Summary {
     pub command: &'static str,
     pub run: String,
+    /// `sandbox`, or the API base URL.
+    pub target: String,
     pub outcome: &'static str,
     pub exit_code: i32,
     pub rows_read: u64,
     pub rejected: u64,
     pub duplicates: u64,
+    /// Skipped by `--resume`: the ledger shows them blocked.
     pub already_blocked: u64,
     pub other_shards: u64,
     pub sent: u64,
     pub blocked: u64,
+    /// Of `blocked`, those the server said were blocked already.
+    pub blocked_already: u64,
     pub failed: u64,
+    /// Refused by the server by name: `retry` skips them unless `--include-refused`.
+    pub refused: u64,
     pub not_sent: u64,
     /// Rows not read because the run stopped early.
     pub unread_rows: u64,
@@ -35,43 +42,98 @@ pub struct Summary {
     pub requests: u64,
     pub rate_limited: u64,
     pub seconds: f64,
+    /// IDs blocked per second (failed ones are not throughput).
     pub ids_per_second: f64,
     pub ledger: PathBuf,
+    /// Why the run stopped early, or why it is not a success.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
+    /// The sum check: valid rows read = blocked + failed + refused + duplicates + skipped
+    /// by --resume + not sent. False is a bug (exit 70).
+    pub accounted: bool,
+    /// Commands to run next, runnable as printed.
+    pub next: Vec<String>,
+}
+
+/// The commands a summary may suggest, built by the command that ran (it knows its
+/// flags): re-send failures, and pick up what was never sent.
+#[derive(Clone, Debug, Default)]
+pub struct NextCommands {
+    /// `blockade retry LEDGER <target flags>`.
+    pub retry: String,
+    /// The same command again, with `--resume` where it has one.
+    pub resume: String,
+}
+
+/// What a run did, as the summary needs it.
+pub struct RunFacts<'a> {
+    pub command: &'static str,
+    pub run: &'a str,
+    pub target: &'a str,
+    pub ledger: &'a Path,
+    pub next: &'a NextCommands,
 }
 
 impl Summary {
-    pub fn new(
-        command: &'static str,
-        run: &str,
-        counters: &Counters,
-        end: &RunEnd,
-        ledger: &Path,
-    ) -> Summary {
+    pub fn new(facts: RunFacts<'_>, counters: &Counters, end: &RunEnd) -> Summary {
         let stop = end.pool.stop.as_ref();
         let requests = Counters::get(&end.pool_counters.requests);
         let rate_limited = Counters::get(&end.pool_counters.rate_limited);
         let elapsed = end.elapsed;
         let get = Counters::get;
-        let (blocked, failed) = (get(&counters.ids_blocked), get(&counters.ids_failed));
+        let (blocked, failed, refused) = (
+            get(&counters.ids_blocked),
+            get(&counters.ids_failed),
+            get(&counters.ids_refused),
+        );
         let not_sent = get(&counters.not_sent);
         let inputs_broken = get(&counters.inputs_broken);
-        let status = exit_status(stop, failed, not_sent, inputs_broken);
+        let rows_read = get(&counters.rows);
+        let (duplicates, already_blocked) =
+            (get(&counters.duplicates), get(&counters.already_blocked));
+        let accounted =
+            rows_read == blocked + failed + refused + duplicates + already_blocked + not_sent;
+        let rejected = get(&counters.rejected);
+        let no_valid_id = facts.command == "block" && rows_read == 0 && stop.is_none();
+        let status = if !accounted {
+            ExitStatus::Internal
+        } else if no_valid_id {
+            ExitStatus::Usage
+        } else {
+            exit_status(stop, failed + refused, not_sent, inputs_broken)
+        };
         let seconds = elapsed.as_secs_f64();
-        Summary {
-            command,
-            run: run.to_owned(),
+        let stop_reason = match stop {
+            Some(Stop::Aborted(reason)) => Some(reason.clone()),
+            Some(Stop::Interrupted) => Some(status.word().to_owned()),
+            Some(Stop::Unreachable(reason)) => Some(format!(
+                "the server is unreachable or failing every request, so the run stopped sending: {reason}"
+            )),
+            Some(Stop::RateLimited { until, reason }) => Some(format!(
+                "the server asked to wait until {} (longer than --max-wait), so the run stopped sending: {reason}",
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )),
+            None if no_valid_id => Some(format!(
+                "no valid ID in the inputs ({rejected} rows rejected): nothing was sent; check the file, --id-field and --format"
+            )),
+            None => None,
+        };
+        let mut summary = Summary {
+            command: facts.command,
+            run: facts.run.to_owned(),
+            target: facts.target.to_owned(),
             outcome: status.word(),
             exit_code: status.code(),
-            rows_read: get(&counters.rows),
-            rejected: get(&counters.rejected),
-            duplicates: get(&counters.duplicates),
-            already_blocked: get(&counters.already_blocked),
+            rows_read,
+            rejected,
+            duplicates,
+            already_blocked,
             other_shards: get(&counters.other_shards),
-            sent: blocked + failed,
+            sent: blocked + failed + refused,
             blocked,
+            blocked_already: get(&counters.ids_already),
             failed,
+            refused,
             not_sent,
             unread_rows: get(&counters.unread),
             unread_uncounted: get(&counters.unread_uncounted) > 0,
@@ -82,51 +144,86 @@ impl Summary {
             rate_limited,
             seconds,
             ids_per_second: if seconds > 0.0 {
-                (blocked + failed) as f64 / seconds
+                blocked as f64 / seconds
             } else {
                 0.0
             },
-            ledger: ledger.to_owned(),
-            stop_reason: match stop {
-                Some(Stop::Aborted(reason)) => Some(reason.clone()),
-                Some(Stop::Interrupted) => Some("interrupted".into()),
-                None => None,
-            },
-        }
+            ledger: facts.ledger.to_owned(),
+            stop_reason,
+            accounted,
+            next: Vec::new(),
+        };
+        summary.next = summary.next_commands(facts.next);
+        summary
     }
 
     pub fn exit_status(&self) -> ExitStatus {
         ExitStatus::from_code(self.exit_code)
     }
 
+    /// What to run next: `retry` for failures, the same command with `--resume` for what
+    /// was never sent (or never read).
+    fn next_commands(&self, next: &NextCommands) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.exit_status() == ExitStatus::Internal || self.exit_status() == ExitStatus::Usage {
+            return out;
+        }
+        if self.failed > 0 {
+            out.push(next.retry.clone());
+        }
+        let left = self.not_sent > 0 || self.unread_rows > 0 || self.unread_uncounted;
+        if left && next.resume != next.retry {
+            out.push(next.resume.clone());
+        }
+        out
+    }
+
     /// The text summary, for stdout.
     pub fn render(&self) -> String {
         let n = group_digits;
         let mut out = format!(
-            "blockade {}: {}\n  read      {} rows ({} rejected, {} duplicates, {} already blocked)\n  sent      {} IDs in {} requests\n  blocked   {} IDs ({} batches)\n  failed    {} IDs ({} batches)\n",
+            "blockade {}: {}\n  read      {} ({} rejected, {} duplicates, {} already blocked per the ledger)\n  sent      {} in {}\n",
             self.command,
             self.outcome,
-            n(self.rows_read + self.rejected + self.other_shards),
+            plural(self.rows_read + self.rejected + self.other_shards, "row"),
             n(self.rejected),
             n(self.duplicates),
             n(self.already_blocked),
-            n(self.sent),
-            n(self.requests),
-            n(self.blocked),
-            n(self.batches_blocked),
-            n(self.failed),
-            n(self.batches_failed),
+            plural(self.sent, "ID"),
+            plural(self.requests, "request"),
         );
+        out += &format!(
+            "  blocked   {} ({})\n",
+            plural(self.blocked, "ID"),
+            plural(self.batches_blocked, "batch")
+        );
+        if self.blocked_already > 0 {
+            out += &format!(
+                "            of which {} already blocked at the server\n",
+                n(self.blocked_already)
+            );
+        }
+        out += &format!(
+            "  failed    {} ({})\n",
+            plural(self.failed, "ID"),
+            plural(self.batches_failed, "batch")
+        );
+        if self.refused > 0 {
+            out += &format!(
+                "  refused   {} (the server refused each by name; retry skips them unless --include-refused)\n",
+                plural(self.refused, "ID")
+            );
+        }
         if self.other_shards > 0 {
             out += &format!(
-                "  shards    {} rows left to the other shards\n",
-                n(self.other_shards)
+                "  shards    {} left to the other shards\n",
+                plural(self.other_shards, "row")
             );
         }
         if self.not_sent > 0 {
             out += &format!(
-                "  not sent  {} IDs read but not sent (stopped early)\n",
-                n(self.not_sent)
+                "  not sent  {} read but not sent (stopped early)\n",
+                plural(self.not_sent, "ID")
             );
         }
         if self.unread_rows > 0 || self.unread_uncounted {
@@ -136,8 +233,8 @@ impl Summary {
                 ""
             };
             out += &format!(
-                "  not read  {} rows{more} (stopped early)\n",
-                n(self.unread_rows)
+                "  not read  {}{more} (stopped early)\n",
+                plural(self.unread_rows, "row")
             );
         }
         if self.inputs_broken > 0 {
@@ -153,24 +250,36 @@ impl Summary {
             );
         }
         out += &format!(
-            "  time      {:.1}s ({} IDs/s)\n  ledger    {} (run {})\n",
+            "  time      {:.1}s ({} IDs/s blocked)\n  ledger    {} (run {}, target {})\n",
             self.seconds,
             n(self.ids_per_second.round() as u64),
             self.ledger.display(),
-            self.run
+            self.run,
+            self.target,
         );
         if let Some(reason) = &self.stop_reason {
             out += &format!("  stopped   {reason}\n");
         }
-        let ledger = self.ledger.display();
-        match self.exit_status() {
-            ExitStatus::Failed if self.failed > 0 => {
-                out += &format!("Next: blockade retry {ledger}   (re-sends the failed IDs)\n")
-            }
-            ExitStatus::Failed | ExitStatus::Interrupted | ExitStatus::Aborted => {
-                out += "Next: run the same command again with --resume to send what is left\n"
-            }
-            _ => {}
+        if !self.accounted {
+            out += &format!(
+                "  BUG       the counts do not add up: {} valid rows read, but {} blocked + {} failed + {} refused + {} duplicates + {} skipped by --resume + {} not sent = {}. Please report this with the ledger.\n",
+                self.rows_read,
+                self.blocked,
+                self.failed,
+                self.refused,
+                self.duplicates,
+                self.already_blocked,
+                self.not_sent,
+                self.blocked
+                    + self.failed
+                    + self.refused
+                    + self.duplicates
+                    + self.already_blocked
+                    + self.not_sent
+            );
+        }
+        for command in &self.next {
+            out += &format!("Next: {command}\n");
         }
         out
     }
@@ -179,10 +288,21 @@ impl Summary {
 fn exit_status(stop: Option<&Stop>, failed: u64, not_sent: u64, inputs_broken: u64) -> ExitStatus {
     match stop {
         Some(Stop::Aborted(_)) => ExitStatus::Aborted,
-        Some(Stop::Interrupted) => ExitStatus::Interrupted,
+        Some(Stop::Interrupted) => crate::exit::interrupted_status(),
+        Some(Stop::Unreachable(_) | Stop::RateLimited { .. }) => ExitStatus::Failed,
         None if failed > 0 || not_sent > 0 || inputs_broken > 0 => ExitStatus::Failed,
         None => ExitStatus::Success,
     }
+}
+
+/// "1 request", "2 requests", "1,000 batches".
+pub fn plural(n: u64, one: &str) -> String {
+    let many = if one.ends_with("ch") || one.ends_with('s') {
+        format!("{one}es")
+    } else {
+        format!("{one}s")
+    };
+    format!("{} {}", group_digits(n), if n == 1 { one } else { &many })
 }
 
 /// 1234567 → "1,234,567".
@@ -211,6 +331,15 @@ mod tests {
     }
 
     #[test]
+    fn plurals_agree_with_their_count() {
+        assert_eq!(plural(1, "request"), "1 request");
+        assert_eq!(plural(2, "request"), "2 requests");
+        assert_eq!(plural(1, "batch"), "1 batch");
+        assert_eq!(plural(1000, "batch"), "1,000 batches");
+        assert_eq!(plural(0, "ID"), "0 IDs");
+    }
+
+    #[test]
     fn exit_status_follows_the_contract() {
         assert_eq!(exit_status(None, 0, 0, 0), ExitStatus::Success);
         assert_eq!(exit_status(None, 1, 0, 0), ExitStatus::Failed);
@@ -223,6 +352,10 @@ mod tests {
         assert_eq!(
             exit_status(Some(&Stop::Interrupted), 0, 9, 0),
             ExitStatus::Interrupted
+        );
+        assert_eq!(
+            exit_status(Some(&Stop::Unreachable("refused".into())), 0, 9, 0),
+            ExitStatus::Failed
         );
     }
 }

@@ -315,7 +315,7 @@ fn dry_run_of_a_broken_input_is_an_input_error() {
     let bad = root().join("fixtures/bad/truncated.csv.gz");
     let ran = run(work
         .blockade()
-        .args(["block", "--block-for", "1d", "--dry-run"])
+        .args(["block", "--block-for", "1d", "--dry-run", "--sandbox"])
         .arg(&bad));
     assert_eq!(ran.code, 2, "{}", ran.all());
     assert!(

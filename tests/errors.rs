@@ -265,15 +265,19 @@ fn a_ledger_that_cannot_be_written_stops_the_run() {
     .env("ACQUIRE_API_KEY", KEY)
     .arg(&input);
     let ran = run(&mut cmd);
-    assert_eq!(ran.code, 1, "{}", ran.all());
+    // The run line is written before anything is sent: its failure stops the run with
+    // nothing sent (exit 2), and says what to do.
+    assert_eq!(ran.code, 2, "{}", ran.all());
     assert!(
-        ran.stderr.contains("cannot write the ledger") && ran.stderr.contains("--resume"),
+        ran.stderr
+            .contains("cannot write to the results ledger /dev/full")
+            && ran.stderr.contains("free disk space"),
         "{}",
         ran.stderr
     );
-    let requests = mock.requests();
-    assert!(
-        requests < 20,
-        "the run went on sending {requests} requests it could not record"
+    assert_eq!(
+        mock.requests(),
+        0,
+        "nothing sent that could not be recorded"
     );
 }

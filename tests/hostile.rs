@@ -244,13 +244,15 @@ fn empty_jsonl_is_exit_2() {
 }
 
 #[test]
-fn header_only_csv_sends_nothing_and_succeeds() {
-    check_file(&hostile("header-only.csv"), &[], &[], 0);
+fn header_only_csv_sends_nothing_and_is_an_input_error() {
+    check_file(&hostile("header-only.csv"), &[], &[], 2);
 }
 
+/// An input with no valid ID at all is an input error (exit 2), not "every ID blocked".
 #[test]
-fn blank_lines_jsonl_sends_nothing_and_succeeds() {
-    check_file(&hostile("blank-lines.jsonl"), &[], &[], 0);
+fn blank_lines_jsonl_sends_nothing_and_is_an_input_error() {
+    let work = check_file(&hostile("blank-lines.jsonl"), &[], &[], 2);
+    assert!(work.ledger().is_empty(), "{:?}", work.ledger());
 }
 
 // ---------- generated: huge lines and a gzip bomb ----------
@@ -334,7 +336,8 @@ fn random_bytes_named_jsonl_rejects_every_non_blank_line() {
     assert!(expected.len() > 500, "random bytes hold many lines");
     let mock = Mock::start(&[]);
     let ran = run(work.block(&mock, &["--block-for", "1d"]).arg(&path));
-    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert_eq!(ran.code, 2, "no valid ID is an input error: {}", ran.all());
+    assert!(ran.stdout.contains("no valid ID"), "{}", ran.stdout);
     assert_eq!(mock.requests(), 0, "nothing valid, nothing sent");
     let lines: Vec<u64> = rejected(&work)
         .iter()

@@ -86,7 +86,14 @@ fn every_bad_fixture_gives_its_rejects_and_still_blocks_the_valid_rows() {
                 "{file}: no rejected line at {origin} with {reason:?} in {rejects:#?}"
             );
         }
-        let expected_code = if broken { 1 } else { 0 };
+        // No valid ID at all is an input error; a broken input leaves rows unread.
+        let expected_code = if valid.is_empty() {
+            2
+        } else if broken {
+            1
+        } else {
+            0
+        };
         assert_eq!(ran.code, expected_code, "{file}: {}", ran.all());
     }
 }

@@ -224,7 +224,8 @@ fn faults_lose_nothing_and_retry_blocks_the_rest() {
     let attempts: u64 = ledger.iter().map(|l| u(&l["attempts"])).sum();
     assert_eq!(attempts, faulty.requests());
 
-    let healthy = Mock::start(&[]);
+    // The same server, healthy again (retry trusts only lines of the same target).
+    let healthy = Mock::restart(faulty, &[]);
     let ran = run(&mut work.retry(&healthy, &work.ledger_path(), &[]));
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert_blocked_exactly_once(&healthy, failed.iter().copied());
@@ -293,7 +294,7 @@ fn a_429_storm_ends_all_blocked_without_using_attempts() {
 }
 
 #[test]
-fn a_batch_waiting_longer_than_max_wait_on_429s_is_failed() {
+fn a_429_wait_beyond_max_wait_stops_the_run_and_counts_the_rest_not_sent() {
     let work = Work::new();
     let ids = contact_ids(50);
     let input = work.write("in.csv", csv_of(ids.iter().copied()));
@@ -311,36 +312,40 @@ fn a_batch_waiting_longer_than_max_wait_on_429s_is_failed() {
                 "5",
                 "--max-wait",
                 "500ms",
+                "--summary-json",
+                "summary.json",
             ],
         )
         .arg(&input));
     assert_eq!(ran.code, 1, "{}", ran.all());
+    assert!(
+        ran.stdout.contains("--max-wait") && ran.stdout.contains("asked to wait until"),
+        "says why it stopped and when to come back: {}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("--resume"), "{}", ran.stdout);
 
+    // A batch turned away by a 429 was not acted on: it is not sent, not failed.
     let ledger = work.ledger();
-    let failed = lines_with_status(&ledger, "failed");
-    assert!(!failed.is_empty(), "{ledger:?}");
-    for line in &failed {
-        assert_eq!(line["http_status"], 429, "{line}");
-        assert_eq!(line["attempts"], 0, "only 429s, so no attempt used: {line}");
-        let error = line["error"].as_str().unwrap();
-        assert!(error.contains("--max-wait"), "{error}");
-    }
-    assert_eq!(
-        mock.answered(429),
-        failed.len() as u64,
-        "each failed batch saw exactly one 429 and gave up"
+    assert!(
+        lines_with_status(&ledger, "failed").is_empty(),
+        "{ledger:?}"
     );
     let at_mock: Vec<u64> = mock.blocked_ids().keys().copied().collect();
     assert_eq!(ledger_ids(&ledger, "blocked"), at_mock);
-    let mut all = ledger_ids(&ledger, "blocked");
-    all.extend(ledger_ids(&ledger, "failed"));
-    all.sort_unstable();
-    assert_eq!(all, ids, "every ID blocked or failed");
+    let summary = summary_json(&work, "summary.json");
+    assert_eq!(
+        u(&summary["blocked"]) + u(&summary["not_sent"]),
+        ids.len() as u64,
+        "every ID blocked or counted as not sent: {summary}"
+    );
+    assert!(u(&summary["not_sent"]) > 0, "{summary}");
+    assert_eq!(summary["accounted"], true, "{summary}");
 }
 
-// ---- 400: bisect, only the poisoned IDs fail ----
+// ---- 400: bisect, only the poisoned IDs are refused ----
 
-fn poison_leaves_only_poisoned_failed(poison: &[u64]) {
+fn poison_leaves_only_poisoned_refused(poison: &[u64]) {
     let work = Work::new();
     let ids = contact_ids(1_000);
     let input = work.write("in.csv", csv_of(ids.iter().copied()));
@@ -370,9 +375,14 @@ fn poison_leaves_only_poisoned_failed(poison: &[u64]) {
 
     let ledger = work.ledger();
     assert_eq!(ledger_ids(&ledger, "blocked"), good);
-    let failed = lines_with_status(&ledger, "failed");
-    assert_eq!(failed.len(), poison.len(), "{failed:?}");
-    for line in failed {
+    assert!(
+        lines_with_status(&ledger, "failed").is_empty(),
+        "{ledger:?}"
+    );
+    // A single ID the server still refuses is `refused`, not `failed`: retry leaves it.
+    let refused = lines_with_status(&ledger, "refused");
+    assert_eq!(refused.len(), poison.len(), "{refused:?}");
+    for line in refused {
         let id = u(&line["ids"][0]);
         assert_eq!(line["ids"].as_array().unwrap().len(), 1, "{line}");
         assert!(poison.contains(&id), "{line}");
@@ -383,17 +393,35 @@ fn poison_leaves_only_poisoned_failed(poison: &[u64]) {
             "the server's own error text is kept: {error}"
         );
     }
+    assert!(ran.stdout.contains("refused"), "{}", ran.stdout);
+
+    // A nightly retry leaves refused IDs alone; --include-refused sends them again.
+    let requests_before = mock.requests();
+    let retried = run(&mut work.retry(&mock, &work.ledger_path(), &[]));
+    assert_eq!(retried.code, 0, "{}", retried.all());
+    assert_eq!(mock.requests(), requests_before, "nothing re-sent");
+    let retried = run(&mut work.retry(&mock, &work.ledger_path(), &["--include-refused"]));
+    assert_eq!(retried.code, 1, "{}", retried.all());
+    let resent = mock.requests() - requests_before;
+    assert!(
+        resent >= poison.len() as u64,
+        "each refused ID was sent again: {resent}"
+    );
+    let latest = latest_status(&work.ledger());
+    for id in poison {
+        assert_eq!(latest[id], "refused", "{id}");
+    }
 }
 
 #[test]
-fn poison_bisects_so_only_the_poisoned_id_fails() {
-    poison_leaves_only_poisoned_failed(&[contact_ids(1_000)[456]]);
+fn poison_bisects_so_only_the_poisoned_id_is_refused() {
+    poison_leaves_only_poisoned_refused(&[contact_ids(1_000)[456]]);
 }
 
 #[test]
-fn poison_in_one_batch_twice_and_in_another_fails_only_those_ids() {
+fn poison_in_one_batch_twice_and_in_another_refuses_only_those_ids() {
     let ids = contact_ids(1_000);
-    poison_leaves_only_poisoned_failed(&[ids[3], ids[97], ids[620]]);
+    poison_leaves_only_poisoned_refused(&[ids[3], ids[97], ids[620]]);
 }
 
 // ---- 401 / 404: abort with exit 3 ----
@@ -586,7 +614,9 @@ fn kill_then_resume(tear_last_line: bool) {
         "the last ID was not sent yet"
     );
 
-    let fast = Mock::start(&[]);
+    // The same target (address) again, now fast: a restarted server.
+    let slow_blocked = slow.blocked_ids();
+    let fast = Mock::restart(slow, &[]);
     let ran = run(work
         .block(
             &fast,
@@ -609,7 +639,7 @@ fn kill_then_resume(tear_last_line: bool) {
         "--resume skipped exactly what the ledger showed blocked"
     );
 
-    let mut at_mock = slow.blocked_ids();
+    let mut at_mock = slow_blocked;
     for (id, n) in fast.blocked_ids() {
         *at_mock.entry(id).or_default() += n;
     }
@@ -692,8 +722,10 @@ fn sigint_exits_130_with_a_whole_ledger_and_resume_finishes() {
         "every row read is blocked or counted as not sent: {first}"
     );
 
-    // The rest goes to a fast imitation (the slow one would make the test slow).
-    let fast = Mock::start(&[]);
+    // The rest goes to the same address, restarted fast (the slow one would make the
+    // test slow); --resume trusts only lines of the same target.
+    let first_blocked = mock.blocked_ids();
+    let fast = Mock::restart(mock, &[]);
     let ran = run(work
         .block(
             &fast,
@@ -710,7 +742,7 @@ fn sigint_exits_130_with_a_whole_ledger_and_resume_finishes() {
         ran.stdout
     );
     // Nothing was in doubt at the interrupt, so nothing is sent twice.
-    let mut both = mock.blocked_ids();
+    let mut both = first_blocked;
     for (id, n) in fast.blocked_ids() {
         *both.entry(id).or_default() += n;
     }
@@ -775,7 +807,9 @@ fn retry_skips_a_past_block_till_unless_block_for_is_given() {
     let work = Work::new();
     let past = "2020-01-01T00:00:00.000Z";
     let future = "2099-01-01T00:00:00.000Z";
+    let mock = Mock::start(&[]);
     let lines = [
+        run_line("hand", &mock.url),
         batch_line(
             "failed",
             &[1, 2, 3],
@@ -794,7 +828,6 @@ fn retry_skips_a_past_block_till_unless_block_for_is_given() {
     ];
     let ledger = work.write("results.jsonl", lines.join("\n") + "\n");
 
-    let mock = Mock::start(&[]);
     let ran = run(&mut work.retry(&mock, &ledger, &[]));
     assert_eq!(ran.code, 1, "the skipped IDs are not sent: {}", ran.all());
     assert!(
@@ -812,7 +845,7 @@ fn retry_skips_a_past_block_till_unless_block_for_is_given() {
     assert_eq!(latest[&1], "failed");
     assert_eq!(latest[&4], "blocked");
 
-    let fresh = Mock::start(&[]);
+    let fresh = Mock::restart(mock, &[]);
     let ran = run(&mut work.retry(&fresh, &ledger, &["--block-for", "1d"]));
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert_blocked_exactly_once(&fresh, [1, 2, 3]);
@@ -1166,7 +1199,7 @@ mod send_stage {
             for outcome in &outcomes {
                 let into = match outcome.status {
                     BatchStatus::Blocked => &mut blocked,
-                    BatchStatus::Failed => &mut failed,
+                    BatchStatus::Failed | BatchStatus::Refused => &mut failed,
                 };
                 into.extend(outcome.batch.ids.iter().copied());
                 if outcome.status == BatchStatus::Blocked {

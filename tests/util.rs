@@ -82,13 +82,31 @@ impl Work {
     }
 }
 
+/// The ledger's outcome lines (batches and rejects), without the run lines that open each
+/// run (see `read_run_lines`).
 pub fn read_ledger(path: &Path) -> Vec<Value> {
+    read_all_ledger_lines(path)
+        .into_iter()
+        .filter(|line| line["status"] != "run")
+        .collect()
+}
+
+/// Every line of the ledger, run lines included.
+pub fn read_all_ledger_lines(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             serde_json::from_str(l).unwrap_or_else(|e| panic!("ledger line is not JSON ({e}): {l}"))
         })
+        .collect()
+}
+
+/// The run lines: one per run, naming its command and target.
+pub fn read_run_lines(path: &Path) -> Vec<Value> {
+    read_all_ledger_lines(path)
+        .into_iter()
+        .filter(|line| line["status"] == "run")
         .collect()
 }
 
@@ -158,13 +176,31 @@ pub struct Mock {
 
 impl Mock {
     pub fn start(args: &[&str]) -> Mock {
+        Mock::start_on(0, args)
+    }
+
+    /// The imitation again at the address `earlier` had (which must be stopped): the
+    /// same target for the ledger, as a real server that restarted would be.
+    pub fn restart(earlier: Mock, args: &[&str]) -> Mock {
+        let port: u16 = earlier
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("the mock URL ends in its port");
+        drop(earlier);
+        Mock::start_on(port, args)
+    }
+
+    fn start_on(port: u16, args: &[&str]) -> Mock {
         let key: &[&str] = if args.contains(&"--key") {
             &[]
         } else {
             &["--key", KEY]
         };
+        let port = port.to_string();
         let mut child = Command::new(bin())
-            .args(["mock", "--port", "0", "--record-ids"])
+            .args(["mock", "--port", &port, "--record-ids"])
             .args(key)
             .args(args)
             .env_remove("RUST_LOG")
@@ -302,6 +338,7 @@ pub fn read_ledger_tolerant(path: &Path) -> (Vec<Value>, usize) {
     let mut bad = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         match serde_json::from_str::<Value>(line) {
+            Ok(value) if value["status"] == "run" => {}
             Ok(value) => lines.push(value),
             Err(_) => bad += 1,
         }
@@ -526,4 +563,14 @@ pub fn run_with_deadline(cmd: &mut Command, limit: std::time::Duration) -> Ran {
         ran.all()
     );
     ran
+}
+
+/// A ledger's run line, for hand-written ledgers: it binds run `run`'s lines to `target`
+/// (a mock's URL, as blockade names it), so that `retry` and `--resume` trust them.
+pub fn run_line(run: &str, target: &str) -> String {
+    serde_json::json!({
+        "run": run, "status": "run", "command": "block", "target": target,
+        "started_at": "2021-01-01T00:00:00.000Z", "version": "test"
+    })
+    .to_string()
 }

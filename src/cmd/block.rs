@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,21 +22,36 @@ use crate::counters::Counters;
 use crate::dedupe::{Dedupe, Seen};
 use crate::exit::ExitStatus;
 use crate::input::{self, Item, ReadOptions, Reject, STDIN_NAME, Source};
-use crate::ledger::{LatestStatus, LedgerWriter};
+use crate::ledger::{LatestStatus, LedgerWriter, TargetFilter};
 use crate::pipeline::{self, Sink};
 use crate::reject_limit::RejectLimit;
 use crate::shard::Shard;
 use crate::summary::group_digits;
 
 pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
+    let summary_json = args.summary_json.clone();
+    let result = run_checked(args, log).await;
+    if let Err(error) = &result {
+        cmd::write_error_summary(summary_json.as_deref(), "block", error);
+    }
+    result
+}
+
+async fn run_checked(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     // Everything that can be checked before sending is checked first: exit 2.
-    let default_till = config::block_till(&args.till, Utc::now())?;
+    let now = Utc::now();
+    let default_till = config::block_till(&args.till, now)?;
     if default_till.is_none() && args.block_till_field.is_none() {
         return Err(ConfigError::NoBlockTill.into());
     }
     if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
         bail!("'-' (stdin) can be given only once");
     }
+    let results = args
+        .results
+        .clone()
+        .unwrap_or_else(|| cmd::default_results(args.connection.sandbox));
+    refuse_input_as_results(&args.inputs, &results)?;
     let options = ReadOptions {
         format: args.format,
         id_field: args.id_field.clone(),
@@ -55,19 +71,28 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     }
 
     if args.dry_run {
-        return Ok(dry_run(sources, args.shard, batch_size, &pool_config.rate));
+        // A preflight: the target and the key are checked (nothing is sent), and
+        // --resume is applied as the real run would.
+        let target = cmd::target_name(&args.connection)?;
+        let dedupe = if args.resume {
+            resume_from(&results, &target, false)?
+        } else {
+            Dedupe::new()
+        };
+        let plan = PlanInput {
+            sources,
+            shard: args.shard,
+            dedupe,
+            batch_size,
+            now,
+        };
+        return Ok(dry_run(plan, &pool_config.rate, &target, &results));
     }
 
     let connected = cmd::connect(&args.connection).await?;
-    let ledger = LedgerWriter::open(&args.results)?;
+    let ledger = LedgerWriter::open(&results)?;
     let dedupe = if args.resume {
-        let (latest, stats) = LatestStatus::load(&args.results)?;
-        tracing::info!(
-            already_blocked = latest.blocked().len(),
-            unreadable_lines = stats.bad_line_count,
-            "Resuming: IDs the ledger shows blocked are skipped"
-        );
-        Dedupe::resuming(latest.into_blocked())
+        resume_from(&results, &connected.target.name, true)?
     } else {
         Dedupe::new()
     };
@@ -78,7 +103,7 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         connection: &args.connection,
         pool: pool_config,
         ledger,
-        results: &args.results,
+        results: &results,
         // Only the progress display uses it, and counting reads every input once more.
         expected_rows: if log.quiet {
             None
@@ -87,6 +112,7 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         },
         summary_json: args.summary_json.as_deref(),
         log,
+        next: cmd::next_commands("block", &args.connection, &results),
     };
     let counters = Arc::new(Counters::default());
     let reader_counters = counters.clone();
@@ -99,9 +125,57 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
             Chunker::new(batch_size),
             &reader_counters,
             sink,
+            now,
         )
     })
     .await
+}
+
+/// `--resume`: the IDs this target's lines of the ledger show blocked. Lines of other
+/// targets (a sandbox run, another account) are named in a warning and never used.
+fn resume_from(results: &Path, target: &str, must_exist: bool) -> anyhow::Result<Dedupe> {
+    if !must_exist && !results.exists() {
+        return Ok(Dedupe::new());
+    }
+    let mut filter = TargetFilter::new(target);
+    let (latest, stats) = LatestStatus::load_for(results, &mut filter)?;
+    filter.warn_skipped(results);
+    tracing::info!(
+        already_blocked = latest.blocked().len(),
+        unreadable_lines = stats.bad_line_count,
+        "Resuming: IDs the ledger shows blocked are skipped"
+    );
+    Ok(Dedupe::resuming(latest.into_blocked()))
+}
+
+/// `--results` must not be one of the inputs: appending JSON lines to a user's CSV
+/// destroys it.
+fn refuse_input_as_results(inputs: &[String], results: &Path) -> anyhow::Result<()> {
+    let Ok(results_meta) = std::fs::metadata(results) else {
+        return Ok(());
+    };
+    for input in inputs.iter().filter(|input| *input != "-") {
+        if let Ok(meta) = std::fs::metadata(input)
+            && same_file(&meta, &results_meta)
+        {
+            bail!(
+                "--results {} is also an input: the ledger would be appended to your input; pass another ledger path with --results",
+                results.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// The producer: reads every source in order, leaves other shards' rows alone, drops
@@ -113,6 +187,7 @@ pub fn read_inputs(
     mut chunker: Chunker,
     counters: &Counters,
     sink: &mut impl Sink,
+    now: DateTime<Utc>,
 ) {
     let mut tally = RowTally::default();
     let mut sources = sources.into_iter();
@@ -127,6 +202,21 @@ pub fn read_inputs(
                 }
             }
             match item {
+                // A row's own block-till already past would block nothing: a bad row.
+                Item::Row(row) if row.block_till <= now => {
+                    if shard.is_some_and(|shard| !shard.owns(row.id)) {
+                        tally.other_shards += 1;
+                        continue;
+                    }
+                    sink.reject(Reject {
+                        input: row.id.to_string(),
+                        reason: format!(
+                            "block-till {} is in the past: it would block nothing",
+                            row.block_till.to_rfc3339_opts(SecondsFormat::Millis, true)
+                        ),
+                        origin: row.origin,
+                    });
+                }
                 Item::Row(row) => {
                     if shard.is_some_and(|shard| !shard.owns(row.id)) {
                         tally.other_shards += 1;
@@ -333,30 +423,38 @@ impl Sink for Plan {
     }
 }
 
-fn dry_run(
+/// What a dry run reads.
+struct PlanInput {
     sources: Vec<Source>,
     shard: Option<Shard>,
+    dedupe: Dedupe,
     batch_size: usize,
-    rate: &crate::rate::Rate,
-) -> ExitStatus {
+    now: DateTime<Utc>,
+}
+
+fn dry_run(input: PlanInput, rate: &crate::rate::Rate, target: &str, results: &Path) -> ExitStatus {
     let counters = Counters::default();
     let mut plan = Plan::default();
+    let batch_size = input.batch_size;
     read_inputs(
-        sources,
-        shard,
-        Dedupe::new(),
+        input.sources,
+        input.shard,
+        input.dedupe,
         Chunker::new(batch_size),
         &counters,
         &mut plan,
+        input.now,
     );
     let n = group_digits;
     let mut out = format!(
-        "Plan (dry run: nothing sent, no ledger written)\n  rows      {} valid, {} rejected, {} duplicates\n  send      {} IDs in {} batches of up to {}\n",
+        "Plan (dry run: nothing sent, no ledger written)\n  target    {target} (checked, with a key; nothing sent)\n  ledger    {}\n  rows      {} valid, {} rejected, {} duplicates, {} already blocked per the ledger (--resume)\n  send      {} in {} of up to {}\n",
+        results.display(),
         n(Counters::get(&counters.rows)),
         n(plan.reject_count),
         n(Counters::get(&counters.duplicates)),
-        n(plan.ids),
-        n(plan.batches),
+        n(Counters::get(&counters.already_blocked)),
+        crate::summary::plural(plan.ids, "ID"),
+        crate::summary::plural(plan.batches, "batch"),
         batch_size,
     );
     for (till, (batches, ids)) in &plan.by_block_till {
@@ -387,10 +485,14 @@ fn dry_run(
             "  broken    {broken} input(s) could not be read to the end (see the rejected rows): fix them before the real run\n"
         );
     }
+    let no_valid_id = Counters::get(&counters.rows) == 0;
+    if no_valid_id {
+        out += "  nothing   no valid ID in the inputs: the real run would exit 2\n";
+    }
     cmd::print_stdout(&out);
     // A real run would exit 1 here (rows lost from sight); the plan says so with an input
     // error, since nothing was sent.
-    if broken > 0 {
+    if broken > 0 || no_valid_id {
         ExitStatus::Usage
     } else {
         ExitStatus::Success

@@ -15,16 +15,16 @@ use tokio_util::sync::CancellationToken;
 use crate::api_key::ApiKey;
 use crate::cli::{ConnectionArgs, LogArgs, LogFormat};
 use crate::client::Client;
-use crate::config::Target;
+use crate::config::{SANDBOX_TARGET, Target};
 use crate::counters::Counters;
 use crate::endpoint;
 use crate::exit::ExitStatus;
-use crate::ledger::{LedgerWriter, new_run_id};
+use crate::ledger::{LedgerWriter, Record, RunRecord, Status, new_run_id};
 use crate::mock::{MockConfig, MockServer};
 use crate::pipeline::{self, ChannelSink, Run};
 use crate::pool::PoolConfig;
 use crate::progress;
-use crate::summary::{Summary, group_digits};
+use crate::summary::{NextCommands, RunFacts, Summary, group_digits};
 
 /// Where a sending command goes: the real target, or the in-process imitation.
 pub struct Connected {
@@ -60,9 +60,19 @@ pub async fn connect(args: &ConnectionArgs) -> anyhow::Result<Connected> {
         target: Target {
             url: endpoint::block_url(&base),
             key,
+            name: SANDBOX_TARGET.to_owned(),
         },
         sandbox: Some(server),
     })
+}
+
+/// The ledger name of the target the options point at, checking it and that a key is
+/// there, without sending anything or starting the sandbox (for dry runs).
+pub fn target_name(args: &ConnectionArgs) -> anyhow::Result<String> {
+    if args.sandbox {
+        return Ok(SANDBOX_TARGET.to_owned());
+    }
+    Ok(Target::from_args(args)?.name)
 }
 
 /// What a sending command (`block`, `retry`) hands to `send`.
@@ -76,6 +86,7 @@ pub struct SendJob<'a> {
     pub expected_rows: Option<u64>,
     pub summary_json: Option<&'a Path>,
     pub log: &'a LogArgs,
+    pub next: NextCommands,
 }
 
 /// The part `block` and `retry` share: build the client, run the pipeline with `produce`
@@ -97,18 +108,36 @@ where
     )?;
     let run_id = new_run_id();
     tracing::info!(run = %run_id, url = %target.url, rate = %job.pool.rate, concurrency = %job.pool.concurrency, "Starting");
+    // The run line first: it binds every later line of this run to its target.
+    let mut ledger = job.ledger;
+    ledger.append(&Record::Run(RunRecord {
+        run: run_id.clone(),
+        status: Status::Run,
+        command: job.command.to_owned(),
+        target: target.name.clone(),
+        started_at: chrono::Utc::now(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }))?;
+    let target_name = target.name.clone();
     let run = Run {
         run_id: run_id.clone(),
         client,
         pool: job.pool,
-        ledger: job.ledger,
+        ledger,
         progress: progress::Mode::pick(job.log.quiet, job.log.log_format == LogFormat::Json),
         expected_rows: job.expected_rows,
         interrupt: watch_signals(),
     };
     let end = pipeline::execute(run, counters.clone(), produce).await?;
     Counters::add(&counters.not_sent, end.pool.ids_not_sent);
-    let summary = Summary::new(job.command, &run_id, &counters, &end, job.results);
+    let facts = RunFacts {
+        command: job.command,
+        run: &run_id,
+        target: &target_name,
+        ledger: job.results,
+        next: &job.next,
+    };
+    let summary = Summary::new(facts, &counters, &end);
     let status = summary.exit_status();
     print_stdout(&summary.render());
     if let Some(server) = job.connected.sandbox {
@@ -121,10 +150,108 @@ where
     }
     if let Some(path) = job.summary_json {
         let json = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;
-        write_private(path, &json)
-            .with_context(|| format!("cannot write --summary-json {}", path.display()))?;
+        write_summary_json(path, &json)?;
     }
     Ok(status)
+}
+
+/// Writes `--summary-json`: to stdout for `-`, else to a file only its owner can read.
+pub fn write_summary_json(path: &Path, json: &[u8]) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        print_stdout(&format!("{}\n", String::from_utf8_lossy(json)));
+        return Ok(());
+    }
+    write_private(path, json)
+        .with_context(|| format!("cannot write --summary-json {}", path.display()))
+}
+
+/// The summary of a command that stopped on an error before or while sending, for
+/// `--summary-json`: monitoring learns of every exit, 2 and 3 included, and why.
+pub fn write_error_summary(path: Option<&Path>, command: &str, error: &anyhow::Error) {
+    let Some(path) = path else { return };
+    let status = ExitStatus::of_error(error);
+    let json = serde_json::json!({
+        "command": command,
+        "outcome": status.word(),
+        "exit_code": status.code(),
+        "stop_reason": crate::describe(error),
+    });
+    let text = serde_json::to_vec_pretty(&json).unwrap_or_default();
+    if let Err(error) = write_summary_json(path, &text) {
+        eprintln!("error: {}", crate::describe(&error));
+    }
+}
+
+/// The target flags of a run, as a later command needs them to reach the same target:
+/// never the key, only where it comes from.
+pub fn target_flags(args: &ConnectionArgs) -> Vec<String> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let mut flags = Vec::new();
+    if args.sandbox {
+        flags.push("--sandbox".to_owned());
+    } else if let Some(account) = args.account.clone().or_else(|| {
+        args.base_url
+            .is_none()
+            .then(|| env("ACQUIRE_ACCOUNT"))
+            .flatten()
+    }) {
+        flags.extend(["--account".to_owned(), account]);
+    } else if let Some(url) = args.base_url.clone().or_else(|| env("ACQUIRE_BASE_URL")) {
+        flags.extend(["--base-url".to_owned(), url]);
+    }
+    if let Some(file) = &args.api_key_file {
+        flags.extend(["--api-key-file".to_owned(), file.display().to_string()]);
+    }
+    flags
+}
+
+/// The "Next:" commands of a sending run: `retry` of its ledger against the same
+/// target, and this very command line again with `--resume` (for `block`; `retry` is
+/// simply run again).
+pub fn next_commands(command: &str, args: &ConnectionArgs, ledger: &Path) -> NextCommands {
+    let mut retry = vec![
+        "blockade".to_owned(),
+        "retry".to_owned(),
+        ledger.display().to_string(),
+    ];
+    retry.extend(target_flags(args));
+    let mut again: Vec<String> = std::iter::once("blockade".to_owned())
+        .chain(std::env::args().skip(1))
+        .collect();
+    if command == "block" && !again.iter().any(|arg| arg == "--resume") {
+        again.push("--resume".to_owned());
+    }
+    let quote = |words: Vec<String>| {
+        words
+            .iter()
+            .map(|word| {
+                shlex::try_quote(word).map_or_else(|_| word.clone(), |quoted| quoted.into_owned())
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if command == "retry" {
+        // `retry` has no --resume: running it again re-sends what is still failed.
+        let again = quote(again);
+        return NextCommands {
+            retry: again.clone(),
+            resume: again,
+        };
+    }
+    NextCommands {
+        retry: quote(retry),
+        resume: quote(again),
+    }
+}
+
+/// The default ledger: the sandbox keeps its own, so that its lines never sit in the
+/// real one.
+pub fn default_results(sandbox: bool) -> std::path::PathBuf {
+    if sandbox {
+        "blockade-sandbox.jsonl".into()
+    } else {
+        "blockade-results.jsonl".into()
+    }
 }
 
 /// First SIGINT/SIGTERM cancels the returned token (finish in-flight work, record it,
@@ -133,10 +260,10 @@ pub fn watch_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     tokio::spawn(async move {
-        let first = wait_for_signal().await;
-        if first.is_err() {
+        let Ok(signal) = wait_for_signal().await else {
             return;
-        }
+        };
+        crate::exit::note_signal(signal);
         tracing::warn!(
             "Interrupted: finishing in-flight requests and recording them; press Ctrl-C again to exit at once"
         );
@@ -149,19 +276,20 @@ pub fn watch_signals() -> CancellationToken {
     token
 }
 
-async fn wait_for_signal() -> std::io::Result<()> {
+/// Waits for SIGINT or SIGTERM and says which (2 or 15).
+async fn wait_for_signal() -> std::io::Result<i32> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate())?;
         tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = term.recv() => Ok(()),
+            result = tokio::signal::ctrl_c() => result.map(|()| 2),
+            _ = term.recv() => Ok(15),
         }
     }
     #[cfg(not(unix))]
     {
-        tokio::signal::ctrl_c().await
+        tokio::signal::ctrl_c().await.map(|()| 2)
     }
 }
 
@@ -183,5 +311,12 @@ pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)?.write_all(contents)
+    let mut file = options.open(path)?;
+    // The mode above applies only to a new file: an existing one is made private too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(contents)
 }

@@ -22,6 +22,12 @@ pub enum LedgerError {
     Open { path: PathBuf, source: io::Error },
 
     #[error(
+        "{} is not a blockade results ledger (its first line is not a ledger line), and blockade appends only to its own ledgers; pass another file with --results",
+        path.display()
+    )]
+    NotALedger { path: PathBuf },
+
+    #[error(
         "the results ledger {} is locked: another blockade run is writing it; wait for that run to finish, or pass another file with --results",
         path.display()
     )]

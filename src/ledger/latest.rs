@@ -1,12 +1,17 @@
-//! "Latest status per ID": which IDs a ledger shows blocked and which failed.
+//! "Latest status per ID": which IDs a ledger shows blocked, failed or refused.
 //!
 //! Constraint kept here: for any ID the latest line that names it wins (a later blocked
 //! line clears an earlier failure and vice versa; rejected lines name no ID and change
 //! nothing), and memory stays proportional to the compressed ID sets (roaring bitmaps),
 //! never to the number of lines. Failed IDs are kept grouped by their line's
-//! `block_till`, because that is how `blockade retry` must re-send them.
+//! `block_till`, because that is how `blockade retry` must re-send them. Refused IDs are
+//! failed ones the server refused by name: they sit in those groups too, and apart.
+//!
+//! A command that acts on a ledger (`--resume`, `retry`) loads it through a
+//! [`TargetFilter`]: only the lines of runs against its own target count, so that a
+//! sandbox run never makes a real run skip anything.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +22,8 @@ use super::{LedgerError, LedgerReadStats, Record, Status, read_records};
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LatestStatus {
     blocked: RoaringTreemap,
+    /// IDs whose latest line is `refused` (a subset of `failed`).
+    refused: RoaringTreemap,
     /// Every failed ID, i.e. the union of `failed_by_till`: lets a line that touches no
     /// failed ID skip the per-group work.
     failed: RoaringTreemap,
@@ -24,10 +31,24 @@ pub struct LatestStatus {
 }
 
 impl LatestStatus {
-    /// Reads the ledger at `path` (tolerantly: see [`read_records`]).
+    /// Reads the ledger at `path` (tolerantly: see [`read_records`]), every line of it.
     pub fn load(path: &Path) -> Result<(LatestStatus, LedgerReadStats), LedgerError> {
         let mut latest = LatestStatus::default();
         let stats = read_records(path, |_, record| latest.apply(&record))?;
+        Ok((latest, stats))
+    }
+
+    /// Reads only the lines of runs against `target`; `filter` counts the others.
+    pub fn load_for(
+        path: &Path,
+        filter: &mut TargetFilter,
+    ) -> Result<(LatestStatus, LedgerReadStats), LedgerError> {
+        let mut latest = LatestStatus::default();
+        let stats = read_records(path, |_, record| {
+            if filter.admits(&record) {
+                latest.apply(&record);
+            }
+        })?;
         Ok((latest, stats))
     }
 
@@ -46,15 +67,21 @@ impl LatestStatus {
         match batch.status {
             Status::Blocked => {
                 self.forget_failed(&ids, None);
+                self.refused -= &ids;
                 self.blocked |= &ids;
             }
-            Status::Failed => {
+            Status::Failed | Status::Refused => {
                 self.blocked -= &ids;
                 self.forget_failed(&ids, Some(batch.block_till));
                 self.failed |= &ids;
+                if batch.status == Status::Refused {
+                    self.refused |= &ids;
+                } else {
+                    self.refused -= &ids;
+                }
                 *self.failed_by_till.entry(batch.block_till).or_default() |= ids;
             }
-            Status::Rejected => {}
+            Status::Rejected | Status::Run => {}
         }
     }
 
@@ -65,6 +92,8 @@ impl LatestStatus {
         let named_later = &later.blocked | &later.failed;
         self.blocked -= &named_later;
         self.blocked |= later.blocked;
+        self.refused -= &named_later;
+        self.refused |= later.refused;
         self.forget_failed(&named_later, None);
         self.failed |= later.failed;
         for (till, ids) in later.failed_by_till {
@@ -90,7 +119,25 @@ impl LatestStatus {
             .collect()
     }
 
-    /// IDs whose latest outcome is failed.
+    /// IDs whose latest outcome is refused: the server refused them by name.
+    pub fn refused(&self) -> &RoaringTreemap {
+        &self.refused
+    }
+
+    /// Failed IDs for `retry`: grouped by block-till, without the refused ones unless
+    /// `include_refused`.
+    pub fn to_retry(&self, include_refused: bool) -> Vec<(DateTime<Utc>, RoaringTreemap)> {
+        let mut groups = self.failed_by_block_till();
+        if !include_refused && !self.refused.is_empty() {
+            for (_, ids) in &mut groups {
+                *ids -= &self.refused;
+            }
+            groups.retain(|(_, ids)| !ids.is_empty());
+        }
+        groups
+    }
+
+    /// IDs whose latest outcome is failed (refused ones included).
     pub fn failed(&self) -> &RoaringTreemap {
         &self.failed
     }
@@ -128,6 +175,80 @@ impl LatestStatus {
         for till in emptied {
             self.failed_by_till.remove(&till);
         }
+    }
+}
+
+/// Decides which lines of a ledger a command may act on: those of runs whose run line
+/// names the command's own target. Lines of other targets, and of runs with no run line
+/// (written before run lines existed, or torn), are counted by target and never used.
+#[derive(Debug)]
+pub struct TargetFilter {
+    target: String,
+    /// Each run's target, from its run line.
+    runs: HashMap<String, String>,
+    /// Lines skipped, by the target they belong to.
+    skipped: BTreeMap<String, u64>,
+}
+
+/// What a run with no run line is counted under.
+const UNKNOWN_TARGET: &str = "(no run line: unknown target)";
+
+impl TargetFilter {
+    pub fn new(target: impl Into<String>) -> TargetFilter {
+        TargetFilter {
+            target: target.into(),
+            runs: HashMap::new(),
+            skipped: BTreeMap::new(),
+        }
+    }
+
+    /// Whether `record` belongs to a run against this target. Run lines themselves are
+    /// remembered, not admitted.
+    pub fn admits(&mut self, record: &Record) -> bool {
+        if let Record::Run(run) = record {
+            self.runs.insert(run.run.clone(), run.target.clone());
+            return false;
+        }
+        let target = self
+            .runs
+            .get(record.run())
+            .map_or(UNKNOWN_TARGET, String::as_str);
+        if target == self.target {
+            return true;
+        }
+        match self.skipped.get_mut(target) {
+            Some(count) => *count += 1,
+            None => {
+                self.skipped.insert(target.to_owned(), 1);
+            }
+        }
+        false
+    }
+
+    /// Lines skipped, by target.
+    pub fn skipped(&self) -> &BTreeMap<String, u64> {
+        &self.skipped
+    }
+
+    /// Logs a warning naming the targets whose lines were skipped, if any.
+    pub fn warn_skipped(&self, path: &Path) {
+        if self.skipped.is_empty() {
+            return;
+        }
+        let total: u64 = self.skipped.values().sum();
+        let targets = self
+            .skipped
+            .iter()
+            .map(|(target, lines)| format!("{target}: {lines} lines"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        tracing::warn!(
+            ledger = %path.display(),
+            skipped_lines = total,
+            %targets,
+            this_target = %self.target,
+            "Ignoring ledger lines written against another target; only this target's lines are used"
+        );
     }
 }
 
@@ -223,6 +344,55 @@ mod tests {
             merged.failed_by_block_till(),
             [(early, set(&[3])), (late, set(&[2, 4, 7]))]
         );
+    }
+
+    #[test]
+    fn refused_ids_are_retried_only_when_asked_and_a_block_clears_them() {
+        let till = at(100, 0);
+        let latest = LatestStatus::from_records([
+            line(Status::Failed, &[1, 2], till),
+            line(Status::Refused, &[3], till),
+            line(Status::Refused, &[4], till),
+            line(Status::Blocked, &[4], till),
+        ]);
+        assert_eq!(latest.refused(), &set(&[3]));
+        assert_eq!(latest.to_retry(false), [(till, set(&[1, 2]))]);
+        assert_eq!(latest.to_retry(true), [(till, set(&[1, 2, 3]))]);
+        assert_eq!(latest.blocked(), &set(&[4]));
+    }
+
+    fn run_record(run: &str, target: &str) -> Record {
+        Record::Run(crate::ledger::RunRecord {
+            run: run.to_owned(),
+            status: Status::Run,
+            command: "block".to_owned(),
+            target: target.to_owned(),
+            started_at: at(0, 0),
+            version: String::new(),
+        })
+    }
+
+    #[test]
+    fn only_lines_of_runs_against_the_same_target_are_admitted() {
+        let till = at(100, 0);
+        let records = [
+            run_record("sand", "sandbox"),
+            Record::Batch(batch("sand", Status::Blocked, &[1, 2], till)),
+            run_record("real", "https://acme.acquire.io"),
+            Record::Batch(batch("real", Status::Blocked, &[3], till)),
+            // A run with no run line (an older ledger, or a hand-written one).
+            Record::Batch(batch("old", Status::Blocked, &[4], till)),
+        ];
+        let mut filter = TargetFilter::new("https://acme.acquire.io");
+        let latest =
+            LatestStatus::from_records(records.iter().filter(|r| filter.admits(r)).cloned());
+        assert_eq!(latest.blocked(), &set(&[3]));
+        let skipped: Vec<(&str, u64)> = filter
+            .skipped()
+            .iter()
+            .map(|(target, lines)| (target.as_str(), *lines))
+            .collect();
+        assert_eq!(skipped, [(UNKNOWN_TARGET, 1), ("sandbox", 1)]);
     }
 
     #[test]

@@ -251,7 +251,7 @@ mod tests {
             .iter()
             .map(|(line, record)| match record {
                 Record::Batch(batch) => (*line, batch.ids.clone()),
-                Record::Reject(_) => (*line, Vec::new()),
+                Record::Reject(_) | Record::Run(_) => (*line, Vec::new()),
             })
             .collect()
     }

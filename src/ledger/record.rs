@@ -21,8 +21,13 @@ pub enum Status {
     Blocked,
     /// The batch was given up on; `blockade retry` re-sends its IDs.
     Failed,
+    /// The server refused this single ID with a 400 (after bisection): sending it again
+    /// will not help, so `blockade retry` skips it unless `--include-refused`.
+    Refused,
     /// An input row was not a valid contact ID; it was never sent.
     Rejected,
+    /// A run's first line: which command ran against which target (`RunRecord`).
+    Run,
 }
 
 impl Status {
@@ -31,12 +36,14 @@ impl Status {
         match self {
             Status::Blocked => "blocked",
             Status::Failed => "failed",
+            Status::Refused => "refused",
             Status::Rejected => "rejected",
+            Status::Run => "run",
         }
     }
 }
 
-/// One sent batch and how it ended (`status` is `blocked` or `failed`).
+/// One sent batch and how it ended (`status` is `blocked`, `failed` or `refused`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BatchRecord {
     pub run: String,
@@ -54,6 +61,17 @@ pub struct BatchRecord {
     pub http_status: Option<u16>,
     #[serde(default)]
     pub error: Option<String>,
+    /// What kind of failure, where the error text alone would not tell it apart
+    /// (`unrecognized_answer`, `internal`, `unreachable`, ...). Only on failed lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The server's block record id for each of `ids` (aligned; `null` where the answer
+    /// named none). Only when the server answered with block records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_ids: Option<Vec<Option<u64>>>,
+    /// The server said these contacts were already blocked (a duplicate record).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already: bool,
     /// Where the batch's rows came from: `path:first-last`.
     pub source: String,
     #[serde(with = "timestamp")]
@@ -113,6 +131,17 @@ impl BatchRecord {
         }
         out.extend_from_slice(br#","error":"#);
         serde_json::to_writer(&mut *out, &self.error)?;
+        if let Some(kind) = &self.kind {
+            out.extend_from_slice(br#","kind":"#);
+            serde_json::to_writer(&mut *out, kind)?;
+        }
+        if let Some(block_ids) = &self.block_ids {
+            out.extend_from_slice(br#","block_ids":"#);
+            serde_json::to_writer(&mut *out, block_ids)?;
+        }
+        if self.already {
+            out.extend_from_slice(br#","already":true"#);
+        }
         out.extend_from_slice(br#","source":"#);
         serde_json::to_writer(&mut *out, &self.source)?;
         out.extend_from_slice(br#","started_at":""#);
@@ -136,12 +165,29 @@ pub struct RejectRecord {
     pub error: String,
 }
 
+/// A run's first line: which command, against which target. `--resume`, `retry` and
+/// `unblock --from-ledger` trust a run's lines only when its target is theirs, so that a
+/// sandbox run never passes for a real one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run: String,
+    pub status: Status,
+    pub command: String,
+    /// `sandbox`, or the API base URL (`https://acme.acquire.io/api/v1`).
+    pub target: String,
+    #[serde(with = "timestamp")]
+    pub started_at: DateTime<Utc>,
+    /// The blockade version that wrote the run.
+    pub version: String,
+}
+
 /// Any ledger line.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "RawRecord")]
 pub enum Record {
     Batch(BatchRecord),
     Reject(RejectRecord),
+    Run(RunRecord),
 }
 
 impl Record {
@@ -149,6 +195,7 @@ impl Record {
         match self {
             Record::Batch(batch) => batch.status,
             Record::Reject(reject) => reject.status,
+            Record::Run(run) => run.status,
         }
     }
 
@@ -157,6 +204,7 @@ impl Record {
         match self {
             Record::Batch(batch) => batch.write_json(out),
             Record::Reject(reject) => serde_json::to_writer(out, reject),
+            Record::Run(run) => serde_json::to_writer(out, run),
         }
     }
 
@@ -164,6 +212,7 @@ impl Record {
         match self {
             Record::Batch(batch) => &batch.run,
             Record::Reject(reject) => &reject.run,
+            Record::Run(run) => &run.run,
         }
     }
 }
@@ -185,6 +234,7 @@ impl Serialize for Record {
         match self {
             Record::Batch(batch) => batch.serialize(serializer),
             Record::Reject(reject) => reject.serialize(serializer),
+            Record::Run(run) => run.serialize(serializer),
         }
     }
 }
@@ -197,7 +247,8 @@ impl Serialize for Record {
 struct RawRecord {
     run: String,
     status: Status,
-    source: String,
+    #[serde(default)]
+    source: Option<String>,
     batch: Option<u64>,
     ids: Option<Vec<u64>>,
     #[serde(default, with = "timestamp::option")]
@@ -205,7 +256,14 @@ struct RawRecord {
     attempts: Option<u32>,
     http_status: Option<u16>,
     error: Option<String>,
+    kind: Option<String>,
+    block_ids: Option<Vec<Option<u64>>>,
+    #[serde(default)]
+    already: bool,
     input: Option<String>,
+    command: Option<String>,
+    target: Option<String>,
+    version: Option<String>,
     #[serde(default, with = "timestamp::option")]
     started_at: Option<DateTime<Utc>>,
     #[serde(default, with = "timestamp::option")]
@@ -222,7 +280,15 @@ impl TryFrom<RawRecord> for Record {
         }
         let status = raw.status;
         match status {
-            Status::Blocked | Status::Failed => Ok(Record::Batch(BatchRecord {
+            Status::Run => Ok(Record::Run(RunRecord {
+                run: raw.run,
+                status,
+                command: required(raw.command, "command", status)?,
+                target: required(raw.target, "target", status)?,
+                started_at: required(raw.started_at, "started_at", status)?,
+                version: raw.version.unwrap_or_default(),
+            })),
+            Status::Blocked | Status::Failed | Status::Refused => Ok(Record::Batch(BatchRecord {
                 run: raw.run,
                 batch: required(raw.batch, "batch", status)?,
                 status,
@@ -232,15 +298,18 @@ impl TryFrom<RawRecord> for Record {
                 attempts: required(raw.attempts, "attempts", status)?,
                 http_status: raw.http_status,
                 error: raw.error,
-                source: raw.source,
+                kind: raw.kind,
+                block_ids: raw.block_ids,
+                already: raw.already,
                 started_at: required(raw.started_at, "started_at", status)?,
                 finished_at: required(raw.finished_at, "finished_at", status)?,
                 ms: required(raw.ms, "ms", status)?,
+                source: required(raw.source, "source", status)?,
             })),
             Status::Rejected => Ok(Record::Reject(RejectRecord {
                 run: raw.run,
                 status,
-                source: raw.source,
+                source: required(raw.source, "source", status)?,
                 input: required(raw.input, "input", status)?,
                 error: required(raw.error, "error", status)?,
             })),
@@ -276,6 +345,9 @@ pub(crate) mod tests {
             attempts: 1,
             http_status: Some(200),
             error: None,
+            kind: None,
+            block_ids: None,
+            already: false,
             source: "lists/a.csv:1101-1200".to_owned(),
             started_at: at(0, 5),
             finished_at: at(0, 148),
@@ -339,7 +411,12 @@ pub(crate) mod tests {
             ms in proptest::prelude::any::<u64>(),
             failed in proptest::prelude::any::<bool>(),
             cached in proptest::prelude::any::<bool>(),
+            kind in proptest::option::of("[a-z_]{0,20}"),
+            with_block_ids in proptest::prelude::any::<bool>(),
+            already in proptest::prelude::any::<bool>(),
         ) {
+            let block_ids = with_block_ids
+                .then(|| ids.iter().map(|id| (id % 3 != 0).then_some(id / 2)).collect());
             let instant = DateTime::from_timestamp_millis(till_ms).expect("in range");
             let record = BatchRecord {
                 run,
@@ -355,6 +432,9 @@ pub(crate) mod tests {
                 attempts,
                 http_status,
                 error,
+                kind,
+                block_ids,
+                already,
                 source,
                 started_at: instant,
                 finished_at: at(0, 148),
@@ -418,6 +498,57 @@ pub(crate) mod tests {
             "finished_at":"2026-11-24T14:20:02.000Z","ms":1}"#;
         let error = serde_json::from_str::<Record>(line).expect_err("ids are required");
         assert!(error.to_string().contains("`ids`"), "{error}");
+    }
+
+    #[test]
+    fn block_ids_already_and_kind_round_trip_and_are_absent_when_unset() {
+        let mut record = batch("r1", Status::Blocked, &[827, 828], at(0, 0));
+        let plain = serde_json::to_string(&Record::Batch(record.clone())).expect("serializes");
+        for key in ["block_ids", "already", "kind"] {
+            assert!(!plain.contains(key), "{plain}");
+        }
+        record.block_ids = Some(vec![Some(6), None]);
+        record.already = true;
+        let line = serde_json::to_string(&Record::Batch(record.clone())).expect("serializes");
+        assert!(line.contains(r#""block_ids":[6,null]"#), "{line}");
+        assert!(line.contains(r#""already":true"#), "{line}");
+        assert_eq!(
+            serde_json::from_str::<Record>(&line).expect("parses"),
+            Record::Batch(record)
+        );
+    }
+
+    #[test]
+    fn a_run_line_names_its_target_and_round_trips() {
+        let record = Record::Run(RunRecord {
+            run: "r1".to_owned(),
+            status: Status::Run,
+            command: "block".to_owned(),
+            target: "sandbox".to_owned(),
+            started_at: at(0, 0),
+            version: "0.1.0".to_owned(),
+        });
+        let line = serde_json::to_string(&record).expect("serializes");
+        let value: Value = serde_json::from_str(&line).expect("valid JSON");
+        assert_eq!(
+            keys(&value),
+            [
+                "command",
+                "run",
+                "started_at",
+                "status",
+                "target",
+                "version"
+            ]
+        );
+        assert_eq!(value["status"], "run");
+        assert_eq!(
+            serde_json::from_str::<Record>(&line).expect("parses"),
+            record
+        );
+        let mut fast = Vec::new();
+        record.write_json(&mut fast).expect("writes");
+        assert_eq!(String::from_utf8(fast).unwrap(), line);
     }
 
     #[test]

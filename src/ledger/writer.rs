@@ -32,6 +32,41 @@ pub struct LedgerWriter {
     maybe_torn: bool,
 }
 
+/// Whether the file is empty or its first line is a ledger line: a JSON object with
+/// `run` and `status` (or, in a file of one torn line, the start of one). A user's CSV
+/// given as `--results` by mistake is refused instead of appended to.
+fn starts_like_a_ledger(file: &File) -> std::io::Result<bool> {
+    /// Longest first line looked at: a batch of 10,000 IDs is about 200 KiB.
+    const MAX_FIRST_LINE: usize = 4 << 20;
+    // Devices and pipes (/dev/full in a test, a FIFO) have no first line to check.
+    if !file.metadata()?.is_file() {
+        return Ok(true);
+    }
+    let mut head = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let line_end = loop {
+        let read = file.read_at(&mut chunk, head.len() as u64)?;
+        if read == 0 {
+            break None;
+        }
+        let start = head.len();
+        head.extend_from_slice(&chunk[..read]);
+        if let Some(at) = memchr::memchr(b'\n', &head[start..]) {
+            break Some(start + at);
+        }
+        if head.len() >= MAX_FIRST_LINE {
+            break None;
+        }
+    };
+    let Some(end) = line_end else {
+        // One line and no newline: empty, or a first write torn by a crash.
+        return Ok(head.is_empty() || head.starts_with(b"{"));
+    };
+    let first: Result<serde_json::Map<String, serde_json::Value>, _> =
+        serde_json::from_slice(&head[..end]);
+    Ok(first.is_ok_and(|line| line.contains_key("run") && line.contains_key("status")))
+}
+
 impl LedgerWriter {
     /// Opens (creating with mode 0600 if missing) the ledger for appending and locks it.
     pub fn open(path: &Path) -> Result<LedgerWriter, LedgerError> {
@@ -58,6 +93,14 @@ impl LedgerWriter {
                     source,
                 });
             }
+        }
+        if !starts_like_a_ledger(&file).map_err(|source| LedgerError::Read {
+            path: path.to_owned(),
+            source,
+        })? {
+            return Err(LedgerError::NotALedger {
+                path: path.to_owned(),
+            });
         }
         let mut writer = LedgerWriter {
             path: path.to_owned(),
@@ -222,6 +265,16 @@ mod tests {
         assert!(text.ends_with('\n'));
         assert_eq!(parse_lines(&path), records);
         assert_eq!(writer.path(), path);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_ledger_is_refused_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("contacts.csv");
+        std::fs::write(&path, "id\n1\n2\n").expect("seeded");
+        let error = LedgerWriter::open(&path).expect_err("not a ledger");
+        assert!(matches!(error, LedgerError::NotALedger { .. }), "{error}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "id\n1\n2\n");
     }
 
     #[test]
