@@ -9,7 +9,8 @@ pub enum ExitStatus {
     Failed,
     /// 2: usage, configuration or input error; nothing sent.
     Usage,
-    /// 3: the server refused the credentials or the account.
+    /// 3: the server refused the credentials or the account, or its certificate could not
+    /// be verified.
     Aborted,
     /// 130: SIGINT/SIGTERM; in-flight batches finished and recorded.
     Interrupted,
@@ -42,7 +43,9 @@ impl ExitStatus {
             ExitStatus::Success => "done, every valid ID blocked",
             ExitStatus::Failed => "done with failures",
             ExitStatus::Usage => "not started",
-            ExitStatus::Aborted => "aborted: the server refused the credentials or the account",
+            ExitStatus::Aborted => {
+                "aborted: the server refused the credentials or the account, or its certificate could not be verified"
+            }
             ExitStatus::Interrupted => "interrupted",
         }
     }

@@ -351,7 +351,7 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
             Verdict::Abort { reason } => {
                 let mut abort = shared.abort_reason.lock().expect("abort lock");
                 if abort.is_none() {
-                    tracing::error!(status = ?tally.http_status, "The server refused the credentials or the account; stopping the run");
+                    tracing::error!(status = ?tally.http_status, "The server refused the credentials or the account, or its certificate could not be verified; stopping the run");
                     *abort = Some(reason.clone());
                 }
                 drop(abort);
