@@ -90,7 +90,8 @@ const MOCK_EXAMPLES: &str = "\
 Examples:
   blockade mock --port 8080 --key test-key
   blockade mock --fail-rate 0.3 --reset-rate 0.05 --latency 20ms..80ms --seed 7
-  blockade mock --port 8443 --tls --tls-ca-out mock-ca.pem   # then: block --base-url https://127.0.0.1:8443 --ca-cert mock-ca.pem";
+  blockade mock --port 8443 --tls --tls-ca-out mock-ca.pem
+    (then: blockade block --base-url https://127.0.0.1:8443 --ca-cert mock-ca.pem ...)";
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
@@ -129,9 +130,9 @@ pub struct ConnectionArgs {
         help_heading = "Connection"
     )]
     pub base_url: Option<String>,
-    /// Also trust the CA certificate(s) in this PEM file, beside the system's store: for a
-    /// TLS-inspecting corporate proxy. (SSL_CERT_FILE replaces the system's store instead.)
-    /// Certificate verification cannot be turned off.
+    /// Also trust the CA certificate(s) in this PEM file, beside the system's store: the CA
+    /// of a TLS-inspecting corporate proxy. SSL_CERT_FILE works too, but replaces the
+    /// system's store. Certificate verification cannot be turned off.
     #[arg(long, value_name = "PATH", help_heading = "Connection")]
     pub ca_cert: Option<PathBuf>,
     /// Start the built-in imitation in-process and send there (no account or key needed).

@@ -592,6 +592,71 @@ mod tests {
     }
 
     #[test]
+    fn an_unverifiable_certificate_aborts_and_says_what_to_check() {
+        let answer = Answer::Transport {
+            kind: TransportKind::Certificate,
+            message: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        let Verdict::Abort { reason } = classify(&answer) else {
+            panic!("{:?}", classify(&answer))
+        };
+        for hint in [
+            "UnknownIssuer",
+            "--ca-cert",
+            "SSL_CERT_FILE",
+            "--account",
+            "--base-url",
+            "clock",
+        ] {
+            assert!(reason.contains(hint), "{hint}: {reason}");
+        }
+        // Any other connection failure is still worth another attempt.
+        let refused = Answer::Transport {
+            kind: TransportKind::Connect,
+            message: "connection refused".into(),
+        };
+        assert!(matches!(classify(&refused), Verdict::Retry { .. }));
+    }
+
+    /// How hyper-rustls reports a refused certificate: rustls's error inside an
+    /// `io::Error` (whose `source()` skips it), inside the connector's boxed error.
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot connect")]
+    struct Wrapper(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+    #[test]
+    fn certificate_errors_are_found_inside_io_errors_in_the_cause_chain() {
+        use rustls::CertificateError;
+        let wrap = |inner: rustls::Error| {
+            Wrapper(Box::new(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                inner,
+            )))
+        };
+        let unknown = wrap(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        assert_eq!(
+            certificate_error(&unknown),
+            Some(&CertificateError::UnknownIssuer)
+        );
+        let expired = wrap(rustls::Error::InvalidCertificate(CertificateError::Expired));
+        assert_eq!(
+            certificate_error(&expired),
+            Some(&CertificateError::Expired)
+        );
+        // Other TLS failures and plain network errors are not certificate errors.
+        let alert = wrap(rustls::Error::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure,
+        ));
+        assert_eq!(certificate_error(&alert), None);
+        let refused = Wrapper(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        assert_eq!(certificate_error(&refused), None);
+    }
+
+    #[test]
     fn snippets_are_short_single_lines() {
         let long = "x\n".repeat(1000);
         let snippet = body_snippet(long.as_bytes());
