@@ -36,7 +36,7 @@ impl TlsMock {
             .build()
             .expect("runtime");
         let ca = work.write(
-            &format!("ca-{}.pem", rand_suffix()),
+            &format!("ca-{}.pem", next_file_number()),
             tls.ca_pem().expect("a generated CA"),
         );
         let server = runtime
@@ -73,7 +73,7 @@ impl Drop for TlsMock {
     }
 }
 
-fn rand_suffix() -> u64 {
+fn next_file_number() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
