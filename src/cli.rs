@@ -35,7 +35,7 @@ Examples:
     blockade report blockade-results.jsonl
 
 Exit codes: 0 all blocked, 1 some batches failed, 2 usage/config/input error (nothing sent),
-3 aborted (credentials or account refused), 130 interrupted.";
+3 aborted (credentials or account refused, or the server's certificate not trusted), 130 interrupted.";
 
 #[derive(Debug, Parser)]
 #[command(name = "blockade", version, about = ABOUT, after_help = EXAMPLES)]
@@ -91,7 +91,9 @@ Examples:
 const MOCK_EXAMPLES: &str = "\
 Examples:
   blockade mock --port 8080 --key test-key
-  blockade mock --fail-rate 0.3 --reset-rate 0.05 --latency 20ms..80ms --seed 7";
+  blockade mock --fail-rate 0.3 --reset-rate 0.05 --latency 20ms..80ms --seed 7
+  blockade mock --port 8443 --tls --tls-ca-out mock-ca.pem
+    (then: blockade block --base-url https://127.0.0.1:8443 --ca-cert mock-ca.pem ...)";
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
@@ -127,6 +129,11 @@ pub struct ConnectionArgs {
     /// [env: ACQUIRE_BASE_URL; a flag beats the environment]
     #[arg(long, value_name = "URL", help_heading = "Connection")]
     pub base_url: Option<String>,
+    /// Also trust the CA certificate(s) in this PEM file, beside the system's store: the CA
+    /// of a TLS-inspecting corporate proxy. SSL_CERT_FILE works too, but replaces the
+    /// system's store. Certificate verification cannot be turned off.
+    #[arg(long, value_name = "PATH", help_heading = "Connection")]
+    pub ca_cert: Option<PathBuf>,
     /// Start the built-in imitation in-process and send there (no account or key needed;
     /// the ledger defaults to blockade-sandbox.jsonl).
     #[arg(long, conflicts_with_all = ["account", "base_url", "api_key_file"], help_heading = "Connection")]
@@ -346,6 +353,25 @@ pub struct MockArgs {
     /// Seed for the fault dice (reproducible runs).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Serve https with a throwaway certificate for localhost, 127.0.0.1 and ::1, signed by
+    /// a throwaway CA whose certificate is written to --tls-ca-out (else a temporary file,
+    /// named on startup): trust it with `blockade block --ca-cert FILE`.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"], help_heading = "HTTPS")]
+    pub tls: bool,
+    /// Serve https with this certificate (PEM, leaf first, then any intermediates).
+    #[arg(long, value_name = "PEM", requires = "tls_key", help_heading = "HTTPS")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_cert",
+        help_heading = "HTTPS"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Where --tls writes its throwaway CA certificate (implies --tls).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["tls_cert", "tls_key"], help_heading = "HTTPS")]
+    pub tls_ca_out: Option<PathBuf>,
 }
 
 /// Parses `N/s`, `N/m` or `N/h`.

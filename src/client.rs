@@ -51,6 +51,9 @@ pub enum Answer {
 pub enum TransportKind {
     Timeout,
     Connect,
+    /// The server's certificate could not be verified (unknown issuer, another host's
+    /// name, expired...): retrying cannot help, so the run stops.
+    Certificate,
     Other,
 }
 
@@ -128,11 +131,23 @@ pub const DUPLICATE_ERROR: &str = "ERROR_DUPLICATE_RECORD_FOUND";
 /// The retry policy, as one pure function. See the table in the resilience issue.
 pub fn classify(answer: &Answer) -> Verdict {
     let (status, retry_after, body) = match answer {
+        Answer::Transport {
+            kind: TransportKind::Certificate,
+            message,
+        } => {
+            return Verdict::Abort {
+                reason: format!(
+                    "the server's certificate could not be verified ({message}). Check: \
+                     behind a TLS-inspecting proxy, trust its CA with --ca-cert PATH (or SSL_CERT_FILE); \
+                     the host name in --account or --base-url; the system clock"
+                ),
+            };
+        }
         Answer::Transport { kind, message } => {
             let what = match kind {
                 TransportKind::Timeout => "timeout",
                 TransportKind::Connect => "connection failed",
-                TransportKind::Other => "network error",
+                TransportKind::Other | TransportKind::Certificate => "network error",
             };
             return Verdict::Retry {
                 reason: format!("{what}: {message}"),
@@ -331,6 +346,18 @@ impl Client {
         timeout: Duration,
         max_in_flight: usize,
     ) -> Result<Client, ClientError> {
+        Client::with_extra_roots(url, key, timeout, max_in_flight, &[])
+    }
+
+    /// [`Client::new`], also trusting `extra_roots` (`--ca-cert`) beside the platform's
+    /// certificate store.
+    pub fn with_extra_roots(
+        url: Url,
+        key: &ApiKey,
+        timeout: Duration,
+        max_in_flight: usize,
+        extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+    ) -> Result<Client, ClientError> {
         // rustls is built with ring only (see DEPENDENCIES.md): install it as the process
         // default. An error only means one is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -350,8 +377,8 @@ impl Client {
             .parse()
             .map_err(|e| unusable(format!("{e}")))?;
         let connect_timeout = timeout.min(Duration::from_secs(10));
-        let connections =
-            Connections::new(uri, connect_timeout, max_in_flight).map_err(ClientError::Build)?;
+        let connections = Connections::new(uri, connect_timeout, max_in_flight, extra_roots)
+            .map_err(ClientError::Build)?;
         Ok(Client {
             connections: Arc::new(connections),
             url,
@@ -386,8 +413,13 @@ impl Client {
             let (mut connection, reused) = match self.connections.checkout().await {
                 Ok(checked_out) => checked_out,
                 Err(error) => {
+                    let kind = if certificate_error(&error).is_some() {
+                        TransportKind::Certificate
+                    } else {
+                        TransportKind::Connect
+                    };
                     return Answer::Transport {
-                        kind: TransportKind::Connect,
+                        kind,
                         message: error_chain("connection failed", &error),
                     };
                 }
@@ -475,6 +507,29 @@ async fn read_answer(response: Response<Incoming>) -> (Answer, bool) {
         body,
     };
     (answer, read_to_end)
+}
+
+/// The certificate error somewhere in `error`'s causes, if the handshake failed on the
+/// server's certificate. `io::Error::source` skips the error it wraps (tokio-rustls hands
+/// rustls's error over inside an `io::Error`), so each `io::Error` is opened by hand.
+pub fn certificate_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::CertificateError> {
+    let mut next = Some(error);
+    // Bounded: a cause chain is short, and a cyclic one must not hang the run.
+    for _ in 0..32 {
+        let current = next?;
+        if let Some(rustls::Error::InvalidCertificate(cause)) =
+            current.downcast_ref::<rustls::Error>()
+        {
+            return Some(cause);
+        }
+        next = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as _),
+            None => current.source(),
+        };
+    }
+    None
 }
 
 /// The error and its causes on one line (hyper's own message is terse, the cause says
@@ -685,6 +740,71 @@ mod tests {
             let client = Client::new(url.clone(), &key, Duration::from_secs(1), 4).unwrap();
             assert_eq!(client.url().scheme(), "https");
         }
+    }
+
+    #[test]
+    fn an_unverifiable_certificate_aborts_and_says_what_to_check() {
+        let answer = Answer::Transport {
+            kind: TransportKind::Certificate,
+            message: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        let Verdict::Abort { reason } = classify(&answer) else {
+            panic!("{:?}", classify(&answer))
+        };
+        for hint in [
+            "UnknownIssuer",
+            "--ca-cert",
+            "SSL_CERT_FILE",
+            "--account",
+            "--base-url",
+            "clock",
+        ] {
+            assert!(reason.contains(hint), "{hint}: {reason}");
+        }
+        // Any other connection failure is still worth another attempt.
+        let refused = Answer::Transport {
+            kind: TransportKind::Connect,
+            message: "connection refused".into(),
+        };
+        assert!(matches!(classify(&refused), Verdict::Retry { .. }));
+    }
+
+    /// How hyper-rustls reports a refused certificate: rustls's error inside an
+    /// `io::Error` (whose `source()` skips it), inside the connector's boxed error.
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot connect")]
+    struct Wrapper(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+    #[test]
+    fn certificate_errors_are_found_inside_io_errors_in_the_cause_chain() {
+        use rustls::CertificateError;
+        let wrap = |inner: rustls::Error| {
+            Wrapper(Box::new(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                inner,
+            )))
+        };
+        let unknown = wrap(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        assert_eq!(
+            certificate_error(&unknown),
+            Some(&CertificateError::UnknownIssuer)
+        );
+        let expired = wrap(rustls::Error::InvalidCertificate(CertificateError::Expired));
+        assert_eq!(
+            certificate_error(&expired),
+            Some(&CertificateError::Expired)
+        );
+        // Other TLS failures and plain network errors are not certificate errors.
+        let alert = wrap(rustls::Error::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure,
+        ));
+        assert_eq!(certificate_error(&alert), None);
+        let refused = Wrapper(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        assert_eq!(certificate_error(&refused), None);
     }
 
     #[test]

@@ -3,9 +3,12 @@
 //! Everything that can be wrong with options (key, URL, account, block-till) is found
 //! here, before any traffic, so "exit 2, nothing sent" holds by construction.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use url::Url;
 
 use crate::api_key::{ApiKey, KeyError};
@@ -34,6 +37,8 @@ pub enum ConfigError {
     NoBlockTill,
     #[error("--backoff-base is above --backoff-max: give a base no longer than the maximum")]
     Backoff,
+    #[error("--ca-cert {}: {why}", path.display())]
+    CaCert { path: PathBuf, why: String },
 }
 
 /// Where requests go and with which key.
@@ -43,6 +48,8 @@ pub struct Target {
     pub key: ApiKey,
     /// What the ledger binds a run to: `sandbox`, or the base URL.
     pub name: String,
+    /// CA certificates from `--ca-cert`, trusted beside the system's store.
+    pub ca_certs: Vec<CertificateDer<'static>>,
 }
 
 /// The name the ledger uses for the built-in imitation, whatever its port.
@@ -74,12 +81,50 @@ impl Target {
     pub fn from_args(args: &ConnectionArgs) -> Result<Target, ConfigError> {
         let base = base_url(args)?;
         let key = ApiKey::load(args.api_key_file.as_deref())?;
+        let ca_certs = match &args.ca_cert {
+            Some(path) => load_ca_certs(path)?,
+            None => Vec::new(),
+        };
         Ok(Target {
             url: endpoint::block_url(&base),
             key,
             name: endpoint::target_name(&base),
+            ca_certs,
         })
     }
+}
+
+/// Reads `--ca-cert`: one or more PEM certificates, each one usable as a trust anchor.
+/// Checked here, so that a wrong file is exit 2 before any traffic rather than a failed
+/// handshake later.
+pub fn load_ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    let bad = |why: String| ConfigError::CaCert {
+        path: path.to_owned(),
+        why,
+    };
+    let text = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let mut certs = Vec::new();
+    for (n, cert) in CertificateDer::pem_slice_iter(&text).enumerate() {
+        let cert = cert.map_err(|e| bad(format!("certificate {} is not valid PEM: {e}", n + 1)))?;
+        // The verifier turns each certificate into a trust anchor; one it cannot parse
+        // would otherwise fail every connection instead of the start.
+        rustls::RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|e| {
+                bad(format!(
+                    "certificate {} is not a usable CA certificate: {e}",
+                    n + 1
+                ))
+            })?;
+        certs.push(cert);
+    }
+    if certs.is_empty() {
+        return Err(bad(
+            "no certificate in it: expected PEM (-----BEGIN CERTIFICATE-----), e.g. your proxy's CA"
+                .into(),
+        ));
+    }
+    Ok(certs)
 }
 
 /// The pool's pacing and retry settings.

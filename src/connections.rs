@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,7 +24,8 @@ use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
-use rustls_platform_verifier::ConfigVerifierExt;
+use rustls::pki_types::CertificateDer;
+use rustls_platform_verifier::Verifier;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
@@ -43,15 +44,34 @@ pub struct Connections {
 
 impl Connections {
     /// `max_idle` should be the most requests in flight, so that no connection is closed
-    /// only to be opened again.
-    pub fn new(target: Uri, connect_timeout: Duration, max_idle: usize) -> Result<Self, String> {
+    /// only to be opened again. `extra_roots` (`--ca-cert`) are trusted beside the
+    /// platform's store, which on Linux is `SSL_CERT_FILE`/`SSL_CERT_DIR` when either is
+    /// set (rustls-native-certs, under the platform verifier), else the system's CAs.
+    pub fn new(
+        target: Uri,
+        connect_timeout: Duration,
+        max_idle: usize,
+        extra_roots: &[CertificateDer<'static>],
+    ) -> Result<Self, String> {
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         tcp.set_connect_timeout(Some(connect_timeout));
         let tls = if target.scheme() == Some(&Scheme::HTTPS) {
-            ClientConfig::with_platform_verifier()
-                .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
+            let builder = ClientConfig::builder();
+            let verifier = Verifier::new_with_extra_roots(
+                extra_roots.iter().cloned(),
+                builder.crypto_provider().clone(),
+            )
+            .map_err(|e| {
+                format!(
+                    "cannot load the TLS roots: {e} (check SSL_CERT_FILE, or install the system's CA certificates, or give --ca-cert)"
+                )
+            })?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth()
         } else {
             // A plain-HTTP target (the imitation) never uses TLS: loading the system's
             // roots would only add a few milliseconds to every start.

@@ -9,7 +9,8 @@ pub enum ExitStatus {
     Failed,
     /// 2: usage, configuration or input error; nothing sent.
     Usage,
-    /// 3: the server refused the credentials or the account, or its certificate.
+    /// 3: the server refused the credentials or the account, or its certificate could not
+    /// be verified.
     Aborted,
     /// 70: the run's accounting did not add up (a bug); the summary shows the sums.
     Internal,
@@ -50,7 +51,9 @@ impl ExitStatus {
             ExitStatus::Success => "done, every valid ID blocked",
             ExitStatus::Failed => "not done: some IDs failed or were not sent",
             ExitStatus::Usage => "not started",
-            ExitStatus::Aborted => "aborted",
+            ExitStatus::Aborted => {
+                "aborted: the server refused the credentials or the account, or its certificate could not be verified"
+            }
             ExitStatus::Internal => "internal error: the counts do not add up",
             ExitStatus::Interrupted => "interrupted (SIGINT)",
             ExitStatus::Terminated => "terminated (SIGTERM)",

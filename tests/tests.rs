@@ -10,4 +10,5 @@ mod hostile;
 mod inputs;
 mod resilience;
 mod shards;
+mod tls;
 mod transport;

@@ -61,6 +61,7 @@ pub async fn connect(args: &ConnectionArgs) -> anyhow::Result<Connected> {
             url: endpoint::block_url(&base),
             key,
             name: SANDBOX_TARGET.to_owned(),
+            ca_certs: Vec::new(),
         },
         sandbox: Some(server),
     })
@@ -100,11 +101,12 @@ where
     P: FnOnce(&mut ChannelSink) + Send + 'static,
 {
     let target = &job.connected.target;
-    let client = Client::new(
+    let client = Client::with_extra_roots(
         target.url.clone(),
         &target.key,
         job.connection.timeout,
         job.pool.max_in_flight(),
+        &target.ca_certs,
     )?;
     let run_id = new_run_id();
     tracing::info!(run = %run_id, url = %target.url, rate = %job.pool.rate, concurrency = %job.pool.concurrency, "Starting");

@@ -10,6 +10,7 @@
 mod endpoint;
 mod faults;
 mod stats;
+mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -24,7 +25,8 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -32,6 +34,7 @@ use tokio_util::task::TaskTracker;
 pub use endpoint::BLOCK_PATH;
 pub use faults::Faults;
 pub use stats::Stats;
+pub use tls::{LOOPBACK_NAMES, MockTls, TlsSetupError};
 
 use endpoint::{DropConnection, MockState};
 
@@ -74,6 +77,8 @@ pub struct MockServer {
     stop: CancellationToken,
     connections: TaskTracker,
     accept_loop: JoinHandle<()>,
+    /// Set when serving https.
+    tls: Option<MockTls>,
 }
 
 impl fmt::Debug for MockServer {
@@ -87,6 +92,23 @@ impl fmt::Debug for MockServer {
 impl MockServer {
     /// Binds `addr` (port 0 picks a free port) and starts serving on the current tokio runtime.
     pub async fn start(addr: SocketAddr, config: MockConfig) -> std::io::Result<MockServer> {
+        MockServer::start_inner(addr, config, None).await
+    }
+
+    /// Like [`MockServer::start`], serving https with `tls` (see [`MockTls::generate`]).
+    pub async fn start_tls(
+        addr: SocketAddr,
+        config: MockConfig,
+        tls: MockTls,
+    ) -> std::io::Result<MockServer> {
+        MockServer::start_inner(addr, config, Some(tls)).await
+    }
+
+    async fn start_inner(
+        addr: SocketAddr,
+        config: MockConfig,
+        tls: Option<MockTls>,
+    ) -> std::io::Result<MockServer> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(MockState::new(config));
@@ -98,15 +120,23 @@ impl MockServer {
             endpoint::router(Arc::clone(&state)),
             stop.clone(),
             connections.clone(),
+            tls.as_ref().map(MockTls::acceptor),
         ));
-        tracing::debug!(%addr, "Mock server listening.");
+        tracing::debug!(%addr, https = tls.is_some(), "Mock server listening.");
         Ok(MockServer {
             addr,
             state,
             stop,
             connections,
             accept_loop,
+            tls,
         })
+    }
+
+    /// The PEM of the throwaway CA behind an https imitation that made its own
+    /// certificate: what a client must trust. `None` for http or a certificate from files.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().and_then(MockTls::ca_pem)
     }
 
     /// The address actually bound.
@@ -114,14 +144,16 @@ impl MockServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`; an unspecified bind address (0.0.0.0, ::) is given as loopback.
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS); an unspecified bind address
+    /// (0.0.0.0, ::) is given as loopback.
     pub fn base_url(&self) -> String {
         let ip = match self.addr.ip() {
             IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         };
-        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", SocketAddr::new(ip, self.addr.port()))
     }
 
     /// A snapshot of the counters, the same data as `GET /_mock/stats`.
@@ -154,6 +186,7 @@ async fn accept_loop(
     router: Router,
     stop: CancellationToken,
     connections: TaskTracker,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new());
@@ -174,12 +207,34 @@ async fn accept_loop(
                 continue;
             }
         };
-        connections.spawn(serve_connection(
-            &http,
-            stream,
-            router.clone(),
-            stop.clone(),
-        ));
+        // Small JSON answers must not wait for Nagle's algorithm.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "Mock could not set TCP_NODELAY.");
+        }
+        let Some(acceptor) = &tls else {
+            connections.spawn(serve_connection(
+                &http,
+                stream,
+                router.clone(),
+                stop.clone(),
+            ));
+            continue;
+        };
+        // The handshake runs in the connection's own task, so that a slow or failing
+        // client never holds up the accept loop.
+        let handshake = acceptor.accept(stream);
+        let serve = {
+            let http = http.clone();
+            let router = router.clone();
+            let stop = stop.clone();
+            async move {
+                match handshake.await {
+                    Ok(stream) => serve_connection(&http, stream, router, stop).await,
+                    Err(error) => tracing::debug!(%error, "Mock TLS handshake failed."),
+                }
+            }
+        };
+        connections.spawn(serve);
     }
 }
 
@@ -188,16 +243,15 @@ async fn accept_loop(
 #[error("connection dropped on purpose by the mock's reset fault")]
 struct ResetFault;
 
-fn serve_connection(
+fn serve_connection<S>(
     http: &hyper::server::conn::http1::Builder,
-    stream: TcpStream,
+    stream: S,
     router: Router,
     stop: CancellationToken,
-) -> impl Future<Output = ()> + Send + 'static {
-    // Small JSON answers must not wait for Nagle's algorithm.
-    if let Err(error) = stream.set_nodelay(true) {
-        tracing::debug!(%error, "Mock could not set TCP_NODELAY.");
-    }
+) -> impl Future<Output = ()> + Send + 'static
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let router = TowerToHyperService::new(router);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let answer = hyper::service::Service::call(&router, request);
