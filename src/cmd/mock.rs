@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use crate::cli::MockArgs;
 use crate::cmd;
 use crate::exit::ExitStatus;
-use crate::mock::{Faults, MockConfig, MockServer};
+use crate::mock::{BlockListOptions, Faults, MockConfig, MockServer};
 
 /// The key the imitation accepts when none is given.
 pub const DEFAULT_MOCK_KEY: &str = "test-key";
@@ -37,6 +37,12 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
             poison: args.poison.clone(),
             revoke_after: args.revoke_after,
             seed: args.seed,
+            block_list: BlockListOptions {
+                keep: args.block_list,
+                answer: args.answer,
+                on_duplicate: args.on_duplicate,
+                list_ignores_offset: args.list_ignores_offset,
+            },
         },
     };
     let server = MockServer::start((args.host, args.port).into(), config)

@@ -392,7 +392,8 @@ async fn unknown_routes_get_a_json_404_and_are_not_counted() {
     let client = client();
     for (method, path) in [
         (reqwest::Method::GET, "/nope"),
-        (reqwest::Method::GET, BLOCK_PATH),
+        (reqwest::Method::PUT, BLOCK_PATH),
+        (reqwest::Method::DELETE, "/api/v1/crm/block-visitor/5"),
         (reqwest::Method::POST, "/api/v1/crm/other"),
     ] {
         let response = client
