@@ -155,22 +155,20 @@ fn invalid_input(message: &str) -> (u16, Response) {
     error_answer(StatusCode::BAD_REQUEST, "ERROR_INVALID_INPUT", &message)
 }
 
-/// The list, or the 404 that says how to get one.
-fn kept_list(state: &MockState) -> Result<&Mutex<BlockList>, (u16, Response)> {
-    state.block_list.as_ref().ok_or_else(|| {
-        error_answer(
-            StatusCode::NOT_FOUND,
-            "ERROR_NOT_FOUND",
-            &"this imitation keeps no block list: start it with --block-list (or --record-ids, --answer records, --on-duplicate 400, --list-ignores-offset)",
-        )
-    })
+/// The 404 that says how to get a block list.
+fn no_list() -> (u16, Response) {
+    error_answer(
+        StatusCode::NOT_FOUND,
+        "ERROR_NOT_FOUND",
+        &"this imitation keeps no block list: start it with --block-list (or --record-ids, --answer records, --on-duplicate 400, --list-ignores-offset)",
+    )
 }
 
 /// The query string's parameters; a malformed one is a 400.
-fn query_params(uri: &Uri) -> Result<HashMap<String, String>, (u16, Response)> {
+fn query_params(uri: &Uri) -> Result<HashMap<String, String>, String> {
     Query::<HashMap<String, String>>::try_from_uri(uri)
         .map(|Query(params)| params)
-        .map_err(|error| invalid_input(&format!("malformed query string ({error})")))
+        .map_err(|error| format!("malformed query string ({error})"))
 }
 
 /// A non-negative integer query parameter, or `default` when absent.
@@ -178,15 +176,13 @@ fn number_param(
     params: &HashMap<String, String>,
     name: &str,
     default: usize,
-) -> Result<usize, (u16, Response)> {
+) -> Result<usize, String> {
     match params.get(name) {
         None => Ok(default),
-        Some(text) => text.trim().parse().map_err(|_| {
-            invalid_input(&format!(
-                "`{name}` {} is not a non-negative integer",
-                quoted(text)
-            ))
-        }),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{name}` {} is not a non-negative integer", quoted(text))),
     }
 }
 
@@ -212,10 +208,10 @@ async fn answer_list(
     uri: &Uri,
 ) -> Result<(u16, Response), (u16, Response)> {
     endpoint::answer_prelude(state, sequence, headers).await?;
-    let list = kept_list(state)?;
-    let params = query_params(uri)?;
-    let mut offset = number_param(&params, "offset", 0)?;
-    let limit = number_param(&params, "limit", DEFAULT_LIMIT)?;
+    let list = state.block_list.as_ref().ok_or_else(no_list)?;
+    let params = query_params(uri).map_err(|why| invalid_input(&why))?;
+    let mut offset = number_param(&params, "offset", 0).map_err(|why| invalid_input(&why))?;
+    let limit = number_param(&params, "limit", DEFAULT_LIMIT).map_err(|why| invalid_input(&why))?;
     if limit == 0 {
         return Err(invalid_input("`limit` is 0; ask for at least one record"));
     }
@@ -254,7 +250,7 @@ async fn answer_get(
     uri: &Uri,
 ) -> Result<(u16, Response), (u16, Response)> {
     endpoint::answer_prelude(state, sequence, headers).await?;
-    let list = kept_list(state)?;
+    let list = state.block_list.as_ref().ok_or_else(no_list)?;
     let text = uri
         .path()
         .strip_prefix(BLOCK_PATH)
@@ -304,8 +300,8 @@ async fn answer_delete(
     uri: &Uri,
 ) -> Result<(u16, Response), (u16, Response)> {
     endpoint::answer_prelude(state, sequence, headers).await?;
-    let list = kept_list(state)?;
-    let params = query_params(uri)?;
+    let list = state.block_list.as_ref().ok_or_else(no_list)?;
+    let params = query_params(uri).map_err(|why| invalid_input(&why))?;
     let Some(text) = params.get("id") else {
         return Err(invalid_input(
             "`id` is missing; send DELETE ...?id=N with a block record id",
