@@ -94,11 +94,13 @@ Examples:
   blockade mock --port 0 --answer records --on-duplicate 400   # block records, duplicates refused
   blockade mock --list-ignores-offset   # the list always answers page one (loop guard)
 
-Block list: with --block-list (implied by --record-ids, --answer records,
---on-duplicate 400 and --list-ignores-offset) the imitation keeps every block record: GET /api/v1/crm/block-visitor
-?offset=0&limit=100 lists them (limit at most 1000), GET .../block-visitor/{id} shows one,
-DELETE .../block-visitor?id=N deletes one. Without it those calls answer 404 and blocks
-stay as fast as they can be. Types contact (IDs), email and ip (strings) are accepted.";
+Block list: with --block-list (implied by --record-ids, --answer records, --on-duplicate 400
+and --list-ignores-offset) the imitation keeps every block record, and
+  GET    /api/v1/crm/block-visitor?offset=0&limit=100   lists them (limit at most 1000)
+  GET    /api/v1/crm/block-visitor/{id}                 shows one (400 if there is none)
+  DELETE /api/v1/crm/block-visitor?id={id}              deletes one (affected 1, or 0)
+Without it those calls answer 404 and blocks stay as fast as they can be.
+Blocks accept type contact (IDs), email and ip (strings; checked, IPs made canonical).";
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
@@ -302,8 +304,8 @@ pub struct MockArgs {
     /// Seed for the fault dice (reproducible runs).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Keep the block list, so that list, get and delete calls work (uses memory: about
-    /// 50 bytes per record).
+    /// Keep the block list, so that list, get and delete calls work (memory: about 70 MB
+    /// per million records).
     #[arg(long, help_heading = "Block list")]
     pub block_list: bool,
     /// What a block answers: true = {"data": true}; records = {"data": [block record, ...]},
@@ -315,7 +317,8 @@ pub struct MockArgs {
     /// that request blocked (keeps the block list).
     #[arg(long, value_enum, default_value_t = OnDuplicate::Update, help_heading = "Block list")]
     pub on_duplicate: OnDuplicate,
-    /// Fault: the list call ignores `offset` and always answers the first page.
+    /// Fault: the list call ignores `offset` and always answers the first page (keeps the
+    /// block list).
     #[arg(long, help_heading = "Block list")]
     pub list_ignores_offset: bool,
 }
