@@ -1,5 +1,6 @@
-//! The mock's routes: `POST /api/v1/crm/block-visitor` imitating Acquire, plus
-//! `GET /_mock/stats`, `GET /_mock/health` and a JSON 404 for anything else.
+//! The mock's routes: `POST /api/v1/crm/block-visitor` imitating Acquire (the list, get
+//! and delete calls are in `records.rs`), plus `GET /_mock/stats`, `GET /_mock/health` and
+//! a JSON 404 for anything else.
 //!
 //! Constraint: the checks run in a fixed order (reset, key, rate limit, body, latency,
 //! server failure, `{"data": false}`, success) so that tests and clients can predict
