@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::concurrency::Concurrency;
 use crate::input::Format;
+use crate::mock::{AnswerMode, OnDuplicate};
 use crate::rate::Rate;
 use crate::reject_limit::RejectLimit;
 use crate::shard::Shard;
@@ -93,7 +94,17 @@ Examples:
   blockade mock --port 8080 --key test-key
   blockade mock --fail-rate 0.3 --reset-rate 0.05 --latency 20ms..80ms --seed 7
   blockade mock --port 8443 --tls --tls-ca-out mock-ca.pem
-    (then: blockade block --base-url https://127.0.0.1:8443 --ca-cert mock-ca.pem ...)";
+    (then: blockade block --base-url https://127.0.0.1:8443 --ca-cert mock-ca.pem ...)
+  blockade mock --port 0 --answer records --on-duplicate 400   # block records, duplicates refused
+  blockade mock --list-ignores-offset   # the list always answers page one (loop guard)
+
+Block list: with --block-list (implied by --record-ids, --answer records, --on-duplicate 400
+and --list-ignores-offset) the imitation keeps every block record, and
+  GET    /api/v1/crm/block-visitor?offset=0&limit=100   lists them (limit at most 1000)
+  GET    /api/v1/crm/block-visitor/{id}                 shows one (400 if there is none)
+  DELETE /api/v1/crm/block-visitor?id={id}              deletes one (affected 1, or 0)
+Without it those calls answer 404 and blocks stay as fast as they can be.
+Blocks accept type contact (IDs), email and ip (strings; checked, IPs made canonical).";
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
@@ -372,6 +383,23 @@ pub struct MockArgs {
     /// Where --tls writes its throwaway CA certificate (implies --tls).
     #[arg(long, value_name = "PATH", conflicts_with_all = ["tls_cert", "tls_key"], help_heading = "HTTPS")]
     pub tls_ca_out: Option<PathBuf>,
+    /// Keep the block list, so that list, get and delete calls work (memory: about 70 MB
+    /// per million records).
+    #[arg(long, help_heading = "Block list")]
+    pub block_list: bool,
+    /// What a block answers: true = {"data": true}; records = {"data": [block record, ...]},
+    /// one per value sent, in order (keeps the block list).
+    #[arg(long, value_enum, default_value_t = AnswerMode::True, help_heading = "Block list")]
+    pub answer: AnswerMode,
+    /// Blocking a value that is already blocked: update = new blockTill, same record,
+    /// answered as if created; 400 = ERROR_DUPLICATE_RECORD_FOUND naming it, nothing in
+    /// that request blocked (keeps the block list).
+    #[arg(long, value_enum, default_value_t = OnDuplicate::Update, help_heading = "Block list")]
+    pub on_duplicate: OnDuplicate,
+    /// Fault: the list call ignores `offset` and always answers the first page (keeps the
+    /// block list).
+    #[arg(long, help_heading = "Block list")]
+    pub list_ignores_offset: bool,
 }
 
 /// Parses `N/s`, `N/m` or `N/h`.

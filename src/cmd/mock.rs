@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use crate::cli::MockArgs;
 use crate::cmd;
 use crate::exit::ExitStatus;
-use crate::mock::{Faults, MockConfig, MockServer, MockTls};
+use crate::mock::{BlockListOptions, Faults, MockConfig, MockServer, MockTls};
 
 /// The key the imitation accepts when none is given.
 pub const DEFAULT_MOCK_KEY: &str = "test-key";
@@ -38,6 +38,12 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
             poison: args.poison.clone(),
             revoke_after: args.revoke_after,
             seed: args.seed,
+            block_list: BlockListOptions {
+                keep: args.block_list,
+                answer: args.answer,
+                on_duplicate: args.on_duplicate,
+                list_ignores_offset: args.list_ignores_offset,
+            },
         },
     };
     // Certificates are read (or made) before the port is taken: a bad file is a usage error.

@@ -1,5 +1,6 @@
-//! The mock's routes: `POST /api/v1/crm/block-visitor` imitating Acquire, plus
-//! `GET /_mock/stats`, `GET /_mock/health` and a JSON 404 for anything else.
+//! The mock's routes: `POST /api/v1/crm/block-visitor` imitating Acquire (the list, get
+//! and delete calls are in `records.rs`), plus `GET /_mock/stats`, `GET /_mock/health` and
+//! a JSON 404 for anything else.
 //!
 //! Constraint: the checks run in a fixed order (reset, key, rate limit, body, latency,
 //! server failure, `{"data": false}`, success) so that tests and clients can predict
@@ -7,7 +8,7 @@
 //! struct borrowing from the request bytes and the answers are static bytes.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -17,7 +18,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::blocklist::{BlockList, Kind};
 use super::faults::{RateWindow, Revocation, ServerFailure};
+use super::records;
 use super::stats::{Stats, StatsRecorder};
 use super::{Faults, MockConfig};
 
@@ -41,11 +44,15 @@ pub(crate) struct MockState {
     pub(crate) stats: StatsRecorder,
     rate_window: RateWindow,
     revocation: Revocation,
+    /// The records, when kept (see `BlockListOptions::keeps_list`); `None` is the fast path.
+    pub(crate) block_list: Option<Mutex<BlockList>>,
 }
 
 impl MockState {
     pub(crate) fn new(config: MockConfig) -> Self {
+        let keeps_list = config.faults.block_list.keeps_list(config.record_ids);
         MockState {
+            block_list: keeps_list.then(|| Mutex::new(BlockList::new())),
             stats: StatsRecorder::new(config.record_ids),
             rate_window: RateWindow::new(),
             revocation: Revocation::new(config.faults.revoke_after),
@@ -53,11 +60,30 @@ impl MockState {
             faults: config.faults,
         }
     }
+
+    pub(crate) fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The counters plus the block list's figures.
+    pub(crate) fn snapshot(&self) -> Stats {
+        let mut stats = self.stats.snapshot();
+        if let Some(list) = &self.block_list {
+            records::add_list_stats(&records::lock(list), &mut stats);
+        }
+        stats
+    }
 }
 
 pub(crate) fn router(state: Arc<MockState>) -> Router {
     Router::new()
-        .route(BLOCK_PATH, post(block_visitor))
+        .route(
+            BLOCK_PATH,
+            post(block_visitor)
+                .get(records::list)
+                .delete(records::delete),
+        )
+        .route(records::RECORD_PATH, get(records::get_one))
         .route("/_mock/stats", get(stats))
         .route("/_mock/health", get(health))
         .fallback(not_found)
@@ -80,20 +106,32 @@ pub(crate) enum InvalidBody {
         "request body does not have the expected shape ({0}); send {{\"data\": [positive integer IDs], \"type\": \"contact\", \"blockTill\": RFC 3339 time}}"
     )]
     WrongShape(serde_json::Error),
-    #[error("`data` is missing or null; send a non-empty array of contact IDs")]
+    #[error(
+        "`data` is missing or null; send a non-empty array of contact IDs (or strings for type email or ip)"
+    )]
     MissingData,
-    #[error("`data` is empty; send at least one contact ID")]
+    #[error("`data` is empty; send at least one contact ID, email or IP")]
     EmptyData,
     #[error("`data[{index}]` is 0; contact IDs are positive integers")]
     ZeroId { index: usize },
     #[error("`type` is missing; send \"type\": \"contact\"")]
     MissingType,
-    #[error("`type` is {found:?}; the only supported type is \"contact\"")]
+    #[error("`type` is {found}; the supported types are \"contact\", \"email\" and \"ip\"")]
     WrongType { found: String },
+    #[error("`data` holds strings but `type` is \"contact\"; contact IDs are positive integers")]
+    TextsForContact,
+    #[error("`data` holds numbers but `type` is \"{}\"; send an array of strings", kind.as_str())]
+    IdsForText { kind: Kind },
+    #[error("`data[{index}]` {value} is not {}", match kind { Kind::Ip => "an IP address", _ => "an email address (local@domain.tld, no spaces)" })]
+    BadText {
+        index: usize,
+        value: String,
+        kind: Kind,
+    },
     #[error("`blockTill` is missing; send an RFC 3339 time such as \"2021-09-09T07:08:12.658Z\"")]
     MissingBlockTill,
     #[error(
-        "`blockTill` {value:?} is not an RFC 3339 time ({reason}); send one such as \"2021-09-09T07:08:12.658Z\""
+        "`blockTill` {value} is not an RFC 3339 time ({reason}); send one such as \"2021-09-09T07:08:12.658Z\""
     )]
     BadBlockTill { value: String, reason: String },
     #[error("contact ID {id} cannot be blocked (poisoned in the mock); leave it out of the batch")]
@@ -104,7 +142,8 @@ pub(crate) enum InvalidBody {
 #[derive(Deserialize)]
 #[serde(expecting = "a JSON object with `data`, `type` and `blockTill`")]
 struct RawBlockRequest<'a> {
-    data: Option<Vec<u64>>,
+    #[serde(borrow)]
+    data: Option<RawData<'a>>,
     #[serde(rename = "type", borrow)]
     kind: Option<Text<'a>>,
     #[serde(rename = "blockTill", borrow)]
@@ -116,11 +155,168 @@ struct RawBlockRequest<'a> {
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
+/// `data`: an array of contact IDs, or of strings (emails, IPs). The first element
+/// decides which; the rest must match. Contact IDs take the same path as a plain
+/// `Vec<u64>` (no buffering), so the contact fast path is unchanged.
+enum RawData<'a> {
+    Ids(Vec<u64>),
+    Texts(Vec<Cow<'a, str>>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawData<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(RawDataVisitor(std::marker::PhantomData))
+    }
+}
+
+struct RawDataVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for RawDataVisitor<'a> {
+    type Value = RawData<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of contact IDs (positive integers) or of strings")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        match seq.next_element::<Element<'a>>()? {
+            None => Ok(RawData::Ids(Vec::new())),
+            Some(Element::Id(first)) => {
+                let mut ids = vec![first];
+                while let Some(id) = seq.next_element::<u64>()? {
+                    ids.push(id);
+                }
+                Ok(RawData::Ids(ids))
+            }
+            Some(Element::Text(first)) => {
+                let mut texts = vec![first];
+                while let Some(Text(text)) = seq.next_element::<Text<'a>>()? {
+                    texts.push(text);
+                }
+                Ok(RawData::Texts(texts))
+            }
+        }
+    }
+}
+
+/// The first element of `data`.
+enum Element<'a> {
+    Id(u64),
+    Text(Cow<'a, str>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Element<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ElementVisitor(std::marker::PhantomData))
+    }
+}
+
+struct ElementVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for ElementVisitor<'a> {
+    type Value = Element<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a contact ID (positive integer) or a string")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(Element::Id(value))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        u64::try_from(value).map(Element::Id).map_err(|_| {
+            E::invalid_value(serde::de::Unexpected::Signed(value), &"a positive integer")
+        })
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
+        Ok(Element::Text(Cow::Borrowed(value)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(Element::Text(Cow::Owned(value.to_owned())))
+    }
+}
+
+/// The values of a body that passed every check.
+#[derive(Debug)]
+pub(crate) enum RequestData<'a> {
+    Contacts(Vec<u64>),
+    /// Emails or IPs (IPs in their canonical form), checked.
+    Texts(Kind, Vec<Cow<'a, str>>),
+}
+
 /// A body that passed every check.
 #[derive(Debug)]
 pub(crate) struct BlockRequest<'a> {
-    pub(crate) ids: Vec<u64>,
+    pub(crate) data: RequestData<'a>,
     pub(crate) block_till: Cow<'a, str>,
+}
+
+/// Longest value quoted back in an error message: a hostile body cannot make the
+/// answer as large as itself.
+const QUOTED_MAX: usize = 80;
+
+/// `value` for an error message, cut at `QUOTED_MAX` characters.
+pub(crate) fn quoted(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_MAX) {
+        Some((cut, _)) => format!("{:?}...", &value[..cut]),
+        None => format!("{value:?}"),
+    }
+}
+
+/// local@domain.tld: one `@`, something before it, a dot inside the domain with
+/// something on both sides, no whitespace or control characters, at most 254 bytes.
+pub(crate) fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let Some((name, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
+    text.len() <= 254
+        && !local.is_empty()
+        && !name.is_empty()
+        && !tld.is_empty()
+        && !domain.contains('@')
+        && !name.starts_with('.')
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Checks every string of an email or IP block; IPs are put in canonical form.
+fn check_texts<'a>(kind: Kind, texts: Vec<Cow<'a, str>>) -> Result<RequestData<'a>, InvalidBody> {
+    let mut checked = Vec::with_capacity(texts.len());
+    for (index, text) in texts.into_iter().enumerate() {
+        match kind {
+            Kind::Email if is_email(&text) => checked.push(text),
+            Kind::Ip => match text.parse::<std::net::IpAddr>() {
+                Ok(ip) => {
+                    let canonical = ip.to_string();
+                    checked.push(if canonical == text {
+                        text
+                    } else {
+                        Cow::Owned(canonical)
+                    });
+                }
+                Err(_) => {
+                    return Err(InvalidBody::BadText {
+                        index,
+                        value: quoted(&text),
+                        kind,
+                    });
+                }
+            },
+            _ => {
+                return Err(InvalidBody::BadText {
+                    index,
+                    value: quoted(&text),
+                    kind,
+                });
+            }
+        }
+    }
+    Ok(RequestData::Texts(kind, checked))
 }
 
 /// Checks a block request body the way the mock's contract describes.
@@ -135,35 +331,44 @@ pub(crate) fn parse_block_request<'a>(
             InvalidBody::NotJson(error)
         }
     })?;
-    let ids = raw.data.ok_or(InvalidBody::MissingData)?;
-    if ids.is_empty() {
-        return Err(InvalidBody::EmptyData);
-    }
-    if let Some(index) = ids.iter().position(|&id| id == 0) {
-        return Err(InvalidBody::ZeroId { index });
-    }
-    match raw.kind.as_ref().map(|Text(kind)| kind.as_ref()) {
+    let data = raw.data.ok_or(InvalidBody::MissingData)?;
+    let kind = match raw.kind.as_ref().map(|Text(kind)| kind.as_ref()) {
         None => return Err(InvalidBody::MissingType),
-        Some("contact") => {}
+        Some("contact") => Kind::Contact,
+        Some("email") => Kind::Email,
+        Some("ip") => Kind::Ip,
         Some(other) => {
             return Err(InvalidBody::WrongType {
-                found: other.to_owned(),
+                found: quoted(other),
             });
         }
-    }
+    };
+    let data = match (kind, data) {
+        (_, RawData::Ids(ids)) if ids.is_empty() => return Err(InvalidBody::EmptyData),
+        (Kind::Contact, RawData::Ids(ids)) => {
+            if let Some(index) = ids.iter().position(|&id| id == 0) {
+                return Err(InvalidBody::ZeroId { index });
+            }
+            RequestData::Contacts(ids)
+        }
+        (Kind::Contact, RawData::Texts(_)) => return Err(InvalidBody::TextsForContact),
+        (kind, RawData::Ids(_)) => return Err(InvalidBody::IdsForText { kind }),
+        (kind, RawData::Texts(texts)) => check_texts(kind, texts)?,
+    };
     let Text(block_till) = raw.block_till.ok_or(InvalidBody::MissingBlockTill)?;
     if let Err(error) = chrono::DateTime::parse_from_rfc3339(&block_till) {
         return Err(InvalidBody::BadBlockTill {
-            value: block_till.into_owned(),
+            value: quoted(&block_till),
             reason: error.to_string(),
         });
     }
     if !poison.is_empty()
+        && let RequestData::Contacts(ids) = &data
         && let Some(&id) = ids.iter().find(|id| poison.contains(id))
     {
         return Err(InvalidBody::Poisoned { id });
     }
-    Ok(BlockRequest { ids, block_till })
+    Ok(BlockRequest { data, block_till })
 }
 
 /// Why a request was refused for its credentials.
@@ -264,18 +469,98 @@ async fn answer_block(state: &MockState, sequence: u64, request: Request) -> (u1
             json_bytes(StatusCode::OK, Bytes::from_static(NOT_BLOCKED_BODY)),
         );
     }
+    if let Some(list) = &state.block_list {
+        return records::block(state, list, &block);
+    }
     if !state.revocation.claim_success() {
         let why = Unauthorized::Revoked(faults.revoke_after.unwrap_or_default());
         return error_answer(StatusCode::UNAUTHORIZED, "ERROR_UNAUTHORIZED", &why);
     }
-    state.stats.record_blocked(&block.ids, &block.block_till);
-    (
-        200,
-        json_bytes(StatusCode::OK, Bytes::from_static(BLOCKED_BODY)),
-    )
+    record_blocked(&state.stats, &block);
+    (200, blocked_true())
 }
 
-fn rate_limited(limit: u32, retry_after_secs: u64) -> (u16, Response) {
+/// Counts a blocked batch in the stats.
+pub(crate) fn record_blocked(stats: &StatsRecorder, block: &BlockRequest<'_>) {
+    match &block.data {
+        RequestData::Contacts(ids) => stats.record_blocked(ids, &block.block_till),
+        RequestData::Texts(_, texts) => {
+            stats.record_blocked_strings(texts.len(), &block.block_till)
+        }
+    }
+}
+
+/// 200 `{"data": true}`.
+pub(crate) fn blocked_true() -> Response {
+    json_bytes(StatusCode::OK, Bytes::from_static(BLOCKED_BODY))
+}
+
+/// The 401 for a key revoked by `revoke_after`.
+pub(crate) fn revoked(state: &MockState) -> (u16, Response) {
+    let why = Unauthorized::Revoked(state.faults.revoke_after.unwrap_or_default());
+    error_answer(StatusCode::UNAUTHORIZED, "ERROR_UNAUTHORIZED", &why)
+}
+
+/// The checks every call other than a block runs before its own work, in the block's
+/// order: reset, key, rate limit, latency, server failure. `Ok` carries nothing: the
+/// caller answers. (`{"data": false}` and `poison` are block answers only.)
+pub(crate) async fn answer_prelude(
+    state: &MockState,
+    sequence: u64,
+    headers: &HeaderMap,
+) -> Result<(), (u16, Response)> {
+    let faults = &state.faults;
+    let plan = faults.plan(sequence);
+    if plan.reset {
+        let mut dropped = Response::new(Body::empty());
+        dropped.extensions_mut().insert(DropConnection);
+        return Err((0, dropped));
+    }
+    let authorized = check_key(headers, &state.key).and_then(|()| {
+        if state.revocation.is_revoked() {
+            Err(Unauthorized::Revoked(
+                faults.revoke_after.unwrap_or_default(),
+            ))
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(why) = authorized {
+        return Err(error_answer(
+            StatusCode::UNAUTHORIZED,
+            "ERROR_UNAUTHORIZED",
+            &why,
+        ));
+    }
+    if let Some(limit) = faults.rate_limit
+        && !state.rate_window.admit(limit)
+    {
+        return Err(rate_limited(limit, faults.retry_after_secs));
+    }
+    if let Some(delay) = plan.latency {
+        tokio::time::sleep(delay).await;
+    }
+    match plan.failure {
+        Some(ServerFailure::Internal) => Err(error_answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ERROR_INTERNAL",
+            &"internal error (mock fail_rate); retry later",
+        )),
+        Some(ServerFailure::Maintenance) => Err(error_answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ERROR_MAINTENANCE",
+            &"service under maintenance (mock fail_rate); retry later",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Takes one of `revoke_after`'s successes; false when the key is now revoked.
+pub(crate) fn claim_success(state: &MockState) -> bool {
+    state.revocation.claim_success()
+}
+
+pub(crate) fn rate_limited(limit: u32, retry_after_secs: u64) -> (u16, Response) {
     let message = format!(
         "rate limit of {limit} requests per second exceeded (mock rate_limit); retry after {retry_after_secs} s"
     );
@@ -288,7 +573,7 @@ fn rate_limited(limit: u32, retry_after_secs: u64) -> (u16, Response) {
 }
 
 /// An Acquire-style error: `{"error": {"code": ..., "message": ...}}`.
-fn error_answer(
+pub(crate) fn error_answer(
     status: StatusCode,
     code: &str,
     message: &dyn std::fmt::Display,
@@ -300,7 +585,7 @@ fn error_answer(
     )
 }
 
-fn json_bytes(status: StatusCode, body: Bytes) -> Response {
+pub(crate) fn json_bytes(status: StatusCode, body: Bytes) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -311,7 +596,7 @@ fn json_bytes(status: StatusCode, body: Bytes) -> Response {
 }
 
 async fn stats(State(state): State<Arc<MockState>>) -> axum::Json<Stats> {
-    axum::Json(state.stats.snapshot())
+    axum::Json(state.snapshot())
 }
 
 async fn health() -> Response {
@@ -320,7 +605,7 @@ async fn health() -> Response {
 
 async fn not_found(method: Method, uri: Uri) -> Response {
     let message = format!(
-        "no route for {method} {}; the mock serves POST {BLOCK_PATH}, GET /_mock/stats and GET /_mock/health",
+        "no route for {method} {}; the mock serves POST, GET and DELETE {BLOCK_PATH}, GET {BLOCK_PATH}/{{id}}, GET /_mock/stats and GET /_mock/health",
         uri.path()
     );
     error_answer(StatusCode::NOT_FOUND, "ERROR_NOT_FOUND", &message).1
@@ -329,6 +614,7 @@ async fn not_found(method: Method, uri: Uri) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const TILL: &str = "2021-09-09T07:08:12.658Z";
 
@@ -340,7 +626,7 @@ mod tests {
     fn valid_body_is_accepted_and_keeps_the_block_till_string() {
         let body = format!(r#"{{"data": [827, 828], "type": "contact", "blockTill": "{TILL}"}}"#);
         let block = parse(&body).expect("valid body");
-        assert_eq!(block.ids, [827, 828]);
+        assert!(matches!(&block.data, RequestData::Contacts(ids) if ids == &[827, 828]));
         assert_eq!(block.block_till, TILL);
         assert!(matches!(block.block_till, Cow::Borrowed(_)));
     }
@@ -357,7 +643,7 @@ mod tests {
     #[test]
     fn each_body_error_is_named() {
         type IsExpected = fn(&InvalidBody) -> bool;
-        let cases: [(&str, IsExpected); 11] = [
+        let cases: [(&str, IsExpected); 16] = [
             ("{not json", |e| matches!(e, InvalidBody::NotJson(_))),
             ("", |e| matches!(e, InvalidBody::NotJson(_))),
             ("[1, 2]", |e| matches!(e, InvalidBody::WrongShape(_))),
@@ -367,7 +653,27 @@ mod tests {
             ),
             (
                 r#"{"data": ["82"], "type": "contact", "blockTill": "2021-09-09T07:08:12.658Z"}"#,
+                |e| matches!(e, InvalidBody::TextsForContact),
+            ),
+            (
+                r#"{"data": [1, "82"], "type": "contact", "blockTill": "2021-09-09T07:08:12.658Z"}"#,
                 |e| matches!(e, InvalidBody::WrongShape(_)),
+            ),
+            (
+                r#"{"data": ["a@b.co", 5], "type": "email", "blockTill": "2021-09-09T07:08:12.658Z"}"#,
+                |e| matches!(e, InvalidBody::WrongShape(_)),
+            ),
+            (
+                r#"{"data": [5], "type": "ip", "blockTill": "2021-09-09T07:08:12.658Z"}"#,
+                |e| matches!(e, InvalidBody::IdsForText { kind: Kind::Ip }),
+            ),
+            (
+                r#"{"data": [null], "type": "ip", "blockTill": "2021-09-09T07:08:12.658Z"}"#,
+                |e| matches!(e, InvalidBody::WrongShape(_)),
+            ),
+            (
+                r#"{"data": [], "type": "email", "blockTill": "2021-09-09T07:08:12.658Z"}"#,
+                |e| matches!(e, InvalidBody::EmptyData),
             ),
             (
                 r#"{"type": "contact", "blockTill": "2021-09-09T07:08:12.658Z"}"#,
@@ -407,6 +713,61 @@ mod tests {
         let error = parse(body).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(error.contains("\"next tuesday\""), "{error}");
         assert!(error.contains("RFC 3339"), "{error}");
+    }
+
+    #[test]
+    fn emails_and_ips_are_checked_and_ips_made_canonical() {
+        let body = format!(
+            r#"{{"data": ["a@b.co", "x.y+z@mail.example.org"], "type": "email", "blockTill": "{TILL}"}}"#
+        );
+        let block = parse(&body).expect("valid emails");
+        assert!(matches!(&block.data,
+            RequestData::Texts(Kind::Email, texts) if texts == &["a@b.co", "x.y+z@mail.example.org"]));
+        let body = format!(
+            r#"{{"data": ["10.0.0.1", "2001:DB8:0:0::1"], "type": "ip", "blockTill": "{TILL}"}}"#
+        );
+        let block = parse(&body).expect("valid IPs");
+        assert!(matches!(&block.data,
+            RequestData::Texts(Kind::Ip, texts) if texts == &["10.0.0.1", "2001:db8::1"]));
+
+        for (kind, bad) in [
+            ("email", "no-at-sign.example"),
+            ("email", "a b@c.co"),
+            ("email", "@c.co"),
+            ("email", "a@nodot"),
+            ("email", "a@b."),
+            ("email", "a@b@c.co"),
+            ("email", ""),
+            ("ip", "10.0.0.256"),
+            ("ip", "10.0.0.1 "),
+            ("ip", "localhost"),
+        ] {
+            let good = if kind == "ip" {
+                "10.1.1.1"
+            } else {
+                "ok@fine.co"
+            };
+            let body = json!({ "data": [good, bad], "type": kind, "blockTill": TILL }).to_string();
+            match parse(&body) {
+                Err(error @ InvalidBody::BadText { index: 1, .. }) => {
+                    let message = error.to_string();
+                    assert!(message.contains(&format!("{bad:?}")), "{message}");
+                }
+                other => panic!("{kind} {bad:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_values_are_capped() {
+        let long = "x".repeat(10_000);
+        let body = json!({ "data": [long], "type": "email", "blockTill": TILL }).to_string();
+        let message = parse(&body)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.len() < 300, "{}", message.len());
+        assert_eq!(quoted("short"), "\"short\"");
     }
 
     #[test]

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::blocklist::BlockListOptions;
+
 /// Which failures the mock imitates. All off by default.
 #[derive(Clone, Debug)]
 pub struct Faults {
@@ -32,6 +34,9 @@ pub struct Faults {
     pub revoke_after: Option<u64>,
     /// Deterministic randomness: same seed, same sequence of outcomes.
     pub seed: Option<u64>,
+    /// The block list and the documented variants of the block answer (not faults as
+    /// such, but server behaviours a client must cope with).
+    pub block_list: BlockListOptions,
 }
 
 // Written by hand because `Retry-After: 0` would tell clients to hammer the server.
@@ -47,6 +52,7 @@ impl Default for Faults {
             poison: Vec::new(),
             revoke_after: None,
             seed: None,
+            block_list: BlockListOptions::default(),
         }
     }
 }

@@ -7,8 +7,10 @@
 //! becomes a service error, and hyper closes the connection without writing anything.
 //! The rest is an ordinary axum `Router`.
 
+mod blocklist;
 mod endpoint;
 mod faults;
+mod records;
 mod stats;
 mod tls;
 
@@ -31,6 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use blocklist::{AnswerMode, BlockListOptions, OnDuplicate};
 pub use endpoint::BLOCK_PATH;
 pub use faults::Faults;
 pub use stats::Stats;
@@ -158,7 +161,7 @@ impl MockServer {
 
     /// A snapshot of the counters, the same data as `GET /_mock/stats`.
     pub fn stats(&self) -> Stats {
-        self.state.stats.snapshot()
+        self.state.snapshot()
     }
 
     /// Stops accepting, lets requests being handled finish, closes idle connections.

@@ -40,6 +40,32 @@ pub struct Stats {
     pub ids: Option<BTreeMap<u64, u64>>,
     /// `blockTill` value -> IDs blocked with it (`record_ids` only).
     pub block_tills: BTreeMap<String, u64>,
+    /// `GET /api/v1/crm/block-visitor` calls (list), whatever their answer.
+    #[serde(default)]
+    pub list_requests: u64,
+    /// `GET /api/v1/crm/block-visitor/{id}` calls, whatever their answer.
+    #[serde(default)]
+    pub get_requests: u64,
+    /// `DELETE /api/v1/crm/block-visitor?id=N` calls, whatever their answer.
+    #[serde(default)]
+    pub delete_requests: u64,
+    /// Records in the block list now (0 when the mock keeps no list).
+    #[serde(default)]
+    pub live_records: u64,
+    /// Live records by type ("contact", "email", "ip"); types with none are left out.
+    #[serde(default)]
+    pub live_by_type: BTreeMap<String, u64>,
+    /// Records deleted (DELETE answered `affected: 1`).
+    #[serde(default)]
+    pub records_deleted: u64,
+}
+
+/// The calls besides a block, each counted on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Call {
+    List,
+    Get,
+    Delete,
 }
 
 /// The statuses the endpoint can answer, each with its own lock-free counter.
@@ -62,6 +88,8 @@ pub(crate) struct StatsRecorder {
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
     connections: AtomicU64,
+    /// List, get, delete calls (indexed by `Call as usize`).
+    calls: [AtomicU64; 3],
     detail: Option<Mutex<DetailedRecord>>,
 }
 
@@ -99,6 +127,7 @@ impl StatsRecorder {
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            calls: std::array::from_fn(|_| AtomicU64::new(0)),
             detail: record_ids.then(|| Mutex::new(DetailedRecord::default())),
         }
     }
@@ -122,6 +151,14 @@ impl StatsRecorder {
             }
         }
         sequence
+    }
+
+    /// Counts a list, get or delete call and returns its sequence number for the fault
+    /// dice: distinct from every block's, so adding such calls does not change the
+    /// faults a seed gives the blocks.
+    pub(crate) fn on_call(&self, call: Call) -> u64 {
+        let n = self.calls[call as usize].fetch_add(1, Ordering::Relaxed);
+        (1 << 62) | ((call as u64) << 56) | (n & ((1 << 56) - 1))
     }
 
     /// Counts an accepted connection.
@@ -150,7 +187,16 @@ impl StatsRecorder {
 
     /// Counts a batch answered 200 `{"data": true}`.
     pub(crate) fn record_blocked(&self, ids: &[u64], block_till: &str) {
-        let size = ids.len();
+        self.record_batch(ids.len(), ids, block_till);
+    }
+
+    /// Counts a batch of `size` emails or IPs answered 200.
+    pub(crate) fn record_blocked_strings(&self, size: usize, block_till: &str) {
+        self.record_batch(size, &[], block_till);
+    }
+
+    /// Counts a batch of `size` values; `ids` are the contact IDs among them.
+    fn record_batch(&self, size: usize, ids: &[u64], block_till: &str) {
         self.ids_blocked.fetch_add(size as u64, Ordering::Relaxed);
         match self.small_batches.get(size) {
             Some(counter) => {
@@ -200,6 +246,9 @@ impl StatsRecorder {
             batch_sizes,
             max_in_flight: self.max_in_flight.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
+            list_requests: self.calls[Call::List as usize].load(Ordering::Relaxed),
+            get_requests: self.calls[Call::Get as usize].load(Ordering::Relaxed),
+            delete_requests: self.calls[Call::Delete as usize].load(Ordering::Relaxed),
             ..Stats::default()
         };
         if let Some(detail) = &self.detail {
@@ -296,6 +345,30 @@ mod tests {
         assert!(stats.per_second.is_empty());
         assert!(stats.block_tills.is_empty());
         assert_eq!(stats.max_per_second, 0);
+    }
+
+    #[test]
+    fn other_calls_are_counted_apart_with_sequences_no_block_uses() {
+        let recorder = StatsRecorder::new(false);
+        let block = recorder.on_arrival();
+        let list = [recorder.on_call(Call::List), recorder.on_call(Call::List)];
+        let delete = recorder.on_call(Call::Delete);
+        assert_ne!(list[0], list[1]);
+        assert!(![list[0], list[1], delete].contains(&block));
+        assert_ne!(list[0], delete);
+        recorder.record_blocked_strings(3, "2030-01-01T00:00:00.000Z");
+        let stats = recorder.snapshot();
+        assert_eq!(
+            (
+                stats.requests,
+                stats.list_requests,
+                stats.get_requests,
+                stats.delete_requests
+            ),
+            (1, 2, 0, 1)
+        );
+        assert_eq!(stats.ids_blocked, 3);
+        assert_eq!(stats.batch_sizes, BTreeMap::from([(3, 1)]));
     }
 
     #[test]

@@ -392,7 +392,8 @@ async fn unknown_routes_get_a_json_404_and_are_not_counted() {
     let client = client();
     for (method, path) in [
         (reqwest::Method::GET, "/nope"),
-        (reqwest::Method::GET, BLOCK_PATH),
+        (reqwest::Method::PUT, BLOCK_PATH),
+        (reqwest::Method::DELETE, "/api/v1/crm/block-visitor/5"),
         (reqwest::Method::POST, "/api/v1/crm/other"),
     ] {
         let response = client
@@ -478,4 +479,496 @@ async fn post_concurrently(
         responses.push(joined.expect("request task ran").expect("mock answers"));
     }
     responses
+}
+
+// ---- the block list: records, duplicates, list, get, delete, email and ip ----
+
+const LATER: &str = "2031-01-01T00:00:00.000Z";
+
+fn with_list(block_list: BlockListOptions) -> MockConfig {
+    faulty(Faults {
+        block_list,
+        ..Faults::default()
+    })
+}
+
+fn records_mode() -> MockConfig {
+    with_list(BlockListOptions {
+        answer: AnswerMode::Records,
+        ..BlockListOptions::default()
+    })
+}
+
+fn typed_body(kind: &str, values: &[&str], till: &str) -> String {
+    json!({ "data": values, "type": kind, "blockTill": till }).to_string()
+}
+
+fn body_till(ids: &[u64], till: &str) -> String {
+    json!({ "data": ids, "type": "contact", "blockTill": till }).to_string()
+}
+
+async fn call(
+    client: &reqwest::Client,
+    server: &MockServer,
+    method: reqwest::Method,
+    path: &str,
+    auth: &str,
+) -> reqwest::Result<Answer> {
+    let response = client
+        .request(method, format!("{}{path}", server.base_url()))
+        .header("authorization", auth)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body = response.json::<Value>().await?;
+    Ok(Answer { status, body })
+}
+
+async fn get(client: &reqwest::Client, server: &MockServer, path: &str) -> Answer {
+    call(
+        client,
+        server,
+        reqwest::Method::GET,
+        path,
+        &format!("Bearer {KEY}"),
+    )
+    .await
+    .expect("mock answers")
+}
+
+async fn delete(client: &reqwest::Client, server: &MockServer, id: &str) -> Answer {
+    let path = format!("{BLOCK_PATH}?id={id}");
+    call(
+        client,
+        server,
+        reqwest::Method::DELETE,
+        &path,
+        &format!("Bearer {KEY}"),
+    )
+    .await
+    .expect("mock answers")
+}
+
+fn record_ids(records: &Value) -> Vec<u64> {
+    records
+        .as_array()
+        .map(|all| all.iter().filter_map(|r| r["id"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn records_answer_has_one_documented_record_per_value_in_request_order() {
+    let server = start(records_mode()).await;
+    let client = client();
+    let answer = post(&client, &server, body(&[828, 827])).await;
+    assert_eq!(answer.status, 200);
+    let records = &answer.body["data"];
+    assert_eq!(record_ids(records), [1, 2]);
+    let first = &records[0];
+    assert_eq!(first["type"], "contact");
+    assert_eq!(
+        first["data"],
+        json!({ "id": 828, "ip": "", "email": "", "phone": "" })
+    );
+    assert_eq!(records[1]["data"]["id"], 827);
+    assert_eq!(first["blockTill"], TILL);
+    assert_eq!(first["blockBy"], 1);
+    assert_eq!(first["user"]["id"], 1);
+    let created = first["dateCreated"].as_str().unwrap_or_default();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created).is_ok() && created.ends_with('Z'),
+        "{created}"
+    );
+    // Already blocked 827 keeps record 2 (updated, answered as if created); 900 is new.
+    let again = post(&client, &server, body_till(&[900, 827], LATER)).await;
+    assert_eq!(record_ids(&again.body["data"]), [3, 2]);
+    assert_eq!(again.body["data"][1]["blockTill"], LATER);
+    let stats = server.stats();
+    assert_eq!(stats.live_records, 3);
+    assert_eq!(
+        stats.live_by_type,
+        BTreeMap::from([("contact".to_owned(), 3)])
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn duplicate_updates_block_till_by_default() {
+    let server = start(MockConfig::new(KEY)).await;
+    let client = client();
+    assert_eq!(
+        post(&client, &server, body(&[5])).await.body,
+        json!({ "data": true })
+    );
+    let again = post(&client, &server, body_till(&[5], LATER)).await;
+    assert_eq!((again.status, again.body), (200, json!({ "data": true })));
+    let record = get(&client, &server, &format!("{BLOCK_PATH}/1")).await;
+    assert_eq!(record.status, 200);
+    assert_eq!(record.body["data"]["blockTill"], LATER);
+    assert_eq!(record.body["data"]["data"]["id"], 5);
+    assert_eq!(server.stats().live_records, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn duplicate_400_names_the_value_and_blocks_nothing_of_that_request() {
+    let server = start(with_list(BlockListOptions {
+        on_duplicate: OnDuplicate::Reject,
+        ..BlockListOptions::default()
+    }))
+    .await;
+    let client = client();
+    assert_eq!(post(&client, &server, body(&[5, 6])).await.status, 200);
+    let refused = post(&client, &server, body_till(&[7, 6], LATER)).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(error_code(&refused), "ERROR_DUPLICATE_RECORD_FOUND");
+    let message = refused.body["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("contact 6 (data[1])") && message.contains("block record 2"),
+        "{message}"
+    );
+    let repeated = post(&client, &server, body(&[8, 8])).await;
+    assert_eq!(error_code(&repeated), "ERROR_DUPLICATE_RECORD_FOUND");
+    let stats = server.stats();
+    assert_eq!((stats.live_records, stats.ids_blocked), (2, 2));
+    // 7 was not blocked: it can be now, and takes the next id.
+    let list = get(&client, &server, BLOCK_PATH).await;
+    assert_eq!(record_ids(&list.body["data"]["data"]), [1, 2]);
+    assert_eq!(list.body["data"]["data"][1]["blockTill"], TILL);
+    assert_eq!(post(&client, &server, body(&[7])).await.status, 200);
+    assert_eq!(
+        get(&client, &server, &format!("{BLOCK_PATH}/3"))
+            .await
+            .status,
+        200
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_pages_with_offset_and_limit_and_a_short_last_page() {
+    let server = start(MockConfig::new(KEY)).await;
+    let client = client();
+    let ids: Vec<u64> = (1001..=2100).collect();
+    assert_eq!(post(&client, &server, body(&ids)).await.status, 200);
+
+    let first = get(&client, &server, BLOCK_PATH).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body["data"]["offset"], 0);
+    assert_eq!(first.body["data"]["count"], 1100);
+    let page = record_ids(&first.body["data"]["data"]);
+    assert_eq!(page, (1..=100).collect::<Vec<u64>>(), "default limit 100");
+    assert_eq!(first.body["data"]["data"][0]["data"]["id"], 1001);
+
+    let middle = get(&client, &server, &format!("{BLOCK_PATH}?offset=10&limit=5")).await;
+    assert_eq!(middle.body["data"]["offset"], 10);
+    assert_eq!(
+        record_ids(&middle.body["data"]["data"]),
+        [11, 12, 13, 14, 15]
+    );
+
+    let capped = get(
+        &client,
+        &server,
+        &format!("{BLOCK_PATH}?limit=5000&offset=0"),
+    )
+    .await;
+    assert_eq!(record_ids(&capped.body["data"]["data"]).len(), 1000);
+    let last = get(
+        &client,
+        &server,
+        &format!("{BLOCK_PATH}?offset=1000&limit=1000"),
+    )
+    .await;
+    let page = record_ids(&last.body["data"]["data"]);
+    assert_eq!(
+        (page.len(), page.first(), page.last()),
+        (100, Some(&1001), Some(&1100))
+    );
+    let beyond = get(&client, &server, &format!("{BLOCK_PATH}?offset=5000")).await;
+    assert_eq!(beyond.status, 200);
+    assert_eq!(beyond.body["data"]["data"], json!([]));
+    assert_eq!(beyond.body["data"]["count"], 1100);
+
+    let ignored =
+        format!("{BLOCK_PATH}?offset=2&limit=1&where=%7B%7D&select=id&order=%7B%22id%22%3A1%7D");
+    assert_eq!(
+        record_ids(&get(&client, &server, &ignored).await.body["data"]["data"]),
+        [3]
+    );
+    for bad in ["offset=x", "limit=-1", "limit=0", "offset=%ZZ"] {
+        let answer = get(&client, &server, &format!("{BLOCK_PATH}?{bad}")).await;
+        assert_eq!(
+            (answer.status, error_code(&answer)),
+            (400, "ERROR_INVALID_INPUT"),
+            "{bad}"
+        );
+    }
+    assert_eq!(server.stats().list_requests, 10);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_ignores_offset_fault_always_answers_the_first_page() {
+    let server = start(with_list(BlockListOptions {
+        list_ignores_offset: true,
+        ..BlockListOptions::default()
+    }))
+    .await;
+    let client = client();
+    post(&client, &server, body(&[1, 2, 3, 4, 5])).await;
+    for offset in [0, 2, 4, 100] {
+        let page = get(
+            &client,
+            &server,
+            &format!("{BLOCK_PATH}?offset={offset}&limit=2"),
+        )
+        .await;
+        assert_eq!(page.body["data"]["offset"], 0);
+        assert_eq!(
+            record_ids(&page.body["data"]["data"]),
+            [1, 2],
+            "offset {offset}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn get_by_id_answers_the_record_or_400_not_found() {
+    let server = start(MockConfig::new(KEY)).await;
+    let client = client();
+    post(&client, &server, body(&[597304])).await;
+    let found = get(&client, &server, &format!("{BLOCK_PATH}/1")).await;
+    assert_eq!(found.status, 200);
+    let record = &found.body["data"];
+    assert_eq!(record["id"], 1);
+    assert_eq!(record["type"], "contact");
+    assert_eq!(record["data"]["id"], 597304);
+    assert_eq!(record["blockTill"], TILL);
+    assert_eq!(record["blockBy"], 1);
+    assert!(record.get("user").is_none(), "the get page shows no user");
+    let missing = get(&client, &server, &format!("{BLOCK_PATH}/2")).await;
+    assert_eq!(
+        (missing.status, error_code(&missing)),
+        (400, "ERROR_RECORD_NOT_FOUND")
+    );
+    let bad = get(&client, &server, &format!("{BLOCK_PATH}/abc")).await;
+    assert_eq!((bad.status, error_code(&bad)), (400, "ERROR_INVALID_INPUT"));
+    assert_eq!(server.stats().get_requests, 3);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn delete_answers_affected_one_then_zero() {
+    let server = start(MockConfig::new(KEY)).await;
+    let client = client();
+    post(&client, &server, body(&[10, 11, 12])).await;
+    let deleted = delete(&client, &server, "2").await;
+    assert_eq!(deleted.status, 200);
+    assert_eq!(deleted.body["data"]["deleted"]["affected"], 1);
+    assert_eq!(deleted.body["data"]["deleted"]["raw"]["affectedRows"], 1);
+    let again = delete(&client, &server, "2").await;
+    assert_eq!(
+        (
+            again.status,
+            again.body["data"]["deleted"]["affected"].clone()
+        ),
+        (200, json!(0))
+    );
+    let never = delete(&client, &server, "99").await;
+    assert_eq!(never.body["data"]["deleted"]["affected"], 0);
+    for bad in ["x", ""] {
+        let answer = delete(&client, &server, bad).await;
+        assert_eq!(
+            (answer.status, error_code(&answer)),
+            (400, "ERROR_INVALID_INPUT")
+        );
+    }
+    let no_id = call(
+        &client,
+        &server,
+        reqwest::Method::DELETE,
+        BLOCK_PATH,
+        &format!("Bearer {KEY}"),
+    )
+    .await
+    .expect("mock answers");
+    assert_eq!(error_code(&no_id), "ERROR_INVALID_INPUT");
+
+    let list = get(&client, &server, BLOCK_PATH).await;
+    assert_eq!(list.body["data"]["count"], 2);
+    assert_eq!(record_ids(&list.body["data"]["data"]), [1, 3]);
+    let gone = get(&client, &server, &format!("{BLOCK_PATH}/2")).await;
+    assert_eq!(error_code(&gone), "ERROR_RECORD_NOT_FOUND");
+    // 11 is no longer blocked: blocking it again makes a new record.
+    post(&client, &server, body(&[11])).await;
+    assert_eq!(
+        get(&client, &server, &format!("{BLOCK_PATH}/4")).await.body["data"]["data"]["id"],
+        11
+    );
+    let stats = server.stats();
+    assert_eq!(
+        (
+            stats.live_records,
+            stats.records_deleted,
+            stats.delete_requests
+        ),
+        (3, 1, 6)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_and_the_key_check_apply_to_list_get_and_delete() {
+    let server = start(faulty(Faults {
+        fail_rate: 1.0,
+        seed: Some(3),
+        ..Faults::default()
+    }))
+    .await;
+    let client = client();
+    let auth = format!("Bearer {KEY}");
+    for (method, path) in [
+        (reqwest::Method::GET, BLOCK_PATH.to_owned()),
+        (reqwest::Method::GET, format!("{BLOCK_PATH}/1")),
+        (reqwest::Method::DELETE, format!("{BLOCK_PATH}?id=1")),
+    ] {
+        let failed = call(&client, &server, method.clone(), &path, &auth)
+            .await
+            .expect("mock answers");
+        assert!(
+            matches!(failed.status, 500 | 503),
+            "{method} {path}: {}",
+            failed.status
+        );
+        let refused = call(&client, &server, method.clone(), &path, "Bearer wrong")
+            .await
+            .expect("mock answers");
+        assert_eq!(
+            (refused.status, error_code(&refused)),
+            (401, "ERROR_UNAUTHORIZED")
+        );
+        assert!(!refused.body.to_string().contains(KEY));
+    }
+    let stats = server.stats();
+    assert_eq!(
+        (
+            stats.list_requests,
+            stats.get_requests,
+            stats.delete_requests
+        ),
+        (2, 2, 2)
+    );
+    assert_eq!(stats.requests, 0, "requests counts blocks only");
+    server.shutdown().await;
+
+    let resetting = start(faulty(Faults {
+        reset_rate: 1.0,
+        ..Faults::default()
+    }))
+    .await;
+    let dropped = call(&client, &resetting, reqwest::Method::GET, BLOCK_PATH, &auth).await;
+    assert!(dropped.is_err());
+    assert_eq!(resetting.stats().by_status, BTreeMap::from([(0, 1)]));
+    resetting.shutdown().await;
+
+    let revoking = start(faulty(Faults {
+        revoke_after: Some(1),
+        ..Faults::default()
+    }))
+    .await;
+    assert_eq!(post(&client, &revoking, body(&[1])).await.status, 200);
+    assert_eq!(get(&client, &revoking, BLOCK_PATH).await.status, 401);
+    assert_eq!(delete(&client, &revoking, "1").await.status, 401);
+    assert_eq!(revoking.stats().live_records, 1);
+    revoking.shutdown().await;
+}
+
+#[tokio::test]
+async fn emails_and_ips_are_validated_and_kept_as_string_records() {
+    let server = start(records_mode()).await;
+    let client = client();
+    let emails = post(
+        &client,
+        &server,
+        typed_body("email", &["a@b.co", "c.d@e.org"], TILL),
+    )
+    .await;
+    assert_eq!(emails.status, 200);
+    assert_eq!(emails.body["data"][0]["type"], "email");
+    assert_eq!(emails.body["data"][0]["data"], json!(["a@b.co"]));
+    assert_eq!(emails.body["data"][1]["data"], json!(["c.d@e.org"]));
+    let ips = post(
+        &client,
+        &server,
+        typed_body("ip", &["10.0.0.1", "2001:DB8::1"], TILL),
+    )
+    .await;
+    assert_eq!(record_ids(&ips.body["data"]), [3, 4]);
+    assert_eq!(ips.body["data"][1]["data"], json!(["2001:db8::1"]));
+    let same = post(
+        &client,
+        &server,
+        typed_body("ip", &["2001:db8:0::1"], LATER),
+    )
+    .await;
+    assert_eq!(
+        record_ids(&same.body["data"]),
+        [4],
+        "the same address in another spelling"
+    );
+
+    for (kind, values, bad) in [
+        (
+            "email",
+            vec!["ok@fine.co", "not an email"],
+            "\"not an email\"",
+        ),
+        ("email", vec!["x@nodot"], "\"x@nodot\""),
+        ("ip", vec!["10.0.0.1", "10.0.0.300"], "\"10.0.0.300\""),
+    ] {
+        let answer = post(&client, &server, typed_body(kind, &values, TILL)).await;
+        assert_eq!(
+            (answer.status, error_code(&answer)),
+            (400, "ERROR_INVALID_INPUT")
+        );
+        let message = answer.body["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains(bad), "{message}");
+    }
+    let numbers = post(
+        &client,
+        &server,
+        json!({ "data": [1], "type": "email", "blockTill": TILL }).to_string(),
+    )
+    .await;
+    assert_eq!(error_code(&numbers), "ERROR_INVALID_INPUT");
+    let stats = server.stats();
+    assert_eq!(
+        stats.live_by_type,
+        BTreeMap::from([("email".to_owned(), 2), ("ip".to_owned(), 2)])
+    );
+    assert_eq!(stats.ids_blocked, 5);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_kept_list_blocks_stay_fast_and_list_calls_say_how_to_get_one() {
+    let server = start(MockConfig {
+        record_ids: false,
+        ..MockConfig::new(KEY)
+    })
+    .await;
+    let client = client();
+    assert_eq!(
+        post(&client, &server, body(&[1, 1])).await.body,
+        json!({ "data": true })
+    );
+    let list = get(&client, &server, BLOCK_PATH).await;
+    assert_eq!((list.status, error_code(&list)), (404, "ERROR_NOT_FOUND"));
+    let message = list.body["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("--block-list"), "{message}");
+    let stats = server.stats();
+    assert_eq!((stats.live_records, stats.ids_blocked), (0, 2));
+    server.shutdown().await;
 }

@@ -1,0 +1,334 @@
+//! The block list's routes: a block that keeps records, `GET /api/v1/crm/block-visitor`
+//! (list), `GET /api/v1/crm/block-visitor/{id}` and `DELETE /api/v1/crm/block-visitor?id=N`,
+//! shaped like Acquire's settings → security → block visitor pages.
+//!
+//! Constraint: the docs show no error body, so errors keep the imitation's
+//! `{"error": {"code", "message"}}`; they put `ERROR_RECORD_NOT_FOUND` under 400, so an
+//! unknown record id is a 400, not a 404 (which clients take as "wrong account"). The get
+//! page's record has no `user`; the list's and the block's do: both as documented.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::blocklist::{AnswerMode, BlockList, Blocked, Duplicate, Kind, RecordView, Values};
+use super::endpoint::{
+    self, BLOCK_PATH, BlockRequest, MockState, RequestData, error_answer, json_bytes, quoted,
+};
+use super::stats::{Call, Stats};
+
+/// The path of one record, as the router spells it.
+pub(crate) const RECORD_PATH: &str = "/api/v1/crm/block-visitor/{id}";
+/// Records per list page when `limit` is not given.
+pub(crate) const DEFAULT_LIMIT: usize = 100;
+/// The most records one list page holds, whatever `limit` asks.
+pub(crate) const MAX_LIMIT: usize = 1000;
+
+/// Locks the block list; a panic elsewhere cannot leave it worse than one request
+/// half-applied, so a poisoned lock is still used.
+pub(crate) fn lock(list: &Mutex<BlockList>) -> MutexGuard<'_, BlockList> {
+    list.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Fills the block list's figures into a stats snapshot.
+pub(crate) fn add_list_stats(list: &BlockList, stats: &mut Stats) {
+    stats.live_records = list.live();
+    stats.live_by_type = Kind::ALL
+        .iter()
+        .map(|&kind| (kind.as_str().to_owned(), list.live_of(kind)))
+        .filter(|&(_, count)| count > 0)
+        .collect();
+    stats.records_deleted = list.deleted();
+}
+
+/// The end of a block when the list is kept: duplicates, then the revocation count,
+/// then the records, then the answer `--answer` asks for.
+pub(crate) fn block(
+    state: &MockState,
+    list: &Mutex<BlockList>,
+    block: &BlockRequest<'_>,
+) -> (u16, Response) {
+    let options = &state.faults().block_list;
+    let texts: Vec<&str>;
+    let (kind, values) = match &block.data {
+        RequestData::Contacts(ids) => (Kind::Contact, Values::Contacts(ids)),
+        RequestData::Texts(kind, strings) => {
+            texts = strings.iter().map(AsRef::as_ref).collect();
+            (*kind, Values::Texts(*kind, &texts))
+        }
+    };
+    let mut list = lock(list);
+    if options.on_duplicate == super::OnDuplicate::Reject
+        && let Err(duplicate) = list.check(values)
+    {
+        return duplicate_answer(kind, &duplicate);
+    }
+    if !endpoint::claim_success(state) {
+        return endpoint::revoked(state);
+    }
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let ids = match list.block(values, &block.block_till, now_ms, options.on_duplicate) {
+        Ok(ids) => ids,
+        Err(duplicate) => return duplicate_answer(kind, &duplicate),
+    };
+    endpoint::record_blocked(&state.stats, block);
+    match options.answer {
+        AnswerMode::True => (200, endpoint::blocked_true()),
+        AnswerMode::Records => {
+            let records: Vec<Value> = ids
+                .iter()
+                .filter_map(|&id| list.get(id))
+                .map(|record| record_json(&record, true))
+                .collect();
+            (200, json_answer(&json!({ "data": records })))
+        }
+    }
+}
+
+/// 400 `ERROR_DUPLICATE_RECORD_FOUND`, naming the value, its place and its record.
+fn duplicate_answer(kind: Kind, duplicate: &Duplicate) -> (u16, Response) {
+    let value = match kind {
+        Kind::Contact => duplicate.value.clone(),
+        Kind::Email | Kind::Ip => quoted(&duplicate.value),
+    };
+    let what = match duplicate.record {
+        Some(record) => format!("is already blocked (block record {record})"),
+        None => "appears twice in this request".to_owned(),
+    };
+    let message = format!(
+        "{} {value} (data[{}]) {what}; nothing in this request was blocked",
+        kind.as_str(),
+        duplicate.index
+    );
+    error_answer(
+        StatusCode::BAD_REQUEST,
+        "ERROR_DUPLICATE_RECORD_FOUND",
+        &message,
+    )
+}
+
+/// A record as the docs print it; `with_user` adds the blocking user (list and block
+/// answers have it, the get page does not).
+fn record_json(record: &RecordView<'_>, with_user: bool) -> Value {
+    let data = match record.blocked {
+        Blocked::Contact(id) => json!({ "id": id, "ip": "", "email": "", "phone": "" }),
+        Blocked::Text(text) => json!([text]),
+    };
+    let created = chrono::DateTime::from_timestamp_millis(record.created_ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default();
+    let mut value = json!({
+        "id": record.id,
+        "type": record.kind.as_str(),
+        "data": data,
+        "blockTill": record.block_till,
+        "dateCreated": created,
+        "blockBy": record.block_by,
+    });
+    if with_user && let Some(object) = value.as_object_mut() {
+        object.insert(
+            "user".to_owned(),
+            json!({
+                "id": record.block_by,
+                "type": "user",
+                "name": "Mock API user",
+                "firstName": "Mock API user",
+                "lastName": "",
+                "email": "api-user@example.com",
+                "photo": "",
+            }),
+        );
+    }
+    value
+}
+
+fn json_answer(value: &Value) -> Response {
+    json_bytes(StatusCode::OK, Bytes::from(value.to_string()))
+}
+
+fn invalid_input(message: &str) -> (u16, Response) {
+    error_answer(StatusCode::BAD_REQUEST, "ERROR_INVALID_INPUT", &message)
+}
+
+/// The 404 that says how to get a block list.
+fn no_list() -> (u16, Response) {
+    error_answer(
+        StatusCode::NOT_FOUND,
+        "ERROR_NOT_FOUND",
+        &"this imitation keeps no block list: start it with --block-list (or --record-ids, --answer records, --on-duplicate 400, --list-ignores-offset)",
+    )
+}
+
+/// The query string's parameters; a malformed one is a 400.
+fn query_params(uri: &Uri) -> Result<HashMap<String, String>, String> {
+    Query::<HashMap<String, String>>::try_from_uri(uri)
+        .map(|Query(params)| params)
+        .map_err(|error| format!("malformed query string ({error})"))
+}
+
+/// A non-negative integer query parameter, or `default` when absent.
+fn number_param(
+    params: &HashMap<String, String>,
+    name: &str,
+    default: usize,
+) -> Result<usize, String> {
+    match params.get(name) {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{name}` {} is not a non-negative integer", quoted(text))),
+    }
+}
+
+/// `GET /api/v1/crm/block-visitor?offset=&limit=`: one page of live records in id order.
+/// `where`, `select`, `order` and `relations` are accepted and ignored.
+pub(crate) async fn list(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let sequence = state.stats.on_call(Call::List);
+    let (status, response) = match answer_list(&state, sequence, &headers, &uri).await {
+        Ok(answer) | Err(answer) => answer,
+    };
+    state.stats.record_status(status);
+    response
+}
+
+async fn answer_list(
+    state: &MockState,
+    sequence: u64,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(u16, Response), (u16, Response)> {
+    endpoint::answer_prelude(state, sequence, headers).await?;
+    let list = state.block_list.as_ref().ok_or_else(no_list)?;
+    let params = query_params(uri).map_err(|why| invalid_input(&why))?;
+    let mut offset = number_param(&params, "offset", 0).map_err(|why| invalid_input(&why))?;
+    let limit = number_param(&params, "limit", DEFAULT_LIMIT).map_err(|why| invalid_input(&why))?;
+    if limit == 0 {
+        return Err(invalid_input("`limit` is 0; ask for at least one record"));
+    }
+    let limit = limit.min(MAX_LIMIT);
+    if state.faults().block_list.list_ignores_offset {
+        offset = 0;
+    }
+    if !endpoint::claim_success(state) {
+        return Err(endpoint::revoked(state));
+    }
+    let mut list = lock(list);
+    let (count, page) = list.page(offset, limit);
+    let records: Vec<Value> = page.iter().map(|r| record_json(r, true)).collect();
+    let body = json!({ "data": { "offset": offset, "count": count, "data": records } });
+    Ok((200, json_answer(&body)))
+}
+
+/// `GET /api/v1/crm/block-visitor/{id}`: one record, or 400 `ERROR_RECORD_NOT_FOUND`.
+pub(crate) async fn get_one(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let sequence = state.stats.on_call(Call::Get);
+    let (status, response) = match answer_get(&state, sequence, &headers, &uri).await {
+        Ok(answer) | Err(answer) => answer,
+    };
+    state.stats.record_status(status);
+    response
+}
+
+async fn answer_get(
+    state: &MockState,
+    sequence: u64,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(u16, Response), (u16, Response)> {
+    endpoint::answer_prelude(state, sequence, headers).await?;
+    let list = state.block_list.as_ref().ok_or_else(no_list)?;
+    let text = uri
+        .path()
+        .strip_prefix(BLOCK_PATH)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .unwrap_or_default();
+    let Ok(id) = text.parse::<u64>() else {
+        return Err(invalid_input(&format!(
+            "block record id {} is not a positive integer",
+            quoted(text)
+        )));
+    };
+    let list = lock(list);
+    let Some(record) = list.get(id) else {
+        return Err(error_answer(
+            StatusCode::BAD_REQUEST,
+            "ERROR_RECORD_NOT_FOUND",
+            &format!("no block record {id}; list them with GET {BLOCK_PATH}"),
+        ));
+    };
+    let body = json!({ "data": record_json(&record, false) });
+    drop(list);
+    if !endpoint::claim_success(state) {
+        return Err(endpoint::revoked(state));
+    }
+    Ok((200, json_answer(&body)))
+}
+
+/// `DELETE /api/v1/crm/block-visitor?id=N`: `affected` 1 when the record was deleted,
+/// 0 when there was none (a 200 either way, as documented).
+pub(crate) async fn delete(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let sequence = state.stats.on_call(Call::Delete);
+    let (status, response) = match answer_delete(&state, sequence, &headers, &uri).await {
+        Ok(answer) | Err(answer) => answer,
+    };
+    state.stats.record_status(status);
+    response
+}
+
+async fn answer_delete(
+    state: &MockState,
+    sequence: u64,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(u16, Response), (u16, Response)> {
+    endpoint::answer_prelude(state, sequence, headers).await?;
+    let list = state.block_list.as_ref().ok_or_else(no_list)?;
+    let params = query_params(uri).map_err(|why| invalid_input(&why))?;
+    let Some(text) = params.get("id") else {
+        return Err(invalid_input(
+            "`id` is missing; send DELETE ...?id=N with a block record id",
+        ));
+    };
+    let Ok(id) = text.trim().parse::<u64>() else {
+        return Err(invalid_input(&format!(
+            "`id` {} is not a positive integer",
+            quoted(text)
+        )));
+    };
+    if !endpoint::claim_success(state) {
+        return Err(endpoint::revoked(state));
+    }
+    let affected = u64::from(lock(list).delete(id));
+    let body = json!({ "data": { "deleted": {
+        "raw": {
+            "fieldCount": 0,
+            "affectedRows": affected,
+            "insertId": 0,
+            "serverStatus": 2,
+            "warningCount": 0,
+            "message": "",
+            "protocol41": true,
+            "changedRows": 0,
+        },
+        "affected": affected,
+    } } });
+    Ok((200, json_answer(&body)))
+}
