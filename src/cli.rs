@@ -321,6 +321,10 @@ pub struct ReportArgs {
     /// Write the IDs whose latest outcome is failed to this CSV.
     #[arg(long, value_name = "PATH")]
     pub failed_ids: Option<PathBuf>,
+    /// List every rejected input row and every ID the server still refuses, with its
+    /// file:line and the reason (after the summary; with --json, as a "rejected" array).
+    #[arg(long)]
+    pub rejected: bool,
 }
 
 #[derive(Debug, Args)]

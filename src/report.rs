@@ -58,6 +58,8 @@ pub struct BadLine {
 pub struct IdCounts {
     /// IDs whose latest outcome is blocked.
     pub blocked: u64,
+    /// Lines (IDs) the server said were blocked already (history, not current state).
+    pub already_blocked_lines: u64,
     /// IDs whose latest outcome is failed (refused ones not included).
     pub failed: u64,
     /// IDs whose latest outcome is refused: the server refused each by name.
@@ -76,6 +78,10 @@ pub struct BatchCounts {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunSummary {
     pub run: String,
+    /// The command and target from the run's run line (`None`: the run has none, as in
+    /// ledgers written before run lines existed).
+    pub command: Option<String>,
+    pub target: Option<String>,
     /// The earliest `started_at` of the run's batches (`None`: the run sent nothing).
     #[serde(with = "timestamp::option")]
     pub started_at: Option<DateTime<Utc>>,
@@ -92,7 +98,8 @@ pub struct RunSummary {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FailureKind {
-    /// `http 500`, `timeout`, `connection`, `invalid input`, `not blocked`, ...
+    /// `http 500`, `timeout`, `connection`, `invalid input`, `not blocked`,
+    /// `unrecognized_answer`, `internal`, ...
     pub kind: String,
     pub batches: u64,
     pub ids: u64,
@@ -127,9 +134,11 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
             latest_here.apply(&record);
             report.count(&record, &mut runs, &mut failures);
         })?;
-        report
-            .ledgers
-            .push(summarize_ledger(path, stats, latest_here.failed_count()));
+        report.ledgers.push(summarize_ledger(
+            path,
+            stats,
+            latest_here.failed_count() - latest_here.refused().len(),
+        ));
         report.latest.merge_later(latest_here);
     }
     report.ids.blocked = report.latest.blocked().len();
@@ -161,6 +170,22 @@ impl Report {
         self.latest.failed_by_block_till()
     }
 
+    /// IDs whose latest outcome is refused.
+    pub fn refused_ids(&self) -> &RoaringTreemap {
+        self.latest.refused()
+    }
+
+    /// The flags that reach the ledgers' target, when all their runs name one and the
+    /// same (`--sandbox`, `--account NAME` or `--base-url URL`).
+    pub fn target_flags(&self) -> Option<String> {
+        let mut targets = self.runs.iter().filter_map(|run| run.target.as_deref());
+        let first = targets.next()?;
+        if targets.any(|other| other != first) {
+            return None;
+        }
+        Some(target_flags(first))
+    }
+
     fn count(
         &mut self,
         record: &Record,
@@ -171,6 +196,8 @@ impl Report {
             .entry(record.run().to_owned())
             .or_insert_with(|| RunSummary {
                 run: record.run().to_owned(),
+                command: None,
+                target: None,
                 started_at: None,
                 finished_at: None,
                 batches: 0,
@@ -180,7 +207,11 @@ impl Report {
                 ids_per_second: None,
             });
         let batch = match record {
-            Record::Run(_) => return,
+            Record::Run(line) => {
+                run.command = Some(line.command.clone());
+                run.target = Some(line.target.clone());
+                return;
+            }
             Record::Reject(_) => {
                 self.ids.rejected_rows += 1;
                 run.rejected_rows += 1;
@@ -198,6 +229,9 @@ impl Report {
             run.finished_at
                 .map_or(batch.finished_at, |at| at.max(batch.finished_at)),
         );
+        if batch.already {
+            self.ids.already_blocked_lines += batch.ids.len() as u64;
+        }
         match batch.status {
             Status::Blocked => self.batches.blocked += 1,
             // Parsing turns every `rejected` line into a `Record::Reject`, so a batch
@@ -207,7 +241,10 @@ impl Report {
             Status::Failed => {
                 self.batches.failed += 1;
                 run.failed_batches += 1;
-                let kind = failure_kind(batch.http_status, batch.error.as_deref());
+                let kind = batch
+                    .kind
+                    .clone()
+                    .unwrap_or_else(|| failure_kind(batch.http_status, batch.error.as_deref()));
                 let entry = failures.entry(kind.clone()).or_insert_with(|| FailureKind {
                     kind,
                     batches: 0,
@@ -228,6 +265,71 @@ impl Report {
             }
         }
     }
+}
+
+/// The command-line flags that name `target` (a run line's target).
+pub fn target_flags(target: &str) -> String {
+    if target == crate::config::SANDBOX_TARGET {
+        return "--sandbox".to_owned();
+    }
+    let account = target
+        .strip_prefix("https://")
+        .and_then(|host| host.strip_suffix(".acquire.io"))
+        .filter(|name| name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    match account {
+        Some(name) => format!("--account {name}"),
+        None => format!(
+            "--base-url {}",
+            shlex::try_quote(target).map_or_else(|_| target.to_owned(), |q| q.into_owned())
+        ),
+    }
+}
+
+/// Streams the rejected rows and the lines of IDs still refused (their latest status)
+/// of `paths` to `each`, in ledger order: for `report --rejected`.
+pub fn for_each_rejected(
+    paths: &[PathBuf],
+    latest_refused: &RoaringTreemap,
+    mut each: impl FnMut(RejectedLine),
+) -> Result<(), LedgerError> {
+    for path in paths {
+        ledger::read_records(path, |_, record| match record {
+            Record::Reject(reject) => each(RejectedLine {
+                status: "rejected",
+                source: reject.source,
+                value: reject.input,
+                reason: reject.error,
+            }),
+            Record::Batch(batch)
+                if batch.status == Status::Refused
+                    && batch.ids.iter().any(|id| latest_refused.contains(*id)) =>
+            {
+                each(RejectedLine {
+                    status: "refused",
+                    source: batch.source,
+                    value: batch
+                        .ids
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    reason: batch.error.unwrap_or_default(),
+                })
+            }
+            _ => {}
+        })?;
+    }
+    Ok(())
+}
+
+/// One row of `report --rejected`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RejectedLine {
+    pub status: &'static str,
+    /// `path:line` (rejected) or `path:first-last` (the refused ID's batch).
+    pub source: String,
+    pub value: String,
+    pub reason: String,
 }
 
 /// Names the kind of a failure for grouping: the HTTP status, or for failures without
@@ -294,6 +396,16 @@ pub(super) mod tests {
         source: &'static str,
         start: i64,
         seconds: i64,
+    }
+
+    #[test]
+    fn target_flags_name_the_sandbox_an_account_or_a_base_url() {
+        assert_eq!(target_flags("sandbox"), "--sandbox");
+        assert_eq!(target_flags("https://acme.acquire.io"), "--account acme");
+        assert_eq!(
+            target_flags("http://127.0.0.1:8080"),
+            "--base-url http://127.0.0.1:8080"
+        );
     }
 
     pub(super) fn record(line: Line) -> Record {
@@ -424,6 +536,7 @@ pub(super) mod tests {
             report.ids,
             IdCounts {
                 blocked: 4,
+                already_blocked_lines: 0,
                 failed: 2,
                 refused: 0,
                 rejected_rows: 1

@@ -32,16 +32,19 @@ impl Report {
         let width = blocked.iter().map(String::len).max().unwrap_or(0);
         let _ = writeln!(
             out,
-            "IDs:      blocked {:<width$}   failed {}   rejected rows {}",
+            "Now (latest line per ID):\n  IDs      blocked {:<width$}   failed {}   refused {}",
             blocked[0],
             group_digits(self.ids.failed),
-            group_digits(self.ids.rejected_rows)
+            group_digits(self.ids.refused),
         );
         let _ = writeln!(
             out,
-            "Batches:  blocked {:<width$}   failed {}",
+            "History (every line):\n  batches  blocked {:<width$}   failed {}   refused {}\n  rows     rejected {}   already blocked at the server {}",
             blocked[1],
-            group_digits(self.batches.failed)
+            group_digits(self.batches.failed),
+            group_digits(self.batches.refused),
+            group_digits(self.ids.rejected_rows),
+            group_digits(self.ids.already_blocked_lines),
         );
         self.render_runs(&mut out);
         self.render_failures(&mut out);
@@ -167,11 +170,21 @@ impl Report {
             }
             out.push('\n');
         }
+        let target = self
+            .target_flags()
+            .map(|flags| format!(" {flags}"))
+            .unwrap_or_else(|| " --account ACCOUNT".to_owned());
         for ledger in to_retry {
+            let path = ledger.path.display().to_string();
             let _ = writeln!(
                 out,
-                "Next: blockade retry {}",
-                printable(&ledger.path.display().to_string())
+                "Next: blockade retry {}{target}",
+                shlex::try_quote(&path).map_or_else(|_| printable(&path), |q| printable(&q))
+            );
+        }
+        if self.ids.refused > 0 || self.ids.rejected_rows > 0 {
+            out.push_str(
+                "      (blockade report --rejected lists rejected rows and refused IDs with their file:line)\n",
             );
         }
     }
@@ -205,8 +218,12 @@ fn run_cells(run: &RunSummary) -> [String; 6] {
         0 => String::new(),
         rows => format!("{} rejected rows", group_digits(rows)),
     };
+    let run_name = match (&run.command, &run.target) {
+        (Some(command), Some(target)) => format!("{} {command} → {target}", run.run),
+        _ => run.run.clone(),
+    };
     [
-        printable(&run.run),
+        printable(&run_name),
         when,
         format!("{} batches", group_digits(run.batches)),
         format!("{} IDs", group_digits(run.ids_sent)),
@@ -270,10 +287,15 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("IDs:      blocked 4   failed 2   rejected rows 1\n"),
+            text.contains(
+                "Now (latest line per ID):\n  IDs      blocked 4   failed 2   refused 0\n"
+            ),
             "{text}"
         );
-        assert!(text.contains("Batches:  blocked 2   failed 2\n"), "{text}");
+        assert!(
+            text.contains("History (every line):\n  batches  blocked 2   failed 2   refused 0\n  rows     rejected 1   already blocked at the server 0\n"),
+            "{text}"
+        );
         assert!(
             text.contains("  run-1  2026-11-18 11:06:40 → 11:06:42  2 batches  5 IDs  3 IDs/s  1 rejected rows\n\
                  \x20 run-2  2026-11-18 11:08:20 → 11:08:22  2 batches  2 IDs  1 IDs/s\n"),
@@ -288,14 +310,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(&format!("  {b}:3  torn last line")), "{text}");
+        // The hand-made ledgers have no run lines, so the target is left to fill in.
         assert!(
-            text.contains(&format!("Next: blockade retry {a}\n")),
+            text.contains(&format!("Next: blockade retry {a} --account ACCOUNT\n")),
             "{text}"
         );
         assert!(
-            text.ends_with(&format!("Next: blockade retry {b}\n")),
+            text.contains(&format!("Next: blockade retry {b} --account ACCOUNT\n")),
             "{text}"
         );
+        assert!(text.contains("report --rejected"), "{text}");
     }
 
     #[test]
@@ -336,6 +360,8 @@ mod tests {
     #[test]
     fn runs_of_different_sizes_line_up() {
         let run = |id: &str, ids_sent: u64, started: Option<DateTime<Utc>>| RunSummary {
+            command: None,
+            target: None,
             run: id.to_owned(),
             started_at: started,
             finished_at: started.map(|start| start + chrono::Duration::seconds(10)),
