@@ -17,7 +17,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::faults::{RateWindow, Revocation, ServerFailure};
+use super::faults::{Revocation, ServerFailure};
+use super::limiter::{Limiter, retry_after_secs};
 use super::stats::{Stats, StatsRecorder};
 use super::{Faults, MockConfig};
 
@@ -39,7 +40,7 @@ pub(crate) struct MockState {
     key: String,
     faults: Faults,
     pub(crate) stats: StatsRecorder,
-    rate_window: RateWindow,
+    limiter: Option<Limiter>,
     revocation: Revocation,
 }
 
@@ -47,7 +48,15 @@ impl MockState {
     pub(crate) fn new(config: MockConfig) -> Self {
         MockState {
             stats: StatsRecorder::new(config.record_ids),
-            rate_window: RateWindow::new(),
+            limiter: config.faults.rate_limit.map(|limit| {
+                let faults = &config.faults;
+                Limiter::new(
+                    faults.limit_kind,
+                    limit,
+                    faults.limit_burst,
+                    std::time::Instant::now(),
+                )
+            }),
             revocation: Revocation::new(config.faults.revoke_after),
             key: config.key,
             faults: config.faults,
@@ -220,10 +229,11 @@ async fn answer_block(state: &MockState, sequence: u64, request: Request) -> (u1
         return error_answer(StatusCode::UNAUTHORIZED, "ERROR_UNAUTHORIZED", &why);
     }
 
-    if let Some(limit) = faults.rate_limit
-        && !state.rate_window.admit(limit)
+    if let Some(limiter) = &state.limiter
+        && let Err(wait) = limiter.admit(std::time::Instant::now())
     {
-        return rate_limited(limit, faults.retry_after_secs);
+        let retry_after = retry_after_secs(wait, faults.retry_after_secs);
+        return rate_limited(limiter.limit(), retry_after);
     }
 
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {

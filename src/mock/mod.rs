@@ -9,6 +9,7 @@
 
 mod endpoint;
 mod faults;
+mod limiter;
 mod stats;
 
 #[cfg(test)]
@@ -31,6 +32,7 @@ use tokio_util::task::TaskTracker;
 
 pub use endpoint::BLOCK_PATH;
 pub use faults::Faults;
+pub use limiter::LimitKind;
 pub use stats::Stats;
 
 use endpoint::{DropConnection, MockState};
