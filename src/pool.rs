@@ -5,7 +5,7 @@
 //! Constraints kept here:
 //! - Pacing is shared: every attempt, retries included, passes one `Gate` (`gate.rs`: the
 //!   `--rate` schedule, a "not before" instant that a 429 moves forward for everyone, and a
-//!   slowdown factor that 429s raise and successes lower again, never above `--rate`).
+//!   pace set by the admitted rate the gate measures, never above `--rate`).
 //! - Workers never touch the terminal or the ledger: each finished batch is an `Outcome`
 //!   sent to the collector, which must already be draining (else workers block on a full
 //!   channel while the dispatcher waits for their permits: a deadlock).
@@ -125,6 +125,9 @@ pub struct PoolEnd {
     /// IDs taken off the channel but never finished (interrupt deadline) or never dispatched.
     pub ids_not_sent: u64,
     pub stop: Option<Stop>,
+    /// What the server admitted, requests per second, as the gate measured it at the
+    /// latest 429 episode; `None` when no 429 came.
+    pub admitted_per_second: Option<f64>,
 }
 
 /// Everything a worker needs, shared.
@@ -245,7 +248,11 @@ pub async fn run(
         None if interrupt.is_cancelled() => Some(Stop::Interrupted),
         None => None,
     };
-    PoolEnd { ids_not_sent, stop }
+    PoolEnd {
+        ids_not_sent,
+        stop,
+        admitted_per_second: shared.gate.admitted_per_second(),
+    }
 }
 
 /// Sends one batch to its end, bisecting on 400, and reports every part's outcome.
@@ -335,9 +342,12 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
             Answer::Http { status, .. } => Some(*status),
             Answer::Transport { .. } => None,
         };
+        if tally.http_status.is_some_and(|status| status != 429) {
+            // The server counted it against its limit: the gate measures what it admits.
+            shared.gate.admitted(sent);
+        }
         let reason = match classify(&answer) {
             Verdict::Blocked => {
-                shared.gate.succeeded();
                 return tally.end(batch, BatchStatus::Blocked, None);
             }
             Verdict::Split { reason } if batch.ids.len() > 1 => {
@@ -366,7 +376,7 @@ async fn attempt_batch(shared: &Shared, batch: Batch) -> BatchEnd {
                 tally.attempts -= 1;
                 shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                 let wait = retry_after.map_or(DEFAULT_RETRY_AFTER, |r| r.delay_from(Utc::now()));
-                shared.gate.rate_limited(wait);
+                shared.gate.rate_limited(sent, wait);
                 waited_on_429 += wait;
                 if waited_on_429 > config.max_wait {
                     let error = format!(
