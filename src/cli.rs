@@ -344,7 +344,14 @@ pub struct MockArgs {
     /// Answer 429 past this many requests per second.
     #[arg(long, value_name = "R")]
     pub rate_limit: Option<u32>,
-    /// Retry-After seconds sent with those 429s.
+    /// The shape of --rate-limit: R in any 1 s window, R per whole second, or a token bucket.
+    #[arg(long, value_enum, default_value_t = crate::mock::LimitKind::Sliding)]
+    pub limit_kind: crate::mock::LimitKind,
+    /// The token bucket's capacity (--limit-kind bucket; default R).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit_burst: Option<u32>,
+    /// The least Retry-After seconds sent with those 429s (they say when the limit admits
+    /// again, rounded up).
     #[arg(long, default_value_t = 1)]
     pub retry_after: u64,
     /// Probability of a 500 or 503.

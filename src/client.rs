@@ -65,23 +65,31 @@ pub enum RetryAfter {
 }
 
 impl RetryAfter {
-    /// Parses the header value; `None` when it is neither form.
+    /// Parses the header value; `None` when it is neither form. Delays are capped at
+    /// `gate::MAX_PAUSE` (a day): the value is the server's, not to be trusted.
     pub fn parse(value: &str) -> Option<RetryAfter> {
         let value = value.trim();
-        if let Ok(secs) = value.parse::<u64>() {
-            return Some(RetryAfter::Delay(Duration::from_secs(secs)));
+        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            // Any run of digits, however long: a number past u64 is "very long", not junk.
+            let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+            let delay = Duration::from_secs(secs).min(crate::gate::MAX_PAUSE);
+            return Some(RetryAfter::Delay(delay));
         }
         DateTime::parse_from_rfc2822(value)
             .ok()
             .map(|t| RetryAfter::At(t.with_timezone(&Utc)))
     }
 
-    /// How long to wait from `now`.
+    /// How long to wait from `now`, at most `gate::MAX_PAUSE`.
     pub fn delay_from(&self, now: DateTime<Utc>) -> Duration {
-        match self {
+        let delay = match self {
             RetryAfter::Delay(delay) => *delay,
-            RetryAfter::At(at) => (*at - now).to_std().unwrap_or(Duration::ZERO),
-        }
+            RetryAfter::At(at) => at
+                .signed_duration_since(now)
+                .to_std()
+                .unwrap_or(Duration::ZERO),
+        };
+        delay.min(crate::gate::MAX_PAUSE)
     }
 }
 
@@ -726,6 +734,33 @@ mod tests {
         assert_eq!(RetryAfter::parse("soon"), None);
         let past = RetryAfter::parse("Wed, 21 Oct 2015 07:27:00 GMT").unwrap();
         assert_eq!(past.delay_from(now), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_capped_at_a_day() {
+        let now: DateTime<Utc> = "2015-10-21T07:28:00Z".parse().unwrap();
+        let day = Duration::from_secs(24 * 60 * 60);
+        for huge in [
+            "10000000000000000000",
+            "18446744073709551615",
+            "99999999999999999999999",
+        ] {
+            let parsed = RetryAfter::parse(huge).unwrap();
+            assert_eq!(parsed.delay_from(now), day, "{huge}");
+        }
+        let far = RetryAfter::parse("Fri, 31 Dec 9999 23:59:59 GMT").unwrap();
+        assert_eq!(far.delay_from(now), day);
+        // And the gate takes it without overflowing its instants.
+        let gate = crate::gate::Gate::new("10/s".parse().unwrap(), 1);
+        gate.rate_limited(
+            tokio::time::Instant::now(),
+            parsed_delay("10000000000000000000", now),
+        );
+        assert!(gate.admitted_per_second().is_some());
+    }
+
+    fn parsed_delay(value: &str, now: DateTime<Utc>) -> Duration {
+        RetryAfter::parse(value).unwrap().delay_from(now)
     }
 
     #[test]

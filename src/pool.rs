@@ -5,7 +5,7 @@
 //! Constraints kept here:
 //! - Pacing is shared: every attempt, retries included, passes one `Gate` (`gate.rs`: the
 //!   `--rate` schedule, a "not before" instant that a 429 moves forward for everyone, and a
-//!   slowdown factor that 429s raise and successes lower again, never above `--rate`).
+//!   pace set by the admitted rate the gate measures, never above `--rate`).
 //! - Workers never touch the terminal or the ledger: each finished batch is an `Outcome`
 //!   sent to the collector, which must already be draining (else workers block on a full
 //!   channel while the dispatcher waits for their permits: a deadlock).
@@ -144,6 +144,9 @@ pub struct PoolEnd {
     /// IDs taken off the channel but never finished (interrupt deadline) or never dispatched.
     pub ids_not_sent: u64,
     pub stop: Option<Stop>,
+    /// What the server admitted, requests per second, as the gate measured it at the
+    /// latest 429 episode; `None` when no 429 came.
+    pub admitted_per_second: Option<f64>,
 }
 
 /// Everything a worker needs, shared.
@@ -285,7 +288,11 @@ pub async fn run(
         None if interrupt.is_cancelled() => Some(Stop::Interrupted),
         None => None,
     };
-    PoolEnd { ids_not_sent, stop }
+    PoolEnd {
+        ids_not_sent,
+        stop,
+        admitted_per_second: shared.gate.admitted_per_second(),
+    }
 }
 
 /// A worker task that ended in a way `catch_unwind` did not see (cancelled by the drain
@@ -443,6 +450,10 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
             Answer::Http { status, .. } => Some(*status),
             Answer::Transport { .. } => None,
         };
+        if tally.http_status.is_some_and(|status| status != 429) {
+            // The server counted it against its limit: the gate measures what it admits.
+            shared.gate.admitted(sent);
+        }
         let verdict = classify(&answer);
         if !matches!(
             verdict,
@@ -459,7 +470,6 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
         }
         let reason = match verdict {
             Verdict::Blocked { records } => {
-                shared.gate.succeeded();
                 let mut outcome = tally.outcome(batch, BatchStatus::Blocked, None);
                 outcome.block_ids = records.map(|records| align_block_ids(&batch.ids, &records));
                 return BatchEnd::Done(outcome);
@@ -471,7 +481,6 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
             }
             Verdict::Duplicate { .. } => {
                 // One ID the server says it already blocks: it is blocked, as asked.
-                shared.gate.succeeded();
                 let mut outcome = tally.outcome(batch, BatchStatus::Blocked, None);
                 outcome.already = true;
                 return BatchEnd::Done(outcome);
@@ -521,7 +530,7 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
                         "stopped: the server asked to wait longer than --max-wait",
                     );
                 }
-                shared.gate.rate_limited(wait);
+                shared.gate.rate_limited(sent, wait);
                 if shared.stop.is_cancelled() {
                     return not_sent_or_failed(
                         &tally,

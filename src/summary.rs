@@ -41,6 +41,9 @@ pub struct Summary {
     pub batches_failed: u64,
     pub requests: u64,
     pub rate_limited: u64,
+    /// What the server admitted (requests/s) as the pool measured it, when it answered 429s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_admitted_per_second: Option<f64>,
     pub seconds: f64,
     /// IDs blocked per second (failed ones are not throughput).
     pub ids_per_second: f64,
@@ -142,6 +145,7 @@ impl Summary {
             batches_failed: get(&counters.batches_failed),
             requests,
             rate_limited,
+            server_admitted_per_second: end.pool.admitted_per_second,
             seconds,
             ids_per_second: if seconds > 0.0 {
                 blocked as f64 / seconds
@@ -248,6 +252,9 @@ impl Summary {
                 "  429s      {} (the pool waited and slowed down)\n",
                 n(self.rate_limited)
             );
+        }
+        if let Some(admitted) = self.server_admitted_per_second {
+            out += &format!("  limit     {}\n", crate::gate::limit_hint(admitted));
         }
         out += &format!(
             "  time      {:.1}s ({} IDs/s blocked)\n  ledger    {} (run {}, target {})\n",

@@ -340,7 +340,7 @@ fn report_lists_rejected_rows_and_refused_ids_and_names_the_target() {
     let ran = run(work.block(&mock, &["--block-for", "1d"]).arg(&input));
     assert_eq!(ran.code, 1, "{}", ran.all());
 
-    let ran = run(&mut work.report(&["--rejected"]).arg(work.ledger_path()));
+    let ran = run(work.report(&["--rejected"]).arg(work.ledger_path()));
     assert_eq!(ran.code, 0, "{}", ran.all());
     let text = &ran.stdout;
     assert!(text.contains("blocked 2   failed 0   refused 1"), "{text}");
@@ -353,7 +353,7 @@ fn report_lists_rejected_rows_and_refused_ids_and_names_the_target() {
     // Nothing failed (the refused ID is left alone), so nothing to retry.
     assert!(text.contains("Next: nothing to retry"), "{text}");
 
-    let ran = run(&mut work
+    let ran = run(work
         .report(&["--json", "--rejected"])
         .arg(work.ledger_path()));
     let json: serde_json::Value = serde_json::from_str(&ran.stdout).expect("JSON");
@@ -376,7 +376,7 @@ fn reports_next_retry_names_the_target_of_the_runs() {
         .block(&mock, &["--block-for", "1d", "--max-attempts", "1"])
         .arg(&input));
     assert_eq!(ran.code, 1, "{}", ran.all());
-    let ran = run(&mut work.report(&[]).arg(work.ledger_path()));
+    let ran = run(work.report(&[]).arg(work.ledger_path()));
     let expected = format!(
         "Next: blockade retry {} --base-url {}",
         work.ledger_path().display(),

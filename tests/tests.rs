@@ -6,6 +6,7 @@ mod util;
 
 mod block;
 mod errors;
+mod goodput;
 mod hostile;
 mod inputs;
 mod resilience;

@@ -30,6 +30,8 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
         record_ids: args.record_ids,
         faults: Faults {
             rate_limit: args.rate_limit,
+            limit_kind: args.limit_kind,
+            limit_burst: args.limit_burst,
             retry_after_secs: args.retry_after,
             fail_rate: args.fail_rate,
             false_rate: args.false_rate,

@@ -19,7 +19,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::blocklist::{BlockList, Kind};
-use super::faults::{RateWindow, Revocation, ServerFailure};
+use super::faults::{Revocation, ServerFailure};
+use super::limiter::{Limiter, retry_after_secs};
 use super::records;
 use super::stats::{Stats, StatsRecorder};
 use super::{Faults, MockConfig};
@@ -42,7 +43,7 @@ pub(crate) struct MockState {
     key: String,
     faults: Faults,
     pub(crate) stats: StatsRecorder,
-    rate_window: RateWindow,
+    limiter: Option<Limiter>,
     revocation: Revocation,
     /// The records, when kept (see `BlockListOptions::keeps_list`); `None` is the fast path.
     pub(crate) block_list: Option<Mutex<BlockList>>,
@@ -54,7 +55,15 @@ impl MockState {
         MockState {
             block_list: keeps_list.then(|| Mutex::new(BlockList::new())),
             stats: StatsRecorder::new(config.record_ids),
-            rate_window: RateWindow::new(),
+            limiter: config.faults.rate_limit.map(|limit| {
+                let faults = &config.faults;
+                Limiter::new(
+                    faults.limit_kind,
+                    limit,
+                    faults.limit_burst,
+                    std::time::Instant::now(),
+                )
+            }),
             revocation: Revocation::new(config.faults.revoke_after),
             key: config.key,
             faults: config.faults,
@@ -425,10 +434,11 @@ async fn answer_block(state: &MockState, sequence: u64, request: Request) -> (u1
         return error_answer(StatusCode::UNAUTHORIZED, "ERROR_UNAUTHORIZED", &why);
     }
 
-    if let Some(limit) = faults.rate_limit
-        && !state.rate_window.admit(limit)
+    if let Some(limiter) = &state.limiter
+        && let Err(wait) = limiter.admit(std::time::Instant::now())
     {
-        return rate_limited(limit, faults.retry_after_secs);
+        let retry_after = retry_after_secs(wait, faults.retry_after_secs);
+        return rate_limited(limiter.limit(), retry_after);
     }
 
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
@@ -532,10 +542,11 @@ pub(crate) async fn answer_prelude(
             &why,
         ));
     }
-    if let Some(limit) = faults.rate_limit
-        && !state.rate_window.admit(limit)
+    if let Some(limiter) = &state.limiter
+        && let Err(wait) = limiter.admit(std::time::Instant::now())
     {
-        return Err(rate_limited(limit, faults.retry_after_secs));
+        let retry_after = retry_after_secs(wait, faults.retry_after_secs);
+        return Err(rate_limited(limiter.limit(), retry_after));
     }
     if let Some(delay) = plan.latency {
         tokio::time::sleep(delay).await;

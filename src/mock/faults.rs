@@ -6,19 +6,25 @@
 //! interleave while being handled. With every fault off nothing is drawn at all.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::blocklist::BlockListOptions;
+use super::limiter::LimitKind;
 
 /// Which failures the mock imitates. All off by default.
 #[derive(Clone, Debug)]
 pub struct Faults {
-    /// 429 with `Retry-After` past this many requests per second (fixed 1 s windows).
+    /// 429 with `Retry-After` past this many requests per second.
     pub rate_limit: Option<u32>,
-    /// Value sent in `Retry-After` for those 429s (default 1).
+    /// The shape of that limit (see `limiter.rs`).
+    pub limit_kind: LimitKind,
+    /// The token bucket's capacity (default: the limit).
+    pub limit_burst: Option<u32>,
+    /// The least `Retry-After` sent with those 429s (default 1); the header says when the
+    /// limit admits again, rounded up to whole seconds, if that is later.
     pub retry_after_secs: u64,
     /// Probability of a 500 or 503 (half each).
     pub fail_rate: f64,
@@ -44,6 +50,8 @@ impl Default for Faults {
     fn default() -> Self {
         Faults {
             rate_limit: None,
+            limit_kind: LimitKind::default(),
+            limit_burst: None,
             retry_after_secs: 1,
             fail_rate: 0.0,
             false_rate: 0.0,
@@ -135,48 +143,6 @@ fn chance(rng: &mut impl Rng, p: f64) -> bool {
         true
     } else {
         rng.random_bool(p)
-    }
-}
-
-/// Fixed one-second windows counting requests, lock-free.
-///
-/// The window number and the count share one atomic so that moving to a new window
-/// and counting the first request in it cannot be torn apart by a concurrent request.
-pub(crate) struct RateWindow {
-    started: Instant,
-    /// High 32 bits: window number (seconds since start); low 32 bits: requests in it.
-    packed: AtomicU64,
-}
-
-impl RateWindow {
-    pub(crate) fn new() -> Self {
-        RateWindow {
-            started: Instant::now(),
-            packed: AtomicU64::new(0),
-        }
-    }
-
-    /// Counts one request now; false when it is past `limit` in the current window.
-    pub(crate) fn admit(&self, limit: u32) -> bool {
-        let window = self.started.elapsed().as_secs() & u64::from(u32::MAX);
-        self.admit_in_window(window, limit)
-    }
-
-    fn admit_in_window(&self, window: u64, limit: u32) -> bool {
-        let mut count_after = 0;
-        let update = self
-            .packed
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |packed| {
-                let (current_window, count) = (packed >> 32, packed & u64::from(u32::MAX));
-                count_after = if current_window == window {
-                    count.saturating_add(1).min(u64::from(u32::MAX))
-                } else {
-                    1
-                };
-                Some((window << 32) | count_after)
-            });
-        // The closure always returns Some, so the update cannot fail; stay permissive if it did.
-        update.is_err() || count_after <= u64::from(limit)
     }
 }
 
@@ -290,16 +256,6 @@ mod tests {
             let latency = faults.plan(n).latency.unwrap_or_default();
             assert!(low <= latency && latency <= high, "{latency:?}");
         }
-    }
-
-    #[test]
-    fn rate_window_admits_the_limit_then_refuses_until_the_next_window() {
-        let window = RateWindow::new();
-        let first: Vec<bool> = (0..4).map(|_| window.admit_in_window(5, 2)).collect();
-        assert_eq!(first, [true, true, false, false]);
-        assert!(window.admit_in_window(6, 2));
-        assert!(window.admit_in_window(6, 2));
-        assert!(!window.admit_in_window(6, 2));
     }
 
     #[test]

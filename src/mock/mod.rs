@@ -10,6 +10,7 @@
 mod blocklist;
 mod endpoint;
 mod faults;
+mod limiter;
 mod records;
 mod stats;
 mod tls;
@@ -36,6 +37,7 @@ use tokio_util::task::TaskTracker;
 pub use blocklist::{AnswerMode, BlockListOptions, OnDuplicate};
 pub use endpoint::BLOCK_PATH;
 pub use faults::Faults;
+pub use limiter::LimitKind;
 pub use stats::Stats;
 pub use tls::{LOOPBACK_NAMES, MockTls, TlsSetupError};
 
