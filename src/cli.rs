@@ -35,8 +35,14 @@ Examples:
     blockade retry blockade-results.jsonl --account acme
     blockade report blockade-results.jsonl
 
-Exit codes: 0 all blocked, 1 some batches failed, 2 usage/config/input error (nothing sent),
-3 aborted (credentials or account refused, or the server's certificate not trusted), 130 interrupted.";
+Exit codes: 0 all blocked; 1 some IDs failed or refused, or the run stopped early (server
+unreachable, a 429 wait beyond --max-wait); 2 usage/config/input error, or no valid ID
+(nothing sent); 3 aborted (credentials or account refused, or the server's certificate not
+trusted); 70 internal error (the counts did not add up); 130 SIGINT, 143 SIGTERM.
+
+Statuses in the ledger: blocked (\"already\": true when it was), failed (retry re-sends),
+refused (the server refused that ID by name; retry skips it unless --include-refused),
+rejected (a bad input row, with file:line).";
 
 #[derive(Debug, Parser)]
 #[command(name = "blockade", version, about = ABOUT, after_help = EXAMPLES)]
