@@ -97,7 +97,12 @@ impl Summary {
         let accounted =
             rows_read == blocked + failed + refused + duplicates + already_blocked + not_sent;
         let rejected = get(&counters.rejected);
-        let no_valid_id = facts.command == "block" && rows_read == 0 && stop.is_none();
+        // Nothing valid at all (rows left to other shards are this shard's choice, not
+        // a bad input).
+        let no_valid_id = facts.command == "block"
+            && rows_read == 0
+            && get(&counters.other_shards) == 0
+            && stop.is_none();
         let status = if !accounted {
             ExitStatus::Internal
         } else if no_valid_id {
@@ -335,6 +340,80 @@ mod tests {
         assert_eq!(group_digits(999), "999");
         assert_eq!(group_digits(1000), "1,000");
         assert_eq!(group_digits(1234567), "1,234,567");
+    }
+
+    fn summary_of(counters: &Counters, stop: Option<Stop>) -> Summary {
+        let end = RunEnd {
+            pool: crate::pool::PoolEnd {
+                ids_not_sent: 0,
+                stop,
+                admitted_per_second: None,
+            },
+            pool_counters: Default::default(),
+            elapsed: std::time::Duration::from_secs(1),
+        };
+        let next = NextCommands {
+            retry: "blockade retry r.jsonl --sandbox".into(),
+            resume: "blockade block in.csv --sandbox --resume".into(),
+        };
+        let facts = RunFacts {
+            command: "block",
+            run: "r1",
+            target: "sandbox",
+            ledger: Path::new("r.jsonl"),
+            next: &next,
+        };
+        Summary::new(facts, counters, &end)
+    }
+
+    #[test]
+    fn a_sum_that_does_not_add_up_is_exit_70_and_shows_the_sums() {
+        let counters = Counters::default();
+        Counters::add(&counters.rows, 10);
+        Counters::add(&counters.ids_blocked, 7);
+        Counters::add(&counters.ids_failed, 1);
+        // Two IDs unaccounted for: a batch lost somewhere.
+        let summary = summary_of(&counters, None);
+        assert!(!summary.accounted);
+        assert_eq!(summary.exit_status(), ExitStatus::Internal);
+        assert_eq!(summary.exit_code, 70);
+        let text = summary.render();
+        assert!(text.contains("BUG"), "{text}");
+        assert!(text.contains("10 valid rows read"), "{text}");
+        assert!(
+            summary.next.is_empty(),
+            "no hint after a bug: {:?}",
+            summary.next
+        );
+
+        Counters::add(&counters.not_sent, 2);
+        let summary = summary_of(&counters, Some(Stop::Interrupted));
+        assert!(summary.accounted);
+        assert_eq!(summary.exit_status(), ExitStatus::Interrupted);
+        // Failures and unsent IDs: both hints, each a command to run as printed.
+        assert_eq!(
+            summary.next,
+            [
+                "blockade retry r.jsonl --sandbox",
+                "blockade block in.csv --sandbox --resume"
+            ]
+        );
+    }
+
+    #[test]
+    fn no_valid_id_is_an_input_error_but_another_shard_s_rows_are_not() {
+        let counters = Counters::default();
+        Counters::add(&counters.rejected, 3);
+        let summary = summary_of(&counters, None);
+        assert_eq!(summary.exit_status(), ExitStatus::Usage);
+        assert!(summary.render().contains("no valid ID"));
+
+        let counters = Counters::default();
+        Counters::add(&counters.other_shards, 3);
+        assert_eq!(
+            summary_of(&counters, None).exit_status(),
+            ExitStatus::Success
+        );
     }
 
     #[test]
