@@ -459,6 +459,42 @@ fn summary_json_is_written_on_a_usage_error_and_ends_private() {
 }
 
 #[test]
+fn summary_json_is_written_when_a_value_cannot_even_be_parsed() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([821, 822]));
+    let mock = Mock::start(&[]);
+    for (till, summary) in [
+        ("--block-till", "--summary-json"),
+        ("--block-till=garbage", "--summary-json=eq.json"),
+    ] {
+        let mut cmd = work.block(&mock, &[]);
+        if till.contains('=') {
+            cmd.args([till, summary]);
+        } else {
+            cmd.args([till, "garbage", summary, "sp.json"]);
+        }
+        let ran = run(cmd.arg(&input));
+        assert_eq!(ran.code, 2, "{}", ran.all());
+        ran.assert_no_key();
+    }
+    for name in ["sp.json", "eq.json"] {
+        let json = work.summary(name);
+        assert_eq!(json["exit_code"], 2, "{json}");
+        assert_eq!(json["command"], "block", "{json}");
+        let reason = json["stop_reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("--block-till"), "{json}");
+        let mode = std::fs::metadata(work.path(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+    }
+    assert_eq!(mock.requests(), 0);
+    assert!(!work.ledger_path().exists());
+}
+
+#[test]
 fn summary_json_dash_writes_the_json_alone_to_stdout() {
     let work = Work::new();
     let input = work.write("in.csv", csv_of([811, 812, 813]));
