@@ -366,6 +366,9 @@ pub struct MockArgs {
     /// Probability of 200 {"data": false}.
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub false_rate: f64,
+    /// Probability of a 200 in neither documented form ({"status":"ok"}).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    pub odd_answer_rate: f64,
     /// Delay each answer by a uniform time in A..B (e.g. 20ms..80ms, or 50ms).
     #[arg(long, value_name = "A..B", value_parser = parse_latency)]
     pub latency: Option<(Duration, Duration)>,

@@ -13,3 +13,4 @@ mod resilience;
 mod shards;
 mod tls;
 mod transport;
+mod truth;

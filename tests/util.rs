@@ -574,3 +574,111 @@ pub fn run_line(run: &str, target: &str) -> String {
     })
     .to_string()
 }
+
+// ---- Helpers for the truth tests (appended; nothing above changed). ----
+
+impl Mock {
+    /// `GET path` (with its query) with the key, as a client would call the list and get
+    /// routes: the status and the body, parsed.
+    pub fn get_json(&self, path: &str) -> (u16, Value) {
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect to mock");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read answer");
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status line: {response}"));
+        let body = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("answer is not JSON ({e}): {response}"));
+        (status, body)
+    }
+
+    /// The port the imitation listens on.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("the mock URL ends in its port")
+    }
+}
+
+impl Work {
+    /// A `--summary-json` file in this directory, parsed.
+    pub fn summary(&self, name: &str) -> Value {
+        let text = std::fs::read_to_string(self.path(name)).expect("--summary-json was written");
+        serde_json::from_str(&text).expect("summary JSON parses")
+    }
+
+    /// The names of the files in this directory, sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
+            .expect("read work dir")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Fails the test if the key appears in any file of this directory.
+    pub fn assert_key_nowhere(&self) {
+        for name in self.files() {
+            let bytes = std::fs::read(self.path(&name)).unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(KEY),
+                "the API key appears in {name}"
+            );
+        }
+    }
+}
+
+impl Ran {
+    /// Fails the test if the key appears in stdout or stderr.
+    pub fn assert_no_key(&self) {
+        assert!(!self.stdout.contains(KEY), "the API key is in stdout");
+        assert!(!self.stderr.contains(KEY), "the API key is in stderr");
+    }
+}
+
+/// A loopback port where nothing listens (bound, noted, released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+impl Work {
+    /// [`Work::block`] with the ledger at `results` (a path, or a name in this directory)
+    /// instead of `results.jsonl`.
+    pub fn block_into(
+        &self,
+        mock: &Mock,
+        results: impl AsRef<std::ffi::OsStr>,
+        args: &[&str],
+    ) -> Command {
+        let mut cmd = self.blockade();
+        cmd.arg("block")
+            .args(["--base-url", &mock.url, "--results"])
+            .arg(results)
+            .args(["--backoff-base", "1ms", "--backoff-max", "5ms"])
+            .env("ACQUIRE_API_KEY", KEY);
+        if !args.contains(&"--rate") {
+            cmd.args(["--rate", "2000/s"]);
+        }
+        cmd.args(args);
+        cmd
+    }
+}

@@ -35,6 +35,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
             retry_after_secs: args.retry_after,
             fail_rate: args.fail_rate,
             false_rate: args.false_rate,
+            odd_answer_rate: args.odd_answer_rate,
             latency: args.latency,
             reset_rate: args.reset_rate,
             poison: args.poison.clone(),

@@ -141,10 +141,16 @@ where
     };
     let summary = Summary::new(facts, &counters, &end);
     let status = summary.exit_status();
-    print_stdout(&summary.render());
+    // With `--summary-json -` stdout is the JSON alone (for a pipe into jq); the text
+    // summary goes to stderr instead.
+    let say = |text: &str| match job.summary_json {
+        Some(path) if path == Path::new("-") => eprint!("{text}"),
+        _ => print_stdout(text),
+    };
+    say(&summary.render());
     if let Some(server) = job.connected.sandbox {
         let stats = server.stats();
-        print_stdout(&format!(
+        say(&format!(
             "  sandbox   the imitation answered {} requests\n",
             group_digits(stats.requests)
         ));

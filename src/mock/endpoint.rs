@@ -32,6 +32,8 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 const BLOCKED_BODY: &[u8] = br#"{"data":true}"#;
 const NOT_BLOCKED_BODY: &[u8] = br#"{"data":false}"#;
+/// A 200 in neither documented form (the odd-answer fault).
+const ODD_BODY: &[u8] = br#"{"status":"ok"}"#;
 
 /// Put in a response's extensions to ask the connection layer to drop the connection
 /// instead of answering (the reset fault).
@@ -477,6 +479,12 @@ async fn answer_block(state: &MockState, sequence: u64, request: Request) -> (u1
         return (
             200,
             json_bytes(StatusCode::OK, Bytes::from_static(NOT_BLOCKED_BODY)),
+        );
+    }
+    if plan.answer_odd {
+        return (
+            200,
+            json_bytes(StatusCode::OK, Bytes::from_static(ODD_BODY)),
         );
     }
     if let Some(list) = &state.block_list {

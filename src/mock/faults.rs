@@ -30,6 +30,8 @@ pub struct Faults {
     pub fail_rate: f64,
     /// Probability of 200 `{"data": false}`.
     pub false_rate: f64,
+    /// Probability of a 200 whose body is neither documented form (`{"status":"ok"}`).
+    pub odd_answer_rate: f64,
     /// Uniform delay between the two bounds before answering.
     pub latency: Option<(Duration, Duration)>,
     /// Probability of dropping the connection without an answer.
@@ -55,6 +57,7 @@ impl Default for Faults {
             retry_after_secs: 1,
             fail_rate: 0.0,
             false_rate: 0.0,
+            odd_answer_rate: 0.0,
             latency: None,
             reset_rate: 0.0,
             poison: Vec::new(),
@@ -81,6 +84,8 @@ pub(crate) struct FaultPlan {
     pub(crate) latency: Option<Duration>,
     pub(crate) failure: Option<ServerFailure>,
     pub(crate) answer_false: bool,
+    /// 200 with an undocumented body instead of blocking.
+    pub(crate) answer_odd: bool,
 }
 
 impl Faults {
@@ -88,6 +93,7 @@ impl Faults {
         self.reset_rate > 0.0
             || self.fail_rate > 0.0
             || self.false_rate > 0.0
+            || self.odd_answer_rate > 0.0
             || self.latency.is_some()
     }
 
@@ -125,11 +131,15 @@ impl Faults {
             }
         });
         let answer_false = chance(rng, self.false_rate);
+        // Drawn last, so that adding it leaves the other faults' sequences for a seed as
+        // they were.
+        let answer_odd = chance(rng, self.odd_answer_rate);
         FaultPlan {
             reset,
             latency,
             failure,
             answer_false,
+            answer_odd,
         }
     }
 }
@@ -213,12 +223,17 @@ mod tests {
         let faults = Faults {
             fail_rate: 1.0,
             false_rate: 1.0,
+            odd_answer_rate: 1.0,
             reset_rate: 1.0,
             seed: Some(1),
             ..Faults::default()
         };
         let plans: Vec<FaultPlan> = (0..100).map(|n| faults.plan(n)).collect();
-        assert!(plans.iter().all(|p| p.reset && p.answer_false));
+        assert!(
+            plans
+                .iter()
+                .all(|p| p.reset && p.answer_false && p.answer_odd)
+        );
         assert!(
             plans
                 .iter()

@@ -285,6 +285,25 @@ async fn false_rate_one_answers_data_false_and_blocks_nothing() {
 }
 
 #[tokio::test]
+async fn odd_answer_rate_one_answers_an_undocumented_200_and_blocks_nothing() {
+    let server = start(faulty(Faults {
+        odd_answer_rate: 1.0,
+        ..Faults::default()
+    }))
+    .await;
+    let client = client();
+    for id in 1..=3 {
+        let answer = post(&client, &server, body(&[id])).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body, json!({ "status": "ok" }));
+    }
+    let stats = server.stats();
+    assert_eq!(stats.by_status, BTreeMap::from([(200, 3)]));
+    assert_eq!(stats.ids_blocked, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn reset_rate_one_drops_the_connection_without_an_answer() {
     let server = start(faulty(Faults {
         reset_rate: 1.0,

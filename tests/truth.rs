@@ -1,0 +1,868 @@
+//! "Tell the truth" (issue 9): what the ledger, the summary and the exit code say matches
+//! what the server did and answered. Each test runs the real binary against the real
+//! imitation on 127.0.0.1 and checks what the imitation received and what the ledger says;
+//! every one also checks that the key appears in no output and no file.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use chrono::{DateTime, Months, Utc};
+use serde_json::Value;
+
+use crate::util::*;
+
+fn u(value: &Value) -> u64 {
+    value
+        .as_u64()
+        .unwrap_or_else(|| panic!("not a count: {value}"))
+}
+
+/// rows read = blocked + failed + refused + not sent (+ rejected, duplicates and
+/// skipped, which these tests keep at their own figures): nothing lost.
+fn assert_rows_accounted(summary: &Value) {
+    assert_eq!(summary["accounted"], true, "{summary}");
+    let ended = [
+        "blocked",
+        "failed",
+        "refused",
+        "not_sent",
+        "rejected",
+        "duplicates",
+        "already_blocked",
+    ]
+    .iter()
+    .map(|field| u(&summary[*field]))
+    .sum::<u64>();
+    assert_eq!(
+        u(&summary["rows_read"]),
+        ended,
+        "every row read ends somewhere: {summary}"
+    );
+}
+
+/// The `Next:` lines a run printed (stdout or stderr), without the prefix.
+fn next_lines(ran: &Ran) -> Vec<String> {
+    ran.all()
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Next: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs a printed command line through `sh -c` in the work directory, the leading
+/// `blockade` replaced by the built binary.
+fn run_printed(work: &Work, line: &str, key_in_env: bool) -> Ran {
+    let rest = line
+        .strip_prefix("blockade ")
+        .unwrap_or_else(|| panic!("a Next: line starts with `blockade`: {line}"));
+    let script = format!("'{}' {rest}", bin().display());
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(script)
+        .current_dir(work.dir.path())
+        .env_remove("ACQUIRE_API_KEY")
+        .env_remove("ACQUIRE_ACCOUNT")
+        .env_remove("ACQUIRE_BASE_URL")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null());
+    if key_in_env {
+        cmd.env("ACQUIRE_API_KEY", KEY);
+    }
+    run(&mut cmd)
+}
+
+// ---- 1. {"data": [block record, ...]} is blocked, and the ledger keeps the record ids ----
+
+#[test]
+fn records_answer_is_blocked_and_the_ledger_keeps_aligned_block_ids() {
+    let work = Work::new();
+    // Not in order, and far from the record ids the imitation hands out (1, 2, ...).
+    let ids = [
+        7_000_700, 7_000_300, 7_000_500, 7_000_100, 7_000_900, 7_000_200, 7_000_800,
+    ];
+    let input = work.write("in.csv", csv_of(ids));
+    let mock = Mock::start(&["--answer", "records"]);
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d", "--batch-size", "3"])
+        .arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+
+    // One request per batch: nothing retried, no record created twice.
+    assert_eq!(mock.requests(), 3);
+    assert_blocked_exactly_once(&mock, ids);
+
+    // The imitation's records: record id -> contact id.
+    let (status, listed) = mock.get_json("/api/v1/crm/block-visitor?offset=0&limit=100");
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(u(&listed["data"]["count"]), ids.len() as u64, "{listed}");
+    let records: BTreeMap<u64, u64> = listed["data"]["data"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|record| (u(&record["id"]), u(&record["data"]["id"])))
+        .collect();
+    assert_eq!(records.len(), ids.len());
+
+    let ledger = work.ledger();
+    let blocked = lines_with_status(&ledger, "blocked");
+    assert_eq!(blocked.len(), 3, "{ledger:?}");
+    let mut seen = Vec::new();
+    for line in blocked {
+        assert_eq!(line["attempts"], 1, "{line}");
+        let line_ids = line["ids"].as_array().expect("ids");
+        let block_ids = line["block_ids"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a records answer keeps block_ids: {line}"));
+        assert_eq!(line_ids.len(), block_ids.len(), "aligned: {line}");
+        for (id, block_id) in line_ids.iter().zip(block_ids) {
+            assert_eq!(
+                records.get(&u(block_id)),
+                Some(&u(id)),
+                "block id {block_id} is the imitation's record of contact {id}: {line}"
+            );
+            seen.push(u(block_id));
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, records.keys().copied().collect::<Vec<_>>());
+    ran.assert_no_key();
+    work.assert_key_nowhere();
+}
+
+// ---- 2. 400 ERROR_DUPLICATE_RECORD_FOUND: already blocked, counted, exit 0 ----
+
+#[test]
+fn duplicates_refused_with_400_are_already_blocked_and_counted() {
+    let work = Work::new();
+    let first = work.write("first.csv", csv_of([11, 12, 13]));
+    let second = work.write("second.csv", csv_of([12, 13, 14, 15]));
+    let mock = Mock::start(&["--on-duplicate", "400"]);
+    let ran = run(work.block(&mock, &["--block-for", "1d"]).arg(&first));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    ran.assert_no_key();
+
+    let ran = run(work
+        .block(
+            &mock,
+            &[
+                "--block-for",
+                "1d",
+                "--batch-size",
+                "10",
+                "--summary-json",
+                "second.json",
+            ],
+        )
+        .arg(&second));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    ran.assert_no_key();
+
+    // Every ID blocked once at the imitation: the new ones were not sent twice.
+    assert_blocked_exactly_once(&mock, [11, 12, 13, 14, 15]);
+
+    let runs = read_run_lines(&work.ledger_path());
+    assert_eq!(runs.len(), 2);
+    let second_run = &runs[1]["run"];
+    let ledger: Vec<Value> = work
+        .ledger()
+        .into_iter()
+        .filter(|line| &line["run"] == second_run)
+        .collect();
+    assert!(
+        lines_with_status(&ledger, "failed").is_empty(),
+        "{ledger:?}"
+    );
+    assert!(
+        lines_with_status(&ledger, "refused").is_empty(),
+        "{ledger:?}"
+    );
+    let already: Vec<u64> = ledger
+        .iter()
+        .filter(|line| line["already"] == true)
+        .inspect(|line| assert_eq!(line["status"], "blocked", "{line}"))
+        .flat_map(|line| line["ids"].as_array().cloned().unwrap_or_default())
+        .map(|id| u(&id))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(already, [12, 13], "{ledger:?}");
+    let fresh: Vec<u64> = ledger
+        .iter()
+        .filter(|line| line["status"] == "blocked" && line["already"] != true)
+        .flat_map(|line| line["ids"].as_array().cloned().unwrap_or_default())
+        .map(|id| u(&id))
+        .collect();
+    assert_eq!(fresh, [14, 15], "{ledger:?}");
+
+    let summary = work.summary("second.json");
+    assert_eq!(summary["exit_code"], 0, "{summary}");
+    assert_eq!(u(&summary["blocked"]), 4, "{summary}");
+    assert_eq!(u(&summary["blocked_already"]), 2, "{summary}");
+    assert_eq!(u(&summary["failed"]), 0, "{summary}");
+    assert_rows_accounted(&summary);
+    work.assert_key_nowhere();
+}
+
+// ---- 3. A 200 in neither documented form: failed, not retried; retry re-sends it ----
+
+#[test]
+fn an_undocumented_200_is_failed_once_and_retry_resends_it() {
+    let work = Work::new();
+    let ids = [101, 102, 103];
+    let input = work.write("in.csv", csv_of(ids));
+    let odd = Mock::start(&["--odd-answer-rate", "1"]);
+    let ran = run(work
+        .block(&odd, &["--block-for", "1d", "--max-attempts", "5"])
+        .arg(&input));
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    ran.assert_no_key();
+    assert_eq!(odd.requests(), 1, "an unrecognized answer is not retried");
+    assert!(odd.blocked_ids().is_empty());
+
+    let ledger = work.ledger();
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    let line = &ledger[0];
+    assert_eq!(line["status"], "failed", "{line}");
+    assert_eq!(line["kind"], "unrecognized_answer", "{line}");
+    assert_eq!(line["attempts"], 1, "{line}");
+    assert_eq!(line["http_status"], 200, "{line}");
+    assert_eq!(ledger_ids(&ledger, "failed"), ids);
+
+    let healthy = Mock::restart(odd, &[]);
+    let ran = run(&mut work.retry(&healthy, &work.ledger_path(), &[]));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    ran.assert_no_key();
+    assert_blocked_exactly_once(&healthy, ids);
+    let latest = latest_status(&work.ledger());
+    assert!(latest.values().all(|s| s == "blocked"), "{latest:?}");
+    work.assert_key_nowhere();
+}
+
+// ---- 4. A ledger is bound to its target; the sandbox has its own ledger ----
+
+#[test]
+fn resume_against_a_real_target_does_not_trust_sandbox_lines() {
+    let work = Work::new();
+    let ids = [201, 202, 203, 204];
+    let input = work.write("in.csv", csv_of(ids));
+    let ledger = work.path("shared.jsonl");
+    let ran = run(work
+        .blockade()
+        .args([
+            "block",
+            "--sandbox",
+            "--block-for",
+            "1d",
+            "--rate",
+            "2000/s",
+        ])
+        .arg("--results")
+        .arg(&ledger)
+        .arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert_eq!(ledger_ids(&read_ledger(&ledger), "blocked"), ids);
+
+    let mock = Mock::start(&[]);
+    let ran = run(work
+        .block_into(&mock, &ledger, &["--block-for", "1d", "--resume"])
+        .arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    // Everything sent: the sandbox's "blocked" blocked nothing at this target.
+    assert_blocked_exactly_once(&mock, ids);
+    assert!(
+        ran.stderr.contains("another target") && ran.stderr.contains("sandbox"),
+        "warns that lines of another target (the sandbox) were ignored: {}",
+        ran.stderr
+    );
+    ran.assert_no_key();
+
+    let runs = read_run_lines(&ledger);
+    assert_eq!(runs.len(), 2, "one run line per run: {runs:?}");
+    assert_eq!(runs[0]["target"], "sandbox", "{runs:?}");
+    assert_eq!(runs[1]["target"], mock.url.as_str(), "{runs:?}");
+    work.assert_key_nowhere();
+}
+
+#[test]
+fn a_sandbox_run_writes_the_sandbox_ledger_not_the_real_one() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([301, 302]));
+    let ran = run(work
+        .blockade()
+        .args([
+            "block",
+            "--sandbox",
+            "--block-for",
+            "1d",
+            "--rate",
+            "2000/s",
+        ])
+        .arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert!(
+        !work.path("blockade-results.jsonl").exists(),
+        "{:?}",
+        work.files()
+    );
+    let sandbox = work.path("blockade-sandbox.jsonl");
+    assert_eq!(ledger_ids(&read_ledger(&sandbox), "blocked"), [301, 302]);
+    let runs = read_run_lines(&sandbox);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["target"], "sandbox");
+}
+
+// ---- 5. --results never overwrites an input or a file that is not a ledger ----
+
+#[test]
+fn results_equal_to_an_input_is_refused_and_the_input_untouched() {
+    let work = Work::new();
+    let contents = csv_of([401, 402]);
+    let input = work.write("in.csv", &contents);
+    let mock = Mock::start(&[]);
+    // The same file by another spelling.
+    let mut cmd = work.block_into(&mock, "./in.csv", &["--block-for", "1d"]);
+    let ran = run(cmd.arg(&input));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert!(ran.stderr.contains("input"), "{}", ran.stderr);
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), contents);
+    assert_eq!(mock.requests(), 0);
+    ran.assert_no_key();
+}
+
+#[test]
+fn results_pointing_at_a_file_that_is_not_a_ledger_is_refused_untouched() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([411, 412]));
+    let notes = work.write("notes.txt", "my notes\nnot a ledger\n");
+    let mock = Mock::start(&[]);
+    let ran = run(work
+        .block_into(&mock, &notes, &["--block-for", "1d"])
+        .arg(&input));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert!(
+        ran.stderr.contains("not a blockade results ledger"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "my notes\nnot a ledger\n"
+    );
+    assert_eq!(mock.requests(), 0, "nothing sent");
+    ran.assert_no_key();
+}
+
+// ---- 6. Retry-After far beyond anything: no panic, the run stops and says why ----
+
+#[test]
+fn an_absurd_retry_after_stops_the_run_with_rows_accounted() {
+    let work = Work::new();
+    let ids: Vec<u64> = (1..=50).map(|i| 600_000 + i).collect();
+    let input = work.write("in.csv", csv_of(ids.iter().copied()));
+    let mock = Mock::start(&["--rate-limit", "1", "--retry-after", "10000000000000000000"]);
+    let ran = run_with_deadline(
+        work.block(
+            &mock,
+            &[
+                "--block-for",
+                "1d",
+                "--batch-size",
+                "5",
+                "--summary-json",
+                "s.json",
+            ],
+        )
+        .arg(&input),
+        Duration::from_secs(60),
+    );
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
+    ran.assert_no_key();
+    assert!(mock.answered(429) >= 1);
+
+    let summary = work.summary("s.json");
+    assert_eq!(summary["exit_code"], 1, "{summary}");
+    let reason = summary["stop_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("--max-wait"), "{summary}");
+    assert!(u(&summary["not_sent"]) > 0, "{summary}");
+    assert_eq!(u(&summary["failed"]), 0, "{summary}");
+    assert_eq!(
+        u(&summary["blocked"]) + u(&summary["not_sent"]),
+        ids.len() as u64,
+        "{summary}"
+    );
+    assert_rows_accounted(&summary);
+    // What the ledger says blocked is what the imitation blocked.
+    let at_mock: Vec<u64> = mock.blocked_ids().keys().copied().collect();
+    assert_eq!(ledger_ids(&work.ledger(), "blocked"), at_mock);
+    work.assert_key_nowhere();
+}
+
+// ---- 7. A ledger that does not exist: exit 2, and nothing is created ----
+
+#[test]
+fn retry_and_report_of_a_missing_ledger_exit_2_and_create_nothing() {
+    let work = Work::new();
+    let mock = Mock::start(&[]);
+    let before = work.files();
+    let ran = run(&mut work.retry(&mock, &work.path("nosuch.jsonl"), &[]));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert!(ran.stderr.contains("does not exist"), "{}", ran.stderr);
+    ran.assert_no_key();
+    let ran = run(&mut work.report(&["nosuch.jsonl"]));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert_eq!(work.files(), before, "no file created");
+    assert_eq!(mock.requests(), 0);
+}
+
+// ---- 8. --summary-json on every exit, 0600, and `-` for stdout ----
+
+#[test]
+fn summary_json_is_written_on_a_usage_error_and_ends_private() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([801, 802]));
+    let mock = Mock::start(&[]);
+    let summary = work.write("s.json", "{}");
+    std::fs::set_permissions(&summary, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let ran = run(work
+        .block(
+            &mock,
+            &[
+                "--block-till",
+                "2020-01-01T00:00:00Z",
+                "--summary-json",
+                "s.json",
+            ],
+        )
+        .arg(&input));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    ran.assert_no_key();
+    assert_eq!(mock.requests(), 0);
+    let json = work.summary("s.json");
+    assert_eq!(json["exit_code"], 2, "{json}");
+    let reason = json["stop_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("in the past"), "{json}");
+    let mode = std::fs::metadata(&summary).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+
+    // And after a run that sent, too.
+    std::fs::set_permissions(&summary, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d", "--summary-json", "s.json"])
+        .arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert_eq!(work.summary("s.json")["exit_code"], 0);
+    let mode = std::fs::metadata(&summary).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    work.assert_key_nowhere();
+}
+
+#[test]
+fn summary_json_is_written_when_a_value_cannot_even_be_parsed() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([821, 822]));
+    let mock = Mock::start(&[]);
+    for (till, summary) in [
+        ("--block-till", "--summary-json"),
+        ("--block-till=garbage", "--summary-json=eq.json"),
+    ] {
+        let mut cmd = work.block(&mock, &[]);
+        if till.contains('=') {
+            cmd.args([till, summary]);
+        } else {
+            cmd.args([till, "garbage", summary, "sp.json"]);
+        }
+        let ran = run(cmd.arg(&input));
+        assert_eq!(ran.code, 2, "{}", ran.all());
+        ran.assert_no_key();
+    }
+    for name in ["sp.json", "eq.json"] {
+        let json = work.summary(name);
+        assert_eq!(json["exit_code"], 2, "{json}");
+        assert_eq!(json["command"], "block", "{json}");
+        let reason = json["stop_reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("--block-till"), "{json}");
+        let mode = std::fs::metadata(work.path(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+    }
+    assert_eq!(mock.requests(), 0);
+    assert!(!work.ledger_path().exists());
+}
+
+#[test]
+fn summary_json_dash_writes_the_json_alone_to_stdout() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([811, 812, 813]));
+    let mock = Mock::start(&[]);
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d", "--summary-json", "-"])
+        .arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    ran.assert_no_key();
+    let json: Value = serde_json::from_str(&ran.stdout)
+        .unwrap_or_else(|e| panic!("stdout is the JSON summary alone ({e}): {}", ran.stdout));
+    assert_eq!(json["exit_code"], 0, "{json}");
+    assert_eq!(u(&json["blocked"]), 3, "{json}");
+    assert!(!work.path("-").exists(), "no file named -");
+    // The text summary is not lost: it goes to stderr.
+    assert!(ran.stderr.contains("blocked"), "{}", ran.stderr);
+}
+
+// ---- 9. SIGTERM: in-flight requests finish and are recorded, exit 143 ----
+
+#[test]
+fn sigterm_exits_143_with_a_whole_ledger() {
+    let work = Work::new();
+    let ids: Vec<u64> = (1..=5_000).map(|i| 900_000 + i).collect();
+    let input = work.write("in.csv", csv_of(ids.iter().copied()));
+    let mock = Mock::start(&["--latency", "100ms..200ms"]);
+    let mut cmd = work.block(
+        &mock,
+        &[
+            "--block-for",
+            "1d",
+            "--batch-size",
+            "10",
+            "--concurrency",
+            "4",
+            "--rate",
+            "50/s",
+            "--summary-json",
+            "s.json",
+        ],
+    );
+    cmd.arg(&input);
+    let running = Running::spawn(&mut cmd);
+    wait_until(
+        Duration::from_secs(30),
+        "the ledger has 3 blocked lines",
+        || {
+            let (lines, _) = read_ledger_tolerant(&work.ledger_path());
+            lines_with_status(&lines, "blocked").len() >= 3
+        },
+    );
+    running.signal("TERM");
+    let ran = running.finish(Duration::from_secs(30));
+    assert_eq!(ran.code, 143, "{}", ran.all());
+    ran.assert_no_key();
+
+    let ledger = work.ledger();
+    let at_mock: Vec<u64> = mock.blocked_ids().keys().copied().collect();
+    assert_eq!(
+        ledger_ids(&ledger, "blocked"),
+        at_mock,
+        "in-flight batches recorded"
+    );
+    assert_eq!(mock.requests(), ledger.len() as u64);
+    let summary = work.summary("s.json");
+    assert_eq!(summary["exit_code"], 143, "{summary}");
+    assert!(u(&summary["not_sent"]) > 0, "{summary}");
+    assert_rows_accounted(&summary);
+    work.assert_key_nowhere();
+}
+
+// ---- 10. Nobody listening: the run stops early, says so, and counts what it did not send ----
+
+#[test]
+fn an_unreachable_server_stops_the_run_and_suggests_resume() {
+    let work = Work::new();
+    let ids: Vec<u64> = (1..=30_000).map(|i| 1_000_000 + i).collect();
+    let input = work.write("in.csv", csv_of(ids.iter().copied()));
+    let url = format!("http://127.0.0.1:{}", free_port());
+    // The default backoff (Work::block's short one would spend every attempt in a blink).
+    let mut cmd = work.blockade();
+    cmd.args([
+        "block",
+        "--base-url",
+        &url,
+        "--block-for",
+        "1d",
+        "--rate",
+        "2000/s",
+    ])
+    .args(["--summary-json", "s.json", "--results"])
+    .arg(work.ledger_path())
+    .arg(&input)
+    .env("ACQUIRE_API_KEY", KEY);
+    let ran = run_with_deadline(&mut cmd, Duration::from_secs(60));
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    ran.assert_no_key();
+    let summary = work.summary("s.json");
+    let reason = summary["stop_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("unreachable"), "{summary}");
+    let next: Vec<&str> = summary["next"]
+        .as_array()
+        .map(|n| n.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(next.iter().any(|n| n.contains("--resume")), "{summary}");
+    assert!(ran.stdout.contains("--resume"), "{}", ran.stdout);
+    assert!(u(&summary["not_sent"]) > 0, "{summary}");
+    assert_eq!(u(&summary["blocked"]), 0, "{summary}");
+    assert_rows_accounted(&summary);
+    // The ledger's failed lines are what the summary counts as failed.
+    let ledger = work.ledger();
+    assert_eq!(
+        ledger_ids(&ledger, "failed").len() as u64,
+        u(&summary["failed"]),
+        "{summary}"
+    );
+    work.assert_key_nowhere();
+}
+
+// ---- 11. Next: hints are commands that work as printed ----
+
+#[test]
+fn the_printed_retry_hint_runs_as_printed_and_blocks_the_failed_ids() {
+    let work = Work::new();
+    let ids = [1101, 1102, 1103, 1104, 1105];
+    let input = work.write("in.csv", csv_of(ids));
+    let failing = Mock::start(&["--fail-rate", "1"]);
+    // A ledger name that needs quoting in a shell.
+    let mut cmd = work.block_into(
+        &failing,
+        "my results.jsonl",
+        &["--block-for", "1d", "--max-attempts", "1"],
+    );
+    cmd.arg(&input);
+    let ran = run(&mut cmd);
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    ran.assert_no_key();
+    let ledger = work.path("my results.jsonl");
+    assert_eq!(ledger_ids(&read_ledger(&ledger), "failed"), ids);
+
+    let hint = next_lines(&ran)
+        .into_iter()
+        .find(|line| line.starts_with("blockade retry "))
+        .unwrap_or_else(|| panic!("a Next: blockade retry line: {}", ran.all()));
+    let healthy = Mock::restart(failing, &[]);
+    let ran = run_printed(&work, &hint, true);
+    assert_eq!(ran.code, 0, "`{hint}`: {}", ran.all());
+    ran.assert_no_key();
+    assert_blocked_exactly_once(&healthy, ids);
+    let latest = latest_status(&read_ledger(&ledger));
+    assert!(latest.values().all(|s| s == "blocked"), "{latest:?}");
+    work.assert_key_nowhere();
+}
+
+#[test]
+fn the_printed_hint_names_the_key_file_not_the_key() {
+    let work = Work::new();
+    let ids = [1111, 1112, 1113];
+    let input = work.write("in.csv", csv_of(ids));
+    let key_file = work.write("key.txt", format!("{KEY}\n"));
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let failing = Mock::start(&["--fail-rate", "1"]);
+    let mut cmd = work.block(&failing, &["--block-for", "1d", "--max-attempts", "1"]);
+    cmd.env_remove("ACQUIRE_API_KEY")
+        .args(["--api-key-file", "key.txt"])
+        .arg(&input);
+    let ran = run(&mut cmd);
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    ran.assert_no_key();
+    let hint = next_lines(&ran)
+        .into_iter()
+        .find(|line| line.starts_with("blockade retry "))
+        .unwrap_or_else(|| panic!("a Next: blockade retry line: {}", ran.all()));
+    assert!(hint.contains("--api-key-file"), "{hint}");
+
+    let healthy = Mock::restart(failing, &[]);
+    // No key in the environment: the hint alone must reach the target with the key.
+    let ran = run_printed(&work, &hint, false);
+    assert_eq!(ran.code, 0, "`{hint}`: {}", ran.all());
+    ran.assert_no_key();
+    assert_blocked_exactly_once(&healthy, ids);
+    for name in work.files().iter().filter(|name| *name != "key.txt") {
+        let text = String::from_utf8_lossy(&std::fs::read(work.path(name)).unwrap()).into_owned();
+        assert!(!text.contains(KEY), "the key appears in {name}");
+    }
+}
+
+// ---- 12. The environment's account gives way to a flag; two flags conflict ----
+
+#[test]
+fn account_in_the_environment_gives_way_to_base_url_and_sandbox() {
+    let work = Work::new();
+    let ids = [1201, 1202];
+    let input = work.write("in.csv", csv_of(ids));
+    let mock = Mock::start(&[]);
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d"])
+        .env("ACQUIRE_ACCOUNT", "acme")
+        .arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    ran.assert_no_key();
+    assert_blocked_exactly_once(&mock, ids);
+    assert_eq!(
+        read_run_lines(&work.ledger_path())[0]["target"],
+        mock.url.as_str()
+    );
+
+    let ran = run(work
+        .blockade()
+        .args([
+            "block",
+            "--sandbox",
+            "--block-for",
+            "1d",
+            "--rate",
+            "2000/s",
+        ])
+        .env("ACQUIRE_ACCOUNT", "acme")
+        .env("ACQUIRE_API_KEY", KEY)
+        .arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    ran.assert_no_key();
+    let sandbox = work.path("blockade-sandbox.jsonl");
+    assert_eq!(ledger_ids(&read_ledger(&sandbox), "blocked"), ids);
+
+    let requests = mock.requests();
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d", "--account", "acme"])
+        .arg(&input));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    ran.assert_no_key();
+    assert_eq!(mock.requests(), requests, "nothing sent");
+    work.assert_key_nowhere();
+}
+
+// ---- 13. --dry-run is a preflight ----
+
+#[test]
+fn dry_run_without_a_key_is_a_usage_error_naming_the_key() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([1301, 1302]));
+    let mock = Mock::start(&[]);
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d", "--dry-run"])
+        .env_remove("ACQUIRE_API_KEY")
+        .arg(&input));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert!(ran.stderr.contains("ACQUIRE_API_KEY"), "{}", ran.stderr);
+    assert_eq!(mock.requests(), 0);
+    assert!(!work.ledger_path().exists());
+}
+
+#[test]
+fn dry_run_with_resume_counts_what_the_ledger_shows_blocked() {
+    let work = Work::new();
+    let mock = Mock::start(&[]);
+    let done = work.write("done.csv", csv_of([1311, 1312, 1313]));
+    let ran = run(work.block(&mock, &["--block-for", "1d"]).arg(&done));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    let ledger_before = std::fs::read(work.ledger_path()).unwrap();
+    let requests = mock.requests();
+
+    let all = work.write("all.csv", csv_of(1311..=1320));
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d", "--resume", "--dry-run"])
+        .arg(&all));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    ran.assert_no_key();
+    assert!(
+        ran.stdout.contains("3 already blocked per the ledger"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("7 IDs"), "{}", ran.stdout);
+    assert_eq!(mock.requests(), requests, "a dry run sends nothing");
+    assert_eq!(std::fs::read(work.ledger_path()).unwrap(), ledger_before);
+    work.assert_key_nowhere();
+}
+
+#[test]
+fn retry_dry_run_says_what_it_would_resend_and_sends_nothing() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([1321, 1322, 1323, 1324]));
+    let failing = Mock::start(&["--fail-rate", "1"]);
+    let ran = run(work
+        .block(&failing, &["--block-for", "1d", "--max-attempts", "1"])
+        .arg(&input));
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    let ledger_before = std::fs::read(work.ledger_path()).unwrap();
+
+    let healthy = Mock::restart(failing, &[]);
+    let ran = run(&mut work.retry(&healthy, &work.ledger_path(), &["--dry-run"]));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    ran.assert_no_key();
+    assert!(ran.stdout.contains("4 failed IDs"), "{}", ran.stdout);
+    assert_eq!(healthy.requests(), 0, "a dry run sends nothing");
+    assert_eq!(std::fs::read(work.ledger_path()).unwrap(), ledger_before);
+    work.assert_key_nowhere();
+}
+
+// ---- 14. Block-till: per-row past instants, --block-for 0, calendar months ----
+
+#[test]
+fn a_row_whose_own_block_till_is_past_is_a_rejected_row() {
+    let work = Work::new();
+    work.write(
+        "in.csv",
+        "contact_id,until\n\
+         1401,2099-01-01T00:00:00Z\n\
+         1402,2020-01-01T00:00:00Z\n\
+         1403,2099-06-01T00:00:00Z\n",
+    );
+    let mock = Mock::start(&[]);
+    let ran = run(work
+        .block(&mock, &["--block-till-field", "until"])
+        .arg("in.csv"));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    ran.assert_no_key();
+    assert_blocked_exactly_once(&mock, [1401, 1403]);
+    let ledger = work.ledger();
+    let rejected = lines_with_status(&ledger, "rejected");
+    assert_eq!(rejected.len(), 1, "{ledger:?}");
+    assert_eq!(rejected[0]["source"], "in.csv:3", "{}", rejected[0]);
+    let error = rejected[0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("in the past"), "{}", rejected[0]);
+    work.assert_key_nowhere();
+}
+
+#[test]
+fn block_for_zero_and_mixed_calendar_units_are_usage_errors() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([1411, 1412]));
+    let mock = Mock::start(&[]);
+    for span in ["0", "0s", "1y6mo"] {
+        let ran = run(work.block(&mock, &["--block-for", span]).arg(&input));
+        assert_eq!(ran.code, 2, "--block-for {span}: {}", ran.all());
+        ran.assert_no_key();
+    }
+    assert_eq!(mock.requests(), 0);
+    assert!(work.ledger().is_empty());
+}
+
+#[test]
+fn block_for_one_month_is_a_calendar_month() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([1421, 1422]));
+    let mock = Mock::start(&[]);
+    let before = Utc::now();
+    let ran = run(work.block(&mock, &["--block-for", "1month"]).arg(&input));
+    let after = Utc::now();
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    ran.assert_no_key();
+    let stats = mock.stats();
+    let tills: Vec<&String> = stats["block_tills"]
+        .as_object()
+        .expect("block_tills")
+        .keys()
+        .collect();
+    assert_eq!(tills.len(), 1, "{stats}");
+    let till: DateTime<Utc> = tills[0].parse().expect("RFC 3339");
+    // The same time of day, one calendar month on (day clamped to the month's end):
+    // not 30 or 30.44 days of seconds.
+    let low = before.checked_add_months(Months::new(1)).unwrap();
+    let high = after.checked_add_months(Months::new(1)).unwrap();
+    let low = low - chrono::Duration::milliseconds(1);
+    assert!(
+        low <= till && till <= high,
+        "blockTill {till} is one calendar month after the run ({low} .. {high})"
+    );
+    work.assert_key_nowhere();
+}
