@@ -5,7 +5,8 @@
 //! count (no answer at all, or a 5xx); any success closes the breaker again. A flaky but
 //! working server (every other request a 503) must never trip it: it trips only after a
 //! run of failures with no success in between that is both long (`MAX_CONSECUTIVE`) and
-//! lasting (`MIN_SPAN`), or after `MAX_SPAN` with no success at all. Pure: every method
+//! lasting (`MIN_SPAN`), or after `MAX_SPAN` with no success at all, or after
+//! `MAX_BURST` failures in a row however fast they came. Pure: every method
 //! takes `now`, so it is tested without a clock.
 
 use std::time::Duration;
@@ -19,6 +20,10 @@ pub const MAX_CONSECUTIVE: u32 = 10;
 pub const MIN_SPAN: Duration = Duration::from_secs(3);
 /// With no success for this long, a second failure trips it whatever the count.
 pub const MAX_SPAN: Duration = Duration::from_secs(30);
+/// So many failures in a row trip it however fast they came (a refused connection fails
+/// in microseconds: 200 of them with no success is no flaky server). Above the largest
+/// burst of requests in flight at once under the default `--max-concurrency` (64).
+pub const MAX_BURST: u32 = 200;
 
 #[derive(Debug, Default)]
 pub struct Breaker {
@@ -41,6 +46,7 @@ impl Breaker {
         let span = now.saturating_duration_since(since);
         (self.consecutive >= MAX_CONSECUTIVE && span >= MIN_SPAN)
             || (self.consecutive >= 2 && span >= MAX_SPAN)
+            || self.consecutive >= MAX_BURST
     }
 }
 
@@ -72,6 +78,16 @@ mod tests {
                 assert!(!breaker.failure(now), "tripped at {i}");
             }
         }
+    }
+
+    #[test]
+    fn a_long_run_of_instant_failures_trips_it() {
+        let start = Instant::now();
+        let mut breaker = Breaker::default();
+        for _ in 1..MAX_BURST {
+            assert!(!breaker.failure(start));
+        }
+        assert!(breaker.failure(start));
     }
 
     #[test]

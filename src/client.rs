@@ -157,8 +157,14 @@ pub fn classify(answer: &Answer) -> Verdict {
                 TransportKind::Connect => "connection failed",
                 TransportKind::Other | TransportKind::Certificate => "network error",
             };
+            // The message often names its kind already ("connection failed: ...").
+            let reason = if message.starts_with(what) {
+                message.clone()
+            } else {
+                format!("{what}: {message}")
+            };
             return Verdict::Retry {
-                reason: format!("{what}: {message}"),
+                reason,
                 server_fault: true,
             };
         }
