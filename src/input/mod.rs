@@ -16,6 +16,7 @@ pub mod id;
 mod jsonl;
 #[cfg(test)]
 mod tests;
+pub mod value;
 
 use std::fmt;
 use std::fs::File;
