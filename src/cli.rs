@@ -87,7 +87,8 @@ const REPORT_EXAMPLES: &str = "\
 Examples:
   blockade report blockade-results.jsonl
   blockade report shard-*.jsonl --json
-  blockade report blockade-results.jsonl --failed-ids failed.csv";
+  blockade report blockade-results.jsonl --failed-ids failed.csv
+  blockade report --failed-ids - > failed.csv     # the default ledger; CSV on stdout";
 
 const MOCK_EXAMPLES: &str = "\
 Examples:
@@ -233,18 +234,23 @@ pub fn parse_block_for(text: &str) -> Result<BlockFor, String> {
 
 #[derive(Debug, Args)]
 pub struct BlockArgs {
-    /// Input files (.csv, .jsonl, .ndjson, each optionally .gz), or - for stdin.
-    #[arg(required = true, value_name = "INPUT")]
+    /// Input files (.csv, .tsv, .jsonl, .ndjson, .txt, each optionally .gz), or - for stdin.
+    /// With none, standard input is read when it is not a terminal.
+    #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// The input format, where the extension does not say (required for stdin).
+    /// The input format, where the extension does not say (required for stdin unless
+    /// --no-header): plain is one value per line with no header, as in a .txt file.
     #[arg(long, value_enum, help_heading = "Input")]
     pub format: Option<Format>,
+    /// The inputs have no header: read each as a plain list, one value per line.
+    #[arg(long, help_heading = "Input")]
+    pub no_header: bool,
     /// CSV column or JSONL key holding the ID [default: id, contact_id or contactId].
     #[arg(long, value_name = "NAME", help_heading = "Input")]
     pub id_field: Option<String>,
-    /// CSV field delimiter (one ASCII character; \t for tab).
-    #[arg(long, default_value = ",", value_parser = parse_delimiter, help_heading = "Input")]
-    pub delimiter: u8,
+    /// CSV field delimiter (one ASCII character; \t for tab) [default: ',', or a tab for .tsv].
+    #[arg(long, value_parser = parse_delimiter, help_heading = "Input")]
+    pub delimiter: Option<u8>,
     /// Column or key giving each row its own block-till (RFC 3339); empty values fall back
     /// to --block-till/--block-for.
     #[arg(long, value_name = "NAME", help_heading = "Block till")]
@@ -312,14 +318,15 @@ pub struct RetryArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// One or more ledgers (several shards' ledgers merge).
-    #[arg(required = true, value_name = "RESULTS")]
+    /// One or more ledgers (several shards' ledgers merge) [default: blockade-results.jsonl].
+    #[arg(value_name = "RESULTS")]
     pub ledgers: Vec<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Write the IDs whose latest outcome is failed to this CSV.
-    #[arg(long, value_name = "PATH")]
+    /// Write the IDs whose latest outcome is failed to this CSV; - writes it to standard
+    /// output (the report then goes to standard error).
+    #[arg(long, value_name = "PATH|-")]
     pub failed_ids: Option<PathBuf>,
 }
 

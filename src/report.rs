@@ -10,7 +10,7 @@
 mod failed_ids;
 mod text;
 
-pub use failed_ids::write_failed_ids_csv;
+pub use failed_ids::{write_failed_ids, write_failed_ids_csv};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
