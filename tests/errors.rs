@@ -190,7 +190,7 @@ fn max_rejects_stops_a_mostly_garbage_input_before_sending() {
         .arg(&input));
     assert_eq!(ran.code, 2, "{}", ran.all());
     assert!(
-        ran.stderr.contains("8 of 10 rows are bad"),
+        ran.stderr.contains("bad rows: 8 of 10"),
         "{}",
         ran.stderr
     );

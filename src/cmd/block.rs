@@ -366,7 +366,7 @@ fn check_reject_limit(
     }
     if limit.exceeded(rejected, rows) {
         bail!(
-            "{rejected} of {rows} rows are bad, more than --max-rejects {limit}; nothing was sent. First bad rows:\n{}\n\
+            "bad rows: {rejected} of {rows}, more than --max-rejects {limit}; nothing was sent. First bad rows:\n{}\n\
              Check that the input is the file you meant (format, --id-field, --delimiter), or raise --max-rejects.",
             first.join("\n")
         );
@@ -474,10 +474,10 @@ fn dry_run(input: PlanInput, rate: &crate::rate::Rate, target: &str, results: &P
     );
     for (till, (batches, ids)) in &plan.by_block_till {
         out += &format!(
-            "  until     {}  {} IDs in {} batches\n",
+            "  until     {}  {} in {}\n",
             till.to_rfc3339_opts(SecondsFormat::Millis, true),
-            n(*ids),
-            n(*batches)
+            crate::summary::plural(*ids, "ID"),
+            crate::summary::plural(*batches, "batch")
         );
     }
     let seconds = plan.batches as f64 / rate.per_second();

@@ -19,9 +19,9 @@ impl Report {
         for ledger in &self.ledgers {
             let _ = writeln!(
                 out,
-                "Ledger: {} ({} lines, {} unreadable)",
+                "Ledger: {} ({}, {} unreadable)",
                 printable(&ledger.path.display().to_string()),
-                group_digits(ledger.lines),
+                crate::summary::plural(ledger.lines, "line"),
                 group_digits(ledger.unreadable_lines)
             );
         }
@@ -203,13 +203,13 @@ fn run_cells(run: &RunSummary) -> [String; 6] {
         .unwrap_or_default();
     let rejected = match run.rejected_rows {
         0 => String::new(),
-        rows => format!("{} rejected rows", group_digits(rows)),
+        rows => crate::summary::plural(rows, "rejected row"),
     };
     [
         printable(&run.run),
         when,
-        format!("{} batches", group_digits(run.batches)),
-        format!("{} IDs", group_digits(run.ids_sent)),
+        crate::summary::plural(run.batches, "batch"),
+        crate::summary::plural(run.ids_sent, "ID"),
         rate,
         rejected,
     ]
