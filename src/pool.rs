@@ -489,7 +489,10 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
             }
             Verdict::Abort { reason } => {
                 if !shared.stop.is_cancelled() {
-                    tracing::error!(status = tally.http_status, "The server refused the credentials or the account, or its certificate could not be verified; stopping the run");
+                    tracing::error!(
+                        status = tally.http_status,
+                        "The server refused the credentials or the account, or its certificate could not be verified; stopping the run"
+                    );
                 }
                 stop_run(shared, Stop::Aborted(reason.clone()));
                 return tally.end(batch, BatchStatus::Failed, Some(reason));

@@ -235,7 +235,10 @@ fn plain_json_error(error: &serde_json::Error) -> String {
     if let Some(at) = text.find(" at line ") {
         text.truncate(at);
     }
-    if let Some(at) = text.find("expected struct ").or_else(|| text.find("expected enum ")) {
+    if let Some(at) = text
+        .find("expected struct ")
+        .or_else(|| text.find("expected enum "))
+    {
         text.truncate(at);
         text.push_str("expected a JSON object with the ledger's fields");
     }

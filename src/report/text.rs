@@ -199,7 +199,7 @@ fn run_cells(run: &RunSummary) -> [String; 6] {
     };
     let rate = run
         .ids_per_second
-        .map(|rate| format!("{} IDs/s", group_digits(rate.round() as u64)))
+        .map(|rate| format!("{} IDs/s blocked", group_digits(rate.round() as u64)))
         .unwrap_or_default();
     let rejected = match run.rejected_rows {
         0 => String::new(),
@@ -275,8 +275,8 @@ mod tests {
         );
         assert!(text.contains("Batches:  blocked 2   failed 2\n"), "{text}");
         assert!(
-            text.contains("  run-1  2026-11-18 11:06:40 → 11:06:42  2 batches  5 IDs  3 IDs/s  1 rejected rows\n\
-                 \x20 run-2  2026-11-18 11:08:20 → 11:08:22  2 batches  2 IDs  1 IDs/s\n"),
+            text.contains("  run-1  2026-11-18 11:06:40 → 11:06:42  2 batches  5 IDs  2 IDs/s blocked  1 rejected row\n\
+                 \x20 run-2  2026-11-18 11:08:20 → 11:08:22  2 batches  2 IDs  1 IDs/s blocked\n"),
             "{text}"
         );
         assert!(
@@ -342,6 +342,7 @@ mod tests {
             batches: ids_sent / 100,
             failed_batches: 0,
             ids_sent,
+            ids_blocked: ids_sent,
             rejected_rows: 0,
             ids_per_second: started.map(|_| ids_sent as f64 / 10.0),
         };
@@ -379,7 +380,7 @@ mod tests {
         );
         assert!(lines[2].contains("(sent nothing)"), "{text}");
         assert!(
-            lines[0].contains("12,345 batches  1,234,500 IDs  123,450 IDs/s"),
+            lines[0].contains("12,345 batches  1,234,500 IDs  123,450 IDs/s blocked"),
             "{text}"
         );
     }
