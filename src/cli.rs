@@ -29,20 +29,29 @@ Examples:
     blockade block fixtures/contacts.csv --block-for 7d --sandbox
 
   Block a list for 30 days:
-    ACQUIRE_API_KEY=... blockade block --account acme --block-for 30d abusers.csv more.jsonl.gz
+    ACQUIRE_API_KEY=... blockade block --account acme --block-for 30d \\
+        abusers.csv more.jsonl.gz
+
+  Block a plain list, one ID per line, from a pipe:
+    some-export | blockade block --no-header --account acme --block-for 7d
 
   Re-send what failed, then summarize:
     blockade retry blockade-results.jsonl --account acme
     blockade report blockade-results.jsonl
 
-Exit codes: 0 all blocked; 1 some IDs failed or refused, or the run stopped early (server
-unreachable, a 429 wait beyond --max-wait); 2 usage/config/input error, or no valid ID
-(nothing sent); 3 aborted (credentials or account refused, or the server's certificate not
-trusted); 70 internal error (the counts did not add up); 130 SIGINT, 143 SIGTERM.
+Exit codes:
+  0    all blocked
+  1    some IDs failed or were refused, or the run stopped early (server
+       unreachable, a 429 wait beyond --max-wait)
+  2    usage, configuration or input error, or no valid ID (nothing sent)
+  3    aborted: credentials or account refused, or the server's certificate
+       not trusted
+  70   internal error: the counts did not add up (a bug)
+  130  interrupted by SIGINT (143 by SIGTERM)
 
-Statuses in the ledger: blocked (\"already\": true when it was), failed (retry re-sends),
-refused (the server refused that ID by name; retry skips it unless --include-refused),
-rejected (a bad input row, with file:line).";
+Statuses in the ledger: blocked (\"already\": true when it was), failed
+(retry re-sends), refused (the server refused that ID by name; retry skips it
+unless --include-refused), rejected (a bad input row, with file:line).";
 
 #[derive(Debug, Parser)]
 #[command(name = "blockade", version, about = ABOUT, after_help = EXAMPLES)]
@@ -77,52 +86,92 @@ pub enum Command {
 const BLOCK_EXAMPLES: &str = "\
 Examples:
   blockade block fixtures/contacts.csv --block-for 7d --sandbox
-  ACQUIRE_API_KEY=... blockade block --account acme --block-for 30d lists/abusers.csv
-  curl -s https://example.org/abuse.csv | blockade block - --format csv --account acme --block-for 7d
-  blockade block --block-till-field until --account acme --api-key-file ~/.acquire-key list.jsonl
-  blockade block --dry-run --block-for 30d big.csv.gz      # plan only, nothing sent";
+  ACQUIRE_API_KEY=... blockade block --account acme --block-for 30d \\
+      lists/abusers.csv
+  curl -s https://example.org/abuse.csv \\
+      | blockade block --format csv --account acme --block-for 7d
+  blockade block --no-header ids.txt --account acme --block-for 7d
+  blockade block --block-till-field until --account acme \\
+      --api-key-file ~/.acquire-key list.jsonl
+  blockade block --dry-run --block-for 30d big.csv.gz   # plan only";
 
 const RETRY_EXAMPLES: &str = "\
 Examples:
   blockade retry blockade-results.jsonl --account acme
-  blockade retry blockade-results.jsonl --account acme --block-for 30d   # new block-till
-  blockade retry --sandbox                      # the sandbox's own ledger
+  blockade retry --account acme --block-for 30d   # new block-till
+  blockade retry --sandbox                        # the sandbox's own ledger
   blockade retry blockade-results.jsonl --account acme --dry-run";
 
 const REPORT_EXAMPLES: &str = "\
 Examples:
   blockade report blockade-results.jsonl
   blockade report shard-*.jsonl --json
-  blockade report blockade-results.jsonl --failed-ids failed.csv";
+  blockade report blockade-results.jsonl --failed-ids failed.csv
+  blockade report --failed-ids - > failed.csv     # the default ledger; CSV on stdout";
 
 const MOCK_EXAMPLES: &str = "\
 Examples:
   blockade mock --port 8080 --key test-key
   blockade mock --fail-rate 0.3 --reset-rate 0.05 --latency 20ms..80ms --seed 7
   blockade mock --port 8443 --tls --tls-ca-out mock-ca.pem
-    (then: blockade block --base-url https://127.0.0.1:8443 --ca-cert mock-ca.pem ...)
-  blockade mock --port 0 --answer records --on-duplicate 400   # block records, duplicates refused
-  blockade mock --list-ignores-offset   # the list always answers page one (loop guard)
+    then: blockade block --base-url https://127.0.0.1:8443 \\
+              --ca-cert mock-ca.pem ...
+  blockade mock --port 0 --answer records --on-duplicate 400
+    (block records; duplicates refused)
+  blockade mock --list-ignores-offset   # the list always answers page one
 
-Block list: with --block-list (implied by --record-ids, --answer records, --on-duplicate 400
-and --list-ignores-offset) the imitation keeps every block record, and
-  GET    /api/v1/crm/block-visitor?offset=0&limit=100   lists them (limit at most 1000)
-  GET    /api/v1/crm/block-visitor/{id}                 shows one (400 if there is none)
-  DELETE /api/v1/crm/block-visitor?id={id}              deletes one (affected 1, or 0)
+Block list: with --block-list (implied by --record-ids, --answer records,
+--on-duplicate 400 and --list-ignores-offset) the imitation keeps every block
+record, and
+  GET    /api/v1/crm/block-visitor?offset=0&limit=100   lists them (limit
+         at most 1000)
+  GET    /api/v1/crm/block-visitor/{id}   shows one (400 if there is none)
+  DELETE /api/v1/crm/block-visitor?id={id}   deletes one (affected 1, or 0)
 Without it those calls answer 404 and blocks stay as fast as they can be.
-Blocks accept type contact (IDs), email and ip (strings; checked, IPs made canonical).";
+Blocks accept type contact (IDs), email and ip (strings; checked, IPs made
+canonical).";
+
+/// The heading of the flags every command takes, apart from each command's own options.
+const GLOBAL: &str = "Global options";
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// More logging: -v for debug, -vv for trace (RUST_LOG overrides).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Only errors and the final summary.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
     /// Log format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, help_heading = GLOBAL)]
     pub log_format: LogFormat,
+    /// Colour on stderr: auto = only on a terminal and when NO_COLOR is not set.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto, global = true, help_heading = GLOBAL)]
+    pub color: ColorWhen,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    /// Whether stderr gets ANSI colour codes. `auto` honours NO_COLOR (set and not empty,
+    /// as no-color.org says) and gives none when stderr is not a terminal (a log file,
+    /// a pipe); a flag beats the environment.
+    pub fn stderr_colored(self) -> bool {
+        match self {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+                !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr())
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -239,18 +288,23 @@ pub fn parse_block_for(text: &str) -> Result<BlockFor, String> {
 
 #[derive(Debug, Args)]
 pub struct BlockArgs {
-    /// Input files (.csv, .jsonl, .ndjson, each optionally .gz), or - for stdin.
-    #[arg(required = true, value_name = "INPUT")]
+    /// Input files (.csv, .tsv, .jsonl, .ndjson, .txt, each optionally .gz), or - for stdin.
+    /// With none, standard input is read when it is not a terminal.
+    #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// The input format, where the extension does not say (required for stdin).
+    /// The input format, where the extension does not say (required for stdin unless
+    /// --no-header): plain is one value per line with no header, as in a .txt file.
     #[arg(long, value_enum, help_heading = "Input")]
     pub format: Option<Format>,
+    /// The inputs have no header: read each as a plain list, one value per line.
+    #[arg(long, help_heading = "Input")]
+    pub no_header: bool,
     /// CSV column or JSONL key holding the ID [default: id, contact_id or contactId].
     #[arg(long, value_name = "NAME", help_heading = "Input")]
     pub id_field: Option<String>,
-    /// CSV field delimiter (one ASCII character; \t for tab).
-    #[arg(long, default_value = ",", value_parser = parse_delimiter, help_heading = "Input")]
-    pub delimiter: u8,
+    /// CSV field delimiter (one ASCII character; \t for tab) [default: ',', or a tab for .tsv].
+    #[arg(long, value_parser = parse_delimiter, help_heading = "Input")]
+    pub delimiter: Option<u8>,
     /// Column or key giving each row its own block-till (RFC 3339); empty values fall back
     /// to --block-till/--block-for.
     #[arg(long, value_name = "NAME", help_heading = "Block till")]
@@ -318,14 +372,15 @@ pub struct RetryArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// One or more ledgers (several shards' ledgers merge).
-    #[arg(required = true, value_name = "RESULTS")]
+    /// One or more ledgers (several shards' ledgers merge) [default: blockade-results.jsonl].
+    #[arg(value_name = "RESULTS")]
     pub ledgers: Vec<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Write the IDs whose latest outcome is failed to this CSV.
-    #[arg(long, value_name = "PATH")]
+    /// Write the IDs whose latest outcome is failed to this CSV; - writes it to standard
+    /// output (the report then goes to standard error).
+    #[arg(long, value_name = "PATH|-")]
     pub failed_ids: Option<PathBuf>,
     /// List every rejected input row and every ID the server still refuses, with its
     /// file:line and the reason (after the summary; with --json, as a "rejected" array).

@@ -27,7 +27,10 @@ pub enum ConfigError {
     Endpoint(#[from] EndpointError),
     #[error("--block-till {0} is in the past: give a future instant, or --block-for 30d")]
     BlockTillPast(String),
-    #[error("--block-for {0:?} is too long to add to today's date")]
+    #[error(
+        "--block-for {} is too long to add to today's date; give a shorter span",
+        humantime::format_duration(*.0)
+    )]
     BlockForTooLong(Duration),
     #[error("--block-for 0 blocks nothing: give a span such as 30d, 12h or 2months")]
     BlockForZero,

@@ -3,7 +3,7 @@
 //! The constraint: log lines must not garble the progress bar. Every line goes through
 //! `progress::write_above_bar`, which hides the bar while the line is written.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -36,7 +36,7 @@ pub fn init(args: &LogArgs) {
     let result = match args.log_format {
         LogFormat::Json => builder.json().with_current_span(false).try_init(),
         LogFormat::Text => builder
-            .with_ansi(io::stderr().is_terminal())
+            .with_ansi(args.color.stderr_colored())
             .without_time()
             .try_init(),
     };

@@ -321,12 +321,20 @@ fn batch_record(run_id: &str, outcome: Outcome, counters: &Counters) -> Record {
         BatchStatus::Failed => {
             Counters::add(&counters.ids_failed, ids);
             Counters::add(&counters.batches_failed, 1);
-            tracing::debug!(batch = outcome.batch.seq, error = ?outcome.error, "Batch failed");
+            tracing::debug!(
+                batch = outcome.batch.seq,
+                error = outcome.error.as_deref(),
+                "Batch failed"
+            );
             Status::Failed
         }
         BatchStatus::Refused => {
             Counters::add(&counters.ids_refused, ids);
-            tracing::debug!(batch = outcome.batch.seq, error = ?outcome.error, "ID refused by the server");
+            tracing::debug!(
+                batch = outcome.batch.seq,
+                error = outcome.error.as_deref(),
+                "ID refused by the server"
+            );
             Status::Refused
         }
     };

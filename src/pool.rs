@@ -267,7 +267,7 @@ pub async fn run(
     if interrupt.is_cancelled() {
         if tokio::time::timeout(drain_deadline, drain).await.is_err() {
             tracing::warn!(
-                deadline = ?drain_deadline,
+                deadline = %humantime::format_duration(drain_deadline),
                 "In-flight requests did not finish in time; their batches stay unsent and --resume will send them"
             );
             workers.abort_all();
@@ -498,7 +498,10 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
             }
             Verdict::Abort { reason } => {
                 if !shared.stop.is_cancelled() {
-                    tracing::error!(status = ?tally.http_status, "The server refused the credentials or the account, or its certificate could not be verified; stopping the run");
+                    tracing::error!(
+                        status = tally.http_status,
+                        "The server refused the credentials or the account, or its certificate could not be verified; stopping the run"
+                    );
                 }
                 stop_run(shared, Stop::Aborted(reason.clone()));
                 return tally.end(batch, BatchStatus::Failed, Some(reason));
@@ -521,7 +524,7 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
                         .and_then(|wait| now.checked_add_signed(wait))
                         .unwrap_or(DateTime::<Utc>::MAX_UTC);
                     if !shared.stop.is_cancelled() {
-                        tracing::error!(wait = ?wait, max_wait = ?config.max_wait, "The server asks to wait longer than --max-wait; stopping the run");
+                        tracing::error!(wait = %humantime::format_duration(wait), max_wait = %humantime::format_duration(config.max_wait), "The server asks to wait longer than --max-wait; stopping the run");
                     }
                     stop_run(shared, Stop::RateLimited { until, reason });
                     return not_sent_or_failed(

@@ -113,10 +113,14 @@ impl Snapshot {
     }
 }
 
-/// Requests per second over a sliding window of recent samples.
+/// A count per second over a sliding window of recent samples.
 struct RateMeter {
     samples: std::collections::VecDeque<(Instant, u64)>,
 }
+
+/// The shortest window a rate is given for: before it, "0 req/s" would only mean "just
+/// started" (issue 12), so no rate is shown.
+const MIN_RATE_WINDOW: Duration = Duration::from_millis(500);
 
 impl RateMeter {
     fn new() -> Self {
@@ -125,20 +129,36 @@ impl RateMeter {
         }
     }
 
-    fn observe(&mut self, requests: u64) -> f64 {
-        let now = Instant::now();
-        self.samples.push_back((now, requests));
+    /// Records `count` now and returns the rate over the window, or `None` while the
+    /// window is too short to say.
+    fn observe(&mut self, count: u64) -> Option<f64> {
+        self.observe_at(Instant::now(), count)
+    }
+
+    fn observe_at(&mut self, now: Instant, count: u64) -> Option<f64> {
+        self.samples.push_back((now, count));
         while self.samples.len() > 2 && now - self.samples[0].0 > Duration::from_secs(5) {
             self.samples.pop_front();
         }
         let (then, before) = self.samples[0];
-        let secs = (now - then).as_secs_f64();
-        if secs > 0.0 {
-            (requests - before) as f64 / secs
-        } else {
-            0.0
-        }
+        let window = now.saturating_duration_since(then);
+        (window >= MIN_RATE_WINDOW)
+            .then(|| count.saturating_sub(before) as f64 / window.as_secs_f64())
     }
+}
+
+/// `12 req/s`, or nothing before a rate can be told.
+fn rate_text(rate: Option<f64>) -> String {
+    rate.map(|rate| format!("{rate:.0} req/s  "))
+        .unwrap_or_default()
+}
+
+/// The time left at the recent settle rate, when the total is known and rows are moving.
+fn eta(expected: Option<u64>, settled: u64, rate: Option<f64>) -> Option<Duration> {
+    let left = expected?.saturating_sub(settled);
+    let rate = rate.filter(|rate| *rate > 0.0)?;
+    let secs = (left as f64 / rate).ceil();
+    (secs < 1e9).then(|| Duration::from_secs(secs as u64))
 }
 
 async fn show_bar(
@@ -169,20 +189,22 @@ async fn show_bar(
             _ = stop.cancelled() => true,
         };
         let now = Snapshot::take(&counters, &pool);
-        // Message first: setting the position may draw, and the frame must show one
-        // snapshot, not a new position beside an old message.
-        bar.set_message(format!(
-            "{:.0} req/s  blocked {}  failed {}  rejected {}",
-            meter.observe(now.requests),
-            group_digits(now.blocked),
-            group_digits(now.failed),
-            group_digits(now.rejected)
-        ));
         if let Some(len) = expected {
             // The estimate is a line count; never let the bar run past its end.
             bar.set_length(len.max(now.settled));
         }
+        // indicatif rate-limits the redraw of `set_position` on its own, so a frame drawn by
+        // `set_message` could show the new counters beside an old position, until the next
+        // tick. Both are set, then the frame is drawn from this one snapshot (issue 12).
         bar.set_position(now.settled);
+        bar.set_message(format!(
+            "{}blocked {}  failed {}  rejected {}",
+            rate_text(meter.observe(now.requests)),
+            group_digits(now.blocked),
+            group_digits(now.failed),
+            group_digits(now.rejected)
+        ));
+        bar.force_draw();
         if stopping {
             break;
         }
@@ -200,6 +222,11 @@ async fn show_lines(
     stop: CancellationToken,
 ) {
     let mut meter = RateMeter::new();
+    let mut settle_meter = RateMeter::new();
+    // The first line, one period in, then has a whole period to measure over.
+    let start = Snapshot::take(&counters, &pool);
+    meter.observe(start.requests);
+    settle_meter.observe(start.settled);
     let mut tick = tokio::time::interval(PLAIN_EVERY);
     tick.tick().await;
     loop {
@@ -211,13 +238,53 @@ async fn show_lines(
         let of = expected
             .map(|n| format!(" of ~{}", group_digits(n.max(now.settled))))
             .unwrap_or_default();
+        let rate = meter
+            .observe(now.requests)
+            .map(|rate| format!(", {rate:.0} req/s"))
+            .unwrap_or_default();
+        let left = eta(expected, now.settled, settle_meter.observe(now.settled))
+            .map(|left| format!(", ETA {}", humantime::format_duration(left)))
+            .unwrap_or_default();
         tracing::info!(
             blocked = now.blocked,
             failed = now.failed,
             rejected = now.rejected,
-            "Progress: {}{of} rows settled, {:.0} req/s",
+            "Progress: {}{of} rows settled{rate}{left}",
             group_digits(now.settled),
-            meter.observe(now.requests),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12: the first plain progress line said "0 req/s" because its window was one
+    /// sample long.
+    #[test]
+    fn no_rate_before_a_window_exists() {
+        let mut meter = RateMeter::new();
+        let start = Instant::now();
+        assert_eq!(meter.observe_at(start, 0), None);
+        assert_eq!(
+            meter.observe_at(start + Duration::from_millis(100), 5),
+            None
+        );
+        let rate = meter.observe_at(start + Duration::from_secs(2), 20);
+        assert_eq!(rate, Some(10.0));
+        assert_eq!(rate_text(None), "");
+        assert_eq!(rate_text(rate), "10 req/s  ");
+    }
+
+    #[test]
+    fn eta_needs_a_total_and_a_moving_rate() {
+        assert_eq!(
+            eta(Some(1_000), 400, Some(100.0)),
+            Some(Duration::from_secs(6))
+        );
+        assert_eq!(eta(None, 400, Some(100.0)), None);
+        assert_eq!(eta(Some(1_000), 400, Some(0.0)), None);
+        assert_eq!(eta(Some(1_000), 400, None), None);
+        assert_eq!(eta(Some(10), 400, Some(1.0)), Some(Duration::ZERO));
     }
 }

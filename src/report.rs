@@ -10,7 +10,7 @@
 mod failed_ids;
 mod text;
 
-pub use failed_ids::write_failed_ids_csv;
+pub use failed_ids::{write_failed_ids, write_failed_ids_csv};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -91,8 +91,10 @@ pub struct RunSummary {
     pub batches: u64,
     pub failed_batches: u64,
     pub ids_sent: u64,
+    /// IDs of the run's blocked batches: failed ones are not throughput (issue 12).
+    pub ids_blocked: u64,
     pub rejected_rows: u64,
-    /// IDs sent per second between the first start and the last finish.
+    /// IDs blocked per second between the first start and the last finish.
     pub ids_per_second: Option<f64>,
 }
 
@@ -203,6 +205,7 @@ impl Report {
                 batches: 0,
                 failed_batches: 0,
                 ids_sent: 0,
+                ids_blocked: 0,
                 rejected_rows: 0,
                 ids_per_second: None,
             });
@@ -221,6 +224,9 @@ impl Report {
         };
         run.batches += 1;
         run.ids_sent += batch.ids.len() as u64;
+        if batch.status == Status::Blocked {
+            run.ids_blocked += batch.ids.len() as u64;
+        }
         run.started_at = Some(
             run.started_at
                 .map_or(batch.started_at, |at| at.min(batch.started_at)),
@@ -376,7 +382,7 @@ fn summarize_ledger(path: &Path, stats: LedgerReadStats, failed_ids: u64) -> Led
 fn throughput(run: &RunSummary) -> Option<f64> {
     let (start, end) = (run.started_at?, run.finished_at?);
     let millis = (end - start).num_milliseconds();
-    (millis > 0).then(|| run.ids_sent as f64 * 1000.0 / millis as f64)
+    (millis > 0).then(|| run.ids_blocked as f64 * 1000.0 / millis as f64)
 }
 
 #[cfg(test)]
@@ -571,8 +577,10 @@ pub(super) mod tests {
             })
             .collect();
         assert_eq!(runs, [("run-1", 2, 5, 1), ("run-2", 2, 2, 0)]);
-        // run-1 sent 5 IDs between second 0 and second 2.
-        assert_eq!(report.runs[0].ids_per_second, Some(2.5));
+        // run-1 blocked 3 of its 5 IDs between second 0 and second 2: the 2 failed ones
+        // are not throughput.
+        assert_eq!(report.runs[0].ids_blocked, 3);
+        assert_eq!(report.runs[0].ids_per_second, Some(1.5));
         assert_eq!(report.runs[0].finished_at, Some(at(2, 0)));
 
         let kinds: Vec<(&str, u64, u64)> = report

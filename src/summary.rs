@@ -122,7 +122,8 @@ impl Summary {
                 until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             )),
             None if no_valid_id => Some(format!(
-                "no valid ID in the inputs ({rejected} rows rejected): nothing was sent; check the file, --id-field and --format"
+                "no valid ID in the inputs ({} rejected): nothing was sent; check the file, --id-field and --format (--no-header for a plain list)",
+                plural(rejected, "row")
             )),
             None => None,
         };

@@ -5,6 +5,7 @@
 mod util;
 
 mod block;
+mod cli12;
 mod errors;
 mod goodput;
 mod hostile;

@@ -37,12 +37,21 @@ pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     result
 }
 
-async fn run_checked(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
+async fn run_checked(mut args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     // Everything that can be checked before sending is checked first: exit 2.
     let now = Utc::now();
     let default_till = config::block_till(&args.till, now)?;
     if default_till.is_none() && args.block_till_field.is_none() {
         return Err(ConfigError::NoBlockTill.into());
+    }
+    if args.inputs.is_empty() {
+        // No INPUT: read a pipe or a redirect, never wait on a terminal (issue 12).
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            bail!(
+                "no INPUT given: name the files to read, or pipe a list into blockade (give - for standard input)"
+            );
+        }
+        args.inputs.push("-".to_owned());
     }
     if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
         bail!("'-' (stdin) can be given only once");
@@ -55,7 +64,9 @@ async fn run_checked(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
     let options = ReadOptions {
         format: args.format,
         id_field: args.id_field.clone(),
-        delimiter: args.delimiter,
+        delimiter: args.delimiter.unwrap_or(b','),
+        delimiter_set: args.delimiter.is_some(),
+        no_header: args.no_header,
         block_till_field: args.block_till_field.clone(),
         default_block_till: default_till,
     };
@@ -108,7 +119,10 @@ async fn run_checked(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
         expected_rows: if log.quiet {
             None
         } else {
-            estimate_rows(&args.inputs)
+            estimate_rows(
+                &args.inputs,
+                args.no_header || args.format == Some(input::Format::Plain),
+            )
         },
         summary_json: args.summary_json.as_deref(),
         log,
@@ -352,7 +366,7 @@ fn check_reject_limit(
     }
     if limit.exceeded(rejected, rows) {
         bail!(
-            "{rejected} of {rows} rows are bad, more than --max-rejects {limit}; nothing was sent. First bad rows:\n{}\n\
+            "bad rows: {rejected} of {rows}, more than --max-rejects {limit}; nothing was sent. First bad rows:\n{}\n\
              Check that the input is the file you meant (format, --id-field, --delimiter), or raise --max-rejects.",
             first.join("\n")
         );
@@ -364,7 +378,7 @@ fn check_reject_limit(
 /// `None` when any input is stdin, compressed, or not a regular file: opening a FIFO (or
 /// `<(cmd)`) a second time would steal its rows from the real reader, or block forever once
 /// the writer is gone, and `/dev/zero` never ends.
-fn estimate_rows(inputs: &[String]) -> Option<u64> {
+fn estimate_rows(inputs: &[String], no_header: bool) -> Option<u64> {
     let mut total = 0u64;
     for path in inputs {
         if path == "-" || path.ends_with(".gz") || !std::fs::metadata(path).ok()?.is_file() {
@@ -385,7 +399,8 @@ fn estimate_rows(inputs: &[String]) -> Option<u64> {
         if last != b'\n' {
             lines += 1;
         }
-        let header = u64::from(path.ends_with(".csv"));
+        let header =
+            u64::from(!no_header && input::format_from_extension(path) == Some(input::Format::Csv));
         total += lines.saturating_sub(header);
     }
     Some(total)
@@ -459,10 +474,10 @@ fn dry_run(input: PlanInput, rate: &crate::rate::Rate, target: &str, results: &P
     );
     for (till, (batches, ids)) in &plan.by_block_till {
         out += &format!(
-            "  until     {}  {} IDs in {} batches\n",
+            "  until     {}  {} in {}\n",
             till.to_rfc3339_opts(SecondsFormat::Millis, true),
-            n(*ids),
-            n(*batches)
+            crate::summary::plural(*ids, "ID"),
+            crate::summary::plural(*batches, "batch")
         );
     }
     let seconds = plan.batches as f64 / rate.per_second();

@@ -108,8 +108,9 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
     let stats = server.stats();
     server.shutdown().await;
     cmd::print_stdout(&format!(
-        "blockade mock stopped after {} requests ({} IDs blocked)\n",
-        stats.requests, stats.ids_blocked
+        "blockade mock stopped after {} ({} blocked)\n",
+        crate::summary::plural(stats.requests, "request"),
+        crate::summary::plural(stats.ids_blocked, "ID")
     ));
     Ok(ExitStatus::Success)
 }

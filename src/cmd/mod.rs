@@ -24,7 +24,7 @@ use crate::mock::{MockConfig, MockServer};
 use crate::pipeline::{self, ChannelSink, Run};
 use crate::pool::PoolConfig;
 use crate::progress;
-use crate::summary::{NextCommands, RunFacts, Summary, group_digits};
+use crate::summary::{NextCommands, RunFacts, Summary};
 
 /// Where a sending command goes: the real target, or the in-process imitation.
 pub struct Connected {
@@ -151,8 +151,8 @@ where
     if let Some(server) = job.connected.sandbox {
         let stats = server.stats();
         say(&format!(
-            "  sandbox   the imitation answered {} requests\n",
-            group_digits(stats.requests)
+            "  sandbox   the imitation answered {}\n",
+            crate::summary::plural(stats.requests, "request")
         ));
         server.shutdown().await;
     }

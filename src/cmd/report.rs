@@ -1,40 +1,84 @@
 //! `blockade report`: summarize one or more ledgers (several shards' ledgers merge): counts
 //! by status, runs and their throughput, failed batches grouped by error; optionally write
-//! the failed IDs as CSV for another tool.
+//! the failed IDs as CSV for another tool (`--failed-ids -`: to stdout, the report to stderr).
 
-use anyhow::Context;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
 
 use crate::cli::ReportArgs;
 use crate::cmd;
 use crate::exit::ExitStatus;
 use crate::report;
 
-pub fn run(args: ReportArgs) -> anyhow::Result<ExitStatus> {
+pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
+    if args.ledgers.is_empty() {
+        let default = cmd::default_results(false);
+        if !default.exists() {
+            bail!(
+                "no RESULTS given, and the default ledger {} is not in this directory; give the ledger's path (blockade-sandbox.jsonl for --sandbox runs)",
+                default.display()
+            );
+        }
+        args.ledgers.push(default);
+    }
     let built = report::build_report(&args.ledgers)?;
-    if args.json {
+    let to_stdout = args.failed_ids.as_deref() == Some(Path::new("-"));
+    let mut text = if args.json {
         let mut json = serde_json::to_value(&built).context("cannot encode the report")?;
         if args.rejected {
             let mut rows = Vec::new();
             report::for_each_rejected(&args.ledgers, built.refused_ids(), |row| rows.push(row))?;
             json["rejected"] = serde_json::to_value(rows).context("cannot encode the report")?;
         }
-        let text = serde_json::to_string_pretty(&json).context("cannot encode the report")?;
-        cmd::print_stdout(&format!("{text}\n"));
+        let json = serde_json::to_string_pretty(&json).context("cannot encode the report")?;
+        format!("{json}\n")
     } else {
-        cmd::print_stdout(&built.render_text());
-        if args.rejected {
-            cmd::print_stdout("Rejected rows and refused IDs:\n");
-            report::for_each_rejected(&args.ledgers, built.refused_ids(), |row| {
-                cmd::print_stdout(&format!(
-                    "  {}  {}  {:?}  {}\n",
-                    row.source, row.status, row.value, row.reason
-                ));
-            })?;
-        }
+        built.render_text()
+    };
+    if args.rejected && !args.json {
+        text.push_str("Rejected rows and refused IDs:\n");
+        report::for_each_rejected(&args.ledgers, built.refused_ids(), |row| {
+            text.push_str(&format!(
+                "  {}  {}  {:?}  {}\n",
+                row.source, row.status, row.value, row.reason
+            ));
+        })?;
+    }
+    // With the failed IDs on stdout, the report goes to stderr so the CSV stays clean.
+    if to_stdout {
+        eprint!("{text}");
+    } else {
+        cmd::print_stdout(&text);
     }
     if let Some(path) = &args.failed_ids {
-        let count = report::write_failed_ids_csv(&args.ledgers, path)?;
-        eprintln!("Wrote {count} failed IDs to {}", path.display());
+        let count = write_failed_ids(&args.ledgers, path, to_stdout)?;
+        let place = if to_stdout {
+            "standard output".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        eprintln!(
+            "Wrote {} to {place}",
+            crate::summary::plural(count, "failed ID")
+        );
     }
     Ok(ExitStatus::Success)
+}
+
+fn write_failed_ids(ledgers: &[PathBuf], path: &Path, to_stdout: bool) -> anyhow::Result<u64> {
+    if !to_stdout {
+        return Ok(report::write_failed_ids_csv(ledgers, path)?);
+    }
+    // A closed pipe (`| head`) is not an error: the reader has what it wanted.
+    let stdout = std::io::stdout().lock();
+    match report::write_failed_ids(ledgers, stdout, path) {
+        Ok((count, _)) => Ok(count),
+        Err(crate::ledger::LedgerError::Export { source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Ok(0)
+        }
+        Err(error) => Err(error.into()),
+    }
 }

@@ -62,6 +62,8 @@ struct Check {
     /// a line of digits is then the whole record and its ID.
     digits_line: bool,
     delimiter: u8,
+    /// A plain list (`--no-header`, `.txt`): one value per line.
+    plain: bool,
 }
 
 impl CsvRows {
@@ -76,7 +78,7 @@ impl CsvRows {
             path: path.to_string(),
             source,
         };
-        let mut records = Records::new(stream, opts.delimiter).map_err(read_error)?;
+        let mut records = Records::new(stream, opts.delimiter, true).map_err(read_error)?;
         let header = loop {
             let header = match records.next() {
                 Next::Plain { start, len, .. } => {
@@ -155,11 +157,55 @@ impl CsvRows {
                     && fixed_till.is_some()
                     && !opts.delimiter.is_ascii_digit(),
                 delimiter: opts.delimiter,
+                plain: false,
+            },
+            done: false,
+        })
+    }
+
+    /// A plain list: no header, one value per line, the whole line (trimmed) the value.
+    /// Quotes are ordinary characters, so an unbalanced `"` cannot swallow the lines after it.
+    pub fn plain(
+        path: Arc<str>,
+        stream: ByteStream,
+        block_till: BlockTill,
+    ) -> Result<CsvRows, InputError> {
+        let BlockTill::Fixed(at) = block_till else {
+            return Err(InputError::PlainHasNoFields {
+                path: path.to_string(),
+            });
+        };
+        let records =
+            Records::new(stream, PLAIN_DELIMITER, false).map_err(|source| InputError::Read {
+                path: path.to_string(),
+                source,
+            })?;
+        if records.eof && records.pos == records.end {
+            return Err(InputError::Empty {
+                path: path.to_string(),
+                format: super::Format::Plain,
+            });
+        }
+        Ok(CsvRows {
+            records,
+            check: Check {
+                path,
+                field_count: 1,
+                id_column: 0,
+                block_till_column: None,
+                block_till,
+                fixed_till: Some(at),
+                digits_line: true,
+                delimiter: PLAIN_DELIMITER,
+                plain: true,
             },
             done: false,
         })
     }
 }
+
+/// The "delimiter" of a plain list: a byte no text line holds, so a line is one field.
+const PLAIN_DELIMITER: u8 = 0;
 
 impl Iterator for CsvRows {
     type Item = Item;
@@ -317,6 +363,9 @@ impl Check {
                 reason,
             })
         };
+        if found != self.field_count && self.plain {
+            return reject("the line holds a NUL byte: is this a text file?".to_owned());
+        }
         if found != self.field_count {
             return reject(format!(
                 "expected {} fields, found {found} (quote values that contain the delimiter)",
@@ -457,9 +506,10 @@ struct Records {
 }
 
 impl Records {
-    fn new(stream: ByteStream, delimiter: u8) -> io::Result<Records> {
+    fn new(stream: ByteStream, delimiter: u8, quoting: bool) -> io::Result<Records> {
         let mut core = CoreBuilder::new()
             .delimiter(delimiter)
+            .quoting(quoting)
             // Only `\n` ends a record; a `\r` before it stays at the end of the last field,
             // as on the fast path.
             .terminator(Terminator::Any(b'\n'))
@@ -723,7 +773,14 @@ fn header_hint(header: &ByteRecord, delimiter: u8) -> String {
         return " (the first line is not text: is this really a CSV file?)".to_owned();
     }
     if header_names(header).any(|name| parse_id(&name).is_ok()) {
-        return " (the first line looks like data: the file needs a header row naming its columns)"
+        // As xsv says it: a first line that is itself a value is data, not a header.
+        if header.len() == 1 {
+            return " (the file seems to have no header: its first line is itself an ID; for a \
+                    plain list, one ID per line, pass --no-header)"
+                .to_owned();
+        }
+        return " (the file seems to have no header: its first line looks like data; add a header \
+                row naming the columns)"
             .to_owned();
     }
     if header.len() == 1

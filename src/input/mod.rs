@@ -1,4 +1,4 @@
-//! Input readers: turn a CSV or JSONL file (or stdin, optionally gzip-compressed) into a
+//! Input readers: turn a CSV, JSONL or plain-list file (or stdin, optionally gzip-compressed) into a
 //! stream of [`Item`]s — a valid [`Row`], a per-row [`Reject`], or one final `Broken`.
 //!
 //! Constraints kept:
@@ -45,6 +45,8 @@ pub enum Format {
     Csv,
     /// JSON Lines: one JSON object per line (also `.ndjson`).
     Jsonl,
+    /// A plain list: one value per line, no header (also `.txt`, or `--no-header`).
+    Plain,
 }
 
 impl fmt::Display for Format {
@@ -52,6 +54,7 @@ impl fmt::Display for Format {
         f.write_str(match self {
             Format::Csv => "csv",
             Format::Jsonl => "jsonl",
+            Format::Plain => "plain",
         })
     }
 }
@@ -65,6 +68,10 @@ pub struct ReadOptions {
     pub id_field: Option<String>,
     /// CSV field delimiter (default `b','`).
     pub delimiter: u8,
+    /// `delimiter` was given (`--delimiter`); if not, a `.tsv` input is read with a tab.
+    pub delimiter_set: bool,
+    /// `--no-header`: every input is a plain list, one value per line.
+    pub no_header: bool,
     /// CSV column or JSONL key holding each row's own block-till (RFC 3339).
     pub block_till_field: Option<String>,
     /// Block-till of rows without their own (from `--block-till` / `--block-for`).
@@ -77,6 +84,8 @@ impl Default for ReadOptions {
             format: None,
             id_field: None,
             delimiter: b',',
+            delimiter_set: false,
+            no_header: false,
             block_till_field: None,
             default_block_till: None,
         }
@@ -137,13 +146,31 @@ pub enum InputError {
     IsDirectory { path: String },
     #[error("{path}: cannot open: {source}; check that it is a readable file")]
     Open { path: String, source: io::Error },
-    #[error("-: stdin needs --format csv|jsonl")]
+    #[error(
+        "-: standard input needs --format csv|jsonl|plain (or --no-header for a plain list, \
+         one value per line)"
+    )]
     StdinNeedsFormat,
     #[error(
-        "{path}: cannot tell the format from the extension; name it .csv, .jsonl or .ndjson \
-         (optionally + .gz), or give --format csv|jsonl"
+        "{path}: cannot tell the format from the extension; name it .csv, .tsv, .jsonl, \
+         .ndjson or .txt (optionally + .gz), or give --format csv|jsonl|plain"
     )]
     UnknownFormat { path: String },
+    #[error(
+        "{path}: a spreadsheet, which blockade cannot read: export it to CSV (File → Save As → \
+         CSV) and give the .csv file"
+    )]
+    Spreadsheet { path: String },
+    #[error(
+        "{path}: --no-header reads plain lists (one value per line), and JSON Lines have no \
+         header; drop --no-header for this input"
+    )]
+    NoHeaderJsonl { path: String },
+    #[error(
+        "{path}: --block-till-field needs a CSV column or a JSONL key, and a plain list has \
+         neither; give --block-till or --block-for"
+    )]
+    PlainHasNoFields { path: String },
     #[error("{path}: cannot read: {source}; check the file (a corrupt or truncated gzip?)")]
     Read { path: String, source: io::Error },
     #[error(
@@ -188,7 +215,7 @@ pub enum InputError {
 fn empty_detail(format: &Format) -> &'static str {
     match format {
         Format::Csv => " (a CSV needs a header row naming its columns)",
-        Format::Jsonl => "",
+        Format::Jsonl | Format::Plain => "",
     }
 }
 
@@ -227,6 +254,11 @@ impl Source {
     ) -> Result<Source, InputError> {
         let path: Arc<str> = Arc::from(name);
         let block_till = block_till_of(&path, opts)?;
+        if format == Format::Plain && opts.block_till_field.is_some() {
+            return Err(InputError::PlainHasNoFields {
+                path: name.to_owned(),
+            });
+        }
         if matches!(opts.delimiter, b'"' | b'\n' | b'\r') && format == Format::Csv {
             return Err(InputError::BadDelimiter {
                 delimiter: char::from(opts.delimiter),
@@ -238,6 +270,7 @@ impl Source {
         })?;
         let rows = match format {
             Format::Csv => Rows::Csv(CsvRows::new(Arc::clone(&path), stream, opts, block_till)?),
+            Format::Plain => Rows::Csv(CsvRows::plain(Arc::clone(&path), stream, block_till)?),
             Format::Jsonl => Rows::Jsonl(JsonlRows::new(
                 Arc::clone(&path),
                 BufReader::with_capacity(READ_BUFFER_BYTES, stream),
@@ -276,28 +309,82 @@ pub const STDIN_NAME: &str = "<stdin>";
 /// any row is used (see the module doc) and returns an [`InputError`] otherwise.
 pub fn open(input: &str, opts: &ReadOptions) -> Result<Source, InputError> {
     if input == "-" {
-        let format = opts.format.ok_or(InputError::StdinNeedsFormat)?;
+        let format = match (opts.format, opts.no_header) {
+            (Some(Format::Jsonl), true) => {
+                return Err(InputError::NoHeaderJsonl {
+                    path: input.to_owned(),
+                });
+            }
+            (_, true) => Format::Plain,
+            (Some(format), false) => format,
+            (None, false) => return Err(InputError::StdinNeedsFormat),
+        };
         return Source::from_reader(STDIN_NAME, io::stdin(), format, opts);
+    }
+    if is_spreadsheet(input) {
+        return Err(InputError::Spreadsheet {
+            path: input.to_owned(),
+        });
     }
     let format = opts
         .format
         .or_else(|| format_from_extension(input))
+        .or(opts.no_header.then_some(Format::Plain))
         .ok_or_else(|| InputError::UnknownFormat {
             path: input.to_owned(),
         })?;
+    let format = match (format, opts.no_header) {
+        (Format::Jsonl, true) => {
+            return Err(InputError::NoHeaderJsonl {
+                path: input.to_owned(),
+            });
+        }
+        (_, true) => Format::Plain,
+        (format, false) => format,
+    };
     let file = open_file(input)?;
+    if format == Format::Csv && !opts.delimiter_set && is_tsv(input) {
+        let tabbed = ReadOptions {
+            delimiter: b'\t',
+            ..opts.clone()
+        };
+        return Source::from_reader(input, file, format, &tabbed);
+    }
     Source::from_reader(input, file, format, opts)
 }
 
-/// The format named by a path's extension: `.csv`, `.jsonl` or `.ndjson`, each optionally
-/// followed by `.gz` (any letter case).
-pub fn format_from_extension(path: &str) -> Option<Format> {
+/// The path without a final `.gz`, lowercased.
+fn stem_of(path: &str) -> String {
     let lower = path.to_ascii_lowercase();
-    let stem = lower.strip_suffix(".gz").unwrap_or(&lower);
-    if stem.ends_with(".csv") {
+    match lower.strip_suffix(".gz") {
+        Some(stem) => stem.to_owned(),
+        None => lower,
+    }
+}
+
+/// `.tsv` (optionally + `.gz`): CSV with a tab between fields.
+fn is_tsv(path: &str) -> bool {
+    stem_of(path).ends_with(".tsv")
+}
+
+/// Spreadsheet files, which need exporting to CSV first (issue 12).
+fn is_spreadsheet(path: &str) -> bool {
+    let stem = stem_of(path);
+    [".xlsx", ".xlsm", ".xls", ".ods", ".numbers"]
+        .iter()
+        .any(|ext| stem.ends_with(ext))
+}
+
+/// The format named by a path's extension: `.csv` or `.tsv`, `.jsonl` or `.ndjson`, `.txt`,
+/// each optionally followed by `.gz` (any letter case).
+pub fn format_from_extension(path: &str) -> Option<Format> {
+    let stem = stem_of(path);
+    if stem.ends_with(".csv") || stem.ends_with(".tsv") {
         Some(Format::Csv)
     } else if stem.ends_with(".jsonl") || stem.ends_with(".ndjson") {
         Some(Format::Jsonl)
+    } else if stem.ends_with(".txt") {
+        Some(Format::Plain)
     } else {
         None
     }

@@ -179,14 +179,18 @@ fn open_reports_a_directory() {
 #[test]
 fn open_needs_a_format_for_stdin_and_odd_extensions() {
     let err = open("-", &opts()).unwrap_err();
-    assert_eq!(err.to_string(), "-: stdin needs --format csv|jsonl");
+    assert!(matches!(err, InputError::StdinNeedsFormat), "{err:?}");
+    assert!(err.to_string().contains("--no-header"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("list.txt");
+    let path = dir.path().join("list.dat");
     std::fs::write(&path, "id\n5\n").unwrap();
     let path = path.to_str().unwrap();
     let err = open(path, &opts()).unwrap_err();
-    assert!(err.to_string().contains("--format csv|jsonl"), "{err}");
+    assert!(
+        err.to_string().contains("--format csv|jsonl|plain"),
+        "{err}"
+    );
 
     let forced = ReadOptions {
         format: Some(Format::Csv),
@@ -195,6 +199,80 @@ fn open_needs_a_format_for_stdin_and_odd_extensions() {
     let source = open(path, &forced).unwrap();
     assert_eq!((source.path(), source.format()), (path, Format::Csv));
     assert_eq!(ids(&source.collect::<Vec<_>>()), [5]);
+}
+
+/// Issue 12: `.txt` is a plain list, `.tsv` a CSV with tabs, and `--no-header` turns any
+/// CSV-named file into a plain list.
+#[test]
+fn txt_is_a_plain_list_tsv_is_tab_separated_and_no_header_reads_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let txt = dir.path().join("list.TXT");
+    std::fs::write(&txt, "827\n\n\"828\"\n 829 \r\nx,1\n").unwrap();
+    let source = open(txt.to_str().unwrap(), &opts()).unwrap();
+    assert_eq!(source.format(), Format::Plain);
+    let items = source.collect::<Vec<_>>();
+    assert_eq!(ids(&items), [827, 829]);
+    let found = rejects(&items);
+    assert_eq!(
+        found.iter().map(|r| r.origin.line).collect::<Vec<_>>(),
+        [3, 5]
+    );
+    assert!(
+        found[1].reason.contains("bad ID \"x,1\""),
+        "{}",
+        found[1].reason
+    );
+
+    let tsv = dir.path().join("list.tsv");
+    std::fs::write(&tsv, "name\tid\nA, B\t5\n").unwrap();
+    let items = open(tsv.to_str().unwrap(), &opts())
+        .unwrap()
+        .collect::<Vec<_>>();
+    assert_eq!(ids(&items), [5]);
+
+    let csv = dir.path().join("ids.csv");
+    std::fs::write(&csv, "827\n828\n").unwrap();
+    let plain = ReadOptions {
+        no_header: true,
+        ..opts()
+    };
+    let source = open(csv.to_str().unwrap(), &plain).unwrap();
+    assert_eq!(source.format(), Format::Plain);
+    assert_eq!(ids(&source.collect::<Vec<_>>()), [827, 828]);
+    let err = open(csv.to_str().unwrap(), &opts())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("seems to have no header") && err.contains("--no-header"),
+        "{err}"
+    );
+}
+
+#[test]
+fn spreadsheets_are_sent_to_csv_export_and_jsonl_has_no_header_to_drop() {
+    for name in ["list.xlsx", "list.XLS", "list.ods"] {
+        let err = open(name, &opts()).unwrap_err();
+        assert!(matches!(err, InputError::Spreadsheet { .. }), "{err:?}");
+        assert!(err.to_string().contains("export it to CSV"), "{err}");
+    }
+    let plain = ReadOptions {
+        no_header: true,
+        ..opts()
+    };
+    let err = open("list.jsonl", &plain).unwrap_err();
+    assert!(matches!(err, InputError::NoHeaderJsonl { .. }), "{err:?}");
+    let per_row = ReadOptions {
+        block_till_field: Some("until".into()),
+        ..plain
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let txt = dir.path().join("list.txt");
+    std::fs::write(&txt, "827\n").unwrap();
+    let err = open(txt.to_str().unwrap(), &per_row).unwrap_err();
+    assert!(
+        matches!(err, InputError::PlainHasNoFields { .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -418,7 +496,8 @@ fn csv_without_id_column_names_the_columns_and_suggests_id_field() {
 #[test]
 fn csv_without_id_column_hints_at_a_missing_header_or_wrong_delimiter() {
     let err = open_err(Format::Csv, b"827,a\n828,b\n", &opts());
-    assert!(err.contains("needs a header row"), "{err}");
+    assert!(err.contains("seems to have no header"), "{err}");
+    assert!(err.contains("add a header row"), "{err}");
     let err = open_err(Format::Csv, b"id;name\n1;a\n", &opts());
     assert!(
         err.contains("give --delimiter") && err.contains("';'"),

@@ -239,7 +239,7 @@ impl TargetFilter {
         let targets = self
             .skipped
             .iter()
-            .map(|(target, lines)| format!("{target}: {lines} lines"))
+            .map(|(target, lines)| format!("{target}: {}", crate::summary::plural(*lines, "line")))
             .collect::<Vec<_>>()
             .join("; ");
         tracing::warn!(

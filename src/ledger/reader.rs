@@ -149,6 +149,7 @@ fn parse_line(line: &[u8], newline: bool) -> Result<Option<Record>, String> {
         return Ok(None);
     }
     serde_json::from_str(text).map(Some).map_err(|error| {
+        let error = plain_json_error(&error);
         if newline {
             format!("not a ledger record: {error}")
         } else {
@@ -224,6 +225,28 @@ fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<u64> {
         if done {
             return Ok(skipped);
         }
+    }
+}
+
+/// serde's message as a sentence for people: no "at line 1 column 9" (a ledger line is one
+/// line), and no Rust type names ("expected struct RawRecord"; issue 12).
+fn plain_json_error(error: &serde_json::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(at) = text.find(" at line ") {
+        text.truncate(at);
+    }
+    if let Some(at) = text
+        .find("expected struct ")
+        .or_else(|| text.find("expected enum "))
+    {
+        text.truncate(at);
+        text.push_str("expected a JSON object with the ledger's fields");
+    }
+    match error.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            format!("not JSON at column {} ({text})", error.column())
+        }
+        _ => text,
     }
 }
 

@@ -25,6 +25,32 @@ use crate::ledger::{self, LatestStatus, LedgerError, Record, Status, timestamp};
 /// line starts; the second walks failed lines newest first, so the first line met that
 /// names a still-unassigned failed ID is that ID's latest line.
 pub fn write_failed_ids_csv(paths: &[PathBuf], out: &Path) -> Result<u64, LedgerError> {
+    let export_error = |source: std::io::Error| LedgerError::Export {
+        path: out.to_owned(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(export_error)?;
+    // `mode` only applies when the file is created; an existing file is narrowed too.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(export_error)?;
+    let (rows, file) = write_failed_ids(paths, file, out)?;
+    file.sync_all().map_err(export_error)?;
+    Ok(rows)
+}
+
+/// [`write_failed_ids_csv`] to any writer (`--failed-ids -`: standard output); `out` names
+/// it in errors. Returns the number of rows and the writer.
+pub fn write_failed_ids<W: std::io::Write>(
+    paths: &[PathBuf],
+    writer: W,
+    out: &Path,
+) -> Result<(u64, W), LedgerError> {
     let mut latest = LatestStatus::default();
     let mut failed_lines: Vec<(usize, u64)> = Vec::new();
     for (file_index, path) in paths.iter().enumerate() {
@@ -76,17 +102,7 @@ pub fn write_failed_ids_csv(paths: &[PathBuf], out: &Path) -> Result<u64, Ledger
         path: out.to_owned(),
         source,
     };
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(out)
-        .map_err(export_error)?;
-    // `mode` only applies when the file is created; an existing file is narrowed too.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(export_error)?;
-    let mut csv = csv::Writer::from_writer(file);
+    let mut csv = csv::Writer::from_writer(writer);
     let mut rows = 0u64;
     csv.write_record(["contact_id", "block_till", "error"])
         .map_err(|error| export_error(error.into()))?;
@@ -98,11 +114,10 @@ pub fn write_failed_ids_csv(paths: &[PathBuf], out: &Path) -> Result<u64, Ledger
             rows += 1;
         }
     }
-    let file = csv
+    let writer = csv
         .into_inner()
         .map_err(|error| export_error(error.into_error()))?;
-    file.sync_all().map_err(export_error)?;
-    Ok(rows)
+    Ok((rows, writer))
 }
 
 #[cfg(test)]

@@ -19,9 +19,9 @@ impl Report {
         for ledger in &self.ledgers {
             let _ = writeln!(
                 out,
-                "Ledger: {} ({} lines, {} unreadable)",
+                "Ledger: {} ({}, {} unreadable)",
                 printable(&ledger.path.display().to_string()),
-                group_digits(ledger.lines),
+                crate::summary::plural(ledger.lines, "line"),
                 group_digits(ledger.unreadable_lines)
             );
         }
@@ -212,11 +212,11 @@ fn run_cells(run: &RunSummary) -> [String; 6] {
     };
     let rate = run
         .ids_per_second
-        .map(|rate| format!("{} IDs/s", group_digits(rate.round() as u64)))
+        .map(|rate| format!("{} IDs/s blocked", group_digits(rate.round() as u64)))
         .unwrap_or_default();
     let rejected = match run.rejected_rows {
         0 => String::new(),
-        rows => format!("{} rejected rows", group_digits(rows)),
+        rows => crate::summary::plural(rows, "rejected row"),
     };
     let run_name = match (&run.command, &run.target) {
         (Some(command), Some(target)) => format!("{} {command} → {target}", run.run),
@@ -225,8 +225,8 @@ fn run_cells(run: &RunSummary) -> [String; 6] {
     [
         printable(&run_name),
         when,
-        format!("{} batches", group_digits(run.batches)),
-        format!("{} IDs", group_digits(run.ids_sent)),
+        crate::summary::plural(run.batches, "batch"),
+        crate::summary::plural(run.ids_sent, "ID"),
         rate,
         rejected,
     ]
@@ -297,8 +297,8 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("  run-1  2026-11-18 11:06:40 → 11:06:42  2 batches  5 IDs  3 IDs/s  1 rejected rows\n\
-                 \x20 run-2  2026-11-18 11:08:20 → 11:08:22  2 batches  2 IDs  1 IDs/s\n"),
+            text.contains("  run-1  2026-11-18 11:06:40 → 11:06:42  2 batches  5 IDs  2 IDs/s blocked  1 rejected row\n\
+                 \x20 run-2  2026-11-18 11:08:20 → 11:08:22  2 batches  2 IDs  1 IDs/s blocked\n"),
             "{text}"
         );
         assert!(
@@ -368,6 +368,7 @@ mod tests {
             batches: ids_sent / 100,
             failed_batches: 0,
             ids_sent,
+            ids_blocked: ids_sent,
             rejected_rows: 0,
             ids_per_second: started.map(|_| ids_sent as f64 / 10.0),
         };
@@ -405,7 +406,7 @@ mod tests {
         );
         assert!(lines[2].contains("(sent nothing)"), "{text}");
         assert!(
-            lines[0].contains("12,345 batches  1,234,500 IDs  123,450 IDs/s"),
+            lines[0].contains("12,345 batches  1,234,500 IDs  123,450 IDs/s blocked"),
             "{text}"
         );
     }
