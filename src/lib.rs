@@ -4,6 +4,7 @@
 //! send (`pool`, `client`) → ledger (`ledger`), wired by `pipeline` and driven by one
 //! module per subcommand under `cmd`. See ARCHITECTURE.md for the why.
 
+pub mod api;
 pub mod api_key;
 pub mod batch;
 pub mod breaker;

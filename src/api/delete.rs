@@ -1,0 +1,1 @@
+//! Delete: `DELETE /crm/block-visitor?id={block record id}` (unblock).

@@ -1,0 +1,1 @@
+//! List: `GET /crm/block-visitor?offset=&limit=`, one page of block records.
