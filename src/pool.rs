@@ -445,6 +445,17 @@ async fn attempt_batch<W: Operation>(shared: &Shared<W>, batch: &W) -> BatchEnd<
         attempts: 0,
         http_status: None,
     };
+    if let Some(step) = batch.without_request() {
+        let (status, done, error, kind) = match step {
+            Step::Done(done) => (BatchStatus::Done, Some(done), None, None),
+            Step::Failed { reason, kind } => (BatchStatus::Failed, None, Some(reason), kind),
+            other => (BatchStatus::Failed, None, Some(format!("{other:?}")), None),
+        };
+        let mut outcome = tally.outcome(batch, request, status, error);
+        outcome.done = done;
+        outcome.kind = kind;
+        return BatchEnd::Done(outcome);
+    }
     let mut waited_on_429 = Duration::ZERO;
     loop {
         tokio::select! {

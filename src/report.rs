@@ -186,6 +186,8 @@ impl Report {
                 run.rejected_rows += 1;
                 return;
             }
+            // Unblock lines change the current state (`latest`), not the block counts.
+            Record::Unblock(_) => return,
             Record::Batch(batch) => batch,
         };
         run.batches += 1;
@@ -202,7 +204,7 @@ impl Report {
             Status::Blocked => self.batches.blocked += 1,
             // Parsing turns every `rejected` line into a `Record::Reject`, so a batch
             // line here is blocked or failed.
-            Status::Rejected | Status::Run => {}
+            Status::Rejected | Status::Run | Status::Unblocked | Status::NotBlocked => {}
             Status::Refused => self.batches.refused += 1,
             Status::Failed => {
                 self.batches.failed += 1;

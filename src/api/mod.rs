@@ -67,6 +67,11 @@ pub trait Operation: Clone + std::fmt::Debug + Send + Sync + 'static {
     fn judge(&self, answer: &Answer) -> Step<Self::Done>;
     /// The values it concerns (IDs for a block, 1 for a delete): progress and "not sent".
     fn size(&self) -> u64;
+    /// The outcome when no request is needed at all (contacts an unblock found no record
+    /// for): the pool records it without sending. Only `Done` and `Failed` are used.
+    fn without_request(&self) -> Option<Step<Self::Done>> {
+        None
+    }
     /// Its two halves, after [`Step::Split`] (only asked when `size() > 1`).
     fn split(&self) -> (Self, Self);
     /// Where it came from, for logs.

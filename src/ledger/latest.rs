@@ -17,7 +17,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use roaring::RoaringTreemap;
 
-use super::{LedgerError, LedgerReadStats, Record, Status, read_records};
+use super::{LedgerError, LedgerReadStats, Record, Status, UnblockRecord, read_records};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LatestStatus {
@@ -28,6 +28,11 @@ pub struct LatestStatus {
     /// failed ID skip the per-group work.
     failed: RoaringTreemap,
     failed_by_till: BTreeMap<DateTime<Utc>, RoaringTreemap>,
+    /// IDs whose latest line is an unblock's `unblocked` or `not_blocked`.
+    unblocked: RoaringTreemap,
+    /// IDs whose latest line is an unblock's `failed` (not in `failed`: `retry` must not
+    /// block what the moderator meant to unblock).
+    unblock_failed: RoaringTreemap,
 }
 
 impl LatestStatus {
@@ -62,8 +67,18 @@ impl LatestStatus {
 
     /// Applies the next line of a ledger (lines must come in file order).
     pub fn apply(&mut self, record: &Record) {
-        let Record::Batch(batch) = record else { return };
+        let batch = match record {
+            Record::Batch(batch) => batch,
+            Record::Unblock(unblock) => return self.apply_unblock(unblock),
+            Record::Reject(_) | Record::Run(_) => return,
+        };
         let ids: RoaringTreemap = batch.ids.iter().copied().collect();
+        if !self.unblocked.is_empty() {
+            self.unblocked -= &ids;
+        }
+        if !self.unblock_failed.is_empty() {
+            self.unblock_failed -= &ids;
+        }
         match batch.status {
             Status::Blocked => {
                 self.forget_failed(&ids, None);
@@ -81,17 +96,49 @@ impl LatestStatus {
                 }
                 *self.failed_by_till.entry(batch.block_till).or_default() |= ids;
             }
-            Status::Rejected | Status::Run => {}
+            Status::Rejected | Status::Run | Status::Unblocked | Status::NotBlocked => {}
         }
+    }
+
+    /// An unblock line: `unblocked`/`not_blocked` take the IDs out of blocked and failed;
+    /// a `failed` one takes them out of failed (so `retry` does not block them again) and
+    /// leaves blocked as it was (the record is probably still there).
+    fn apply_unblock(&mut self, unblock: &UnblockRecord) {
+        let ids: RoaringTreemap = unblock.ids.iter().copied().collect();
+        self.forget_failed(&ids, None);
+        self.refused -= &ids;
+        if unblock.status == Status::Failed {
+            self.unblocked -= &ids;
+            self.unblock_failed |= ids;
+        } else {
+            self.blocked -= &ids;
+            self.unblock_failed -= &ids;
+            self.unblocked |= ids;
+        }
+    }
+
+    /// IDs whose latest outcome is an unblock's `unblocked` or `not_blocked`.
+    pub fn unblocked(&self) -> &RoaringTreemap {
+        &self.unblocked
+    }
+
+    /// IDs whose latest outcome is a failed unblock.
+    pub fn unblock_failed(&self) -> &RoaringTreemap {
+        &self.unblock_failed
     }
 
     /// Folds in the state of a ledger whose lines all come after this one's (the next
     /// shard or file): the result equals reading both ledgers' lines in that order,
     /// because every ID the later ledger names ends up in its blocked or failed set.
     pub fn merge_later(&mut self, later: LatestStatus) {
-        let named_later = &later.blocked | &later.failed;
-        self.blocked -= &named_later;
+        let settled_later = &(&later.blocked | &later.failed) | &later.unblocked;
+        let named_later = &settled_later | &later.unblock_failed;
+        self.blocked -= &settled_later;
         self.blocked |= later.blocked;
+        self.unblocked -= &named_later;
+        self.unblocked |= later.unblocked;
+        self.unblock_failed -= &named_later;
+        self.unblock_failed |= later.unblock_failed;
         self.refused -= &named_later;
         self.refused |= later.refused;
         self.forget_failed(&named_later, None);
