@@ -505,7 +505,7 @@ pub struct MockArgs {
     pub answer: AnswerMode,
     /// Blocking a value that is already blocked: update = new blockTill, same record,
     /// answered as if created; 400 = ERROR_DUPLICATE_RECORD_FOUND naming it, nothing in
-    /// that request blocked (keeps the block list).
+    /// that request blocked; add = a contact gets another record (keeps the block list).
     #[arg(long, value_enum, default_value_t = OnDuplicate::Update, help_heading = "Block list")]
     pub on_duplicate: OnDuplicate,
     /// Fault: the list call ignores `offset` and always answers the first page (keeps the

@@ -12,3 +12,4 @@ mod resilience;
 mod shards;
 mod tls;
 mod transport;
+mod unblock;
