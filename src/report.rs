@@ -64,6 +64,13 @@ pub struct IdCounts {
     pub refused: u64,
     /// Input rows rejected (they carry no valid ID, so they are counted by line).
     pub rejected_rows: u64,
+    /// IDs on blocked lines the server said were blocked already (by line: an ID
+    /// re-blocked twice counts twice). Part of the blocked lines, counted apart.
+    pub already_blocked: u64,
+    /// IDs whose latest outcome is an unblock's `unblocked` or `not_blocked`.
+    pub unblocked: u64,
+    /// IDs whose latest outcome is a failed unblock.
+    pub unblock_failed: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -133,6 +140,8 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
         report.latest.merge_later(latest_here);
     }
     report.ids.blocked = report.latest.blocked().len();
+    report.ids.unblocked = report.latest.unblocked().len();
+    report.ids.unblock_failed = report.latest.unblock_failed().len();
     report.ids.refused = report.latest.refused().len();
     report.ids.failed = report.latest.failed_count() - report.ids.refused;
 
@@ -200,6 +209,9 @@ impl Report {
             run.finished_at
                 .map_or(batch.finished_at, |at| at.max(batch.finished_at)),
         );
+        if batch.already {
+            self.ids.already_blocked += batch.ids.len() as u64;
+        }
         match batch.status {
             Status::Blocked => self.batches.blocked += 1,
             // Parsing turns every `rejected` line into a `Record::Reject`, so a batch
@@ -428,7 +440,10 @@ pub(super) mod tests {
                 blocked: 4,
                 failed: 2,
                 refused: 0,
-                rejected_rows: 1
+                rejected_rows: 1,
+                already_blocked: 0,
+                unblocked: 0,
+                unblock_failed: 0,
             }
         );
         assert_eq!(

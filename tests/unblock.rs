@@ -171,6 +171,15 @@ fn the_records_answer_gives_block_ids_and_undo_by_run_deletes_exactly_that_run()
     let latest = latest_status(&lines);
     assert!((1..=300).all(|id| latest[&id] == "unblocked"));
 
+    let report = run(&mut work.report(&[work.ledger_path().to_str().unwrap()]));
+    assert!(
+        report
+            .stdout
+            .contains("Unblock:  unblocked or not blocked 300   failed 0"),
+        "{}",
+        report.stdout
+    );
+
     // A later `block --resume` of the same list blocks them again.
     block(&work, &mock, &first, &["--resume"]);
     assert_eq!(live_contacts(&mock).len(), 400);

@@ -52,7 +52,14 @@ pub async fn connect(args: &ConnectionArgs) -> anyhow::Result<Connected> {
         MockConfig {
             key: key_text,
             record_ids: false,
-            faults: Default::default(),
+            // The block list is kept, so that `unblock` and `blocked` work in the sandbox.
+            faults: crate::mock::Faults {
+                block_list: crate::mock::BlockListOptions {
+                    keep: true,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
         },
     )
     .await

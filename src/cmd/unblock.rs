@@ -136,6 +136,13 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
         if let Some(stop) = &end.stop {
             return listing_stopped(stop, &end);
         }
+        tracing::info!(
+            records = end.records,
+            pages = end.pages,
+            requests = end.requests,
+            rate_limited = end.rate_limited,
+            "Listed the block list"
+        );
         if let Some(why) = &end.incomplete {
             tracing::warn!(%why, "The block list could not be read to its end: contacts it did not show are recorded failed (not_listed)");
         }
