@@ -460,4 +460,66 @@ mod tests {
         assert_eq!(latest.failed(), &set(&[1]));
         assert_eq!(stats.bad_line_count, 1);
     }
+
+    fn unblock_line(status: Status, ids: &[u64]) -> Record {
+        Record::Unblock(crate::ledger::UnblockRecord {
+            run: "u1".to_owned(),
+            batch: 1,
+            status,
+            op: crate::ledger::UNBLOCK_OP.to_owned(),
+            ids: ids.to_vec(),
+            block_ids: None,
+            attempts: 1,
+            http_status: Some(200),
+            error: None,
+            kind: None,
+            source: "test".to_owned(),
+            started_at: at(0, 0),
+            finished_at: at(0, 1),
+            ms: 1,
+        })
+    }
+
+    #[test]
+    fn unblock_lines_clear_blocked_and_failed_and_a_later_block_wins_again() {
+        let till = at(86_400, 0);
+        let lines = vec![
+            line(Status::Blocked, &[1, 2, 3], till),
+            line(Status::Failed, &[4], till),
+            unblock_line(Status::Unblocked, &[1]),
+            unblock_line(Status::NotBlocked, &[4]),
+            unblock_line(Status::Failed, &[2]),
+        ];
+        let latest = LatestStatus::from_records(lines.clone());
+        let ids = |set: &RoaringTreemap| set.iter().collect::<Vec<_>>();
+        assert_eq!(
+            ids(latest.blocked()),
+            [2, 3],
+            "a failed unblock leaves it blocked"
+        );
+        assert_eq!(ids(latest.unblocked()), [1, 4]);
+        assert_eq!(ids(latest.unblock_failed()), [2]);
+        assert!(
+            latest.failed().is_empty(),
+            "retry must not block what was unblocked"
+        );
+
+        let mut again = lines.clone();
+        again.push(line(Status::Blocked, &[1, 2], till));
+        let latest = LatestStatus::from_records(again);
+        assert_eq!(ids(latest.blocked()), [1, 2, 3]);
+        assert_eq!(ids(latest.unblocked()), [4]);
+        assert!(latest.unblock_failed().is_empty());
+
+        // Split anywhere, merged: the same as read in one go.
+        for cut in 0..=lines.len() {
+            let mut merged = LatestStatus::from_records(lines[..cut].to_vec());
+            merged.merge_later(LatestStatus::from_records(lines[cut..].to_vec()));
+            assert_eq!(
+                merged,
+                LatestStatus::from_records(lines.clone()),
+                "cut at {cut}"
+            );
+        }
+    }
 }

@@ -626,3 +626,54 @@ pub(crate) mod tests {
         assert!(error.to_string().contains("pending"), "{error}");
     }
 }
+
+#[cfg(test)]
+mod unblock_tests {
+    use super::tests::at;
+    use super::*;
+
+    pub(crate) fn unblock(status: Status, ids: &[u64], block_id: Option<u64>) -> UnblockRecord {
+        UnblockRecord {
+            run: "u1".to_owned(),
+            batch: 3,
+            status,
+            op: UNBLOCK_OP.to_owned(),
+            ids: ids.to_vec(),
+            block_ids: block_id.map(|id| vec![Some(id)]),
+            attempts: 1,
+            http_status: Some(200),
+            error: None,
+            kind: None,
+            source: "unblock of run r1 in results.jsonl".to_owned(),
+            started_at: at(0, 5),
+            finished_at: at(0, 9),
+            ms: 4,
+        }
+    }
+
+    #[test]
+    fn unblock_lines_round_trip_and_their_failed_lines_are_told_apart() {
+        for status in [Status::Unblocked, Status::NotBlocked, Status::Failed] {
+            let record = Record::Unblock(unblock(status, &[827], Some(6)));
+            let mut line = Vec::new();
+            record.write_json(&mut line).expect("writes");
+            let text = String::from_utf8(line).expect("utf-8");
+            assert!(text.contains(r#""op":"unblock""#), "{text}");
+            let back: Record = serde_json::from_str(&text).expect("parses");
+            assert_eq!(back, record, "{text}");
+        }
+        let line =
+            serde_json::to_string(&Record::Unblock(unblock(Status::NotBlocked, &[1, 2], None)))
+                .expect("serializes");
+        assert!(line.contains(r#""status":"not_blocked""#), "{line}");
+        assert!(line.contains(r#""block_ids":null"#), "{line}");
+        // A block's failed line (no `op`) is still a batch line.
+        let failed = line
+            .replace(r#""status":"not_blocked""#, r#""status":"failed""#)
+            .replace(r#","op":"unblock""#, "");
+        assert!(
+            serde_json::from_str::<Record>(&failed).is_err(),
+            "no block_till"
+        );
+    }
+}
