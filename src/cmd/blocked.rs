@@ -102,7 +102,11 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
     };
     let mut line = format!(
         "blockade blocked: {}: exported {} of {} block records ({} pages, {} requests)",
-        status.word(),
+        if status == ExitStatus::Success {
+            "done"
+        } else {
+            status.word()
+        },
         group_digits(written),
         group_digits(end.records),
         group_digits(end.pages),
