@@ -470,3 +470,41 @@ fn blocked_exports_the_list_and_feeds_unblock() {
     assert!(live_contacts(&mock).is_empty());
     assert_eq!(stat(&mock, "delete_requests"), 150);
 }
+
+#[test]
+fn resume_still_deletes_a_live_record_of_a_contact_the_ledger_shows_unblocked() {
+    let mock = Mock::start(&["--block-list"]);
+    let work = Work::new();
+    let input = work.write("ids.csv", csv_of(1..=10));
+    block(&work, &mock, &input, &[]);
+    let ran = run(&mut work.unblock(&mock, &[input.to_str().unwrap()]));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert!(live_contacts(&mock).is_empty());
+    // Contacts 1 to 3 get a record again, out of this ledger's sight (as if the run had
+    // been killed between a contact's two deletes); 11 and 12 are new to the list.
+    let mut cmd = work.blockade();
+    cmd.args(["block", "--base-url", &mock.url, "--results", "other.jsonl"])
+        .args(["--block-for", "7d", "-q"])
+        .arg(work.write("again.csv", csv_of([1, 2, 3])))
+        .env("ACQUIRE_API_KEY", KEY);
+    assert_eq!(run(&mut cmd).code, 0);
+    let more = work.write("more.csv", csv_of(1..=12));
+    let deletes = stat(&mock, "delete_requests");
+    let ran = run(&mut work.unblock(&mock, &[more.to_str().unwrap(), "--resume"]));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert!(live_contacts(&mock).is_empty());
+    assert_eq!(stat(&mock, "delete_requests") - deletes, 3);
+    assert!(ran.stdout.contains("7 already unblocked"), "{}", ran.stdout);
+    let lines = work.ledger();
+    let last_run = run_id(&work, 2);
+    let of_last = |status| -> Vec<u64> {
+        ids_of(
+            &unblock_lines(&lines, status)
+                .into_iter()
+                .filter(|l| l["run"] == last_run.as_str())
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(of_last("unblocked"), [1, 2, 3]);
+    assert_eq!(of_last("not_blocked"), [11, 12]);
+}

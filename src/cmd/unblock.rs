@@ -73,15 +73,18 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
         Some(ledger) => from_ledger(ledger, args.run.as_deref(), &target)?,
         None => from_inputs(&args)?,
     };
+    // --resume: contacts the ledger shows unblocked are skipped. When the list is read
+    // anyway, they are looked for too: a live record of one (a second record, left by an
+    // interrupt between a contact's two deletes) is still deleted.
+    let mut done = RoaringTreemap::new();
     if args.resume && results.exists() {
         let mut filter = TargetFilter::new(&target);
         let (latest, _) = LatestStatus::load_for(&results, &mut filter)?;
         filter.warn_skipped(&results);
-        let done = &wanted.contacts & latest.unblocked();
-        wanted.resumed = done.len();
-        wanted.contacts -= done;
+        done = &wanted.contacts & latest.unblocked();
+        wanted.contacts -= &done;
         tracing::info!(
-            already_unblocked = wanted.resumed,
+            already_unblocked = done.len(),
             "Resuming: contacts the ledger shows unblocked are skipped"
         );
     }
@@ -95,6 +98,11 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
         }
         unknown
     };
+    let to_list = if unknown.is_empty() {
+        RoaringTreemap::new()
+    } else {
+        &unknown | &done
+    };
 
     // Listing (dry runs too: it only reads).
     let connected = cmd::connect(&args.connection).await?;
@@ -106,7 +114,7 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
     let interrupt = cmd::watch_signals();
     let mut found: Vec<(u64, u64)> = Vec::new();
     let mut list_end = None;
-    if !unknown.is_empty() {
+    if !to_list.is_empty() {
         let t = &connected.target;
         let client = Client::with_extra_roots(
             t.url.clone(),
@@ -116,7 +124,7 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
             &t.ca_certs,
         )?;
         tracing::info!(
-            contacts = unknown.len(),
+            contacts = to_list.len(),
             "Listing the block list to find the records of the contacts the ledger does not name"
         );
         let end = listing::list_all(
@@ -126,7 +134,7 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
             interrupt.clone(),
             |records| {
                 found.extend(records.iter().filter_map(|record| {
-                    let contact = record.contact.filter(|c| unknown.contains(*c))?;
+                    let contact = record.contact.filter(|c| to_list.contains(*c))?;
                     (record.kind == "contact").then_some((contact, record.id))
                 }));
                 Ok(())
@@ -151,6 +159,7 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
     found.sort_unstable();
     let found_contacts: RoaringTreemap = found.iter().map(|&(contact, _)| contact).collect();
     let not_found = &unknown - &found_contacts;
+    wanted.resumed = (&done - &found_contacts).len();
     let incomplete = list_end.as_ref().and_then(|end| end.incomplete.clone());
 
     if args.dry_run {
