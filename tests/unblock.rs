@@ -508,3 +508,28 @@ fn resume_still_deletes_a_live_record_of_a_contact_the_ledger_shows_unblocked() 
     assert_eq!(of_last("unblocked"), [1, 2, 3]);
     assert_eq!(of_last("not_blocked"), [11, 12]);
 }
+
+#[test]
+fn undoing_a_run_leaves_alone_what_was_blocked_already_before_it() {
+    let mock = Mock::start(&["--answer", "records", "--on-duplicate", "400"]);
+    let work = Work::new();
+    block(&work, &mock, &work.write("early.csv", csv_of(1..=5)), &[]);
+    block(&work, &mock, &work.write("late.csv", csv_of(1..=10)), &[]);
+    let lines = work.ledger();
+    assert!(
+        lines.iter().any(|l| l["already"] == true),
+        "the second run met duplicates"
+    );
+    let second = run_id(&work, 1);
+    let ran = run(&mut work.unblock_run(&mock, &second, &[]));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert_eq!(
+        live_contacts(&mock).keys().copied().collect::<Vec<_>>(),
+        (1..=5).collect::<Vec<_>>(),
+        "only what the second run itself blocked was unblocked"
+    );
+    assert_eq!(
+        ids_of(&unblock_lines(&work.ledger(), "unblocked")),
+        (6..=10).collect::<Vec<_>>()
+    );
+}

@@ -383,6 +383,7 @@ fn from_ledger(ledger: &Path, run: Option<&str>, target: &str) -> anyhow::Result
         ..Wanted::default()
     };
     let mut run_seen = false;
+    let mut already = RoaringTreemap::new();
     let stats = read_records(ledger, |_, record| {
         if let Record::Run(line) = &record
             && Some(line.run.as_str()) == run
@@ -405,9 +406,22 @@ fn from_ledger(ledger: &Path, run: Option<&str>, target: &str) -> anyhow::Result
             }
         }
         if run.is_none_or(|run| run == batch.run) {
-            wanted.contacts.extend(batch.ids.iter().copied());
+            // "Already blocked" lines: the run did not block those contacts (someone
+            // did before it), so undoing the run leaves them alone.
+            if batch.already {
+                already.extend(batch.ids.iter().copied());
+            } else {
+                wanted.contacts.extend(batch.ids.iter().copied());
+            }
         }
     })?;
+    let left_alone = (&already - &wanted.contacts).len();
+    if left_alone > 0 {
+        tracing::info!(
+            contacts = left_alone,
+            "Leaving alone the contacts the server said were blocked already before this ledger's runs blocked them"
+        );
+    }
     filter.warn_skipped(ledger);
     if stats.bad_line_count > 0 {
         tracing::warn!(
