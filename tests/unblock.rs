@@ -221,10 +221,17 @@ fn unblock_of_a_list_finds_the_records_by_paging() {
 
     // A dry run lists, and deletes nothing.
     let again = work.write("again.csv", csv_of(121..=130));
+    let before_dry = live_contacts(&mock);
     let ran = run(&mut work.unblock(&mock, &[again.to_str().unwrap(), "--dry-run"]));
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert!(
         ran.stdout.contains("10 block records found by listing"),
+        "{}",
+        ran.stdout
+    );
+    let named = |contact: u64| format!("    {contact}: {}\n", before_dry[&contact][0]);
+    assert!(
+        (121..=130).all(|c| ran.stdout.contains(&named(c))),
         "{}",
         ran.stdout
     );

@@ -34,6 +34,9 @@ use crate::pipeline::{Recorded, Sink};
 use crate::pool::{BatchStatus, Outcome, Stop};
 use crate::summary::{NextCommands, group_digits, plural};
 
+/// Records a dry run names one by one.
+const DRY_RUN_SHOWN: usize = 20;
+
 /// Contacts per `not_blocked` (or `not_listed`) line.
 const CONTACTS_PER_LINE: usize = 1000;
 
@@ -192,6 +195,22 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
                 "  unknown   {}: the list could not be read to its end ({why})\n",
                 plural(not_found.len(), "contact")
             );
+        }
+        let mut known: Vec<(u64, u64)> = wanted.known.iter().map(|(&c, &b)| (c, b)).collect();
+        known.sort_unstable();
+        let deletes = known.len() + found.len();
+        if deletes > 0 {
+            out += "  would delete (contact: block record)
+";
+            for (contact, block_id) in known.iter().chain(&found).take(DRY_RUN_SHOWN) {
+                out += &format!("    {contact}: {block_id}\n");
+            }
+            if deletes > DRY_RUN_SHOWN {
+                out += &format!(
+                    "    ... and {} more\n",
+                    group_digits((deletes - DRY_RUN_SHOWN) as u64)
+                );
+            }
         }
         cmd::print_stdout(&out);
         if let Some(server) = connected.sandbox {
