@@ -368,8 +368,8 @@ pub struct UnblockArgs {
     /// Block records asked for per list page.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub page_size: u64,
-    /// The results ledger, appended to [default: blockade-results.jsonl, or
-    /// blockade-sandbox.jsonl with --sandbox].
+    /// The results ledger, appended to [default: the --from-ledger ledger, else
+    /// blockade-results.jsonl, or blockade-sandbox.jsonl with --sandbox].
     #[arg(long, value_name = "PATH")]
     pub results: Option<PathBuf>,
     /// Skip contacts whose latest outcome in the ledger (this target's runs) is unblocked

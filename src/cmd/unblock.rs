@@ -65,17 +65,38 @@ struct Wanted {
 }
 
 async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
-    let results = args
-        .results
-        .clone()
-        .unwrap_or_else(|| cmd::default_results(args.connection.sandbox));
+    // Undoing a ledger's runs appends to that ledger (as `retry` does), so that its latest
+    // status says unblocked.
+    let results = args.results.clone().unwrap_or_else(|| {
+        args.from_ledger
+            .clone()
+            .unwrap_or_else(|| cmd::default_results(args.connection.sandbox))
+    });
     crate::cmd::block::refuse_input_as_results(&args.inputs, &results)?;
     let pool_config = config_pool(&args)?;
     let target = cmd::target_name(&args.connection)?;
+    if let Some(ledger) = &args.from_ledger
+        && !ledger.exists()
+    {
+        // Not "nothing to undo", and it must not be created.
+        return Err(LedgerError::NotFound {
+            path: ledger.clone(),
+        }
+        .into());
+    }
+    // A ledger undone is locked before it is read, so that no other run appends in
+    // between; with inputs, the ledger is only created once they are read.
+    let mut ledger = None;
+    if args.from_ledger.is_some() && !args.dry_run {
+        ledger = Some(LedgerWriter::open(&results)?);
+    }
     let mut wanted = match &args.from_ledger {
         Some(ledger) => from_ledger(ledger, args.run.as_deref(), &target)?,
         None => from_inputs(&args)?,
     };
+    if ledger.is_none() && !args.dry_run {
+        ledger = Some(LedgerWriter::open(&results)?);
+    }
     // --resume: contacts the ledger shows unblocked are skipped. When the list is read
     // anyway, they are looked for too: a live record of one (a second record, left by an
     // interrupt between a contact's two deletes) is still deleted.
@@ -109,11 +130,6 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
 
     // Listing (dry runs too: it only reads).
     let connected = cmd::connect(&args.connection).await?;
-    let ledger = if args.dry_run {
-        None
-    } else {
-        Some(LedgerWriter::open(&results)?)
-    };
     let interrupt = cmd::watch_signals();
     let mut found: Vec<(u64, u64)> = Vec::new();
     let mut list_end = None;
