@@ -35,6 +35,9 @@ pub struct Counters {
     pub ids_unblocked: AtomicU64,
     /// `unblock`: contacts with no block record, or whose DELETE deleted nothing.
     pub ids_not_blocked: AtomicU64,
+    /// `unblock`: list requests sent to find block records, and the records listed.
+    pub list_requests: AtomicU64,
+    pub records_listed: AtomicU64,
     pub batches_blocked: AtomicU64,
     pub batches_failed: AtomicU64,
 }

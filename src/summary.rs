@@ -36,6 +36,10 @@ pub struct Summary {
     pub unblocked: u64,
     /// `unblock`: contacts with no block record, or whose record was already gone.
     pub not_blocked: u64,
+    /// `unblock`: requests that listed the block list (not in `requests`), and the
+    /// records they listed.
+    pub list_requests: u64,
+    pub records_listed: u64,
     /// Rows not read because the run stopped early.
     pub unread_rows: u64,
     /// Whether some unread input could not be counted (stdin, or too long to count).
@@ -159,6 +163,8 @@ impl Summary {
             not_sent,
             unblocked,
             not_blocked,
+            list_requests: get(&counters.list_requests),
+            records_listed: get(&counters.records_listed),
             unread_rows: get(&counters.unread),
             unread_uncounted: get(&counters.unread_uncounted) > 0,
             inputs_broken,
@@ -290,8 +296,15 @@ impl Summary {
             n(self.rejected),
             n(self.duplicates),
             n(self.already_blocked),
-            plural(self.requests, "request"),
+            plural(self.requests, "DELETE request"),
         );
+        if self.list_requests > 0 {
+            out += &format!(
+                "  listed    {} block records in {}\n",
+                n(self.records_listed),
+                plural(self.list_requests, "request")
+            );
+        }
         out += &format!(
             "  unblocked {} deleted\n  not blocked {} (no block record, or it was gone already)\n  failed    {}\n",
             plural(self.unblocked, "block record"),

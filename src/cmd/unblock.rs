@@ -247,6 +247,10 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
     Counters::add(&counters.rows, total + wanted.duplicates + wanted.resumed);
     Counters::add(&counters.duplicates, wanted.duplicates);
     Counters::add(&counters.already_blocked, wanted.resumed);
+    if let Some(end) = &list_end {
+        Counters::add(&counters.list_requests, end.requests);
+        Counters::add(&counters.records_listed, end.records);
+    }
     let next = {
         let mut next = cmd::next_commands("unblock", &args.connection, &results);
         // Failed deletes are sent again by the same command with --resume (`retry`
