@@ -22,7 +22,7 @@ use crate::counters::Counters;
 use crate::exit::RuntimeError;
 use crate::input::Reject;
 use crate::ledger::{BatchRecord, IdsJson, LedgerWriter, Record, RejectRecord, Status};
-use crate::pool::{self, BatchStatus, Outcome, PoolConfig, PoolCounters, PoolEnd};
+use crate::pool::{self, BatchStatus, Outcome, PoolConfig, PoolCounters};
 use crate::progress::{self, Progress};
 
 /// Where a producer puts what it makes.
@@ -149,12 +149,9 @@ pub struct Run {
     pub interrupt: CancellationToken,
 }
 
-/// What the run left behind for the summary.
-pub struct RunEnd {
-    pub pool: PoolEnd,
-    pub pool_counters: Arc<PoolCounters>,
-    pub elapsed: Duration,
-}
+// What the run leaves for the summary: defined beside the summary, so that the summary
+// does not depend on the pipeline (pipeline → progress → summary was a cycle).
+pub use crate::summary::RunEnd;
 
 /// Runs `produce` on its own thread, sends its batches through the pool, records every
 /// outcome and reject in the ledger.

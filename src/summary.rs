@@ -7,8 +7,14 @@ use serde::Serialize;
 
 use crate::counters::Counters;
 use crate::exit::ExitStatus;
-use crate::pipeline::RunEnd;
-use crate::pool::Stop;
+use crate::pool::{PoolCounters, PoolEnd, Stop};
+
+/// What a sending run left behind for the summary (`pipeline::execute` returns it).
+pub struct RunEnd {
+    pub pool: PoolEnd,
+    pub pool_counters: std::sync::Arc<PoolCounters>,
+    pub elapsed: std::time::Duration,
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
