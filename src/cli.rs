@@ -35,6 +35,10 @@ Examples:
     blockade retry blockade-results.jsonl --account acme
     blockade report blockade-results.jsonl
 
+  Undo a run, and export what is still blocked:
+    blockade unblock --from-ledger blockade-results.jsonl --run RUN --account acme
+    blockade blocked --account acme --output blocked.csv
+
 Exit codes: 0 all blocked, 1 some batches failed, 2 usage/config/input error (nothing sent),
 3 aborted (credentials or account refused, or the server's certificate not trusted), 130 interrupted.";
 
