@@ -59,7 +59,7 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
     let progress =
         (!log.quiet && std::io::stderr().is_terminal()).then(indicatif::ProgressBar::new_spinner);
     let (mut written, mut listed) = (0u64, 0u64);
-    let end = listing::list_all(
+    let listed_all = listing::list_all(
         client,
         pool_config,
         args.page_size,
@@ -86,8 +86,16 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
             Ok(())
         },
     )
-    .await?;
-    writer.finish()?;
+    .await;
+    // A closed pipe (`blockade blocked | head`): the reader has what it wanted.
+    let end = match listed_all {
+        Err(error) if broken_pipe(&error) => return Ok(ExitStatus::Success),
+        other => other?,
+    };
+    match writer.finish() {
+        Err(error) if broken_pipe(&error) => return Ok(ExitStatus::Success),
+        other => other?,
+    }
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -125,6 +133,19 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
     }
     eprintln!("{line}");
     Ok(status)
+}
+
+/// Whether writing failed because the reader of stdout went away.
+fn broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
+            match cause.downcast_ref::<csv::Error>().map(csv::Error::kind) {
+                Some(csv::ErrorKind::Io(io)) => Some(io),
+                _ => None,
+            }
+        });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Whether the record's block-till is before `before` (a block-till that is not RFC 3339
