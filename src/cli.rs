@@ -39,6 +39,10 @@ Examples:
     blockade retry blockade-results.jsonl --account acme
     blockade report blockade-results.jsonl
 
+  Undo a run, and export what is still blocked:
+    blockade unblock --from-ledger blockade-results.jsonl --run RUN --account acme
+    blockade blocked --account acme --output blocked.csv
+
 Exit codes:
   0    all blocked
   1    some IDs failed or were refused, or the run stopped early (server
@@ -70,6 +74,12 @@ pub enum Command {
     /// Re-send the IDs whose latest outcome in a results ledger is failed.
     #[command(after_help = RETRY_EXAMPLES)]
     Retry(RetryArgs),
+    /// Unblock the contacts listed, or undo what a ledger (a run) blocked.
+    #[command(after_help = UNBLOCK_EXAMPLES)]
+    Unblock(UnblockArgs),
+    /// Export the account's block list (CSV or JSONL), in constant memory.
+    #[command(after_help = BLOCKED_EXAMPLES)]
+    Blocked(BlockedArgs),
     /// Summarize one or more results ledgers.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
@@ -101,6 +111,31 @@ Examples:
   blockade retry --account acme --block-for 30d   # new block-till
   blockade retry --sandbox                        # the sandbox's own ledger
   blockade retry blockade-results.jsonl --account acme --dry-run";
+
+const UNBLOCK_EXAMPLES: &str = "\
+Examples:
+  Undo one run (its run id is in the summary and in the ledger's run lines):
+    blockade unblock --from-ledger blockade-results.jsonl --run 20261124T142001Z-4f2a --account acme
+  Undo everything a ledger blocked, first as a preflight (lists, deletes nothing):
+    blockade unblock --from-ledger blockade-results.jsonl --account acme --dry-run
+  Unblock the contacts in a list (their block records are found by listing):
+    blockade unblock wrongly-blocked.csv --account acme
+  Pick up an interrupted unblock:
+    blockade unblock --from-ledger blockade-results.jsonl --run RUN --account acme --resume
+
+Block records named in the ledger (block_ids, from a records answer) are deleted directly;
+the others are found by listing the account's block list. Each DELETE is one ledger line:
+unblocked, not_blocked (no record, or it was gone) or failed. The latest status of those
+contacts is then unblocked, so a later `block --resume` of the same list blocks them again.";
+
+const BLOCKED_EXAMPLES: &str = "\
+Examples:
+  blockade blocked --account acme --output blocked.csv
+  blockade blocked --account acme --type contact --expiring-before 2026-12-31T00:00:00Z
+  blockade blocked --account acme --format jsonl --output - | jq .
+  Undo some of it:  blockade unblock blocked.csv --id-field contact_id --account acme
+
+CSV columns: block_id,type,contact_id,value,block_till,date_created,blocked_by";
 
 const REPORT_EXAMPLES: &str = "\
 Examples:
@@ -371,6 +406,90 @@ pub struct RetryArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UnblockArgs {
+    /// Input files of contact IDs (.csv, .jsonl, each optionally .gz), or - for stdin.
+    #[arg(
+        value_name = "INPUT",
+        required_unless_present = "from_ledger",
+        conflicts_with = "from_ledger"
+    )]
+    pub inputs: Vec<String>,
+    /// Undo what this ledger blocked (this target's runs only; all of them unless --run).
+    #[arg(long, value_name = "LEDGER")]
+    pub from_ledger: Option<PathBuf>,
+    /// Only what this run blocked (its id, as the ledger's run lines and the summary say).
+    #[arg(long, value_name = "RUN", requires = "from_ledger")]
+    pub run: Option<String>,
+    /// The input format, where the extension does not say (required for stdin).
+    #[arg(long, value_enum, help_heading = "Input")]
+    pub format: Option<Format>,
+    /// CSV column or JSONL key holding the ID [default: id, contact_id or contactId].
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub id_field: Option<String>,
+    /// The inputs have no header: read each as a plain list, one value per line.
+    #[arg(long, help_heading = "Input")]
+    pub no_header: bool,
+    /// CSV field delimiter (one ASCII character; \t for tab) [default: ',', or a tab for .tsv].
+    #[arg(long, value_parser = parse_delimiter, help_heading = "Input")]
+    pub delimiter: Option<u8>,
+    /// Block records asked for per list page.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub page_size: u64,
+    /// The results ledger, appended to [default: the --from-ledger ledger, else
+    /// blockade-results.jsonl, or blockade-sandbox.jsonl with --sandbox].
+    #[arg(long, value_name = "PATH")]
+    pub results: Option<PathBuf>,
+    /// Skip contacts whose latest outcome in the ledger (this target's runs) is unblocked
+    /// or not_blocked.
+    #[arg(long)]
+    pub resume: bool,
+    /// A preflight: find what would be deleted (this lists the block list when the ledger
+    /// does not name the records) and print it with counts. Deletes nothing, writes nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the final summary as JSON to this file (for monitoring).
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// What `blocked` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+/// A block record's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RecordType {
+    Contact,
+    Email,
+    Ip,
+}
+
+#[derive(Debug, Args)]
+pub struct BlockedArgs {
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// Where to write: a file (written only by its owner), or - for stdout.
+    #[arg(long, value_name = "PATH|-", default_value = "-")]
+    pub output: PathBuf,
+    /// Only records of this type.
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub record_type: Option<RecordType>,
+    /// Only records whose block-till is before this instant (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub expiring_before: Option<DateTime<Utc>>,
+    /// Block records asked for per list page.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub page_size: u64,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct ReportArgs {
     /// One or more ledgers (several shards' ledgers merge) [default: blockade-results.jsonl].
     #[arg(value_name = "RESULTS")]
@@ -468,7 +587,7 @@ pub struct MockArgs {
     pub answer: AnswerMode,
     /// Blocking a value that is already blocked: update = new blockTill, same record,
     /// answered as if created; 400 = ERROR_DUPLICATE_RECORD_FOUND naming it, nothing in
-    /// that request blocked (keeps the block list).
+    /// that request blocked; add = a contact gets another record (keeps the block list).
     #[arg(long, value_enum, default_value_t = OnDuplicate::Update, help_heading = "Block list")]
     pub on_duplicate: OnDuplicate,
     /// Fault: the list call ignores `offset` and always answers the first page (keeps the

@@ -324,6 +324,11 @@ impl BlockRequest {
         }
     }
 
+    /// The whole body (a cheap reference-counted copy).
+    pub fn body(&self) -> Bytes {
+        self.body.clone()
+    }
+
     /// The IDs as the JSON array that was sent.
     pub fn ids_json(&self) -> Bytes {
         self.body.slice(BODY_START.len()..self.ids_end)
@@ -409,8 +414,35 @@ impl Client {
 
     /// Sends one batch and reads the answer. Never fails: transport trouble is an `Answer`.
     pub async fn send(&self, request: &BlockRequest) -> Answer {
-        let body = request.body.clone();
-        match tokio::time::timeout(self.timeout, self.exchange(body)).await {
+        self.send_http(&Method::POST, None, request.body.clone(), MAX_BODY)
+            .await
+    }
+
+    /// Sends one prepared call of any operation (`api::HttpCall`).
+    pub async fn send_call(&self, call: &crate::api::HttpCall) -> Answer {
+        self.send_http(
+            &call.method,
+            call.target.as_ref(),
+            call.body.clone(),
+            call.max_body,
+        )
+        .await
+    }
+
+    /// Sends `method` to `target` (path and query; `None` = the endpoint's path) with
+    /// `body`, reading at most `max_body` bytes of the answer. Never fails: transport
+    /// trouble is an `Answer`.
+    pub async fn send_http(
+        &self,
+        method: &Method,
+        target: Option<&Uri>,
+        body: Bytes,
+        max_body: usize,
+    ) -> Answer {
+        let target = target.unwrap_or(&self.path);
+        match tokio::time::timeout(self.timeout, self.exchange(method, target, body, max_body))
+            .await
+        {
             Ok(answer) => answer,
             Err(_) => Answer::Transport {
                 kind: TransportKind::Timeout,
@@ -422,7 +454,26 @@ impl Client {
         }
     }
 
-    async fn exchange(&self, body: Bytes) -> Answer {
+    /// The endpoint's path with `query` (`id=6`, `offset=0&limit=1000`), as a request
+    /// target; `sub` is a path below it (`/6`), or empty.
+    pub fn target(&self, sub: &str, query: &str) -> Uri {
+        let path = self.path.path();
+        let text = if query.is_empty() {
+            format!("{path}{sub}")
+        } else {
+            format!("{path}{sub}?{query}")
+        };
+        // Built from a valid path and URL-safe parts (digits, `&`, `=`).
+        text.parse().unwrap_or_else(|_| self.path.clone())
+    }
+
+    async fn exchange(
+        &self,
+        method: &Method,
+        target: &Uri,
+        body: Bytes,
+        max_body: usize,
+    ) -> Answer {
         loop {
             let (mut connection, reused) = match self.connections.checkout().await {
                 Ok(checked_out) => checked_out,
@@ -439,11 +490,11 @@ impl Client {
                 }
             };
             match connection
-                .try_send_request(self.request(body.clone()))
+                .try_send_request(self.request(method, target, body.clone()))
                 .await
             {
                 Ok(response) => {
-                    let (answer, read_to_end) = read_answer(response).await;
+                    let (answer, read_to_end) = read_answer(response, max_body).await;
                     if read_to_end {
                         self.connections.checkin(connection);
                     }
@@ -466,14 +517,17 @@ impl Client {
         }
     }
 
-    fn request(&self, body: Bytes) -> Request<Full<Bytes>> {
+    fn request(&self, method: &Method, target: &Uri, body: Bytes) -> Request<Full<Bytes>> {
+        let has_body = !body.is_empty();
         let mut request = Request::new(Full::new(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = self.path.clone();
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = target.clone();
         let headers = request.headers_mut();
         headers.insert(HOST, self.host.clone());
         headers.insert(AUTHORIZATION, self.auth.clone());
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if has_body {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         request
     }
@@ -481,7 +535,7 @@ impl Client {
 
 /// The answer, and whether its body was read to the end (only then can the connection
 /// carry another request).
-async fn read_answer(response: Response<Incoming>) -> (Answer, bool) {
+async fn read_answer(response: Response<Incoming>, max_body: usize) -> (Answer, bool) {
     let status = response.status();
     let retry_after = response
         .headers()
@@ -497,9 +551,9 @@ async fn read_answer(response: Response<Incoming>) -> (Answer, bool) {
                 let Ok(chunk) = frame.into_data() else {
                     continue; // trailers
                 };
-                let room = MAX_BODY - body.len();
+                let room = max_body - body.len();
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if body.len() >= MAX_BODY {
+                if body.len() >= max_body {
                     read_to_end = incoming.is_end_stream();
                     break;
                 }

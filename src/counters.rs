@@ -31,6 +31,13 @@ pub struct Counters {
     pub ids_failed: AtomicU64,
     /// IDs the server refused by name (a 400 for that one ID).
     pub ids_refused: AtomicU64,
+    /// `unblock`: contacts whose block record was deleted (one per record).
+    pub ids_unblocked: AtomicU64,
+    /// `unblock`: contacts with no block record, or whose DELETE deleted nothing.
+    pub ids_not_blocked: AtomicU64,
+    /// `unblock`: list requests sent to find block records, and the records listed.
+    pub list_requests: AtomicU64,
+    pub records_listed: AtomicU64,
     pub batches_blocked: AtomicU64,
     pub batches_failed: AtomicU64,
 }
@@ -55,6 +62,8 @@ impl Counters {
             &self.duplicates,
             &self.already_blocked,
             &self.other_shards,
+            &self.ids_unblocked,
+            &self.ids_not_blocked,
         ]
         .iter()
         .map(|c| Self::get(c))

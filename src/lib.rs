@@ -4,6 +4,7 @@
 //! send (`pool`, `client`) → ledger (`ledger`), wired by `pipeline` and driven by one
 //! module per subcommand under `cmd`. See ARCHITECTURE.md for the why.
 
+pub mod api;
 pub mod api_key;
 pub mod batch;
 pub mod breaker;
@@ -61,6 +62,8 @@ pub fn run(cli: Cli) -> ExitStatus {
         match cli.command {
             Command::Block(args) => cmd::block::run(args, &log).await,
             Command::Retry(args) => cmd::retry::run(args, &log).await,
+            Command::Unblock(args) => cmd::unblock::run(args, &log).await,
+            Command::Blocked(args) => cmd::blocked::run(args, &log).await,
             Command::Report(args) => cmd::report::run(args),
             Command::Mock(args) => cmd::mock::run(args).await,
             Command::Completions { shell } => {

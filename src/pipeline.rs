@@ -15,19 +15,20 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::api::Operation;
 use crate::batch::{Batch, Chunker};
 use crate::client::Client;
 use crate::counters::Counters;
 use crate::exit::RuntimeError;
 use crate::input::Reject;
 use crate::ledger::{BatchRecord, IdsJson, LedgerWriter, Record, RejectRecord, Status};
-use crate::pool::{self, BatchStatus, Outcome, PoolConfig, PoolCounters, PoolEnd};
+use crate::pool::{self, BatchStatus, Outcome, PoolConfig, PoolCounters};
 use crate::progress::{self, Progress};
 
 /// Where a producer puts what it makes.
-pub trait Sink {
+pub trait Sink<W = Batch> {
     /// Queues a batch for sending; `false` means stop producing (the run is stopping).
-    fn batch(&mut self, batch: Batch) -> bool;
+    fn batch(&mut self, batch: W) -> bool;
     /// Records a bad input row.
     fn reject(&mut self, reject: Reject);
     /// Whether the producer should stop now (interrupt or abort).
@@ -61,15 +62,15 @@ const CHUNK: usize = 16;
 /// chunk of one); when it falls behind, the producer gathers up to `CHUNK` batches before
 /// it blocks. Handing over one batch at a time made the producer and the pool wake each
 /// other for every batch, a visible share of a run's CPU.
-pub struct ChannelSink {
-    batches: mpsc::Sender<Vec<Batch>>,
+pub struct ChannelSink<W = Batch> {
+    batches: mpsc::Sender<Vec<W>>,
     rejects: mpsc::Sender<Reject>,
     counters: Arc<Counters>,
     interrupt: CancellationToken,
-    gathered: Vec<Batch>,
+    gathered: Vec<W>,
 }
 
-impl ChannelSink {
+impl<W: Operation> ChannelSink<W> {
     /// Hands over what is gathered, waiting for room. False when the pool stopped taking
     /// batches (abort): those batches are counted as not sent.
     fn hand_over(&mut self) -> bool {
@@ -86,8 +87,8 @@ impl ChannelSink {
         }
     }
 
-    fn count_not_sent(&self, chunk: &[Batch]) {
-        let ids: u64 = chunk.iter().map(|batch| batch.ids.len() as u64).sum();
+    fn count_not_sent(&self, chunk: &[W]) {
+        let ids: u64 = chunk.iter().map(Operation::size).sum();
         Counters::add(&self.counters.not_sent, ids);
     }
 
@@ -102,8 +103,8 @@ impl ChannelSink {
     }
 }
 
-impl Sink for ChannelSink {
-    fn batch(&mut self, batch: Batch) -> bool {
+impl<W: Operation> Sink<W> for ChannelSink<W> {
+    fn batch(&mut self, batch: W) -> bool {
         if self.stopping() {
             self.gathered.push(batch);
             let chunk = std::mem::take(&mut self.gathered);
@@ -148,27 +149,25 @@ pub struct Run {
     pub interrupt: CancellationToken,
 }
 
-/// What the run left behind for the summary.
-pub struct RunEnd {
-    pub pool: PoolEnd,
-    pub pool_counters: Arc<PoolCounters>,
-    pub elapsed: Duration,
-}
+// What the run leaves for the summary: defined beside the summary, so that the summary
+// does not depend on the pipeline (pipeline → progress → summary was a cycle).
+pub use crate::summary::RunEnd;
 
 /// Runs `produce` on its own thread, sends its batches through the pool, records every
 /// outcome and reject in the ledger.
-pub async fn execute<P>(
+pub async fn execute<W, P>(
     run: Run,
     counters: Arc<Counters>,
     produce: P,
 ) -> Result<RunEnd, RuntimeError>
 where
-    P: FnOnce(&mut ChannelSink) + Send + 'static,
+    W: Recorded,
+    P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
 {
     let started = Instant::now();
     let depth = run.pool.max_in_flight().max(1) * 2;
-    let (batch_tx, batch_rx) = mpsc::channel::<Vec<Batch>>(CHANNEL_CHUNKS);
-    let (outcome_tx, outcome_rx) = mpsc::channel::<Outcome>(depth);
+    let (batch_tx, batch_rx) = mpsc::channel::<Vec<W>>(CHANNEL_CHUNKS);
+    let (outcome_tx, outcome_rx) = mpsc::channel::<Outcome<W>>(depth);
     let (reject_tx, reject_rx) = mpsc::channel::<Reject>(1024);
     let producer_done = CancellationToken::new();
 
@@ -253,8 +252,8 @@ const WRITE_AT_ONCE: usize = 64;
 /// The single ledger writer: one line per outcome and per reject, in arrival order. What
 /// has queued up since the last write goes out in one write. If a write fails the run is
 /// stopped: nothing may be sent that cannot be recorded.
-async fn collect(
-    mut outcomes: mpsc::Receiver<Outcome>,
+async fn collect<W: Recorded>(
+    mut outcomes: mpsc::Receiver<Outcome<W>>,
     mut rejects: mpsc::Receiver<Reject>,
     mut ledger: LedgerWriter,
     run_id: String,
@@ -269,9 +268,9 @@ async fn collect(
         tokio::select! {
             outcome = outcomes.recv(), if outcomes_open => match outcome {
                 Some(outcome) => {
-                    records.push(batch_record(&run_id, outcome, &counters));
+                    records.push(W::record(&run_id, outcome, &counters));
                     while records.len() < WRITE_AT_ONCE && let Ok(outcome) = outcomes.try_recv() {
-                        records.push(batch_record(&run_id, outcome, &counters));
+                        records.push(W::record(&run_id, outcome, &counters));
                     }
                 }
                 None => outcomes_open = false,
@@ -310,10 +309,22 @@ fn write(ledger: &mut LedgerWriter, records: &[Record]) -> Result<(), RuntimeErr
     })
 }
 
-fn batch_record(run_id: &str, outcome: Outcome, counters: &Counters) -> Record {
+/// An operation whose outcomes the collector writes to the ledger (and counts).
+pub trait Recorded: Operation {
+    fn record(run_id: &str, outcome: Outcome<Self>, counters: &Counters) -> Record;
+}
+
+impl Recorded for Batch {
+    fn record(run_id: &str, outcome: Outcome<Batch>, counters: &Counters) -> Record {
+        batch_record(run_id, outcome, counters)
+    }
+}
+
+fn batch_record(run_id: &str, outcome: Outcome<Batch>, counters: &Counters) -> Record {
     let ids = outcome.batch.ids.len() as u64;
+    let done = outcome.done.unwrap_or_default();
     let status = match outcome.status {
-        BatchStatus::Blocked => {
+        BatchStatus::Done => {
             Counters::add(&counters.ids_blocked, ids);
             Counters::add(&counters.batches_blocked, 1);
             Status::Blocked
@@ -338,7 +349,7 @@ fn batch_record(run_id: &str, outcome: Outcome, counters: &Counters) -> Record {
             Status::Refused
         }
     };
-    if outcome.already {
+    if done.already {
         Counters::add(&counters.ids_already, ids);
     }
     let ms = (outcome.finished_at - outcome.started_at)
@@ -350,14 +361,14 @@ fn batch_record(run_id: &str, outcome: Outcome, counters: &Counters) -> Record {
         status,
         source: outcome.batch.source(),
         ids: outcome.batch.ids,
-        ids_json: IdsJson(Some(outcome.ids_json)),
+        ids_json: IdsJson(Some(outcome.request.request.ids_json())),
         block_till: outcome.batch.block_till,
         attempts: outcome.attempts,
         http_status: outcome.http_status,
         error: outcome.error,
         kind: outcome.kind.map(str::to_owned),
-        block_ids: outcome.block_ids,
-        already: outcome.already,
+        block_ids: done.block_ids,
+        already: done.already,
         started_at: outcome.started_at,
         finished_at: outcome.finished_at,
         ms,

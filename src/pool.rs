@@ -1,4 +1,5 @@
-//! The worker pool: sends batches at the configured rate, at most `concurrency` at a time
+//! The worker pool: sends operations (`api::Operation`: a block batch, a DELETE, a list
+//! page; it knows none of them) at the configured rate, at most `concurrency` at a time
 //! (fixed, or `auto`: see `concurrency.rs`),
 //! retrying, waiting out 429s, bisecting refused batches, and stopping on abort or interrupt.
 //!
@@ -18,7 +19,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio::sync::mpsc;
@@ -28,9 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 use futures_util::FutureExt as _;
 
-use crate::batch::Batch;
+use crate::api::{Operation, Step};
 use crate::breaker::Breaker;
-use crate::client::{Answer, BlockRequest, Client, Verdict, align_block_ids, classify};
+use crate::client::{Answer, Client};
 use crate::concurrency::{Concurrency, InFlight};
 use crate::gate::{DEFAULT_RETRY_AFTER, Gate};
 use crate::rate::Rate;
@@ -87,31 +87,49 @@ impl Backoff {
 /// How one batch ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BatchStatus {
-    Blocked,
+    /// Done as asked (blocked; deleted or found already gone; a page read).
+    Done,
     Failed,
     /// The server refused this single ID by name (400 after bisection).
     Refused,
 }
 
+impl BatchStatus {
+    /// `Done`, by the name the block path (and its tests) knew it by.
+    #[allow(non_upper_case_globals)]
+    pub const Blocked: BatchStatus = BatchStatus::Done;
+}
+
 /// A finished batch (or part of one, after bisection), for the collector.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    pub batch: Batch,
-    /// The batch's IDs as the JSON array the request carried.
-    pub ids_json: Bytes,
+pub struct Outcome<W: Operation = crate::batch::Batch> {
+    pub batch: W,
+    /// The request as prepared (the block's body, from which the ledger copies the IDs).
+    pub request: W::Request,
     pub status: BatchStatus,
+    /// What the answer told, when `status` is `Done`.
+    pub done: Option<W::Done>,
     pub attempts: u32,
     pub http_status: Option<u16>,
     pub error: Option<String>,
     /// The kind of failure where the error text does not tell it (`unrecognized_answer`,
     /// `internal`).
     pub kind: Option<&'static str>,
-    /// The server's block record id per ID, when it answered with records.
-    pub block_ids: Option<Vec<Option<u64>>>,
-    /// The server said the batch's one ID was already blocked.
-    pub already: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
+}
+
+impl<W: Operation> std::fmt::Debug for Outcome<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outcome")
+            .field("batch", &self.batch)
+            .field("status", &self.status)
+            .field("done", &self.done)
+            .field("attempts", &self.attempts)
+            .field("http_status", &self.http_status)
+            .field("error", &self.error)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Counters the pool keeps for progress and the summary.
@@ -150,12 +168,12 @@ pub struct PoolEnd {
 }
 
 /// Everything a worker needs, shared.
-struct Shared {
+struct Shared<W: Operation> {
     client: Client,
     gate: Gate,
     config: PoolConfig,
     counters: Arc<PoolCounters>,
-    outcomes: mpsc::Sender<Outcome>,
+    outcomes: mpsc::Sender<Outcome<W>>,
     /// Cancelled on abort or interrupt: no new dispatch, no new retries.
     stop: CancellationToken,
     /// The first reason to stop early (abort, breaker, a 429 beyond --max-wait).
@@ -168,11 +186,11 @@ struct Shared {
 
 /// Runs the pool until `batches` is closed and drained, or until `interrupt` fires or the
 /// server refuses the credentials.
-pub async fn run(
+pub async fn run<W: Operation>(
     client: Client,
     config: PoolConfig,
-    mut batches: mpsc::Receiver<Vec<Batch>>,
-    outcomes: mpsc::Sender<Outcome>,
+    mut batches: mpsc::Receiver<Vec<W>>,
+    outcomes: mpsc::Sender<Outcome<W>>,
     counters: Arc<PoolCounters>,
     interrupt: CancellationToken,
 ) -> PoolEnd {
@@ -222,10 +240,10 @@ pub async fn run(
         shared
             .counters
             .in_flight_ids
-            .fetch_add(batch.ids.len() as u64, Ordering::Relaxed);
+            .fetch_add(batch.size(), Ordering::Relaxed);
         let shared = shared.clone();
         workers.spawn(async move {
-            let ids = batch.ids.len() as u64;
+            let ids = batch.size();
             let mut pending = vec![batch];
             // Boxed: the request's future is several kilobytes (hyper's, the timeout's),
             // and as part of this task's own future it was copied at every spawn. A panic
@@ -254,10 +272,7 @@ pub async fn run(
     while let Ok(chunk) = batches.try_recv() {
         pending.extend(chunk);
     }
-    ids_not_sent += pending
-        .iter()
-        .map(|batch| batch.ids.len() as u64)
-        .sum::<u64>();
+    ids_not_sent += pending.iter().map(Operation::size).sum::<u64>();
 
     let drain = async {
         while let Some(joined) = workers.join_next().await {
@@ -308,23 +323,21 @@ fn note_join_error(joined: Result<(), tokio::task::JoinError>) {
 
 /// Records the batches a panicked worker still held as failed, kind `internal`: whether
 /// they reached the server is unknown, so `retry` re-sends them.
-async fn record_panic(shared: &Shared, pending: Vec<Batch>, message: String) {
+async fn record_panic<W: Operation>(shared: &Shared<W>, pending: Vec<W>, message: String) {
     tracing::error!(panic = %message, batches = pending.len(), "A worker panicked; its batches are recorded as failed (internal)");
     for batch in pending {
         let now = Utc::now();
-        let request = BlockRequest::new(&batch.ids, batch.block_till);
         let outcome = Outcome {
-            ids_json: request.ids_json(),
+            request: batch.prepare(&shared.client),
             batch,
             status: BatchStatus::Failed,
+            done: None,
             attempts: 0,
             http_status: None,
             error: Some(format!(
                 "internal error (a bug: please report it): {message}; the batch may or may not have reached the server"
             )),
             kind: Some("internal"),
-            block_ids: None,
-            already: false,
             started_at: now,
             finished_at: now,
         };
@@ -341,7 +354,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Stops dispatching for `reason`, keeping the first reason given.
-fn stop_run(shared: &Shared, reason: Stop) {
+fn stop_run<W: Operation>(shared: &Shared<W>, reason: Stop) {
     let mut stop = shared
         .stop_reason
         .lock()
@@ -355,7 +368,7 @@ fn stop_run(shared: &Shared, reason: Stop) {
 
 /// Sends one batch to its end, bisecting on 400, and reports every part's outcome. The
 /// batch in hand stays on `pending` until it ends, so that a panic can still name it.
-async fn send_batch(shared: &Shared, pending: &mut Vec<Batch>) {
+async fn send_batch<W: Operation>(shared: &Shared<W>, pending: &mut Vec<W>) {
     // Bisection as an explicit stack instead of recursion: async recursion needs boxing.
     while let Some(batch) = pending.last() {
         let end = attempt_batch(shared, batch).await;
@@ -366,9 +379,7 @@ async fn send_batch(shared: &Shared, pending: &mut Vec<Batch>) {
                 pending.push(left);
             }
             BatchEnd::NotSent(batch) => {
-                shared
-                    .not_sent
-                    .fetch_add(batch.ids.len() as u64, Ordering::Relaxed);
+                shared.not_sent.fetch_add(batch.size(), Ordering::Relaxed);
             }
             BatchEnd::Done(outcome) => {
                 // The collector only stops after every sender is gone, so this cannot
@@ -380,13 +391,13 @@ async fn send_batch(shared: &Shared, pending: &mut Vec<Batch>) {
 }
 
 /// How the retry loop for one batch ended.
-enum BatchEnd {
-    Done(Outcome),
+enum BatchEnd<W: Operation> {
+    Done(Outcome<W>),
     /// The API refused the batch as invalid: send these halves instead.
-    Split(Batch, Batch),
+    Split(W, W),
     /// The run stopped before the batch was sent (or the server turned it away with a
     /// 429): it was not acted on.
-    NotSent(Batch),
+    NotSent(W),
 }
 
 /// What the ledger line of a batch needs to know about its attempts.
@@ -396,43 +407,62 @@ struct Tally {
     attempts: u32,
     /// The final attempt's status: none when it got no HTTP answer.
     http_status: Option<u16>,
-    /// From the request body, for the ledger line.
-    ids_json: Bytes,
 }
 
 impl Tally {
-    fn end(&self, batch: &Batch, status: BatchStatus, error: Option<String>) -> BatchEnd {
-        BatchEnd::Done(self.outcome(batch, status, error))
+    fn end<W: Operation>(
+        &self,
+        batch: &W,
+        request: W::Request,
+        status: BatchStatus,
+        error: Option<String>,
+    ) -> BatchEnd<W> {
+        BatchEnd::Done(self.outcome(batch, request, status, error))
     }
 
-    fn outcome(&self, batch: &Batch, status: BatchStatus, error: Option<String>) -> Outcome {
+    fn outcome<W: Operation>(
+        &self,
+        batch: &W,
+        request: W::Request,
+        status: BatchStatus,
+        error: Option<String>,
+    ) -> Outcome<W> {
         let finished_at = Utc::now();
         Outcome {
             batch: batch.clone(),
-            ids_json: self.ids_json.clone(),
+            request,
             status,
+            done: None,
             attempts: self.attempts,
             http_status: self.http_status,
             error,
             kind: None,
-            block_ids: None,
-            already: false,
             started_at: self.started_at.unwrap_or(finished_at),
             finished_at,
         }
     }
 }
 
-/// The retry loop for one batch: the policy of `classify`, applied.
-async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
+/// The retry loop for one batch: the operation's reading of each answer, applied.
+async fn attempt_batch<W: Operation>(shared: &Shared<W>, batch: &W) -> BatchEnd<W> {
     let config = &shared.config;
-    let request = BlockRequest::new(&batch.ids, batch.block_till);
+    let request = batch.prepare(&shared.client);
     let mut tally = Tally {
         started_at: None,
         attempts: 0,
         http_status: None,
-        ids_json: request.ids_json(),
     };
+    if let Some(step) = batch.without_request() {
+        let (status, done, error, kind) = match step {
+            Step::Done(done) => (BatchStatus::Done, Some(done), None, None),
+            Step::Failed { reason, kind } => (BatchStatus::Failed, None, Some(reason), kind),
+            other => (BatchStatus::Failed, None, Some(format!("{other:?}")), None),
+        };
+        let mut outcome = tally.outcome(batch, request, status, error);
+        outcome.done = done;
+        outcome.kind = kind;
+        return BatchEnd::Done(outcome);
+    }
     let mut waited_on_429 = Duration::ZERO;
     loop {
         tokio::select! {
@@ -444,7 +474,7 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
         tally.attempts += 1;
         shared.counters.requests.fetch_add(1, Ordering::Relaxed);
         let sent = Instant::now();
-        let answer = shared.client.send(&request).await;
+        let answer = shared.client.send_call(W::http(&request)).await;
         shared.in_flight.observe(sent.elapsed());
         tally.http_status = match &answer {
             Answer::Http { status, .. } => Some(*status),
@@ -454,10 +484,10 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
             // The server counted it against its limit: the gate measures what it admits.
             shared.gate.admitted(sent);
         }
-        let verdict = classify(&answer);
+        let verdict = batch.judge(&answer);
         if !matches!(
             verdict,
-            Verdict::Retry {
+            Step::Retry {
                 server_fault: true,
                 ..
             }
@@ -469,34 +499,25 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
                 .success();
         }
         let reason = match verdict {
-            Verdict::Blocked { records } => {
-                let mut outcome = tally.outcome(batch, BatchStatus::Blocked, None);
-                outcome.block_ids = records.map(|records| align_block_ids(&batch.ids, &records));
+            Step::Done(done) => {
+                let mut outcome = tally.outcome(batch, request, BatchStatus::Done, None);
+                outcome.done = Some(done);
                 return BatchEnd::Done(outcome);
             }
-            Verdict::Duplicate { reason } | Verdict::Split { reason } if batch.ids.len() > 1 => {
-                tracing::debug!(batch = batch.seq, ids = batch.ids.len(), %reason, "Splitting a refused batch");
-                let (left, right) = batch.clone().split();
+            Step::Split { reason } if batch.size() > 1 => {
+                tracing::debug!(batch = batch.seq(), ids = batch.size(), %reason, "Splitting a refused batch");
+                let (left, right) = batch.split();
                 return BatchEnd::Split(left, right);
             }
-            Verdict::Duplicate { .. } => {
-                // One ID the server says it already blocks: it is blocked, as asked.
-                let mut outcome = tally.outcome(batch, BatchStatus::Blocked, None);
-                outcome.already = true;
+            Step::Split { reason } | Step::Refused { reason } => {
+                return tally.end(batch, request, BatchStatus::Refused, Some(reason));
+            }
+            Step::Failed { reason, kind } => {
+                let mut outcome = tally.outcome(batch, request, BatchStatus::Failed, Some(reason));
+                outcome.kind = kind;
                 return BatchEnd::Done(outcome);
             }
-            Verdict::Split { reason } => {
-                return tally.end(batch, BatchStatus::Refused, Some(reason));
-            }
-            Verdict::Failed { reason } => {
-                return tally.end(batch, BatchStatus::Failed, Some(reason));
-            }
-            Verdict::Unrecognized { reason } => {
-                let mut outcome = tally.outcome(batch, BatchStatus::Failed, Some(reason));
-                outcome.kind = Some("unrecognized_answer");
-                return BatchEnd::Done(outcome);
-            }
-            Verdict::Abort { reason } => {
+            Step::Abort { reason } => {
                 if !shared.stop.is_cancelled() {
                     tracing::error!(
                         status = tally.http_status,
@@ -504,9 +525,9 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
                     );
                 }
                 stop_run(shared, Stop::Aborted(reason.clone()));
-                return tally.end(batch, BatchStatus::Failed, Some(reason));
+                return tally.end(batch, request, BatchStatus::Failed, Some(reason));
             }
-            Verdict::RateLimited {
+            Step::RateLimited {
                 retry_after,
                 reason,
             } => {
@@ -530,6 +551,7 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
                     return not_sent_or_failed(
                         &tally,
                         batch,
+                        request,
                         "stopped: the server asked to wait longer than --max-wait",
                     );
                 }
@@ -538,12 +560,13 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
                     return not_sent_or_failed(
                         &tally,
                         batch,
+                        request,
                         "stopped before retrying after a 429",
                     );
                 }
                 continue;
             }
-            Verdict::Retry {
+            Step::Retry {
                 reason,
                 server_fault,
             } => {
@@ -563,21 +586,21 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
             }
         };
         if tally.attempts >= config.max_attempts {
-            return tally.end(batch, BatchStatus::Failed, Some(reason));
+            return tally.end(batch, request, BatchStatus::Failed, Some(reason));
         }
         if shared.stop.is_cancelled() {
             let error = format!("{reason} (stopped before retrying)");
-            return tally.end(batch, BatchStatus::Failed, Some(error));
+            return tally.end(batch, request, BatchStatus::Failed, Some(error));
         }
         let delay = config
             .backoff
             .delay(tally.attempts, rand::rng().random::<f64>());
-        tracing::debug!(batch = batch.seq, attempts = tally.attempts, ?delay, %reason, "Retrying a batch");
+        tracing::debug!(batch = batch.seq(), attempts = tally.attempts, ?delay, %reason, "Retrying a batch");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shared.stop.cancelled() => {
                 let error = format!("{reason} (stopped before retrying)");
-                return tally.end(batch, BatchStatus::Failed, Some(error));
+                return tally.end(batch, request, BatchStatus::Failed, Some(error));
             }
         }
     }
@@ -586,11 +609,16 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
 /// A batch the run stops on after 429s: if no attempt ever got past a 429, the server
 /// never acted on it and it is not sent; otherwise an earlier attempt's answer was a
 /// fault and the batch is recorded failed.
-fn not_sent_or_failed(tally: &Tally, batch: &Batch, why: &str) -> BatchEnd {
+fn not_sent_or_failed<W: Operation>(
+    tally: &Tally,
+    batch: &W,
+    request: W::Request,
+    why: &str,
+) -> BatchEnd<W> {
     if tally.attempts == 0 {
         BatchEnd::NotSent(batch.clone())
     } else {
-        tally.end(batch, BatchStatus::Failed, Some(why.to_owned()))
+        tally.end(batch, request, BatchStatus::Failed, Some(why.to_owned()))
     }
 }
 

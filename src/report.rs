@@ -66,6 +66,13 @@ pub struct IdCounts {
     pub refused: u64,
     /// Input rows rejected (they carry no valid ID, so they are counted by line).
     pub rejected_rows: u64,
+    /// IDs on blocked lines the server said were blocked already (by line: an ID
+    /// re-blocked twice counts twice). Part of the blocked lines, counted apart.
+    pub already_blocked: u64,
+    /// IDs whose latest outcome is an unblock's `unblocked` or `not_blocked`.
+    pub unblocked: u64,
+    /// IDs whose latest outcome is a failed unblock.
+    pub unblock_failed: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -144,6 +151,8 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
         report.latest.merge_later(latest_here);
     }
     report.ids.blocked = report.latest.blocked().len();
+    report.ids.unblocked = report.latest.unblocked().len();
+    report.ids.unblock_failed = report.latest.unblock_failed().len();
     report.ids.refused = report.latest.refused().len();
     report.ids.failed = report.latest.failed_count() - report.ids.refused;
 
@@ -220,6 +229,8 @@ impl Report {
                 run.rejected_rows += 1;
                 return;
             }
+            // Unblock lines change the current state (`latest`), not the block counts.
+            Record::Unblock(_) => return,
             Record::Batch(batch) => batch,
         };
         run.batches += 1;
@@ -236,13 +247,13 @@ impl Report {
                 .map_or(batch.finished_at, |at| at.max(batch.finished_at)),
         );
         if batch.already {
-            self.ids.already_blocked_lines += batch.ids.len() as u64;
+            self.ids.already_blocked += batch.ids.len() as u64;
         }
         match batch.status {
             Status::Blocked => self.batches.blocked += 1,
             // Parsing turns every `rejected` line into a `Record::Reject`, so a batch
             // line here is blocked or failed.
-            Status::Rejected | Status::Run => {}
+            Status::Rejected | Status::Run | Status::Unblocked | Status::NotBlocked => {}
             Status::Refused => self.batches.refused += 1,
             Status::Failed => {
                 self.batches.failed += 1;
@@ -545,7 +556,10 @@ pub(super) mod tests {
                 already_blocked_lines: 0,
                 failed: 2,
                 refused: 0,
-                rejected_rows: 1
+                rejected_rows: 1,
+                already_blocked: 0,
+                unblocked: 0,
+                unblock_failed: 0,
             }
         );
         assert_eq!(

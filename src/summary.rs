@@ -7,8 +7,14 @@ use serde::Serialize;
 
 use crate::counters::Counters;
 use crate::exit::ExitStatus;
-use crate::pipeline::RunEnd;
-use crate::pool::Stop;
+use crate::pool::{PoolCounters, PoolEnd, Stop};
+
+/// What a sending run left behind for the summary (`pipeline::execute` returns it).
+pub struct RunEnd {
+    pub pool: PoolEnd,
+    pub pool_counters: std::sync::Arc<PoolCounters>,
+    pub elapsed: std::time::Duration,
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
@@ -32,6 +38,14 @@ pub struct Summary {
     /// Refused by the server by name: `retry` skips them unless `--include-refused`.
     pub refused: u64,
     pub not_sent: u64,
+    /// `unblock`: block records deleted (one per contact and record).
+    pub unblocked: u64,
+    /// `unblock`: contacts with no block record, or whose record was already gone.
+    pub not_blocked: u64,
+    /// `unblock`: requests that listed the block list (not in `requests`), and the
+    /// records they listed.
+    pub list_requests: u64,
+    pub records_listed: u64,
     /// Rows not read because the run stopped early.
     pub unread_rows: u64,
     /// Whether some unread input could not be counted (stdin, or too long to count).
@@ -94,8 +108,17 @@ impl Summary {
         let rows_read = get(&counters.rows);
         let (duplicates, already_blocked) =
             (get(&counters.duplicates), get(&counters.already_blocked));
-        let accounted =
-            rows_read == blocked + failed + refused + duplicates + already_blocked + not_sent;
+        let (unblocked, not_blocked) =
+            (get(&counters.ids_unblocked), get(&counters.ids_not_blocked));
+        let accounted = rows_read
+            == blocked
+                + failed
+                + refused
+                + unblocked
+                + not_blocked
+                + duplicates
+                + already_blocked
+                + not_sent;
         let rejected = get(&counters.rejected);
         // Nothing valid at all (rows left to other shards are this shard's choice, not
         // a bad input).
@@ -103,6 +126,11 @@ impl Summary {
             && rows_read == 0
             && get(&counters.other_shards) == 0
             && stop.is_none();
+        let done = if facts.command == "unblock" {
+            unblocked
+        } else {
+            blocked
+        };
         let status = if !accounted {
             ExitStatus::Internal
         } else if no_valid_id {
@@ -131,19 +159,27 @@ impl Summary {
             command: facts.command,
             run: facts.run.to_owned(),
             target: facts.target.to_owned(),
-            outcome: status.word(),
+            outcome: if facts.command == "unblock" && status == ExitStatus::Success {
+                "done, every valid ID unblocked (or found not blocked)"
+            } else {
+                status.word()
+            },
             exit_code: status.code(),
             rows_read,
             rejected,
             duplicates,
             already_blocked,
             other_shards: get(&counters.other_shards),
-            sent: blocked + failed + refused,
+            sent: blocked + failed + refused + unblocked + not_blocked,
             blocked,
             blocked_already: get(&counters.ids_already),
             failed,
             refused,
             not_sent,
+            unblocked,
+            not_blocked,
+            list_requests: get(&counters.list_requests),
+            records_listed: get(&counters.records_listed),
             unread_rows: get(&counters.unread),
             unread_uncounted: get(&counters.unread_uncounted) > 0,
             inputs_broken,
@@ -154,7 +190,7 @@ impl Summary {
             server_admitted_per_second: end.pool.admitted_per_second,
             seconds,
             ids_per_second: if seconds > 0.0 {
-                blocked as f64 / seconds
+                done as f64 / seconds
             } else {
                 0.0
             },
@@ -191,6 +227,9 @@ impl Summary {
     /// The text summary, for stdout.
     pub fn render(&self) -> String {
         let n = group_digits;
+        if self.command == "unblock" {
+            return self.render_unblock();
+        }
         let mut out = format!(
             "blockade {}: {}\n  read      {} ({} rejected, {} duplicates, {} already blocked per the ledger)\n  sent      {} in {}\n",
             self.command,
@@ -262,8 +301,56 @@ impl Summary {
         if let Some(admitted) = self.server_admitted_per_second {
             out += &format!("  limit     {}\n", crate::gate::limit_hint(admitted));
         }
+        out += &self.render_end("blocked");
+        out
+    }
+
+    /// The text summary of `unblock`: per block record deleted, per contact not blocked.
+    fn render_unblock(&self) -> String {
+        let n = group_digits;
+        let mut out = format!(
+            "blockade unblock: {}\n  contacts  {} to unblock ({} rejected rows, {} duplicates, {} already unblocked per the ledger)\n  sent      {}\n",
+            self.outcome,
+            n(self.rows_read - self.duplicates - self.already_blocked),
+            n(self.rejected),
+            n(self.duplicates),
+            n(self.already_blocked),
+            plural(self.requests, "DELETE request"),
+        );
+        if self.list_requests > 0 {
+            out += &format!(
+                "  listed    {} block records in {}\n",
+                n(self.records_listed),
+                plural(self.list_requests, "request")
+            );
+        }
         out += &format!(
-            "  time      {:.1}s ({} IDs/s blocked)\n  ledger    {} (run {}, target {})\n",
+            "  unblocked {} deleted\n  not blocked {} (no block record, or it was gone already)\n  failed    {}\n",
+            plural(self.unblocked, "block record"),
+            plural(self.not_blocked, "contact"),
+            plural(self.failed + self.refused, "contact record"),
+        );
+        if self.not_sent > 0 {
+            out += &format!(
+                "  not sent  {} (stopped early)\n",
+                plural(self.not_sent, "contact record")
+            );
+        }
+        if self.rate_limited > 0 {
+            out += &format!(
+                "  429s      {} (the pool waited and slowed down)\n",
+                n(self.rate_limited)
+            );
+        }
+        out += &self.render_end("unblocked");
+        out
+    }
+
+    /// Time, ledger, why it stopped, the sum check and the next commands.
+    fn render_end(&self, done: &str) -> String {
+        let n = group_digits;
+        let mut out = format!(
+            "  time      {:.1}s ({} IDs/s {done})\n  ledger    {} (run {}, target {})\n",
             self.seconds,
             n(self.ids_per_second.round() as u64),
             self.ledger.display(),
@@ -275,15 +362,19 @@ impl Summary {
         }
         if !self.accounted {
             out += &format!(
-                "  BUG       the counts do not add up: {} valid rows read, but {} blocked + {} failed + {} refused + {} duplicates + {} skipped by --resume + {} not sent = {}. Please report this with the ledger.\n",
+                "  BUG       the counts do not add up: {} valid rows read, but {} blocked + {} unblocked + {} not blocked + {} failed + {} refused + {} duplicates + {} skipped by --resume + {} not sent = {}. Please report this with the ledger.\n",
                 self.rows_read,
                 self.blocked,
+                self.unblocked,
+                self.not_blocked,
                 self.failed,
                 self.refused,
                 self.duplicates,
                 self.already_blocked,
                 self.not_sent,
                 self.blocked
+                    + self.unblocked
+                    + self.not_blocked
                     + self.failed
                     + self.refused
                     + self.duplicates

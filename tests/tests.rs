@@ -15,3 +15,4 @@ mod shards;
 mod tls;
 mod transport;
 mod truth;
+mod unblock;

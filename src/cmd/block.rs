@@ -164,7 +164,7 @@ fn resume_from(results: &Path, target: &str, must_exist: bool) -> anyhow::Result
 
 /// `--results` must not be one of the inputs: appending JSON lines to a user's CSV
 /// destroys it.
-fn refuse_input_as_results(inputs: &[String], results: &Path) -> anyhow::Result<()> {
+pub(crate) fn refuse_input_as_results(inputs: &[String], results: &Path) -> anyhow::Result<()> {
     let Ok(results_meta) = std::fs::metadata(results) else {
         return Ok(());
     };

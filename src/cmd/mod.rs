@@ -2,9 +2,12 @@
 //! and `run(args) -> Result<ExitStatus>`. Shared wiring (target, signals) lives here.
 
 pub mod block;
+pub mod blocked;
+pub mod listing;
 pub mod mock;
 pub mod report;
 pub mod retry;
+pub mod unblock;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ use crate::endpoint;
 use crate::exit::ExitStatus;
 use crate::ledger::{LedgerWriter, Record, RunRecord, Status, new_run_id};
 use crate::mock::{MockConfig, MockServer};
-use crate::pipeline::{self, ChannelSink, Run};
+use crate::pipeline::{self, ChannelSink, Recorded, Run};
 use crate::pool::PoolConfig;
 use crate::progress;
 use crate::summary::{NextCommands, RunFacts, Summary};
@@ -49,7 +52,14 @@ pub async fn connect(args: &ConnectionArgs) -> anyhow::Result<Connected> {
         MockConfig {
             key: key_text,
             record_ids: false,
-            faults: Default::default(),
+            // The block list is kept, so that `unblock` and `blocked` work in the sandbox.
+            faults: crate::mock::Faults {
+                block_list: crate::mock::BlockListOptions {
+                    keep: true,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
         },
     )
     .await
@@ -92,13 +102,29 @@ pub struct SendJob<'a> {
 
 /// The part `block` and `retry` share: build the client, run the pipeline with `produce`
 /// as its producer, then print the summary, write `--summary-json` and stop the sandbox.
-pub async fn send<P>(
+pub async fn send<W, P>(
     job: SendJob<'_>,
     counters: Arc<Counters>,
     produce: P,
 ) -> anyhow::Result<ExitStatus>
 where
-    P: FnOnce(&mut ChannelSink) + Send + 'static,
+    W: Recorded,
+    P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
+{
+    send_with_interrupt(job, counters, produce, watch_signals()).await
+}
+
+/// [`send`], stopped by `interrupt` (a command that sent something before, such as
+/// `unblock`'s listing, watches the signals once for both).
+pub async fn send_with_interrupt<W, P>(
+    job: SendJob<'_>,
+    counters: Arc<Counters>,
+    produce: P,
+    interrupt: CancellationToken,
+) -> anyhow::Result<ExitStatus>
+where
+    W: Recorded,
+    P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
 {
     let target = &job.connected.target;
     let client = Client::with_extra_roots(
@@ -128,7 +154,7 @@ where
         ledger,
         progress: progress::Mode::pick(job.log.quiet, job.log.log_format == LogFormat::Json),
         expected_rows: job.expected_rows,
-        interrupt: watch_signals(),
+        interrupt,
     };
     let end = pipeline::execute(run, counters.clone(), produce).await?;
     Counters::add(&counters.not_sent, end.pool.ids_not_sent);
@@ -226,7 +252,7 @@ pub fn next_commands(command: &str, args: &ConnectionArgs, ledger: &Path) -> Nex
     let mut again: Vec<String> = std::iter::once("blockade".to_owned())
         .chain(std::env::args().skip(1))
         .collect();
-    if command == "block" && !again.iter().any(|arg| arg == "--resume") {
+    if (command == "block" || command == "unblock") && !again.iter().any(|arg| arg == "--resume") {
         again.push("--resume".to_owned());
     }
     let quote = |words: Vec<String>| {

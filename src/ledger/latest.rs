@@ -17,7 +17,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use roaring::RoaringTreemap;
 
-use super::{LedgerError, LedgerReadStats, Record, Status, read_records};
+use super::{LedgerError, LedgerReadStats, Record, Status, UnblockRecord, read_records};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LatestStatus {
@@ -28,6 +28,11 @@ pub struct LatestStatus {
     /// failed ID skip the per-group work.
     failed: RoaringTreemap,
     failed_by_till: BTreeMap<DateTime<Utc>, RoaringTreemap>,
+    /// IDs whose latest line is an unblock's `unblocked` or `not_blocked`.
+    unblocked: RoaringTreemap,
+    /// IDs whose latest line is an unblock's `failed` (not in `failed`: `retry` must not
+    /// block what the moderator meant to unblock).
+    unblock_failed: RoaringTreemap,
 }
 
 impl LatestStatus {
@@ -62,8 +67,18 @@ impl LatestStatus {
 
     /// Applies the next line of a ledger (lines must come in file order).
     pub fn apply(&mut self, record: &Record) {
-        let Record::Batch(batch) = record else { return };
+        let batch = match record {
+            Record::Batch(batch) => batch,
+            Record::Unblock(unblock) => return self.apply_unblock(unblock),
+            Record::Reject(_) | Record::Run(_) => return,
+        };
         let ids: RoaringTreemap = batch.ids.iter().copied().collect();
+        if !self.unblocked.is_empty() {
+            self.unblocked -= &ids;
+        }
+        if !self.unblock_failed.is_empty() {
+            self.unblock_failed -= &ids;
+        }
         match batch.status {
             Status::Blocked => {
                 self.forget_failed(&ids, None);
@@ -81,17 +96,49 @@ impl LatestStatus {
                 }
                 *self.failed_by_till.entry(batch.block_till).or_default() |= ids;
             }
-            Status::Rejected | Status::Run => {}
+            Status::Rejected | Status::Run | Status::Unblocked | Status::NotBlocked => {}
         }
+    }
+
+    /// An unblock line: `unblocked`/`not_blocked` take the IDs out of blocked and failed;
+    /// a `failed` one takes them out of failed (so `retry` does not block them again) and
+    /// leaves blocked as it was (the record is probably still there).
+    fn apply_unblock(&mut self, unblock: &UnblockRecord) {
+        let ids: RoaringTreemap = unblock.ids.iter().copied().collect();
+        self.forget_failed(&ids, None);
+        self.refused -= &ids;
+        if unblock.status == Status::Failed {
+            self.unblocked -= &ids;
+            self.unblock_failed |= ids;
+        } else {
+            self.blocked -= &ids;
+            self.unblock_failed -= &ids;
+            self.unblocked |= ids;
+        }
+    }
+
+    /// IDs whose latest outcome is an unblock's `unblocked` or `not_blocked`.
+    pub fn unblocked(&self) -> &RoaringTreemap {
+        &self.unblocked
+    }
+
+    /// IDs whose latest outcome is a failed unblock.
+    pub fn unblock_failed(&self) -> &RoaringTreemap {
+        &self.unblock_failed
     }
 
     /// Folds in the state of a ledger whose lines all come after this one's (the next
     /// shard or file): the result equals reading both ledgers' lines in that order,
     /// because every ID the later ledger names ends up in its blocked or failed set.
     pub fn merge_later(&mut self, later: LatestStatus) {
-        let named_later = &later.blocked | &later.failed;
-        self.blocked -= &named_later;
+        let settled_later = &(&later.blocked | &later.failed) | &later.unblocked;
+        let named_later = &settled_later | &later.unblock_failed;
+        self.blocked -= &settled_later;
         self.blocked |= later.blocked;
+        self.unblocked -= &named_later;
+        self.unblocked |= later.unblocked;
+        self.unblock_failed -= &named_later;
+        self.unblock_failed |= later.unblock_failed;
         self.refused -= &named_later;
         self.refused |= later.refused;
         self.forget_failed(&named_later, None);
@@ -412,5 +459,67 @@ mod tests {
         assert_eq!(latest.blocked(), &set(&[2]));
         assert_eq!(latest.failed(), &set(&[1]));
         assert_eq!(stats.bad_line_count, 1);
+    }
+
+    fn unblock_line(status: Status, ids: &[u64]) -> Record {
+        Record::Unblock(crate::ledger::UnblockRecord {
+            run: "u1".to_owned(),
+            batch: 1,
+            status,
+            op: crate::ledger::UNBLOCK_OP.to_owned(),
+            ids: ids.to_vec(),
+            block_ids: None,
+            attempts: 1,
+            http_status: Some(200),
+            error: None,
+            kind: None,
+            source: "test".to_owned(),
+            started_at: at(0, 0),
+            finished_at: at(0, 1),
+            ms: 1,
+        })
+    }
+
+    #[test]
+    fn unblock_lines_clear_blocked_and_failed_and_a_later_block_wins_again() {
+        let till = at(86_400, 0);
+        let lines = vec![
+            line(Status::Blocked, &[1, 2, 3], till),
+            line(Status::Failed, &[4], till),
+            unblock_line(Status::Unblocked, &[1]),
+            unblock_line(Status::NotBlocked, &[4]),
+            unblock_line(Status::Failed, &[2]),
+        ];
+        let latest = LatestStatus::from_records(lines.clone());
+        let ids = |set: &RoaringTreemap| set.iter().collect::<Vec<_>>();
+        assert_eq!(
+            ids(latest.blocked()),
+            [2, 3],
+            "a failed unblock leaves it blocked"
+        );
+        assert_eq!(ids(latest.unblocked()), [1, 4]);
+        assert_eq!(ids(latest.unblock_failed()), [2]);
+        assert!(
+            latest.failed().is_empty(),
+            "retry must not block what was unblocked"
+        );
+
+        let mut again = lines.clone();
+        again.push(line(Status::Blocked, &[1, 2], till));
+        let latest = LatestStatus::from_records(again);
+        assert_eq!(ids(latest.blocked()), [1, 2, 3]);
+        assert_eq!(ids(latest.unblocked()), [4]);
+        assert!(latest.unblock_failed().is_empty());
+
+        // Split anywhere, merged: the same as read in one go.
+        for cut in 0..=lines.len() {
+            let mut merged = LatestStatus::from_records(lines[..cut].to_vec());
+            merged.merge_later(LatestStatus::from_records(lines[cut..].to_vec()));
+            assert_eq!(
+                merged,
+                LatestStatus::from_records(lines.clone()),
+                "cut at {cut}"
+            );
+        }
     }
 }

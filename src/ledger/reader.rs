@@ -274,6 +274,7 @@ mod tests {
             .iter()
             .map(|(line, record)| match record {
                 Record::Batch(batch) => (*line, batch.ids.clone()),
+                Record::Unblock(unblock) => (*line, unblock.ids.clone()),
                 Record::Reject(_) | Record::Run(_) => (*line, Vec::new()),
             })
             .collect()

@@ -28,6 +28,12 @@ pub enum Status {
     Rejected,
     /// A run's first line: which command ran against which target (`RunRecord`).
     Run,
+    /// `unblock` deleted the contact's block record (`UnblockRecord`).
+    Unblocked,
+    /// `unblock` found no block record for the contact, or the server deleted nothing
+    /// (`affected: 0`): the contact is not blocked.
+    #[serde(rename = "not_blocked")]
+    NotBlocked,
 }
 
 impl Status {
@@ -39,6 +45,8 @@ impl Status {
             Status::Refused => "refused",
             Status::Rejected => "rejected",
             Status::Run => "run",
+            Status::Unblocked => "unblocked",
+            Status::NotBlocked => "not_blocked",
         }
     }
 }
@@ -181,6 +189,36 @@ pub struct RunRecord {
     pub version: String,
 }
 
+/// The `op` of every unblock line: it tells an unblock's `failed` line from a block's.
+pub const UNBLOCK_OP: &str = "unblock";
+
+/// One unblock request (the DELETE of one block record), or contacts for which no block
+/// record was found (no request, `attempts` 0). `status` is `unblocked`, `not_blocked` or
+/// `failed`; `op` is always `unblock`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnblockRecord {
+    pub run: String,
+    pub batch: u64,
+    pub status: Status,
+    pub op: String,
+    /// The contacts.
+    pub ids: Vec<u64>,
+    /// The block record deleted (aligned with `ids`); `null` when none was found.
+    pub block_ids: Option<Vec<Option<u64>>>,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Where the contacts came from (`retry of ...`, an input's `path:line`, `listing`).
+    pub source: String,
+    #[serde(with = "timestamp")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub finished_at: DateTime<Utc>,
+    pub ms: u64,
+}
+
 /// Any ledger line.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "RawRecord")]
@@ -188,6 +226,7 @@ pub enum Record {
     Batch(BatchRecord),
     Reject(RejectRecord),
     Run(RunRecord),
+    Unblock(UnblockRecord),
 }
 
 impl Record {
@@ -196,6 +235,7 @@ impl Record {
             Record::Batch(batch) => batch.status,
             Record::Reject(reject) => reject.status,
             Record::Run(run) => run.status,
+            Record::Unblock(unblock) => unblock.status,
         }
     }
 
@@ -205,6 +245,7 @@ impl Record {
             Record::Batch(batch) => batch.write_json(out),
             Record::Reject(reject) => serde_json::to_writer(out, reject),
             Record::Run(run) => serde_json::to_writer(out, run),
+            Record::Unblock(unblock) => serde_json::to_writer(out, unblock),
         }
     }
 
@@ -213,6 +254,7 @@ impl Record {
             Record::Batch(batch) => &batch.run,
             Record::Reject(reject) => &reject.run,
             Record::Run(run) => &run.run,
+            Record::Unblock(unblock) => &unblock.run,
         }
     }
 }
@@ -235,6 +277,7 @@ impl Serialize for Record {
             Record::Batch(batch) => batch.serialize(serializer),
             Record::Reject(reject) => reject.serialize(serializer),
             Record::Run(run) => run.serialize(serializer),
+            Record::Unblock(unblock) => unblock.serialize(serializer),
         }
     }
 }
@@ -261,6 +304,7 @@ struct RawRecord {
     #[serde(default)]
     already: bool,
     input: Option<String>,
+    op: Option<String>,
     command: Option<String>,
     target: Option<String>,
     version: Option<String>,
@@ -288,6 +332,8 @@ impl TryFrom<RawRecord> for Record {
                 started_at: required(raw.started_at, "started_at", status)?,
                 version: raw.version.unwrap_or_default(),
             })),
+            Status::Unblocked | Status::NotBlocked => unblock_record(raw),
+            Status::Failed if raw.op.as_deref() == Some(UNBLOCK_OP) => unblock_record(raw),
             Status::Blocked | Status::Failed | Status::Refused => Ok(Record::Batch(BatchRecord {
                 run: raw.run,
                 batch: required(raw.batch, "batch", status)?,
@@ -315,6 +361,28 @@ impl TryFrom<RawRecord> for Record {
             })),
         }
     }
+}
+
+fn unblock_record(raw: RawRecord) -> Result<Record, String> {
+    let status = raw.status;
+    let required =
+        |key: &str| format!("a `{}` unblock line lacks the key `{key}`", status.as_str());
+    Ok(Record::Unblock(UnblockRecord {
+        run: raw.run,
+        batch: raw.batch.ok_or_else(|| required("batch"))?,
+        status,
+        op: UNBLOCK_OP.to_owned(),
+        ids: raw.ids.ok_or_else(|| required("ids"))?,
+        block_ids: raw.block_ids,
+        attempts: raw.attempts.ok_or_else(|| required("attempts"))?,
+        http_status: raw.http_status,
+        error: raw.error,
+        kind: raw.kind,
+        source: raw.source.ok_or_else(|| required("source"))?,
+        started_at: raw.started_at.ok_or_else(|| required("started_at"))?,
+        finished_at: raw.finished_at.ok_or_else(|| required("finished_at"))?,
+        ms: raw.ms.ok_or_else(|| required("ms"))?,
+    }))
 }
 
 #[cfg(test)]
@@ -556,5 +624,56 @@ pub(crate) mod tests {
         let line = r#"{"run":"r","status":"pending","source":"a.csv:1","input":"1","error":"x"}"#;
         let error = serde_json::from_str::<Record>(line).expect_err("unknown status");
         assert!(error.to_string().contains("pending"), "{error}");
+    }
+}
+
+#[cfg(test)]
+mod unblock_tests {
+    use super::tests::at;
+    use super::*;
+
+    pub(crate) fn unblock(status: Status, ids: &[u64], block_id: Option<u64>) -> UnblockRecord {
+        UnblockRecord {
+            run: "u1".to_owned(),
+            batch: 3,
+            status,
+            op: UNBLOCK_OP.to_owned(),
+            ids: ids.to_vec(),
+            block_ids: block_id.map(|id| vec![Some(id)]),
+            attempts: 1,
+            http_status: Some(200),
+            error: None,
+            kind: None,
+            source: "unblock of run r1 in results.jsonl".to_owned(),
+            started_at: at(0, 5),
+            finished_at: at(0, 9),
+            ms: 4,
+        }
+    }
+
+    #[test]
+    fn unblock_lines_round_trip_and_their_failed_lines_are_told_apart() {
+        for status in [Status::Unblocked, Status::NotBlocked, Status::Failed] {
+            let record = Record::Unblock(unblock(status, &[827], Some(6)));
+            let mut line = Vec::new();
+            record.write_json(&mut line).expect("writes");
+            let text = String::from_utf8(line).expect("utf-8");
+            assert!(text.contains(r#""op":"unblock""#), "{text}");
+            let back: Record = serde_json::from_str(&text).expect("parses");
+            assert_eq!(back, record, "{text}");
+        }
+        let line =
+            serde_json::to_string(&Record::Unblock(unblock(Status::NotBlocked, &[1, 2], None)))
+                .expect("serializes");
+        assert!(line.contains(r#""status":"not_blocked""#), "{line}");
+        assert!(line.contains(r#""block_ids":null"#), "{line}");
+        // A block's failed line (no `op`) is still a batch line.
+        let failed = line
+            .replace(r#""status":"not_blocked""#, r#""status":"failed""#)
+            .replace(r#","op":"unblock""#, "");
+        assert!(
+            serde_json::from_str::<Record>(&failed).is_err(),
+            "no block_till"
+        );
     }
 }

@@ -33,7 +33,7 @@ impl BlockListOptions {
         record_ids
             || self.keep
             || self.answer == AnswerMode::Records
-            || self.on_duplicate == OnDuplicate::Reject
+            || self.on_duplicate != OnDuplicate::Update
             || self.list_ignores_offset
     }
 }
@@ -57,6 +57,10 @@ pub enum OnDuplicate {
     /// 400 `ERROR_DUPLICATE_RECORD_FOUND` naming the value; nothing in the request is kept.
     #[value(name = "400")]
     Reject,
+    /// Create another record for a contact already blocked (it then has two records, as
+    /// an account blocked twice by hand may); `unblock` must delete both. Emails and IPs
+    /// are updated.
+    Add,
 }
 
 /// The three block types the API knows.
@@ -184,7 +188,12 @@ impl BlockList {
                 for &contact in contacts {
                     let existing = self.contacts.get(&contact).copied();
                     let id = match existing {
-                        Some(id) => self.update_till(id, till),
+                        Some(id) if on_duplicate != OnDuplicate::Add => self.update_till(id, till),
+                        Some(_) => {
+                            let id = self.push(Kind::Contact, contact, till, created_ms);
+                            self.contacts.insert(contact, id);
+                            id
+                        }
                         None => {
                             let id = self.push(Kind::Contact, contact, till, created_ms);
                             self.contacts.insert(contact, id);
@@ -332,7 +341,10 @@ impl BlockList {
         self.deleted += 1;
         match kind {
             Kind::Contact => {
-                self.contacts.remove(&value);
+                // With `OnDuplicate::Add` the map names the newest of several records.
+                if self.contacts.get(&value).copied() == u32::try_from(id).ok() {
+                    self.contacts.remove(&value);
+                }
             }
             Kind::Email | Kind::Ip => {
                 // The string stays in `texts` (a later record may not reuse its index).

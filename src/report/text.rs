@@ -46,6 +46,21 @@ impl Report {
             group_digits(self.ids.rejected_rows),
             group_digits(self.ids.already_blocked_lines),
         );
+        if self.ids.already_blocked > 0 {
+            let _ = writeln!(
+                out,
+                "Already:  {} IDs were blocked already at the server (part of blocked)",
+                group_digits(self.ids.already_blocked)
+            );
+        }
+        if self.ids.unblocked + self.ids.unblock_failed > 0 {
+            let _ = writeln!(
+                out,
+                "Unblock:  unblocked or not blocked {}   failed {}",
+                group_digits(self.ids.unblocked),
+                group_digits(self.ids.unblock_failed)
+            );
+        }
         self.render_runs(&mut out);
         self.render_failures(&mut out);
         self.render_bad_lines(&mut out);
