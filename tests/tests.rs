@@ -16,3 +16,4 @@ mod tls;
 mod transport;
 mod truth;
 mod unblock;
+mod worker_panic;

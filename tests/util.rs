@@ -496,9 +496,17 @@ fn drain_output(
     (drain(child.stdout.take()), drain(child.stderr.take()))
 }
 
-/// Runs `cmd` to its end and also returns the child's peak resident memory in KiB
-/// (`ru_maxrss` from `wait4`, exact and race-free: the kernel keeps it until the child is
-/// reaped). Output is drained on threads so the child never blocks on a full pipe.
+/// Runs `cmd` to its end and also returns the child's peak resident memory in KiB.
+/// Output is drained on threads so the child never blocks on a full pipe.
+///
+/// The figure is `ru_maxrss` from `wait4` (exact and race-free: the kernel keeps it until
+/// the child is reaped), with one catch: Linux charges a child spawned by `vfork` (as
+/// `Command` does) with this test process's own peak RSS at the `exec`. So when the
+/// child's figure is not above this process's own peak (say, after another test's panic
+/// loaded debug info for a backtrace), it may be ours, not the child's: then the child's
+/// own high-water mark (`VmHWM`, which `exec` resets) is used, sampled every few
+/// milliseconds while it ran. In that case the true peak is also at most our own peak,
+/// so a bound checked against either figure still holds.
 // The child is reaped by `wait4` below, which clippy cannot see.
 #[allow(clippy::zombie_processes)]
 pub fn run_measured(cmd: &mut Command) -> (Ran, u64) {
@@ -506,6 +514,7 @@ pub fn run_measured(cmd: &mut Command) -> (Ran, u64) {
     let mut child = cmd.spawn().expect("spawn blockade");
     let (stdout, stderr) = drain_output(&mut child);
     let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
+    let sampled = sample_high_water_mark(pid);
     let mut status: libc::c_int = 0;
     // SAFETY: `rusage` is plain old data, zeroed is a valid value, and wait4 only writes it.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -530,7 +539,40 @@ pub fn run_measured(cmd: &mut Command) -> (Ran, u64) {
         stdout: stdout.join().expect("stdout reader"),
         stderr: stderr.join().expect("stderr reader"),
     };
-    (ran, u64::try_from(usage.ru_maxrss).unwrap_or(0))
+    let reported = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+    let sampled = sampled.join().expect("sampler");
+    // SAFETY: as above; getrusage only writes the struct.
+    let mut own: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut own) };
+    let own_peak = u64::try_from(own.ru_maxrss).unwrap_or(0);
+    let rss_kb = if reported > own_peak || sampled == 0 {
+        reported
+    } else {
+        sampled
+    };
+    (ran, rss_kb)
+}
+
+/// Samples `VmHWM` (KiB) of process `pid` every 2 ms until it is gone, on a thread; the
+/// thread returns the last value read (the mark only rises).
+fn sample_high_water_mark(pid: libc::pid_t) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let path = format!("/proc/{pid}/status");
+        let mut last = 0;
+        while let Ok(status) = std::fs::read_to_string(&path) {
+            // A zombie (exited, not yet reaped) has no Vm lines: its last mark stands.
+            let Some(kb) = status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            else {
+                break;
+            };
+            last = kb;
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        last
+    })
 }
 
 /// Runs `cmd` like [`run`], but kills it and fails the test if it has not ended after
