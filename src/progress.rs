@@ -95,6 +95,9 @@ impl Progress {
 
 struct Snapshot {
     settled: u64,
+    /// What the run's kind of request has done: "blocked", or "unblocked" (an unblock
+    /// run counts deleted records and contacts found not blocked).
+    verb: &'static str,
     blocked: u64,
     failed: u64,
     rejected: u64,
@@ -103,9 +106,17 @@ struct Snapshot {
 
 impl Snapshot {
     fn take(counters: &Counters, pool: &PoolCounters) -> Snapshot {
+        let unblocked =
+            Counters::get(&counters.ids_unblocked) + Counters::get(&counters.ids_not_blocked);
+        let (verb, done) = if unblocked > 0 {
+            ("unblocked", unblocked)
+        } else {
+            ("blocked", Counters::get(&counters.ids_blocked))
+        };
         Snapshot {
             settled: counters.settled(),
-            blocked: Counters::get(&counters.ids_blocked),
+            verb,
+            blocked: done,
             failed: Counters::get(&counters.ids_failed),
             rejected: Counters::get(&counters.rejected),
             requests: Counters::get(&pool.requests),
@@ -198,8 +209,9 @@ async fn show_bar(
         // tick. Both are set, then the frame is drawn from this one snapshot (issue 12).
         bar.set_position(now.settled);
         bar.set_message(format!(
-            "{}blocked {}  failed {}  rejected {}",
+            "{}{} {}  failed {}  rejected {}",
             rate_text(meter.observe(now.requests)),
+            now.verb,
             group_digits(now.blocked),
             group_digits(now.failed),
             group_digits(now.rejected)
@@ -246,11 +258,13 @@ async fn show_lines(
             .map(|left| format!(", ETA {}", humantime::format_duration(left)))
             .unwrap_or_default();
         tracing::info!(
-            blocked = now.blocked,
+            done = now.blocked,
             failed = now.failed,
             rejected = now.rejected,
-            "Progress: {}{of} rows settled{rate}{left}",
+            "Progress: {}{of} rows settled, {} {}{rate}{left}",
             group_digits(now.settled),
+            now.verb,
+            group_digits(now.blocked),
         );
     }
 }
