@@ -231,6 +231,8 @@ impl Report {
             }
             // Unblock lines change the current state (`latest`), not the block counts.
             Record::Unblock(_) => return,
+            // Emails and IPs are counted per type (`by_type`).
+            Record::Text(_) => return,
             Record::Batch(batch) => batch,
         };
         run.batches += 1;

@@ -2,6 +2,7 @@
 //! and `run(args) -> Result<ExitStatus>`. Shared wiring (target, signals) lives here.
 
 pub mod block;
+pub mod block_text;
 pub mod blocked;
 pub mod listing;
 pub mod mock;
