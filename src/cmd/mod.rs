@@ -8,6 +8,7 @@ pub mod listing;
 pub mod mock;
 pub mod report;
 pub mod retry;
+pub mod retry_text;
 pub mod unblock;
 
 use std::path::Path;

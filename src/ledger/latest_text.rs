@@ -137,6 +137,14 @@ impl LatestText {
         counts
     }
 
+    /// How many values' latest state passes `keep`.
+    pub fn count_where(&self, keep: impl Fn(TextState) -> bool) -> u64 {
+        self.latest
+            .values()
+            .filter(|entry| keep(TextState::from_code(*entry & 0xff)))
+            .count() as u64
+    }
+
     pub fn is_empty(&self) -> bool {
         self.latest.is_empty()
     }
