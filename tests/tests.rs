@@ -15,4 +15,5 @@ mod shards;
 mod tls;
 mod transport;
 mod truth;
+mod types;
 mod unblock;

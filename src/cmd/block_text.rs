@@ -29,6 +29,9 @@ use crate::shard::Shard;
 use crate::summary::{group_digits, plural};
 use crate::text_batch::{TextBatch, TextChunker};
 
+/// Most values the dedupe table is sized for up front (about 600 MB of input lines).
+const MAX_PRESIZE: u64 = 16_000_000;
+
 /// What `block.rs` has checked and opened before handing an email or IP run over.
 pub struct TextRun {
     pub sources: Vec<Source>,
@@ -46,13 +49,22 @@ pub async fn run(args: BlockArgs, checked: TextRun, log: &LogArgs) -> anyhow::Re
     } = checked;
     let value_type = args.value_type;
     let batch_size = args.batch_size as usize;
+    // The line count of the inputs (plain files only), an upper bound of the distinct
+    // values: the dedupe table is sized once instead of growing (a growing table is
+    // briefly held twice). Capped, so that a bogus count cannot reserve much.
+    let rows_estimate = estimate_rows(
+        &args.inputs,
+        args.no_header || args.format == Some(input::Format::Plain),
+    );
+    let capacity = rows_estimate.unwrap_or(0).min(MAX_PRESIZE) as usize;
     if args.dry_run {
         let target = cmd::target_name(&args.connection)?;
         let dedupe = if args.resume {
             resume_from(&results, &target, value_type, false)?
         } else {
             HashedDedupe::new()
-        };
+        }
+        .with_capacity(capacity);
         let mut plan = TextPlan::default();
         let counters = Counters::default();
         read_text_inputs(
@@ -80,7 +92,8 @@ pub async fn run(args: BlockArgs, checked: TextRun, log: &LogArgs) -> anyhow::Re
         resume_from(&results, &connected.target.name, value_type, true)?
     } else {
         HashedDedupe::new()
-    };
+    }
+    .with_capacity(capacity);
     let job = SendJob {
         command: "block",
         connected,
@@ -88,14 +101,7 @@ pub async fn run(args: BlockArgs, checked: TextRun, log: &LogArgs) -> anyhow::Re
         pool: pool_config,
         ledger,
         results: &results,
-        expected_rows: if log.quiet {
-            None
-        } else {
-            estimate_rows(
-                &args.inputs,
-                args.no_header || args.format == Some(input::Format::Plain),
-            )
-        },
+        expected_rows: rows_estimate,
         summary_json: args.summary_json.as_deref(),
         log,
         next: cmd::next_commands("block", &args.connection, &results),
