@@ -132,7 +132,7 @@ mod tests {
         Answer::Http {
             status,
             retry_after: None,
-            body: Bytes::from(body.to_owned()),
+            body: body.as_bytes().to_vec(),
         }
     }
 

@@ -70,3 +70,35 @@ pub fn parse_value_type(text: &str) -> Option<ValueType> {
         .into_iter()
         .find(|value_type| value_type.as_str() == text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Record;
+
+    #[test]
+    fn an_email_line_round_trips_with_type_and_string_ids() {
+        let line = r#"{"run":"r","batch":1,"status":"failed","type":"email","ids":["a@b.co","c@d.co"],"block_till":"2030-01-01T00:00:00.000Z","attempts":1,"http_status":500,"error":"HTTP 500","source":"a.txt:1-2","started_at":"2030-01-01T00:00:00.000Z","finished_at":"2030-01-01T00:00:00.001Z","ms":1}"#;
+        let record: Record = serde_json::from_str(line).expect("an email line");
+        let Record::Text(text) = &record else {
+            panic!("{record:?}")
+        };
+        assert_eq!(text.ids, ["a@b.co", "c@d.co"]);
+        assert_eq!(text.value_type(), Some(crate::input::ValueType::Email));
+        let mut out = Vec::new();
+        record.write_json(&mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), line);
+    }
+
+    #[test]
+    fn strings_without_a_type_and_numbers_with_one_are_refused() {
+        let base = r#""block_till":"2030-01-01T00:00:00.000Z","attempts":1,"source":"s","started_at":"2030-01-01T00:00:00.000Z","finished_at":"2030-01-01T00:00:00.000Z","ms":1}"#;
+        let untyped = format!(r#"{{"run":"r","batch":1,"status":"blocked","ids":["a@b.co"],{base}"#);
+        let error = serde_json::from_str::<Record>(&untyped).unwrap_err();
+        assert!(error.to_string().contains("strings"), "{error}");
+        let numbers = format!(r#"{{"run":"r","batch":1,"status":"blocked","type":"ip","ids":[5],{base}"#);
+        let error = serde_json::from_str::<Record>(&numbers).unwrap_err();
+        assert!(error.to_string().contains("numbers"), "{error}");
+        let unknown = format!(r#"{{"run":"r","batch":1,"status":"blocked","type":"phone","ids":["1"],{base}"#);
+        assert!(serde_json::from_str::<Record>(&unknown).is_err());
+    }
+}
