@@ -173,6 +173,18 @@ fn a_failed_email_batch_is_retried_from_the_ledger() {
     let ran = run(&mut work.retry(&mock, &work.ledger_path(), &["--dry-run"]));
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert!(ran.stdout.contains("re-send   0 failed"), "{}", ran.stdout);
+    // The report counts the emails by their latest status.
+    let ran = run(work.report(&["--json"]).arg(work.ledger_path()));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    let report: Value = serde_json::from_str(&ran.stdout).expect("report JSON");
+    assert_eq!(report["by_type"]["email"]["blocked"], 3, "{report}");
+    assert_eq!(report["by_type"]["email"]["failed"], 0, "{report}");
+    let ran = run(work.report(&[]).arg(work.ledger_path()));
+    assert!(
+        ran.stdout.contains("emails   blocked 3   failed 0"),
+        "{}",
+        ran.stdout
+    );
 }
 
 #[test]

@@ -92,13 +92,17 @@ mod tests {
     #[test]
     fn strings_without_a_type_and_numbers_with_one_are_refused() {
         let base = r#""block_till":"2030-01-01T00:00:00.000Z","attempts":1,"source":"s","started_at":"2030-01-01T00:00:00.000Z","finished_at":"2030-01-01T00:00:00.000Z","ms":1}"#;
-        let untyped = format!(r#"{{"run":"r","batch":1,"status":"blocked","ids":["a@b.co"],{base}"#);
+        let untyped =
+            format!(r#"{{"run":"r","batch":1,"status":"blocked","ids":["a@b.co"],{base}"#);
         let error = serde_json::from_str::<Record>(&untyped).unwrap_err();
         assert!(error.to_string().contains("strings"), "{error}");
-        let numbers = format!(r#"{{"run":"r","batch":1,"status":"blocked","type":"ip","ids":[5],{base}"#);
+        let numbers =
+            format!(r#"{{"run":"r","batch":1,"status":"blocked","type":"ip","ids":[5],{base}"#);
         let error = serde_json::from_str::<Record>(&numbers).unwrap_err();
         assert!(error.to_string().contains("numbers"), "{error}");
-        let unknown = format!(r#"{{"run":"r","batch":1,"status":"blocked","type":"phone","ids":["1"],{base}"#);
+        let unknown = format!(
+            r#"{{"run":"r","batch":1,"status":"blocked","type":"phone","ids":["1"],{base}"#
+        );
         assert!(serde_json::from_str::<Record>(&unknown).is_err());
     }
 }
