@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::concurrency::Concurrency;
-use crate::input::Format;
+use crate::input::{Format, ValueType};
 use crate::mock::{AnswerMode, OnDuplicate};
 use crate::rate::Rate;
 use crate::reject_limit::RejectLimit;
@@ -334,7 +334,12 @@ pub struct BlockArgs {
     /// The inputs have no header: read each as a plain list, one value per line.
     #[arg(long, help_heading = "Input")]
     pub no_header: bool,
-    /// CSV column or JSONL key holding the ID [default: id, contact_id or contactId].
+    /// What the values are: contact IDs, email addresses (trimmed, lowercased) or IP
+    /// addresses (v4 or v6, canonical form).
+    #[arg(long = "type", value_enum, value_name = "TYPE", default_value_t = ValueType::Contact, help_heading = "Input")]
+    pub value_type: ValueType,
+    /// CSV column or JSONL key holding the ID [default: id, contact_id or contactId;
+    /// email, e-mail or mail with --type email; ip, ip_address, ipAddress or address with --type ip].
     #[arg(long, value_name = "NAME", help_heading = "Input")]
     pub id_field: Option<String>,
     /// CSV field delimiter (one ASCII character; \t for tab) [default: ',', or a tab for .tsv].
@@ -386,6 +391,10 @@ pub struct RetryArgs {
     /// left alone, since sending them again will not help.
     #[arg(long)]
     pub include_refused: bool,
+    /// Re-send only the failed values of this type [default: the type of the ledger's
+    /// failed lines; given several, name one].
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub value_type: Option<ValueType>,
     /// A preflight: read the ledger, check the target and that a key is there, print what
     /// would be re-sent. Sends nothing, writes nothing.
     #[arg(long)]

@@ -74,6 +74,13 @@ impl HashedDedupe {
         Self::default()
     }
 
+    /// Room for `values` distinct values from the start, so that the table is not
+    /// reallocated (and briefly held twice) while it fills.
+    pub fn with_capacity(mut self, values: usize) -> Self {
+        self.seen.reserve(values);
+        self
+    }
+
     /// A filter that also skips the values whose hashes are in `already_blocked`.
     pub fn resuming(already_blocked: impl IntoIterator<Item = u128>) -> Self {
         HashedDedupe {

@@ -32,6 +32,7 @@ pub mod reject_limit;
 pub mod report;
 pub mod shard;
 pub mod summary;
+pub mod text_batch;
 
 use clap::CommandFactory;
 

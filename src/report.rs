@@ -33,6 +33,10 @@ pub struct Report {
     pub runs: Vec<RunSummary>,
     /// Every failed batch line, grouped by kind of error, most frequent kind first.
     pub failures: Vec<FailureKind>,
+    /// Emails and IPs by their latest status, per type (`email`, `ip`); absent when the
+    /// ledgers hold none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_type: BTreeMap<String, ledger::TextCounts>,
     #[serde(skip)]
     latest: LatestStatus,
 }
@@ -133,14 +137,27 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
         batches: BatchCounts::default(),
         runs: Vec::new(),
         failures: Vec::new(),
+        by_type: BTreeMap::new(),
         latest: LatestStatus::default(),
     };
+    let mut texts = [
+        ledger::LatestText::new(crate::input::ValueType::Email),
+        ledger::LatestText::new(crate::input::ValueType::Ip),
+    ];
     let mut runs: HashMap<String, RunSummary> = HashMap::new();
     let mut failures: BTreeMap<String, FailureKind> = BTreeMap::new();
     for path in paths {
         let mut latest_here = LatestStatus::default();
-        let stats = ledger::read_records(path, |_, record| {
+        let mut texts_here = texts
+            .each_ref()
+            .map(|text| ledger::LatestText::new(text.value_type()));
+        let stats = ledger::read_records(path, |line, record| {
             latest_here.apply(&record);
+            if matches!(record, Record::Text(_)) {
+                texts_here
+                    .iter_mut()
+                    .for_each(|text| text.apply(line, &record));
+            }
             report.count(&record, &mut runs, &mut failures);
         })?;
         report.ledgers.push(summarize_ledger(
@@ -149,6 +166,14 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
             latest_here.failed_count() - latest_here.refused().len(),
         ));
         report.latest.merge_later(latest_here);
+        for (text, here) in texts.iter_mut().zip(texts_here) {
+            text.merge_later(here);
+        }
+    }
+    for text in texts.iter().filter(|text| !text.is_empty()) {
+        report
+            .by_type
+            .insert(text.value_type().as_str().to_owned(), text.counts());
     }
     report.ids.blocked = report.latest.blocked().len();
     report.ids.unblocked = report.latest.unblocked().len();
@@ -231,6 +256,8 @@ impl Report {
             }
             // Unblock lines change the current state (`latest`), not the block counts.
             Record::Unblock(_) => return,
+            // Emails and IPs are counted per type (`by_type`).
+            Record::Text(_) => return,
             Record::Batch(batch) => batch,
         };
         run.batches += 1;

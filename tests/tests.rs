@@ -15,5 +15,6 @@ mod shards;
 mod tls;
 mod transport;
 mod truth;
+mod types;
 mod unblock;
 mod worker_panic;

@@ -10,6 +10,7 @@
 //! the gate, the retry loop and the collector take it as it is.
 
 pub mod block;
+pub mod block_text;
 pub mod delete;
 pub mod list;
 

@@ -69,6 +69,7 @@ async fn run_checked(mut args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitS
         no_header: args.no_header,
         block_till_field: args.block_till_field.clone(),
         default_block_till: default_till,
+        value_type: args.value_type,
     };
     let sources = args
         .inputs
@@ -79,6 +80,16 @@ async fn run_checked(mut args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitS
     let batch_size = args.batch_size as usize;
     if let Some(limit) = args.max_rejects {
         check_reject_limit(&args.inputs, &options, limit)?;
+    }
+    if args.value_type != input::ValueType::Contact {
+        // Emails and IPs: their own batches and ledger lines (`block_text.rs`).
+        let plan = cmd::block_text::TextRun {
+            sources,
+            pool_config,
+            results,
+            now,
+        };
+        return cmd::block_text::run(args, plan, log).await;
     }
 
     if args.dry_run {
@@ -259,6 +270,12 @@ pub fn read_inputs(
                     tally.other_shards += 1;
                 }
                 Item::Reject(reject) => sink.reject(reject),
+                // Only read with --type email|ip, which `block_text` reads.
+                Item::Text(row) => sink.reject(Reject {
+                    input: row.value,
+                    reason: "an email or IP in a run of contact IDs".to_owned(),
+                    origin: row.origin,
+                }),
                 Item::Broken(reject) => {
                     tracing::error!(source = %reject.origin, reason = %reject.reason, "An input could not be read to its end; the rows after this point were not read");
                     Counters::add(&counters.inputs_broken, 1);
@@ -275,24 +292,24 @@ pub fn read_inputs(
 /// rows: the shared ones sit on cache lines the collector writes too, and touching them on
 /// every row showed in the profile. The stop check rides on the same beat.
 #[derive(Default)]
-struct RowTally {
+pub(crate) struct RowTally {
     items: u64,
-    rows: u64,
-    duplicates: u64,
-    already_blocked: u64,
-    other_shards: u64,
+    pub(crate) rows: u64,
+    pub(crate) duplicates: u64,
+    pub(crate) already_blocked: u64,
+    pub(crate) other_shards: u64,
 }
 
 const PUBLISH_EVERY: u64 = 1024;
 
 impl RowTally {
     /// Counts one item; true every `PUBLISH_EVERY` items.
-    fn due(&mut self) -> bool {
+    pub(crate) fn due(&mut self) -> bool {
         self.items += 1;
         self.items.is_multiple_of(PUBLISH_EVERY)
     }
 
-    fn publish(&mut self, counters: &Counters) {
+    pub(crate) fn publish(&mut self, counters: &Counters) {
         for (counter, count) in [
             (&counters.rows, &mut self.rows),
             (&counters.duplicates, &mut self.duplicates),
@@ -312,7 +329,7 @@ const COUNT_UNREAD_FOR: Duration = Duration::from_secs(2);
 /// After a stop: counts the rows not read (`in_hand` already taken, the rest of `current`,
 /// and the sources after it), so that the summary accounts for every row. Stdin, or input
 /// too long to count in `COUNT_UNREAD_FOR`, is flagged as not counted instead.
-fn count_unread(
+pub(crate) fn count_unread(
     in_hand: u64,
     current: Source,
     rest: impl Iterator<Item = Source>,
@@ -378,7 +395,7 @@ fn check_reject_limit(
 /// `None` when any input is stdin, compressed, or not a regular file: opening a FIFO (or
 /// `<(cmd)`) a second time would steal its rows from the real reader, or block forever once
 /// the writer is gone, and `/dev/zero` never ends.
-fn estimate_rows(inputs: &[String], no_header: bool) -> Option<u64> {
+pub(crate) fn estimate_rows(inputs: &[String], no_header: bool) -> Option<u64> {
     let mut total = 0u64;
     for path in inputs {
         if path == "-" || path.ends_with(".gz") || !std::fs::metadata(path).ok()?.is_file() {

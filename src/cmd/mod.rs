@@ -2,11 +2,13 @@
 //! and `run(args) -> Result<ExitStatus>`. Shared wiring (target, signals) lives here.
 
 pub mod block;
+pub mod block_text;
 pub mod blocked;
 pub mod listing;
 pub mod mock;
 pub mod report;
 pub mod retry;
+pub mod retry_text;
 pub mod unblock;
 
 use std::path::Path;

@@ -57,6 +57,25 @@ async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
             "Some ledger lines could not be read and were skipped"
         );
     }
+    // Emails and IPs follow their own path (`retry_text.rs`) when they are what failed.
+    let contact_failures: u64 = latest
+        .to_retry(args.include_refused)
+        .iter()
+        .map(|(_, ids)| ids.len())
+        .sum();
+    let texts = cmd::retry_text::load(&ledger_path, &target, args.include_refused)?;
+    if let Some(text_latest) = cmd::retry_text::pick(args.value_type, contact_failures, texts)? {
+        let checked = cmd::retry_text::Checked {
+            ledger_path,
+            results,
+            target,
+            ledger,
+            pool_config,
+            override_till,
+            now,
+        };
+        return cmd::retry_text::run(args, text_latest, checked, log).await;
+    }
     let refused_left = if args.include_refused {
         0
     } else {

@@ -375,6 +375,7 @@ fn from_inputs(args: &UnblockArgs) -> anyhow::Result<Wanted> {
         block_till_field: None,
         // Not used: an unblock has no block-till, but the reader wants one per row.
         default_block_till: Some(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+        value_type: input::ValueType::Contact,
     };
     let sources = args
         .inputs
@@ -394,6 +395,7 @@ fn from_inputs(args: &UnblockArgs) -> anyhow::Result<Wanted> {
                     }
                 }
                 Item::Reject(reject) | Item::Broken(reject) => wanted.rejects.push(reject),
+                Item::Text(_) => {}
             }
         }
     }

@@ -72,6 +72,29 @@ pub fn id_reason(text: &str, err: &IdError) -> String {
     }
 }
 
+/// The reject reason for an email or IP that `ValueType::normalize` refused.
+pub fn text_reason(value_type: super::ValueType, text: &str, why: &str) -> String {
+    match text.trim() {
+        "" => format!("empty {}", value_type.as_str()),
+        trimmed => format!(
+            "bad {} {:?}: {why}",
+            value_type.as_str(),
+            clip_str(trimmed, 60)
+        ),
+    }
+}
+
+/// The names tried for the value's column or key, for messages: `` `id`, `contact_id` or
+/// `contactId` ``.
+pub fn field_names(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// Collects the raw text of a rejected row, keeping only its first [`SNIPPET_BYTES`] bytes.
 #[derive(Debug, Default)]
 pub struct Snippet {

@@ -32,8 +32,8 @@ use ::csv::ByteRecord;
 use chrono::{DateTime, Utc};
 use csv_core::{ReadRecordResult, Reader as CoreReader, ReaderBuilder as CoreBuilder, Terminator};
 
-use super::cell::{BlockTill, Snippet, clip_str, id_reason};
-use super::{ByteStream, DEFAULT_ID_FIELDS, InputError, Item, Origin, ReadOptions, Reject, Row};
+use super::cell::{BlockTill, Snippet, clip_str, field_names, id_reason, text_reason};
+use super::{ByteStream, InputError, Item, Origin, ReadOptions, Reject, Row, TextRow, ValueType};
 use super::{READ_BUFFER_BYTES, parse_id};
 
 /// Most bytes one CSV record may span (header or row), not counting its final line break.
@@ -64,6 +64,8 @@ struct Check {
     delimiter: u8,
     /// A plain list (`--no-header`, `.txt`): one value per line.
     plain: bool,
+    /// Contact IDs, or emails/IPs (then rows are `Item::Text`, and `digits_line` is off).
+    value_type: ValueType,
 }
 
 impl CsvRows {
@@ -116,10 +118,11 @@ impl CsvRows {
                 format!("`{field}` (--id-field)"),
             ),
             None => (
-                DEFAULT_ID_FIELDS
+                opts.value_type
+                    .default_fields()
                     .iter()
                     .find_map(|field| find_column(&header, field)),
-                "`id`, `contact_id` or `contactId`".to_owned(),
+                field_names(opts.value_type.default_fields()),
             ),
         };
         let id_column = id_column.ok_or_else(|| InputError::NoIdColumn {
@@ -155,9 +158,11 @@ impl CsvRows {
                 fixed_till,
                 digits_line: header.len() == 1
                     && fixed_till.is_some()
-                    && !opts.delimiter.is_ascii_digit(),
+                    && !opts.delimiter.is_ascii_digit()
+                    && opts.value_type == ValueType::Contact,
                 delimiter: opts.delimiter,
                 plain: false,
+                value_type: opts.value_type,
             },
             done: false,
         })
@@ -169,6 +174,7 @@ impl CsvRows {
         path: Arc<str>,
         stream: ByteStream,
         block_till: BlockTill,
+        value_type: ValueType,
     ) -> Result<CsvRows, InputError> {
         let BlockTill::Fixed(at) = block_till else {
             return Err(InputError::PlainHasNoFields {
@@ -195,9 +201,10 @@ impl CsvRows {
                 block_till_column: None,
                 block_till,
                 fixed_till: Some(at),
-                digits_line: true,
+                digits_line: value_type == ValueType::Contact,
                 delimiter: PLAIN_DELIMITER,
                 plain: true,
+                value_type,
             },
             done: false,
         })
@@ -372,7 +379,18 @@ impl Check {
                 self.field_count
             ));
         }
+        let mut text = None;
         let id = match plain_digits(raw_id.trim_ascii()) {
+            _ if self.value_type != ValueType::Contact => {
+                let Ok(raw_text) = std::str::from_utf8(raw_id) else {
+                    return reject(format!("{} is not valid UTF-8", self.value_type.as_str()));
+                };
+                match self.value_type.normalize(raw_text) {
+                    Ok(value) => text = Some(value),
+                    Err(why) => return reject(text_reason(self.value_type, raw_text, &why)),
+                }
+                0
+            }
             Some(id) => id,
             None => {
                 let Ok(id_text) = std::str::from_utf8(raw_id) else {
@@ -400,6 +418,13 @@ impl Check {
                 }
             }
         };
+        if let Some(value) = text {
+            return Item::Text(TextRow {
+                value,
+                block_till,
+                origin: self.origin(line),
+            });
+        }
         Item::Row(Row {
             id,
             block_till,

@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 
 use super::cell::{BlockTill, SNIPPET_BYTES, Snippet, clip_str, id_reason, snippet_of};
 use super::{
-    ByteStream, DEFAULT_ID_FIELDS, Format, InputError, Item, Origin, ReadOptions, Reject, Row,
+    ByteStream, Format, InputError, Item, Origin, ReadOptions, Reject, Row, TextRow, ValueType,
     parse_id,
 };
 
@@ -45,6 +45,8 @@ pub struct JsonlRows {
     id_keys: Vec<String>,
     block_till: BlockTill,
     done: bool,
+    /// Contact IDs, or emails/IPs (then rows are `Item::Text`).
+    value_type: ValueType,
 }
 
 enum LineRead {
@@ -84,7 +86,9 @@ impl JsonlRows {
         }
         let id_keys = match &opts.id_field {
             Some(field) => vec![field.clone()],
-            None => DEFAULT_ID_FIELDS
+            None => opts
+                .value_type
+                .default_fields()
                 .iter()
                 .map(|&key| key.to_owned())
                 .collect(),
@@ -97,6 +101,7 @@ impl JsonlRows {
             id_keys,
             block_till,
             done: false,
+            value_type: opts.value_type,
         })
     }
 
@@ -200,9 +205,18 @@ impl JsonlRows {
         let Some(raw_id) = fields.ids.iter().flatten().next() else {
             return Some(self.reject(raw, self.missing_key_reason()));
         };
-        let id = match id_from_json(raw_id.get()) {
-            Ok(id) => id,
-            Err(reason) => return Some(self.reject(raw, reason)),
+        let mut value = None;
+        let id = if self.value_type == ValueType::Contact {
+            match id_from_json(raw_id.get()) {
+                Ok(id) => id,
+                Err(reason) => return Some(self.reject(raw, reason)),
+            }
+        } else {
+            match text_from_json(self.value_type, raw_id.get()) {
+                Ok(text) => value = Some(text),
+                Err(reason) => return Some(self.reject(raw, reason)),
+            }
+            0
         };
         let block_till = match fields.till.map(RawValue::get) {
             None | Some("null") => self.block_till.resolve(None),
@@ -214,13 +228,18 @@ impl JsonlRows {
                 )),
             },
         };
-        Some(match block_till {
-            Ok(block_till) => Item::Row(Row {
+        Some(match (block_till, value) {
+            (Ok(block_till), Some(value)) => Item::Text(TextRow {
+                value,
+                block_till,
+                origin: self.origin(),
+            }),
+            (Ok(block_till), None) => Item::Row(Row {
                 id,
                 block_till,
                 origin: self.origin(),
             }),
-            Err(reason) => self.reject(raw, reason),
+            (Err(reason), _) => self.reject(raw, reason),
         })
     }
 
@@ -235,8 +254,10 @@ impl JsonlRows {
     fn missing_key_reason(&self) -> String {
         match self.id_keys.as_slice() {
             [only] => format!("no `{only}` key (--id-field); check the key name"),
-            _ => "no `id`, `contact_id` or `contactId` key; name the ID key with --id-field"
-                .to_owned(),
+            keys => format!(
+                "no {} key; name the key with --id-field",
+                super::cell::field_names(&keys.iter().map(String::as_str).collect::<Vec<_>>())
+            ),
         }
     }
 
@@ -324,6 +345,23 @@ fn id_from_json(json: &str) -> Result<u64, String> {
     Err(format!(
         "ID is {kind}, not a number (give the contact ID as 827 or \"827\")"
     ))
+}
+
+/// An email or IP from its raw JSON text (a string), in its normal form; `Err` is the
+/// reason.
+fn text_from_json(value_type: ValueType, json: &str) -> Result<String, String> {
+    let what = value_type.as_str();
+    let text = match json.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(json)
+            .map_err(|err| format!("{what} string cannot be read: {err}"))?,
+        Some(b'n') => return Err(format!("{what} is null, not a string")),
+        _ => {
+            return Err(format!("{what} is {}, not a string", clip_str(json, 40)));
+        }
+    };
+    value_type
+        .normalize(&text)
+        .map_err(|why| super::cell::text_reason(value_type, &text, &why))
 }
 
 fn broken_json_reason(err: &serde_json::Error) -> String {

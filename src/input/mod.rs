@@ -31,6 +31,7 @@ use self::cell::BlockTill;
 use self::csv::CsvRows;
 pub use self::id::{IdError, parse_id};
 use self::jsonl::JsonlRows;
+pub use self::value::ValueType;
 
 /// The ID names tried, in this order, when no `--id-field` is given.
 pub const DEFAULT_ID_FIELDS: [&str; 3] = ["id", "contact_id", "contactId"];
@@ -76,6 +77,9 @@ pub struct ReadOptions {
     pub block_till_field: Option<String>,
     /// Block-till of rows without their own (from `--block-till` / `--block-for`).
     pub default_block_till: Option<DateTime<Utc>>,
+    /// What the values are (`--type`): contact IDs become [`Item::Row`]s, emails and IPs
+    /// [`Item::Text`]s in their normal form.
+    pub value_type: ValueType,
 }
 
 impl Default for ReadOptions {
@@ -88,6 +92,7 @@ impl Default for ReadOptions {
             no_header: false,
             block_till_field: None,
             default_block_till: None,
+            value_type: ValueType::Contact,
         }
     }
 }
@@ -114,6 +119,15 @@ pub struct Row {
     pub origin: Origin,
 }
 
+/// One valid input row of an email or IP list (`--type email|ip`): the value in its
+/// normal form (`input::value`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextRow {
+    pub value: String,
+    pub block_till: DateTime<Utc>,
+    pub origin: Origin,
+}
+
 /// One input row (or, for `Item::Broken`, one read failure) that could not be used.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reject {
@@ -128,6 +142,8 @@ pub struct Reject {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
     Row(Row),
+    /// A valid email or IP (only with `ReadOptions::value_type` email or ip).
+    Text(TextRow),
     /// One bad row; reading goes on.
     Reject(Reject),
     /// The source cannot be read past this point (I/O error, corrupt or truncated gzip,
@@ -270,7 +286,12 @@ impl Source {
         })?;
         let rows = match format {
             Format::Csv => Rows::Csv(CsvRows::new(Arc::clone(&path), stream, opts, block_till)?),
-            Format::Plain => Rows::Csv(CsvRows::plain(Arc::clone(&path), stream, block_till)?),
+            Format::Plain => Rows::Csv(CsvRows::plain(
+                Arc::clone(&path),
+                stream,
+                block_till,
+                opts.value_type,
+            )?),
             Format::Jsonl => Rows::Jsonl(JsonlRows::new(
                 Arc::clone(&path),
                 BufReader::with_capacity(READ_BUFFER_BYTES, stream),

@@ -941,6 +941,7 @@ fn check_lines(format: Format, bytes: &[u8]) -> Result<(), TestCaseError> {
         for item in source {
             let origin = match &item {
                 Item::Row(row) => &row.origin,
+                Item::Text(row) => &row.origin,
                 Item::Reject(reject) | Item::Broken(reject) => &reject.origin,
             };
             prop_assert!(
@@ -1082,6 +1083,7 @@ fn account(
             Item::Broken(reject) => {
                 prop_assert!(false, "nothing here breaks a source: {:?}", reject)
             }
+            Item::Text(row) => prop_assert!(false, "no email or IP in a contact run: {:?}", row),
         }
     }
     batches.extend(chunker.finish());

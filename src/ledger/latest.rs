@@ -70,7 +70,8 @@ impl LatestStatus {
         let batch = match record {
             Record::Batch(batch) => batch,
             Record::Unblock(unblock) => return self.apply_unblock(unblock),
-            Record::Reject(_) | Record::Run(_) => return,
+            // Emails and IPs have their own view (`LatestText`).
+            Record::Reject(_) | Record::Run(_) | Record::Text(_) => return,
         };
         let ids: RoaringTreemap = batch.ids.iter().copied().collect();
         if !self.unblocked.is_empty() {

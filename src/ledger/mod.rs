@@ -9,18 +9,22 @@
 
 mod error;
 mod latest;
+mod latest_text;
 mod reader;
 pub(crate) mod record;
+pub(crate) mod text_record;
 pub(crate) mod timestamp;
 mod writer;
 
 pub use error::LedgerError;
 pub use latest::{LatestStatus, TargetFilter};
+pub use latest_text::{LatestText, TextCounts, TextState};
 pub use reader::{LedgerReadStats, read_records};
 pub(crate) use reader::{open as open_for_reading, read_record_at, read_records_at};
 pub use record::{
     BatchRecord, IdsJson, Record, RejectRecord, RunRecord, Status, UNBLOCK_OP, UnblockRecord,
 };
+pub use text_record::TextRecord;
 pub use writer::LedgerWriter;
 
 use chrono::Utc;

@@ -275,7 +275,7 @@ mod tests {
             .map(|(line, record)| match record {
                 Record::Batch(batch) => (*line, batch.ids.clone()),
                 Record::Unblock(unblock) => (*line, unblock.ids.clone()),
-                Record::Reject(_) | Record::Run(_) => (*line, Vec::new()),
+                Record::Reject(_) | Record::Run(_) | Record::Text(_) => (*line, Vec::new()),
             })
             .collect()
     }

@@ -10,8 +10,10 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::text_record::{TextRecord, parse_value_type};
 use super::timestamp;
 use crate::id_list::write_json_ids;
+use crate::input::ValueType;
 
 /// The outcome a ledger line records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -227,6 +229,8 @@ pub enum Record {
     Reject(RejectRecord),
     Run(RunRecord),
     Unblock(UnblockRecord),
+    /// A block or unblock of emails or IPs (`"type"` is not contact).
+    Text(TextRecord),
 }
 
 impl Record {
@@ -236,6 +240,7 @@ impl Record {
             Record::Reject(reject) => reject.status,
             Record::Run(run) => run.status,
             Record::Unblock(unblock) => unblock.status,
+            Record::Text(text) => text.status,
         }
     }
 
@@ -246,6 +251,7 @@ impl Record {
             Record::Reject(reject) => serde_json::to_writer(out, reject),
             Record::Run(run) => serde_json::to_writer(out, run),
             Record::Unblock(unblock) => serde_json::to_writer(out, unblock),
+            Record::Text(text) => serde_json::to_writer(out, text),
         }
     }
 
@@ -255,6 +261,7 @@ impl Record {
             Record::Reject(reject) => &reject.run,
             Record::Run(run) => &run.run,
             Record::Unblock(unblock) => &unblock.run,
+            Record::Text(text) => &text.run,
         }
     }
 }
@@ -278,6 +285,7 @@ impl Serialize for Record {
             Record::Reject(reject) => reject.serialize(serializer),
             Record::Run(run) => run.serialize(serializer),
             Record::Unblock(unblock) => unblock.serialize(serializer),
+            Record::Text(text) => text.serialize(serializer),
         }
     }
 }
@@ -293,7 +301,10 @@ struct RawRecord {
     #[serde(default)]
     source: Option<String>,
     batch: Option<u64>,
-    ids: Option<Vec<u64>>,
+    ids: Option<RawIds>,
+    /// `email` or `ip` on the lines of those types; absent (contact) otherwise.
+    #[serde(default, rename = "type")]
+    value_type: Option<String>,
     #[serde(default, with = "timestamp::option")]
     block_till: Option<DateTime<Utc>>,
     attempts: Option<u32>,
@@ -323,6 +334,13 @@ impl TryFrom<RawRecord> for Record {
             value.ok_or_else(|| format!("a `{}` line lacks the key `{key}`", status.as_str()))
         }
         let status = raw.status;
+        if status != Status::Run
+            && status != Status::Rejected
+            && let Some(value_type) = raw.value_type.clone()
+            && value_type != "contact"
+        {
+            return text_record(raw, &value_type);
+        }
         match status {
             Status::Run => Ok(Record::Run(RunRecord {
                 run: raw.run,
@@ -338,7 +356,7 @@ impl TryFrom<RawRecord> for Record {
                 run: raw.run,
                 batch: required(raw.batch, "batch", status)?,
                 status,
-                ids: required(raw.ids, "ids", status)?,
+                ids: required(raw.ids, "ids", status)?.numbers()?,
                 ids_json: IdsJson::default(),
                 block_till: required(raw.block_till, "block_till", status)?,
                 attempts: required(raw.attempts, "attempts", status)?,
@@ -363,6 +381,139 @@ impl TryFrom<RawRecord> for Record {
     }
 }
 
+/// A line of `"type": "email"` or `"ip"`.
+fn text_record(raw: RawRecord, value_type: &str) -> Result<Record, String> {
+    let status = raw.status;
+    if parse_value_type(value_type).is_none_or(|known| known == ValueType::Contact) {
+        return Err(format!(
+            "a `{}` line has the unknown type {value_type:?}",
+            status.as_str()
+        ));
+    }
+    let required = |key: &str| {
+        format!(
+            "a `{}` {value_type} line lacks the key `{key}`",
+            status.as_str()
+        )
+    };
+    let op = raw.op.filter(|op| op == UNBLOCK_OP);
+    if op.is_none() && raw.block_till.is_none() {
+        return Err(required("block_till"));
+    }
+    Ok(Record::Text(TextRecord {
+        run: raw.run,
+        batch: raw.batch.ok_or_else(|| required("batch"))?,
+        status,
+        value_type: value_type.to_owned(),
+        op,
+        ids: raw.ids.ok_or_else(|| required("ids"))?.texts()?,
+        block_till: raw.block_till,
+        attempts: raw.attempts.ok_or_else(|| required("attempts"))?,
+        http_status: raw.http_status,
+        error: raw.error,
+        kind: raw.kind,
+        block_ids: raw.block_ids,
+        already: raw.already,
+        source: raw.source.ok_or_else(|| required("source"))?,
+        started_at: raw.started_at.ok_or_else(|| required("started_at"))?,
+        finished_at: raw.finished_at.ok_or_else(|| required("finished_at"))?,
+        ms: raw.ms.ok_or_else(|| required("ms"))?,
+    }))
+}
+
+/// A line's `ids`: contact IDs (numbers) or, on email and IP lines, strings. Read in one
+/// pass: the first element says which.
+enum RawIds {
+    Numbers(Vec<u64>),
+    Texts(Vec<String>),
+}
+
+impl RawIds {
+    fn numbers(self) -> Result<Vec<u64>, String> {
+        match self {
+            RawIds::Numbers(ids) => Ok(ids),
+            RawIds::Texts(_) => {
+                Err("`ids` holds strings, but the line has no `type` email or ip".to_owned())
+            }
+        }
+    }
+
+    fn texts(self) -> Result<Vec<String>, String> {
+        match self {
+            RawIds::Texts(ids) => Ok(ids),
+            RawIds::Numbers(ids) if ids.is_empty() => Ok(Vec::new()),
+            RawIds::Numbers(_) => {
+                Err("`ids` holds numbers, but the line's `type` is email or ip".to_owned())
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawIds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(RawIdsVisitor)
+    }
+}
+
+struct RawIdsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RawIdsVisitor {
+    type Value = RawIds;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of contact IDs or of strings")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawIds, A::Error> {
+        // Bounded: the line itself is capped by the reader.
+        let room = seq.size_hint().unwrap_or(0).min(4096);
+        match seq.next_element::<RawId>()? {
+            None => Ok(RawIds::Numbers(Vec::new())),
+            Some(RawId::Number(first)) => {
+                let mut ids = Vec::with_capacity(room + 1);
+                ids.push(first);
+                while let Some(id) = seq.next_element::<u64>()? {
+                    ids.push(id);
+                }
+                Ok(RawIds::Numbers(ids))
+            }
+            Some(RawId::Text(first)) => {
+                let mut ids = Vec::with_capacity(room + 1);
+                ids.push(first);
+                while let Some(id) = seq.next_element::<String>()? {
+                    ids.push(id);
+                }
+                Ok(RawIds::Texts(ids))
+            }
+        }
+    }
+}
+
+/// The first element of `ids`.
+enum RawId {
+    Number(u64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RawIdVisitor;
+        impl serde::de::Visitor<'_> for RawIdVisitor {
+            type Value = RawId;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a contact ID or a string")
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<RawId, E> {
+                Ok(RawId::Number(value))
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<RawId, E> {
+                Ok(RawId::Text(value.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(RawIdVisitor)
+    }
+}
+
 fn unblock_record(raw: RawRecord) -> Result<Record, String> {
     let status = raw.status;
     let required =
@@ -372,7 +523,7 @@ fn unblock_record(raw: RawRecord) -> Result<Record, String> {
         batch: raw.batch.ok_or_else(|| required("batch"))?,
         status,
         op: UNBLOCK_OP.to_owned(),
-        ids: raw.ids.ok_or_else(|| required("ids"))?,
+        ids: raw.ids.ok_or_else(|| required("ids"))?.numbers()?,
         block_ids: raw.block_ids,
         attempts: raw.attempts.ok_or_else(|| required("attempts"))?,
         http_status: raw.http_status,

@@ -37,6 +37,17 @@ impl Report {
             group_digits(self.ids.failed),
             group_digits(self.ids.refused),
         );
+        for (value_type, counts) in &self.by_type {
+            let _ = writeln!(
+                out,
+                "  {:<8} blocked {}   failed {}   refused {}   unblocked {}",
+                format!("{value_type}s"),
+                group_digits(counts.blocked),
+                group_digits(counts.failed),
+                group_digits(counts.refused),
+                group_digits(counts.unblocked),
+            );
+        }
         let _ = writeln!(
             out,
             "History (every line):\n  batches  blocked {:<width$}   failed {}   refused {}\n  rows     rejected {}   already blocked at the server {}",
@@ -397,6 +408,7 @@ mod tests {
                 run("rejects-only", 0, None),
             ],
             failures: Vec::new(),
+            by_type: Default::default(),
             latest: LatestStatus::default(),
         };
         let mut text = String::new();
