@@ -18,7 +18,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio::sync::mpsc;
@@ -97,8 +96,6 @@ pub enum BatchStatus {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub batch: Batch,
-    /// The batch's IDs as the JSON array the request carried.
-    pub ids_json: Bytes,
     pub status: BatchStatus,
     pub attempts: u32,
     pub http_status: Option<u16>,
@@ -312,9 +309,7 @@ async fn record_panic(shared: &Shared, pending: Vec<Batch>, message: String) {
     tracing::error!(panic = %message, batches = pending.len(), "A worker panicked; its batches are recorded as failed (internal)");
     for batch in pending {
         let now = Utc::now();
-        let request = BlockRequest::new(&batch.ids, batch.block_till);
         let outcome = Outcome {
-            ids_json: request.ids_json(),
             batch,
             status: BatchStatus::Failed,
             attempts: 0,
@@ -396,8 +391,6 @@ struct Tally {
     attempts: u32,
     /// The final attempt's status: none when it got no HTTP answer.
     http_status: Option<u16>,
-    /// From the request body, for the ledger line.
-    ids_json: Bytes,
 }
 
 impl Tally {
@@ -409,7 +402,6 @@ impl Tally {
         let finished_at = Utc::now();
         Outcome {
             batch: batch.clone(),
-            ids_json: self.ids_json.clone(),
             status,
             attempts: self.attempts,
             http_status: self.http_status,
@@ -431,7 +423,6 @@ async fn attempt_batch(shared: &Shared, batch: &Batch) -> BatchEnd {
         started_at: None,
         attempts: 0,
         http_status: None,
-        ids_json: request.ids_json(),
     };
     let mut waited_on_429 = Duration::ZERO;
     loop {

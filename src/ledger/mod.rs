@@ -18,7 +18,7 @@ pub use error::LedgerError;
 pub use latest::{LatestStatus, TargetFilter};
 pub use reader::{LedgerReadStats, read_records};
 pub(crate) use reader::{open as open_for_reading, read_record_at, read_records_at};
-pub use record::{BatchRecord, IdsJson, Record, RejectRecord, RunRecord, Status};
+pub use record::{BatchRecord, Record, RejectRecord, RunRecord, Status};
 pub use writer::LedgerWriter;
 
 use chrono::Utc;
