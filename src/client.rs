@@ -5,18 +5,17 @@
 //! marked sensitive, redirects are never followed (the key must not travel to another
 //! host), and at most `MAX_BODY` bytes of any answer are read.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::body::{Bytes, Incoming};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER, USER_AGENT};
 use hyper::{Method, Request, Response, Uri};
 use url::Url;
 
 use crate::api_key::ApiKey;
-use crate::connections::Connections;
+use crate::connections::{self, HttpClient};
 use crate::ledger::timestamp;
 
 /// Most bytes of an answer body read; the rest is dropped.
@@ -314,7 +313,7 @@ impl BlockRequest {
 }
 
 /// Sends block requests to one endpoint with one key, over kept-alive connections
-/// (`connections`).
+/// (hyper-util's pooled client, built in `connections`).
 ///
 /// Built on hyper rather than reqwest: reqwest's per-request layers (redirect policy, URL
 /// re-parsing, default-header copies) were a tenth of a run's CPU, and this client needs
@@ -322,10 +321,10 @@ impl BlockRequest {
 /// keep-alive, a timeout, and `HTTPS_PROXY`/`NO_PROXY`.
 #[derive(Clone)]
 pub struct Client {
-    connections: Arc<Connections>,
+    http: HttpClient,
     url: Url,
-    /// The request target as HTTP/1.1 sends it: the path.
-    path: Uri,
+    /// The endpoint's URI (the pooled client sends its path).
+    target: Uri,
     host: HeaderValue,
     /// `Bearer <key>`, marked sensitive so hyper never shows it.
     auth: HeaderValue,
@@ -355,7 +354,7 @@ impl Client {
         max_in_flight: usize,
         extra_roots: &[rustls::pki_types::CertificateDer<'static>],
     ) -> Result<Client, ClientError> {
-        // rustls is built with ring only (see DEPENDENCIES.md): install it as the process
+        // rustls is built with ring only (Cargo.toml): install it as the process
         // default. An error only means one is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
@@ -368,18 +367,13 @@ impl Client {
             .authority()
             .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
             .ok_or_else(|| unusable("no host".into()))?;
-        let path = uri
-            .path_and_query()
-            .map_or("/", |path| path.as_str())
-            .parse()
-            .map_err(|e| unusable(format!("{e}")))?;
         let connect_timeout = timeout.min(Duration::from_secs(10));
-        let connections = Connections::new(uri, connect_timeout, max_in_flight, extra_roots)
+        let http = connections::client(&uri, connect_timeout, max_in_flight, extra_roots)
             .map_err(ClientError::Build)?;
         Ok(Client {
-            connections: Arc::new(connections),
+            http,
             url,
-            path,
+            target: uri,
             host,
             auth,
             timeout,
@@ -405,45 +399,22 @@ impl Client {
         }
     }
 
+    /// A kept-alive connection the server closed just as the request was handed to it
+    /// (nothing written) is retried on another by the pooled client: not an attempt.
     async fn exchange(&self, body: Bytes) -> Answer {
-        loop {
-            let (mut connection, reused) = match self.connections.checkout().await {
-                Ok(checked_out) => checked_out,
-                Err(error) => {
-                    let kind = if certificate_error(&error).is_some() {
-                        TransportKind::Certificate
-                    } else {
-                        TransportKind::Connect
-                    };
-                    return Answer::Transport {
-                        kind,
-                        message: error_chain("connection failed", &error),
-                    };
-                }
-            };
-            match connection
-                .try_send_request(self.request(body.clone()))
-                .await
-            {
-                Ok(response) => {
-                    let (answer, read_to_end) = read_answer(response).await;
-                    if read_to_end {
-                        self.connections.checkin(connection);
-                    }
-                    return answer;
-                }
-                Err(mut error) => {
-                    // The server closed a kept-alive connection just as the request was
-                    // handed to it, and nothing was written: take another connection. Not
-                    // an attempt, since the server never saw it; each pass uses up an idle
-                    // connection, and a new one is never `reused`, so this ends.
-                    if reused && error.take_message().is_some() {
-                        continue;
-                    }
-                    return Answer::Transport {
-                        kind: TransportKind::Other,
-                        message: error_chain("request failed", error.error()),
-                    };
+        match self.http.request(self.request(body)).await {
+            Ok(response) => read_answer(response).await,
+            Err(error) => {
+                let (kind, what) = if certificate_error(&error).is_some() {
+                    (TransportKind::Certificate, "connection failed")
+                } else if error.is_connect() {
+                    (TransportKind::Connect, "connection failed")
+                } else {
+                    (TransportKind::Other, "request failed")
+                };
+                Answer::Transport {
+                    kind,
+                    message: error_chain(what, &error),
                 }
             }
         }
@@ -452,7 +423,7 @@ impl Client {
     fn request(&self, body: Bytes) -> Request<Full<Bytes>> {
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
-        *request.uri_mut() = self.path.clone();
+        *request.uri_mut() = self.target.clone();
         let headers = request.headers_mut();
         headers.insert(HOST, self.host.clone());
         headers.insert(AUTHORIZATION, self.auth.clone());
@@ -462,9 +433,8 @@ impl Client {
     }
 }
 
-/// The answer, and whether its body was read to the end (only then can the connection
-/// carry another request).
-async fn read_answer(response: Response<Incoming>) -> (Answer, bool) {
+/// The answer; a body not read to the end closes its connection.
+async fn read_answer(response: Response<Incoming>) -> Answer {
     let status = response.status();
     let retry_after = response
         .headers()
@@ -473,7 +443,6 @@ async fn read_answer(response: Response<Incoming>) -> (Answer, bool) {
         .and_then(RetryAfter::parse);
     let mut incoming = response.into_body();
     let mut body = Vec::new();
-    let mut read_to_end = true;
     while let Some(frame) = incoming.frame().await {
         match frame {
             Ok(frame) => {
@@ -483,27 +452,24 @@ async fn read_answer(response: Response<Incoming>) -> (Answer, bool) {
                 let room = MAX_BODY - body.len();
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 if body.len() >= MAX_BODY {
-                    read_to_end = incoming.is_end_stream();
                     break;
                 }
             }
             // A body cut off mid-way is no answer at all: the server may or may not have
             // acted, and blocking is idempotent, so it is retried like a reset.
             Err(error) => {
-                let answer = Answer::Transport {
+                return Answer::Transport {
                     kind: TransportKind::Other,
                     message: error_chain("the answer broke off", &error),
                 };
-                return (answer, false);
             }
         }
     }
-    let answer = Answer::Http {
+    Answer::Http {
         status: status.as_u16(),
         retry_after,
         body,
-    };
-    (answer, read_to_end)
+    }
 }
 
 /// The certificate error somewhere in `error`'s causes, if the handshake failed on the
