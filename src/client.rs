@@ -5,19 +5,17 @@
 //! marked sensitive, redirects are never followed (the key must not travel to another
 //! host), and at most `MAX_BODY` bytes of any answer are read.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::body::{Bytes, Incoming};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER, USER_AGENT};
 use hyper::{Method, Request, Response, Uri};
 use url::Url;
 
 use crate::api_key::ApiKey;
-use crate::connections::Connections;
-use crate::id_list::write_json_ids;
+use crate::connections::{self, HttpClient};
 use crate::ledger::timestamp;
 
 /// Most bytes of an answer body read; the rest is dropped.
@@ -296,42 +294,32 @@ pub fn body_snippet(body: &[u8]) -> String {
 
 /// One batch's request body, exactly as the API documents it
 /// (`{"data":[…],"type":"contact","blockTill":"2021-09-09T07:08:12.658Z"}`), built once for
-/// all its attempts. The ledger line copies its ID list from here instead of formatting
-/// the numbers a second time.
+/// all its attempts.
 #[derive(Clone, Debug)]
 pub struct BlockRequest {
     body: Bytes,
-    /// Where the ID list ends in `body` (it starts right after `{"data":`).
-    ids_end: usize,
 }
 
 const BODY_START: &[u8] = br#"{"data":"#;
 
 impl BlockRequest {
     pub fn new(ids: &[u64], block_till: DateTime<Utc>) -> BlockRequest {
-        // Written by hand around the ID list (see `id_list`); a timestamp in this form
-        // holds nothing JSON would escape.
+        // Written around the ID list; a timestamp in this form holds nothing JSON would
+        // escape.
         let mut body = Vec::with_capacity(ids.len() * 21 + 80);
         body.extend_from_slice(BODY_START);
-        write_json_ids(&mut body, ids);
-        let ids_end = body.len();
+        serde_json::to_writer(&mut body, ids).expect("writing to a Vec cannot fail");
         body.extend_from_slice(br#","type":"contact","blockTill":""#);
         timestamp::write(&mut body, &block_till);
         body.extend_from_slice(br#""}"#);
         BlockRequest {
             body: Bytes::from(body),
-            ids_end,
         }
     }
 
     /// The whole body (a cheap reference-counted copy).
     pub fn body(&self) -> Bytes {
         self.body.clone()
-    }
-
-    /// The IDs as the JSON array that was sent.
-    pub fn ids_json(&self) -> Bytes {
-        self.body.slice(BODY_START.len()..self.ids_end)
     }
 }
 
@@ -344,10 +332,10 @@ impl BlockRequest {
 /// keep-alive, a timeout, and `HTTPS_PROXY`/`NO_PROXY`.
 #[derive(Clone)]
 pub struct Client {
-    connections: Arc<Connections>,
+    http: HttpClient,
     url: Url,
-    /// The request target as HTTP/1.1 sends it: the path.
-    path: Uri,
+    /// The endpoint's URI, absolute (the pooled client sends its path and query).
+    endpoint: Uri,
     host: HeaderValue,
     /// `Bearer <key>`, marked sensitive so hyper never shows it.
     auth: HeaderValue,
@@ -390,18 +378,13 @@ impl Client {
             .authority()
             .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
             .ok_or_else(|| unusable("no host".into()))?;
-        let path = uri
-            .path_and_query()
-            .map_or("/", |path| path.as_str())
-            .parse()
-            .map_err(|e| unusable(format!("{e}")))?;
         let connect_timeout = timeout.min(Duration::from_secs(10));
-        let connections = Connections::new(uri, connect_timeout, max_in_flight, extra_roots)
+        let http = connections::client(&uri, connect_timeout, max_in_flight, extra_roots)
             .map_err(ClientError::Build)?;
         Ok(Client {
-            connections: Arc::new(connections),
+            http,
             url,
-            path,
+            endpoint: uri,
             host,
             auth,
             timeout,
@@ -439,7 +422,7 @@ impl Client {
         body: Bytes,
         max_body: usize,
     ) -> Answer {
-        let target = target.unwrap_or(&self.path);
+        let target = target.unwrap_or(&self.endpoint);
         match tokio::time::timeout(self.timeout, self.exchange(method, target, body, max_body))
             .await
         {
@@ -457,16 +440,18 @@ impl Client {
     /// The endpoint's path with `query` (`id=6`, `offset=0&limit=1000`), as a request
     /// target; `sub` is a path below it (`/6`), or empty.
     pub fn target(&self, sub: &str, query: &str) -> Uri {
-        let path = self.path.path();
-        let text = if query.is_empty() {
-            format!("{path}{sub}")
-        } else {
-            format!("{path}{sub}?{query}")
-        };
-        // Built from a valid path and URL-safe parts (digits, `&`, `=`).
-        text.parse().unwrap_or_else(|_| self.path.clone())
+        let mut url = self.url.clone();
+        let path = format!("{}{sub}", url.path());
+        url.set_path(&path);
+        url.set_query((!query.is_empty()).then_some(query));
+        // Built from a valid URL and URL-safe parts (digits, `&`, `=`).
+        url.as_str()
+            .parse()
+            .unwrap_or_else(|_| self.endpoint.clone())
     }
 
+    /// A kept-alive connection the server closed just as the request was handed to it
+    /// (nothing written) is retried on another by the pooled client: not an attempt.
     async fn exchange(
         &self,
         method: &Method,
@@ -474,44 +459,19 @@ impl Client {
         body: Bytes,
         max_body: usize,
     ) -> Answer {
-        loop {
-            let (mut connection, reused) = match self.connections.checkout().await {
-                Ok(checked_out) => checked_out,
-                Err(error) => {
-                    let kind = if certificate_error(&error).is_some() {
-                        TransportKind::Certificate
-                    } else {
-                        TransportKind::Connect
-                    };
-                    return Answer::Transport {
-                        kind,
-                        message: error_chain("connection failed", &error),
-                    };
-                }
-            };
-            match connection
-                .try_send_request(self.request(method, target, body.clone()))
-                .await
-            {
-                Ok(response) => {
-                    let (answer, read_to_end) = read_answer(response, max_body).await;
-                    if read_to_end {
-                        self.connections.checkin(connection);
-                    }
-                    return answer;
-                }
-                Err(mut error) => {
-                    // The server closed a kept-alive connection just as the request was
-                    // handed to it, and nothing was written: take another connection. Not
-                    // an attempt, since the server never saw it; each pass uses up an idle
-                    // connection, and a new one is never `reused`, so this ends.
-                    if reused && error.take_message().is_some() {
-                        continue;
-                    }
-                    return Answer::Transport {
-                        kind: TransportKind::Other,
-                        message: error_chain("request failed", error.error()),
-                    };
+        match self.http.request(self.request(method, target, body)).await {
+            Ok(response) => read_answer(response, max_body).await,
+            Err(error) => {
+                let (kind, what) = if certificate_error(&error).is_some() {
+                    (TransportKind::Certificate, "connection failed")
+                } else if error.is_connect() {
+                    (TransportKind::Connect, "connection failed")
+                } else {
+                    (TransportKind::Other, "request failed")
+                };
+                Answer::Transport {
+                    kind,
+                    message: error_chain(what, &error),
                 }
             }
         }
@@ -533,9 +493,9 @@ impl Client {
     }
 }
 
-/// The answer, and whether its body was read to the end (only then can the connection
-/// carry another request).
-async fn read_answer(response: Response<Incoming>, max_body: usize) -> (Answer, bool) {
+/// The answer, its body capped at `max_body`; a body not read to the end closes its
+/// connection.
+async fn read_answer(response: Response<Incoming>, max_body: usize) -> Answer {
     let status = response.status();
     let retry_after = response
         .headers()
@@ -544,7 +504,6 @@ async fn read_answer(response: Response<Incoming>, max_body: usize) -> (Answer, 
         .and_then(RetryAfter::parse);
     let mut incoming = response.into_body();
     let mut body = Vec::new();
-    let mut read_to_end = true;
     while let Some(frame) = incoming.frame().await {
         match frame {
             Ok(frame) => {
@@ -554,27 +513,24 @@ async fn read_answer(response: Response<Incoming>, max_body: usize) -> (Answer, 
                 let room = max_body - body.len();
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 if body.len() >= max_body {
-                    read_to_end = incoming.is_end_stream();
                     break;
                 }
             }
             // A body cut off mid-way is no answer at all: the server may or may not have
             // acted, and blocking is idempotent, so it is retried like a reset.
             Err(error) => {
-                let answer = Answer::Transport {
+                return Answer::Transport {
                     kind: TransportKind::Other,
                     message: error_chain("the answer broke off", &error),
                 };
-                return (answer, false);
             }
         }
     }
-    let answer = Answer::Http {
+    Answer::Http {
         status: status.as_u16(),
         retry_after,
         body,
-    };
-    (answer, read_to_end)
+    }
 }
 
 /// The certificate error somewhere in `error`'s causes, if the handshake failed on the
@@ -638,16 +594,6 @@ mod tests {
                 .unwrap()
                 .contains("\"2030-01-01T00:00:00.000Z\"")
         );
-    }
-
-    #[test]
-    fn the_id_list_is_cut_from_the_body_as_sent() {
-        let till: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
-        for ids in [&[][..], &[1], &[827, 828, u64::MAX]] {
-            let request = BlockRequest::new(ids, till);
-            let parsed: Vec<u64> = serde_json::from_slice(&request.ids_json()).unwrap();
-            assert_eq!(parsed, ids);
-        }
     }
 
     #[test]

@@ -19,7 +19,6 @@ pub mod dedupe;
 pub mod endpoint;
 pub mod exit;
 pub mod gate;
-pub mod id_list;
 pub mod input;
 pub mod ledger;
 pub mod logging;

@@ -21,7 +21,7 @@ use crate::client::Client;
 use crate::counters::Counters;
 use crate::exit::RuntimeError;
 use crate::input::Reject;
-use crate::ledger::{BatchRecord, IdsJson, LedgerWriter, Record, RejectRecord, Status};
+use crate::ledger::{BatchRecord, LedgerWriter, Record, RejectRecord, Status};
 use crate::pool::{self, BatchStatus, Outcome, PoolConfig, PoolCounters};
 use crate::progress::{self, Progress};
 
@@ -361,7 +361,6 @@ fn batch_record(run_id: &str, outcome: Outcome<Batch>, counters: &Counters) -> R
         status,
         source: outcome.batch.source(),
         ids: outcome.batch.ids,
-        ids_json: IdsJson(Some(outcome.request.request.ids_json())),
         block_till: outcome.batch.block_till,
         attempts: outcome.attempts,
         http_status: outcome.http_status,

@@ -458,7 +458,6 @@ pub(super) mod tests {
             batch: line.start as u64,
             status: line.status,
             ids: line.ids.to_vec(),
-            ids_json: Default::default(),
             block_till: line.till,
             attempts: 1,
             http_status: line.http,

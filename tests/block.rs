@@ -73,8 +73,11 @@ fn connections_are_kept_alive_and_reused() {
     let stats = mock.stats();
     assert_eq!(stats["requests"], 300);
     let connections = stats["connections"].as_u64().unwrap() - before - 1;
+    // hyper-util's pool gets a connection back only once its task has seen the answer's
+    // end, so a request sent at that moment may open one more: at most twice the
+    // concurrency, where a client without keep-alive would open 300.
     assert!(
-        (1..=4).contains(&connections),
+        (1..=8).contains(&connections),
         "300 requests at concurrency 4 opened {connections} connections"
     );
     assert_blocked_exactly_once(&mock, 1..=3_000);

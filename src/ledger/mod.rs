@@ -21,9 +21,7 @@ pub use latest::{LatestStatus, TargetFilter};
 pub use latest_text::{LatestText, TextCounts, TextState};
 pub use reader::{LedgerReadStats, read_records};
 pub(crate) use reader::{open as open_for_reading, read_record_at, read_records_at};
-pub use record::{
-    BatchRecord, IdsJson, Record, RejectRecord, RunRecord, Status, UNBLOCK_OP, UnblockRecord,
-};
+pub use record::{BatchRecord, Record, RejectRecord, RunRecord, Status, UNBLOCK_OP, UnblockRecord};
 pub use text_record::TextRecord;
 pub use writer::LedgerWriter;
 

@@ -1,18 +1,14 @@
 //! The two kinds of ledger line, as serde types.
 //!
-//! Constraint kept here: the JSON shape is the product contract (CONTRACT.md, "The
+//! Constraint kept here: the JSON shape is the product contract (README.md, "The
 //! ledger"): the same keys in every line of a kind, `null` rather than a missing key,
 //! timestamps with milliseconds and `Z`. A line's kind is decided by its `"status"`.
 
-use std::io::Write as _;
-
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::text_record::{TextRecord, parse_value_type};
 use super::timestamp;
-use crate::id_list::write_json_ids;
 use crate::input::ValueType;
 
 /// The outcome a ledger line records.
@@ -60,9 +56,6 @@ pub struct BatchRecord {
     pub batch: u64,
     pub status: Status,
     pub ids: Vec<u64>,
-    /// `ids` already written as JSON, when the sender has it.
-    #[serde(skip)]
-    pub ids_json: IdsJson,
     #[serde(with = "timestamp")]
     pub block_till: DateTime<Utc>,
     pub attempts: u32,
@@ -89,78 +82,6 @@ pub struct BatchRecord {
     #[serde(with = "timestamp")]
     pub finished_at: DateTime<Utc>,
     pub ms: u64,
-}
-
-/// A batch's IDs as the JSON array its request carried (`client::BlockRequest`), so the
-/// ledger copies them instead of formatting the numbers a second time. Only a cache of
-/// `ids`: never read back, and no part of a record's identity, so every two compare equal.
-#[derive(Clone, Default)]
-pub struct IdsJson(pub Option<Bytes>);
-
-impl PartialEq for IdsJson {
-    fn eq(&self, _: &IdsJson) -> bool {
-        true
-    }
-}
-
-impl std::fmt::Debug for IdsJson {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "IdsJson(cached)"
-        } else {
-            "IdsJson(none)"
-        })
-    }
-}
-
-impl BatchRecord {
-    /// Appends this line's JSON: byte for byte what the derived `Serialize` writes
-    /// (tested), with the ID list written by `id_list`, since this runs once per request.
-    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        // `write!` into a Vec cannot fail.
-        out.extend_from_slice(br#"{"run":"#);
-        serde_json::to_writer(&mut *out, &self.run)?;
-        let _ = write!(
-            out,
-            r#","batch":{},"status":"{}","ids":"#,
-            self.batch,
-            self.status.as_str()
-        );
-        match &self.ids_json.0 {
-            Some(json) => out.extend_from_slice(json),
-            None => write_json_ids(out, &self.ids),
-        }
-        out.extend_from_slice(br#","block_till":""#);
-        timestamp::write(out, &self.block_till);
-        let _ = write!(out, r#"","attempts":{},"http_status":"#, self.attempts);
-        match self.http_status {
-            Some(status) => {
-                let _ = write!(out, "{status}");
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(br#","error":"#);
-        serde_json::to_writer(&mut *out, &self.error)?;
-        if let Some(kind) = &self.kind {
-            out.extend_from_slice(br#","kind":"#);
-            serde_json::to_writer(&mut *out, kind)?;
-        }
-        if let Some(block_ids) = &self.block_ids {
-            out.extend_from_slice(br#","block_ids":"#);
-            serde_json::to_writer(&mut *out, block_ids)?;
-        }
-        if self.already {
-            out.extend_from_slice(br#","already":true"#);
-        }
-        out.extend_from_slice(br#","source":"#);
-        serde_json::to_writer(&mut *out, &self.source)?;
-        out.extend_from_slice(br#","started_at":""#);
-        timestamp::write(out, &self.started_at);
-        out.extend_from_slice(br#"","finished_at":""#);
-        timestamp::write(out, &self.finished_at);
-        let _ = write!(out, r#"","ms":{}}}"#, self.ms);
-        Ok(())
-    }
 }
 
 /// One input row that was not a valid contact ID (`status` is always `rejected`).
@@ -246,13 +167,7 @@ impl Record {
 
     /// Appends the line's JSON (without the newline) to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        match self {
-            Record::Batch(batch) => batch.write_json(out),
-            Record::Reject(reject) => serde_json::to_writer(out, reject),
-            Record::Run(run) => serde_json::to_writer(out, run),
-            Record::Unblock(unblock) => serde_json::to_writer(out, unblock),
-            Record::Text(text) => serde_json::to_writer(out, text),
-        }
+        serde_json::to_writer(out, self)
     }
 
     pub fn run(&self) -> &str {
@@ -357,7 +272,6 @@ impl TryFrom<RawRecord> for Record {
                 batch: required(raw.batch, "batch", status)?,
                 status,
                 ids: required(raw.ids, "ids", status)?.numbers()?,
-                ids_json: IdsJson::default(),
                 block_till: required(raw.block_till, "block_till", status)?,
                 attempts: required(raw.attempts, "attempts", status)?,
                 http_status: raw.http_status,
@@ -559,7 +473,6 @@ pub(crate) mod tests {
             batch: 12,
             status,
             ids: ids.to_vec(),
-            ids_json: IdsJson::default(),
             block_till,
             attempts: 1,
             http_status: Some(200),
@@ -616,54 +529,24 @@ pub(crate) mod tests {
         assert_eq!(back, record);
     }
 
-    proptest::proptest! {
-        #[test]
-        fn the_fast_batch_line_is_what_serde_writes(
-            run in ".{0,20}",
-            batch_no in proptest::prelude::any::<u64>(),
-            ids in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..150),
-            till_ms in 0i64..4_000_000_000_000,
-            attempts in proptest::prelude::any::<u32>(),
-            http_status in proptest::option::of(proptest::prelude::any::<u16>()),
-            error in proptest::option::of(".{0,40}"),
-            source in ".{0,40}",
-            ms in proptest::prelude::any::<u64>(),
-            failed in proptest::prelude::any::<bool>(),
-            cached in proptest::prelude::any::<bool>(),
-            kind in proptest::option::of("[a-z_]{0,20}"),
-            with_block_ids in proptest::prelude::any::<bool>(),
-            already in proptest::prelude::any::<bool>(),
-        ) {
-            let block_ids = with_block_ids
-                .then(|| ids.iter().map(|id| (id % 3 != 0).then_some(id / 2)).collect());
-            let instant = DateTime::from_timestamp_millis(till_ms).expect("in range");
-            let record = BatchRecord {
-                run,
-                batch: batch_no,
-                status: if failed { Status::Failed } else { Status::Blocked },
-                ids_json: IdsJson(cached.then(|| {
-                    let mut json = Vec::new();
-                    write_json_ids(&mut json, &ids);
-                    Bytes::from(json)
-                })),
-                ids,
-                block_till: instant,
-                attempts,
-                http_status,
-                error,
-                kind,
-                block_ids,
-                already,
-                source,
-                started_at: instant,
-                finished_at: at(0, 148),
-                ms,
-            };
-            let mut fast = Vec::new();
-            Record::Batch(record.clone()).write_json(&mut fast).expect("writes");
-            let by_serde = serde_json::to_vec(&Record::Batch(record)).expect("serializes");
-            proptest::prop_assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(by_serde).unwrap());
-        }
+    #[test]
+    fn a_batch_line_is_written_byte_for_byte_in_the_contract_order() {
+        let mut record = batch("r1", Status::Failed, &[827, u64::MAX], at(86_400, 658));
+        record.error = Some("http 503 \"busy\"".to_owned());
+        record.kind = Some("server_fault".to_owned());
+        record.block_ids = Some(vec![Some(6), None]);
+        let mut line = Vec::new();
+        Record::Batch(record).write_json(&mut line).expect("writes");
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            concat!(
+                r#"{"run":"r1","batch":12,"status":"failed","ids":[827,18446744073709551615],"#,
+                r#""block_till":"2026-11-19T11:06:40.658Z","attempts":1,"http_status":200,"#,
+                r#""error":"http 503 \"busy\"","kind":"server_fault","block_ids":[6,null],"#,
+                r#""source":"lists/a.csv:1101-1200","started_at":"2026-11-18T11:06:40.005Z","#,
+                r#""finished_at":"2026-11-18T11:06:40.148Z","ms":143}"#
+            )
+        );
     }
 
     #[test]
@@ -765,9 +648,6 @@ pub(crate) mod tests {
             serde_json::from_str::<Record>(&line).expect("parses"),
             record
         );
-        let mut fast = Vec::new();
-        record.write_json(&mut fast).expect("writes");
-        assert_eq!(String::from_utf8(fast).unwrap(), line);
     }
 
     #[test]
