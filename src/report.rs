@@ -202,6 +202,7 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
 
 impl Report {
     /// IDs whose latest outcome is failed, grouped by `block_till`, earliest first.
+    #[cfg(test)]
     pub fn failed_ids(&self) -> Vec<(DateTime<Utc>, RoaringTreemap)> {
         self.latest.failed_by_block_till()
     }
