@@ -89,12 +89,25 @@ fn an_email_run_blocked_with_records_is_undone_by_run_without_listing() {
     let ran = run(&mut unblock(
         &work,
         &mock,
-        &["--from-ledger", ledger.to_str().unwrap(), "--run", &first_run],
+        &[
+            "--from-ledger",
+            ledger.to_str().unwrap(),
+            "--run",
+            &first_run,
+        ],
     ));
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(stat(&mock, "delete_requests"), 3);
-    assert_eq!(stat(&mock, "list_requests"), lists, "block_ids made listing needless");
-    assert_eq!(live_of(&mock, "email"), 1, "only the second run's email is left");
+    assert_eq!(
+        stat(&mock, "list_requests"),
+        lists,
+        "block_ids made listing needless"
+    );
+    assert_eq!(
+        live_of(&mock, "email"),
+        1,
+        "only the second run's email is left"
+    );
     let (_, page) = mock.get_json("/api/v1/crm/block-visitor?offset=0&limit=100");
     assert_eq!(page["data"]["data"][0]["data"][0], "dave@y.org");
 
@@ -106,7 +119,11 @@ fn an_email_run_blocked_with_records_is_undone_by_run_without_listing() {
     for line in lines.iter().filter(|l| l["op"] == "unblock") {
         assert_eq!(line["type"], "email", "{line}");
         let value = line["ids"][0].as_str().unwrap();
-        assert_eq!(line["block_ids"][0].as_u64(), Some(block_ids[value]), "{line}");
+        assert_eq!(
+            line["block_ids"][0].as_u64(),
+            Some(block_ids[value]),
+            "{line}"
+        );
         assert!(line.get("block_till").is_none(), "{line}");
     }
     assert_eq!(read_run_lines(&ledger)[2]["command"], "unblock");
@@ -120,7 +137,15 @@ fn an_email_run_blocked_with_records_is_undone_by_run_without_listing() {
     assert_eq!(json["by_type"]["email"]["blocked"], 1, "{json}");
     let ran = run(&mut work.block(
         &mock,
-        &["--type", "email", "--block-for", "7d", "-q", "--resume", "first.txt"],
+        &[
+            "--type",
+            "email",
+            "--block-for",
+            "7d",
+            "-q",
+            "--resume",
+            "first.txt",
+        ],
     ));
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(live_of(&mock, "email"), 4);
@@ -151,7 +176,11 @@ fn an_ip_list_is_unblocked_by_listing_in_normal_form_and_the_rest_is_not_blocked
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(stat(&mock, "delete_requests"), 2);
     assert_eq!(live_of(&mock, "ip"), 1, "10.0.0.2 is left");
-    assert_eq!(live_of(&mock, "contact"), 1, "the contact block is left alone");
+    assert_eq!(
+        live_of(&mock, "contact"),
+        1,
+        "the contact block is left alone"
+    );
 
     let lines = work.ledger();
     assert_eq!(
@@ -199,7 +228,11 @@ fn a_dry_run_lists_but_deletes_and_writes_nothing() {
         &["--type", "email", "--no-header", "--dry-run", "undo.txt"],
     ));
     assert_eq!(ran.code, 0, "{}", ran.all());
-    assert!(ran.stdout.contains("1 block record found by listing"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("1 block record found by listing"),
+        "{}",
+        ran.stdout
+    );
     assert!(ran.stdout.contains("not blocked 1 email"), "{}", ran.stdout);
     assert!(ran.stdout.contains(": a@example.com"), "{}", ran.stdout);
     assert_eq!(stat(&mock, "delete_requests"), 0);

@@ -238,7 +238,10 @@ mod tests {
             {"id":9,"data":["A@example.com"," b@example.com",5,{"x":1}],"type":"email"}
         ]}}"#;
         let page = read_page(body).expect("a page");
-        assert_eq!(page.records[0].values, ["A@example.com", " b@example.com", "5"]);
+        assert_eq!(
+            page.records[0].values,
+            ["A@example.com", " b@example.com", "5"]
+        );
         assert_eq!(page.records[0].value, "A@example.com  b@example.com 5");
         let many = format!(
             r#"{{"data":[{{"id":1,"type":"ip","data":[{}"10.0.0.1"]}}]}}"#,

@@ -230,7 +230,12 @@ impl Wanted {
 
     /// The values of this type this target's `blocked` lines name (of `run`), with the
     /// block record ids the ledger knows (the latest per value, from any run).
-    fn from_ledger(&mut self, ledger: &Path, run: Option<&str>, target: &str) -> anyhow::Result<()> {
+    fn from_ledger(
+        &mut self,
+        ledger: &Path,
+        run: Option<&str>,
+        target: &str,
+    ) -> anyhow::Result<()> {
         let mut filter = TargetFilter::new(target);
         self.source = match run {
             Some(run) => format!("unblock of run {run} in {}", ledger.display()),
@@ -419,7 +424,10 @@ pub async fn run(args: UnblockArgs, checked: Checked, log: &LogArgs) -> anyhow::
     // Only the records of wanted values (not done) are deleted by id.
     {
         let Wanted {
-            dedupe, done, known, ..
+            dedupe,
+            done,
+            known,
+            ..
         } = &mut wanted;
         known.retain(|hash, _| dedupe.contains(*hash) && !done.contains(hash));
     }
@@ -701,14 +709,24 @@ impl Producer {
                 group.push(value);
                 if group.len() as u64 >= self.per_record.get(&block_id).copied().unwrap_or(1) {
                     let values = pending.remove(&block_id).unwrap_or_default();
-                    if !emitter.emit(sink, DeleteWhat::Record(block_id), values, self.source.clone()) {
+                    if !emitter.emit(
+                        sink,
+                        DeleteWhat::Record(block_id),
+                        values,
+                        self.source.clone(),
+                    ) {
                         return Ok(());
                     }
                 }
             } else if !self.covered.contains(&hash) {
                 not_found.push(value);
                 if not_found.len() == VALUES_PER_LINE
-                    && !emitter.emit(sink, none.clone(), std::mem::take(&mut not_found), self.source.clone())
+                    && !emitter.emit(
+                        sink,
+                        none.clone(),
+                        std::mem::take(&mut not_found),
+                        self.source.clone(),
+                    )
                 {
                     return Ok(());
                 }
@@ -717,7 +735,12 @@ impl Producer {
         let mut rest: Vec<(u64, Vec<String>)> = pending.into_iter().collect();
         rest.sort_unstable();
         for (block_id, values) in rest {
-            if !emitter.emit(sink, DeleteWhat::Record(block_id), values, self.source.clone()) {
+            if !emitter.emit(
+                sink,
+                DeleteWhat::Record(block_id),
+                values,
+                self.source.clone(),
+            ) {
                 return Ok(());
             }
         }
@@ -825,5 +848,60 @@ impl Recorded for TextDelete {
             finished_at: outcome.finished_at,
             ms,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    fn record(id: u64, kind: &str, values: &[&str]) -> ListedRecord {
+        ListedRecord {
+            id,
+            kind: kind.into(),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+            ..ListedRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_record_holding_any_wanted_string_is_kept_with_all_its_strings() {
+        let mut wanted = Wanted::new(ValueType::Email, None).unwrap();
+        wanted.add("a@x.io", true).unwrap();
+        wanted.add("k@x.io", true).unwrap();
+        wanted.known.insert(value_hash("k@x.io"), 50);
+        let known_ids: HashSet<u64> = [50].into_iter().collect();
+        let mut found = Found::new().unwrap();
+        // Several strings, one wanted (written otherwise): kept, all strings named.
+        found
+            .consider(
+                &record(1, "email", &["Other@X.io", " A@X.IO", "not an email"]),
+                &wanted,
+                &known_ids,
+            )
+            .unwrap();
+        // Another type, a record named by the ledger, a record of a known value, none
+        // wanted: left out.
+        found
+            .consider(&record(2, "ip", &["a@x.io"]), &wanted, &known_ids)
+            .unwrap();
+        found
+            .consider(&record(50, "email", &["a@x.io"]), &wanted, &known_ids)
+            .unwrap();
+        found
+            .consider(&record(3, "email", &["k@x.io"]), &wanted, &known_ids)
+            .unwrap();
+        found
+            .consider(&record(4, "email", &["z@x.io"]), &wanted, &known_ids)
+            .unwrap();
+        assert_eq!((found.records, found.values, found.asked), (1, 3, 1));
+        assert!(found.covered.contains(&value_hash("a@x.io")));
+        let mut file = found.spool.into_inner().unwrap();
+        file.rewind().unwrap();
+        let mut text = String::new();
+        file.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "[1,[\"other@x.io\",\"a@x.io\",\"not an email\"],1]\n");
     }
 }
