@@ -183,7 +183,7 @@ impl Wanted {
         self.dedupe.contains(hash) && !self.known.contains_key(&hash)
     }
 
-    fn from_inputs(&mut self, args: &UnblockArgs) -> anyhow::Result<()> {
+    fn read_inputs(&mut self, args: &UnblockArgs) -> anyhow::Result<()> {
         if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
             bail!("'-' (stdin) can be given only once");
         }
@@ -230,7 +230,7 @@ impl Wanted {
 
     /// The values of this type this target's `blocked` lines name (of `run`), with the
     /// block record ids the ledger knows (the latest per value, from any run).
-    fn from_ledger(
+    fn read_ledger(
         &mut self,
         ledger: &Path,
         run: Option<&str>,
@@ -408,8 +408,8 @@ pub async fn run(args: UnblockArgs, checked: Checked, log: &LogArgs) -> anyhow::
     };
     let mut wanted = Wanted::new(value_type, latest)?;
     match &args.from_ledger {
-        Some(path) => wanted.from_ledger(path, args.run.as_deref(), &target)?,
-        None => wanted.from_inputs(&args)?,
+        Some(path) => wanted.read_ledger(path, args.run.as_deref(), &target)?,
+        None => wanted.read_inputs(&args)?,
     }
     wanted.latest = None;
     if args.resume {
