@@ -122,6 +122,8 @@ Examples:
     blockade unblock wrongly-blocked.csv --account acme
   Pick up an interrupted unblock:
     blockade unblock --from-ledger blockade-results.jsonl --run RUN --account acme --resume
+  Unblock emails (or IPs: --type ip) from a list, one per line:
+    blockade unblock --type email --no-header emails.txt --account acme
 
 Block records named in the ledger (block_ids, from a records answer) are deleted directly;
 the others are found by listing the account's block list. Each DELETE is one ledger line:
@@ -441,6 +443,10 @@ pub struct UnblockArgs {
     /// CSV field delimiter (one ASCII character; \t for tab) [default: ',', or a tab for .tsv].
     #[arg(long, value_parser = parse_delimiter, help_heading = "Input")]
     pub delimiter: Option<u8>,
+    /// What to unblock: contact IDs, email addresses or IP addresses (normalised as block
+    /// does) [default: contact for inputs; for --from-ledger, the type the run's lines have].
+    #[arg(long = "type", value_enum, value_name = "TYPE", help_heading = "Input")]
+    pub value_type: Option<ValueType>,
     /// Block records asked for per list page.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub page_size: u64,

@@ -100,6 +100,11 @@ impl HashedDedupe {
         }
     }
 
+    /// Whether the value with this hash was checked before (whatever the answer was).
+    pub fn contains(&self, hash: u128) -> bool {
+        self.seen.contains(&hash)
+    }
+
     /// Bytes the tables hold (slots of 16 bytes plus one control byte each).
     pub fn memory_bytes(&self) -> u64 {
         ((self.seen.capacity() + self.already_blocked.capacity()) * 17) as u64

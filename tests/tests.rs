@@ -17,4 +17,5 @@ mod transport;
 mod truth;
 mod types;
 mod unblock;
+mod unblock_types;
 mod worker_panic;

@@ -36,7 +36,13 @@ pub struct ListedRecord {
     pub block_till: String,
     pub date_created: String,
     pub blocked_by: String,
+    /// An email or IP record's strings, one by one (each capped, at most
+    /// [`MAX_VALUES`] of them), for matching them one by one (`unblock --type`).
+    pub values: Vec<String>,
 }
+
+/// Most strings kept from one email or IP record's `data`.
+pub const MAX_VALUES: usize = 10_000;
 
 /// What one page held.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -135,14 +141,15 @@ fn read_record(record: &Value) -> Option<ListedRecord> {
     let id = number(record.get("id")?).filter(|&id| id > 0)?;
     let kind = text(record.get("type")).unwrap_or_else(|| "contact".to_owned());
     let data = record.get("data");
+    let mut strings = Vec::new();
     let (contact, value) = match data {
         Some(Value::Array(values)) => {
-            let joined = values
+            strings = values
                 .iter()
                 .filter_map(|v| text(Some(v)))
-                .collect::<Vec<_>>()
-                .join(" ");
-            (None, cap(joined))
+                .take(MAX_VALUES)
+                .collect::<Vec<_>>();
+            (None, cap(strings.join(" ")))
         }
         Some(object @ Value::Object(_)) => {
             let contact = object.get("id").and_then(number).filter(|&id| id > 0);
@@ -163,6 +170,7 @@ fn read_record(record: &Value) -> Option<ListedRecord> {
         block_till: text(record.get("blockTill")).unwrap_or_default(),
         date_created: text(record.get("dateCreated")).unwrap_or_default(),
         blocked_by: text(record.get("blockBy")).unwrap_or_default(),
+        values: strings,
     })
 }
 
@@ -222,6 +230,25 @@ mod tests {
         assert_eq!(page.records[1].contact, None);
         assert_eq!(page.records[1].value, "spam@example.com");
         assert_eq!(page.records[2].contact, Some(828));
+    }
+
+    #[test]
+    fn an_email_or_ip_record_keeps_each_of_its_strings() {
+        let body = br#"{"data":{"data":[
+            {"id":9,"data":["A@example.com"," b@example.com",5,{"x":1}],"type":"email"}
+        ]}}"#;
+        let page = read_page(body).expect("a page");
+        assert_eq!(
+            page.records[0].values,
+            ["A@example.com", " b@example.com", "5"]
+        );
+        assert_eq!(page.records[0].value, "A@example.com  b@example.com 5");
+        let many = format!(
+            r#"{{"data":[{{"id":1,"type":"ip","data":[{}"10.0.0.1"]}}]}}"#,
+            "\"10.0.0.2\",".repeat(MAX_VALUES + 5)
+        );
+        let page = read_page(many.as_bytes()).expect("a page");
+        assert_eq!(page.records[0].values.len(), MAX_VALUES);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! nothing of which operation it sends.
 //!
 //! - `block`: `POST /crm/block-visitor` for a batch of IDs (a [`crate::batch::Batch`]);
-//! - `delete`: `DELETE /crm/block-visitor?id=N` for one block record;
+//! - `delete`: `DELETE /crm/block-visitor?id=N` for one block record (`delete_text`: the
+//!   same for an email or IP record, carrying its strings);
 //! - `list`: `GET /crm/block-visitor?offset=&limit=`, one page of block records.
 //!
 //! A fourth operation is a type implementing [`Operation`] in a new file here; the pool,
@@ -12,6 +13,7 @@
 pub mod block;
 pub mod block_text;
 pub mod delete;
+pub mod delete_text;
 pub mod list;
 
 use bytes::Bytes;

@@ -10,6 +10,7 @@ pub mod report;
 pub mod retry;
 pub mod retry_text;
 pub mod unblock;
+pub mod unblock_text;
 
 use std::path::Path;
 use std::sync::Arc;

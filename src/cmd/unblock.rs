@@ -22,10 +22,10 @@ use roaring::RoaringTreemap;
 use crate::api::delete::{Delete, DeleteWhat};
 use crate::cli::{LogArgs, UnblockArgs};
 use crate::client::Client;
-use crate::cmd::{self, SendJob, listing};
+use crate::cmd::{self, SendJob, listing, unblock_text};
 use crate::counters::Counters;
 use crate::exit::ExitStatus;
-use crate::input::{self, Item, ReadOptions, Reject};
+use crate::input::{self, Item, ReadOptions, Reject, ValueType};
 use crate::ledger::{
     LatestStatus, LedgerError, LedgerWriter, Record, Status, TargetFilter, UNBLOCK_OP,
     UnblockRecord, read_records,
@@ -83,6 +83,21 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
             path: ledger.clone(),
         }
         .into());
+    }
+    // Emails and IPs: `--type`, or the type of what the ledger's run blocked.
+    let value_type = match (args.value_type, &args.from_ledger) {
+        (Some(value_type), _) => value_type,
+        (None, None) => ValueType::Contact,
+        (None, Some(ledger)) => unblock_text::ledger_type(ledger, args.run.as_deref(), &target)?,
+    };
+    if value_type != ValueType::Contact {
+        let checked = unblock_text::Checked {
+            value_type,
+            results,
+            target,
+            pool_config,
+        };
+        return unblock_text::run(args, checked, log).await;
     }
     // A ledger undone is locked before it is read, so that no other run appends in
     // between; with inputs, the ledger is only created once they are read.
@@ -338,7 +353,7 @@ fn config_pool(args: &UnblockArgs) -> anyhow::Result<crate::pool::PoolConfig> {
 
 /// The listing stopped the run (credentials refused, interrupt, unreachable): nothing was
 /// deleted and nothing is written.
-fn listing_stopped(stop: &Stop, end: &listing::ListEnd) -> anyhow::Result<ExitStatus> {
+pub(crate) fn listing_stopped(stop: &Stop, end: &listing::ListEnd) -> anyhow::Result<ExitStatus> {
     let (status, why) = match stop {
         Stop::Aborted(reason) => (ExitStatus::Aborted, reason.clone()),
         Stop::Interrupted => (crate::exit::interrupted_status(), "interrupted".to_owned()),
