@@ -251,7 +251,12 @@ impl Schedule {
         }
         let rate_then = self.rate_at(now);
         let last_bucket = self.admitted.bucket(sent);
-        let first_bucket = last_bucket.saturating_sub(WINDOW_BUCKETS - 1);
+        let mut first_bucket = last_bucket.saturating_sub(WINDOW_BUCKETS - 1);
+        if let Some(previous) = &self.episode {
+            // Time the pool was told to wait (the last pause) is no measure of what the
+            // server admits: at 1/s, a window half paused read as 0.5/s.
+            first_bucket = first_bucket.max(self.admitted.bucket(previous.resume).min(last_bucket));
+        }
         let measured = BUCKET * u32::try_from(last_bucket - first_bucket + 1).unwrap_or(0);
         self.episode = Some(Episode {
             began: now,
@@ -467,6 +472,26 @@ mod tests {
         // Right after the pause: 97 % of it, not a fraction of --rate.
         let gap = (second - first).as_secs_f64();
         assert!((1.0 / gap - 0.97 * estimate).abs() < 0.5, "{gap}");
+    }
+
+    #[test]
+    fn the_time_of_the_last_pause_is_not_measured_as_refusals() {
+        let t0 = Instant::now();
+        let mut s = schedule("2/s", 1);
+        s.reserve(t0);
+        // A server admitting 1/s (t0, t0+1 s, t0+2 s), refusing at t0+2.5 s: 1/s.
+        admit_steadily(&mut s, t0, 1, 3);
+        let first = t0 + ms(2500);
+        s.rate_limited(first, first, Duration::from_secs(1));
+        assert!((0.9..=1.1).contains(&s.admitted_per_second().unwrap()));
+        // After the 1 s pause: one admitted at once, the next refused 1 s later. The 2 s
+        // window before it is half pause: counted whole, it would read 0.5/s.
+        let resumed = first + Duration::from_secs(1);
+        s.admitted(resumed);
+        let refused = resumed + Duration::from_secs(1);
+        s.rate_limited(refused, refused, Duration::from_secs(1));
+        let estimate = s.admitted_per_second().unwrap();
+        assert!((0.9..=1.1).contains(&estimate), "{estimate}");
     }
 
     #[test]
