@@ -49,6 +49,9 @@ const RECOVERY: Duration = Duration::from_secs(30);
 const MEASURE_WINDOW: Duration = Duration::from_secs(2);
 /// …but never over less than this (the limit counts per second).
 const MIN_MEASURE: Duration = Duration::from_secs(1);
+/// Below this many admitted requests in the window, the window starts at the end of the
+/// last pause (see `Schedule::rate_limited`).
+const FEW_ADMITTED: u64 = 10;
 /// The lowest pace 429s can push the gate to, as a share of `--rate`.
 const MIN_SHARE: f64 = 1e-4;
 
@@ -252,9 +255,14 @@ impl Schedule {
         let rate_then = self.rate_at(now);
         let last_bucket = self.admitted.bucket(sent);
         let mut first_bucket = last_bucket.saturating_sub(WINDOW_BUCKETS - 1);
-        if let Some(previous) = &self.episode {
-            // Time the pool was told to wait (the last pause) is no measure of what the
-            // server admits: at 1/s, a window half paused read as 0.5/s.
+        // A window holding only a handful of admitted requests is mostly quantisation: at
+        // 1/s, a window half taken by the last pause read as 0.5/s. Then measure from the
+        // end of that pause. With more in the window, keep the whole 2 s: after a pause a
+        // token bucket lets its stored burst through at once, and a window starting at
+        // the pause's end would take that burst for the sustained rate.
+        if let Some(previous) = &self.episode
+            && self.admitted.count(first_bucket, last_bucket) < FEW_ADMITTED
+        {
             first_bucket = first_bucket.max(self.admitted.bucket(previous.resume).min(last_bucket));
         }
         let measured = BUCKET * u32::try_from(last_bucket - first_bucket + 1).unwrap_or(0);
