@@ -70,6 +70,9 @@ pub struct Summary {
     pub accounted: bool,
     /// Commands to run next, runnable as printed.
     pub next: Vec<String>,
+    /// `contact`, `email` or `ip`: what the counts count.
+    #[serde(rename = "type")]
+    pub value_type: &'static str,
 }
 
 /// The commands a summary may suggest, built by the command that ran (it knows its
@@ -85,6 +88,7 @@ pub struct NextCommands {
 /// What a run did, as the summary needs it.
 pub struct RunFacts<'a> {
     pub command: &'static str,
+    pub value_type: crate::input::ValueType,
     pub run: &'a str,
     pub target: &'a str,
     pub ledger: &'a Path,
@@ -198,9 +202,28 @@ impl Summary {
             stop_reason,
             accounted,
             next: Vec::new(),
+            value_type: facts.value_type.as_str(),
         };
         summary.next = summary.next_commands(facts.next);
         summary
+    }
+
+    /// What one value of an unblock is called.
+    fn unblock_noun(&self) -> &'static str {
+        match self.value_type {
+            "email" => "email",
+            "ip" => "IP address",
+            _ => "contact",
+        }
+    }
+
+    /// What one counted value is called: an ID, an email, an IP address.
+    fn noun(&self) -> &'static str {
+        match self.value_type {
+            "email" => "email",
+            "ip" => "IP address",
+            _ => "ID",
+        }
     }
 
     pub fn exit_status(&self) -> ExitStatus {
@@ -238,12 +261,12 @@ impl Summary {
             n(self.rejected),
             n(self.duplicates),
             n(self.already_blocked),
-            plural(self.sent, "ID"),
+            plural(self.sent, self.noun()),
             plural(self.requests, "request"),
         );
         out += &format!(
             "  blocked   {} ({})\n",
-            plural(self.blocked, "ID"),
+            plural(self.blocked, self.noun()),
             plural(self.batches_blocked, "batch")
         );
         if self.blocked_already > 0 {
@@ -254,13 +277,13 @@ impl Summary {
         }
         out += &format!(
             "  failed    {} ({})\n",
-            plural(self.failed, "ID"),
+            plural(self.failed, self.noun()),
             plural(self.batches_failed, "batch")
         );
         if self.refused > 0 {
             out += &format!(
                 "  refused   {} (the server refused each by name; retry skips them unless --include-refused)\n",
-                plural(self.refused, "ID")
+                plural(self.refused, self.noun())
             );
         }
         if self.other_shards > 0 {
@@ -272,7 +295,7 @@ impl Summary {
         if self.not_sent > 0 {
             out += &format!(
                 "  not sent  {} read but not sent (stopped early)\n",
-                plural(self.not_sent, "ID")
+                plural(self.not_sent, self.noun())
             );
         }
         if self.unread_rows > 0 || self.unread_uncounted {
@@ -309,7 +332,7 @@ impl Summary {
     fn render_unblock(&self) -> String {
         let n = group_digits;
         let mut out = format!(
-            "blockade unblock: {}\n  contacts  {} to unblock ({} rejected rows, {} duplicates, {} already unblocked per the ledger)\n  sent      {}\n",
+            "blockade unblock: {}\n  values    {} to unblock ({} rejected rows, {} duplicates, {} already unblocked per the ledger)\n  sent      {}\n",
             self.outcome,
             n(self.rows_read - self.duplicates - self.already_blocked),
             n(self.rejected),
@@ -327,13 +350,13 @@ impl Summary {
         out += &format!(
             "  unblocked {} deleted\n  not blocked {} (no block record, or it was gone already)\n  failed    {}\n",
             plural(self.unblocked, "block record"),
-            plural(self.not_blocked, "contact"),
-            plural(self.failed + self.refused, "contact record"),
+            plural(self.not_blocked, self.unblock_noun()),
+            plural(self.failed + self.refused, self.unblock_noun()),
         );
         if self.not_sent > 0 {
             out += &format!(
                 "  not sent  {} (stopped early)\n",
-                plural(self.not_sent, "contact record")
+                plural(self.not_sent, self.unblock_noun())
             );
         }
         if self.rate_limited > 0 {
@@ -350,9 +373,14 @@ impl Summary {
     fn render_end(&self, done: &str) -> String {
         let n = group_digits;
         let mut out = format!(
-            "  time      {:.1}s ({} IDs/s {done})\n  ledger    {} (run {}, target {})\n",
+            "  time      {:.1}s ({} {}/s {done})\n  ledger    {} (run {}, target {})\n",
             self.seconds,
             n(self.ids_per_second.round() as u64),
+            many(if done == "unblocked" {
+                self.unblock_noun()
+            } else {
+                self.noun()
+            }),
             self.ledger.display(),
             self.run,
             self.target,
@@ -401,12 +429,20 @@ fn exit_status(stop: Option<&Stop>, failed: u64, not_sent: u64, inputs_broken: u
 
 /// "1 request", "2 requests", "1,000 batches".
 pub fn plural(n: u64, one: &str) -> String {
-    let many = if one.ends_with("ch") || one.ends_with('s') {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {}", group_digits(n), many(one))
+    }
+}
+
+/// The plural of a noun: "requests", "batches", "IP addresses".
+fn many(one: &str) -> String {
+    if one.ends_with("ch") || one.ends_with('s') {
         format!("{one}es")
     } else {
         format!("{one}s")
-    };
-    format!("{} {}", group_digits(n), if n == 1 { one } else { &many })
+    }
 }
 
 /// 1234567 → "1,234,567".
@@ -450,6 +486,7 @@ mod tests {
         };
         let facts = RunFacts {
             command: "block",
+            value_type: crate::input::ValueType::Contact,
             run: "r1",
             target: "sandbox",
             ledger: Path::new("r.jsonl"),
@@ -515,6 +552,7 @@ mod tests {
         assert_eq!(plural(1, "batch"), "1 batch");
         assert_eq!(plural(1000, "batch"), "1,000 batches");
         assert_eq!(plural(0, "ID"), "0 IDs");
+        assert_eq!(plural(3, "IP address"), "3 IP addresses");
     }
 
     #[test]

@@ -105,6 +105,8 @@ fn emails_are_normalised_deduped_across_files_and_case_and_sent_once() {
     assert!(rejected[1].1.contains("not a string"), "{rejected:?}");
     // 7 valid rows, 3 of them duplicates (by case, across files and formats).
     assert!(ran.stdout.contains("3 duplicates"), "{}", ran.stdout);
+    // The summary counts emails, not IDs.
+    assert!(ran.stdout.contains("blocked   4 emails"), "{}", ran.stdout);
 }
 
 #[test]
@@ -119,6 +121,11 @@ fn ip_addresses_take_their_canonical_form_and_bad_ones_are_rejected() {
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert_eq!(exported(&work, &mock, "ip"), ["10.0.0.1", "2001:db8::1"]);
     assert_eq!(mock.stats()["ids_blocked"], 2);
+    assert!(
+        ran.stdout.contains("blocked   2 IP addresses"),
+        "{}",
+        ran.stdout
+    );
     let lines = work.ledger();
     assert_eq!(
         ledger_values(&lines, "blocked", "ip"),

@@ -138,6 +138,7 @@ async fn run_checked(mut args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitS
         summary_json: args.summary_json.as_deref(),
         log,
         next: cmd::next_commands("block", &args.connection, &results),
+        value_type: crate::input::ValueType::Contact,
     };
     let counters = Arc::new(Counters::default());
     let reader_counters = counters.clone();

@@ -105,6 +105,7 @@ pub async fn run(args: BlockArgs, checked: TextRun, log: &LogArgs) -> anyhow::Re
         summary_json: args.summary_json.as_deref(),
         log,
         next: cmd::next_commands("block", &args.connection, &results),
+        value_type,
     };
     let counters = Arc::new(Counters::default());
     let reader_counters = counters.clone();

@@ -101,6 +101,8 @@ pub struct SendJob<'a> {
     pub summary_json: Option<&'a Path>,
     pub log: &'a LogArgs,
     pub next: NextCommands,
+    /// What the run's values are: the summary names them (IDs, emails, IP addresses).
+    pub value_type: crate::input::ValueType,
 }
 
 /// The part `block` and `retry` share: build the client, run the pipeline with `produce`
@@ -167,6 +169,7 @@ where
         target: &target_name,
         ledger: job.results,
         next: &job.next,
+        value_type: job.value_type,
     };
     let summary = Summary::new(facts, &counters, &end);
     let status = summary.exit_status();

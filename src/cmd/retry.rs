@@ -148,6 +148,7 @@ async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
         summary_json: args.summary_json.as_deref(),
         log,
         next: cmd::next_commands("retry", &args.connection, &ledger_path),
+        value_type: crate::input::ValueType::Contact,
     };
     let batch_size = args.batch_size as usize;
     let origin_path: Arc<str> = Arc::from(format!("retry of {}", ledger_path.display()));

@@ -235,6 +235,7 @@ pub async fn run(
         summary_json: args.summary_json.as_deref(),
         log,
         next: cmd::next_commands("retry", &args.connection, &ledger_path),
+        value_type,
     };
     let batch_size = args.batch_size as usize;
     let origin_path: Arc<str> = Arc::from(format!("retry of {}", ledger_path.display()));

@@ -287,6 +287,7 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
         summary_json: args.summary_json.as_deref(),
         log,
         next,
+        value_type: crate::input::ValueType::Contact,
     };
     let rejects = wanted.rejects;
     let reader_counters = counters.clone();

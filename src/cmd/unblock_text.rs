@@ -597,6 +597,7 @@ pub async fn run(args: UnblockArgs, checked: Checked, log: &LogArgs) -> anyhow::
         summary_json: args.summary_json.as_deref(),
         log,
         next,
+        value_type,
     };
     let rejects = wanted.rejects;
     let reader_counters = counters.clone();
