@@ -381,7 +381,8 @@ fn reports_next_retry_names_the_target_of_the_runs() {
     assert_eq!(ran.code, 1, "{}", ran.all());
     let ran = run(work.report(&[]).arg(work.ledger_path()));
     let expected = format!(
-        "Next: blockade retry {} --base-url {}",
+        "Next: {} retry {} --base-url {}",
+        bin().display(),
         work.ledger_path().display(),
         mock.url
     );

@@ -250,12 +250,12 @@ pub fn target_flags(args: &ConnectionArgs) -> Vec<String> {
 /// simply run again).
 pub fn next_commands(command: &str, args: &ConnectionArgs, ledger: &Path) -> NextCommands {
     let mut retry = vec![
-        "blockade".to_owned(),
+        crate::program_name(),
         "retry".to_owned(),
         ledger.display().to_string(),
     ];
     retry.extend(target_flags(args));
-    let mut again: Vec<String> = std::iter::once("blockade".to_owned())
+    let mut again: Vec<String> = std::iter::once(crate::program_name())
         .chain(std::env::args().skip(1))
         .collect();
     if (command == "block" || command == "unblock") && !again.iter().any(|arg| arg == "--resume") {

@@ -202,9 +202,11 @@ impl Report {
             .unwrap_or_else(|| " --account ACCOUNT".to_owned());
         for ledger in to_retry {
             let path = ledger.path.display().to_string();
+            let program = crate::program_name();
             let _ = writeln!(
                 out,
-                "Next: blockade retry {}{target}",
+                "Next: {} retry {}{target}",
+                shlex::try_quote(&program).map_or_else(|_| printable(&program), |q| printable(&q)),
                 shlex::try_quote(&path).map_or_else(|_| printable(&path), |q| printable(&q))
             );
         }
@@ -336,13 +338,15 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(&format!("  {b}:3  torn last line")), "{text}");
-        // The hand-made ledgers have no run lines, so the target is left to fill in.
+        // The hand-made ledgers have no run lines, so the target is left to fill in. The
+        // program is named as it was started (here the test binary's path).
+        let program = crate::program_name();
         assert!(
-            text.contains(&format!("Next: blockade retry {a} --account ACCOUNT\n")),
+            text.contains(&format!("Next: {program} retry {a} --account ACCOUNT\n")),
             "{text}"
         );
         assert!(
-            text.contains(&format!("Next: blockade retry {b} --account ACCOUNT\n")),
+            text.contains(&format!("Next: {program} retry {b} --account ACCOUNT\n")),
             "{text}"
         );
         assert!(text.contains("report --rejected"), "{text}");
