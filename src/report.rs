@@ -255,24 +255,28 @@ impl Report {
                 run.rejected_rows += 1;
                 return;
             }
-            // Unblock lines change the current state (`latest`), not the block counts.
-            Record::Unblock(_) => return,
-            // Emails and IPs are counted per type (`by_type`).
-            Record::Text(_) => return,
+            // Unblock lines change the current state (`latest`), not the block counts; in
+            // the runs table they count as their run's requests.
+            Record::Unblock(line) => {
+                let done = u64::from(line.status == Status::Unblocked) * line.ids.len() as u64;
+                run.add_requests(line.ids.len(), done, line.started_at, line.finished_at);
+                return;
+            }
+            // Emails and IPs are counted per type (`by_type`), and in their run's row.
+            Record::Text(line) => {
+                let done = matches!(line.status, Status::Blocked | Status::Unblocked);
+                let done = u64::from(done) * line.ids.len() as u64;
+                run.add_requests(line.ids.len(), done, line.started_at, line.finished_at);
+                return;
+            }
             Record::Batch(batch) => batch,
         };
-        run.batches += 1;
-        run.ids_sent += batch.ids.len() as u64;
-        if batch.status == Status::Blocked {
-            run.ids_blocked += batch.ids.len() as u64;
-        }
-        run.started_at = Some(
-            run.started_at
-                .map_or(batch.started_at, |at| at.min(batch.started_at)),
-        );
-        run.finished_at = Some(
-            run.finished_at
-                .map_or(batch.finished_at, |at| at.max(batch.finished_at)),
+        let blocked = u64::from(batch.status == Status::Blocked) * batch.ids.len() as u64;
+        run.add_requests(
+            batch.ids.len(),
+            blocked,
+            batch.started_at,
+            batch.finished_at,
         );
         if batch.already {
             self.ids.already_blocked += batch.ids.len() as u64;
@@ -418,6 +422,27 @@ fn summarize_ledger(path: &Path, stats: LedgerReadStats, failed_ids: u64) -> Led
         failed_ids,
     }
 }
+impl RunSummary {
+    /// Folds one request's line into the run: its values, those done (blocked, or
+    /// unblocked for an unblock run), and its time span.
+    fn add_requests(
+        &mut self,
+        values: usize,
+        done: u64,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+    ) {
+        self.batches += 1;
+        self.ids_sent += values as u64;
+        self.ids_blocked += done;
+        self.started_at = Some(self.started_at.map_or(started_at, |at| at.min(started_at)));
+        self.finished_at = Some(
+            self.finished_at
+                .map_or(finished_at, |at| at.max(finished_at)),
+        );
+    }
+}
+
 fn throughput(run: &RunSummary) -> Option<f64> {
     let (start, end) = (run.started_at?, run.finished_at?);
     let millis = (end - start).num_milliseconds();

@@ -179,6 +179,20 @@ fn the_records_answer_gives_block_ids_and_undo_by_run_deletes_exactly_that_run()
         "{}",
         report.stdout
     );
+    // The unblock run has its row in the runs table: 300 contacts, all unblocked.
+    let json = run(&mut work.report(&["--json", work.ledger_path().to_str().unwrap()]));
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).expect("report JSON");
+    let undo = json["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|run| run["command"] == "unblock")
+        .unwrap_or_else(|| panic!("an unblock run: {json}"));
+    assert_eq!(undo["ids_sent"], 300, "{undo}");
+    assert_eq!(
+        undo["ids_blocked"], 300,
+        "unblocked, for an unblock run: {undo}"
+    );
 
     // A later `block --resume` of the same list blocks them again.
     block(&work, &mock, &first, &["--resume"]);
