@@ -43,6 +43,29 @@ fn a_headerless_csv_without_the_flag_is_refused_with_the_hint() {
 }
 
 #[test]
+fn a_headerless_email_list_gets_the_same_hint() {
+    let work = Work::new();
+    let input = work.write(
+        "emails.csv",
+        "bob@example.com
+ann@example.org
+",
+    );
+    let mock = Mock::start(&[]);
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d", "--type", "email"])
+        .arg(&input));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert!(
+        ran.stderr.contains("its first line is itself a value")
+            && ran.stderr.contains("--no-header"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(mock.requests(), 0, "nothing sent");
+}
+
+#[test]
 fn txt_is_a_plain_list_and_tsv_is_tab_separated() {
     let work = Work::new();
     let txt = work.write("list.txt", "900\n901\n");

@@ -797,11 +797,17 @@ fn header_hint(header: &ByteRecord, delimiter: u8) -> String {
     if binary {
         return " (the first line is not text: is this really a CSV file?)".to_owned();
     }
-    if header_names(header).any(|name| parse_id(&name).is_ok()) {
+    // A contact ID, an email or an IP address: whatever the type, a column name never is.
+    let is_value = |name: &str| {
+        parse_id(name).is_ok()
+            || super::value::normalize_email(name).is_ok()
+            || super::value::normalize_ip(name).is_ok()
+    };
+    if header_names(header).any(|name| is_value(&name)) {
         // As xsv says it: a first line that is itself a value is data, not a header.
         if header.len() == 1 {
-            return " (the file seems to have no header: its first line is itself an ID; for a \
-                    plain list, one ID per line, pass --no-header)"
+            return " (the file seems to have no header: its first line is itself a value; for \
+                    a plain list, one value per line, pass --no-header)"
                 .to_owned();
         }
         return " (the file seems to have no header: its first line looks like data; add a header \
