@@ -3,9 +3,11 @@
 //! they mean to the pool: a duplicate or refused batch is bisected, a single duplicate ID
 //! is blocked already, a single refused one is refused.
 
-use crate::api::{HttpCall, Operation, Step};
+use crate::api::{HttpCall, Operation, Step, common_step_of};
 use crate::batch::Batch;
-use crate::client::{Answer, BlockRequest, Client, MAX_BODY, Verdict, align_block_ids, classify};
+use crate::client::{
+    Answer, BlockRequest, BlockedRecord, Client, MAX_BODY, Verdict, align_block_ids, classify,
+};
 
 /// What a block request's success tells.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -14,6 +16,33 @@ pub struct BlockDone {
     pub block_ids: Option<Vec<Option<u64>>>,
     /// The server said the batch's one ID was already blocked.
     pub already: bool,
+}
+
+/// How the answer to a block request of `size` values reads, whatever the values are
+/// (contact IDs, emails, IPs): `align` turns a records answer into each value's block
+/// record id. A duplicate or refused batch is bisected; a single duplicate is blocked
+/// already, a single refused one is refused; the rest as for every operation.
+pub fn block_step(
+    answer: &Answer,
+    size: usize,
+    align: impl FnOnce(Vec<BlockedRecord>) -> Option<Vec<Option<u64>>>,
+) -> Step<BlockDone> {
+    match classify(answer) {
+        Verdict::Blocked { records } => Step::Done(BlockDone {
+            block_ids: records.and_then(align),
+            already: false,
+        }),
+        Verdict::Duplicate { reason } | Verdict::Split { reason } if size > 1 => {
+            Step::Split { reason }
+        }
+        // One value the server says it already blocks: it is blocked, as asked.
+        Verdict::Duplicate { .. } => Step::Done(BlockDone {
+            block_ids: None,
+            already: true,
+        }),
+        Verdict::Split { reason } => Step::Refused { reason },
+        other => common_step_of(other, answer),
+    }
 }
 
 /// A block request, built once for all attempts; the ledger copies its ID list.
@@ -42,41 +71,9 @@ impl Operation for Batch {
     }
 
     fn judge(&self, answer: &Answer) -> Step<BlockDone> {
-        match classify(answer) {
-            Verdict::Blocked { records } => Step::Done(BlockDone {
-                block_ids: records.map(|records| align_block_ids(&self.ids, &records)),
-                already: false,
-            }),
-            Verdict::Duplicate { reason } | Verdict::Split { reason } if self.ids.len() > 1 => {
-                Step::Split { reason }
-            }
-            // One ID the server says it already blocks: it is blocked, as asked.
-            Verdict::Duplicate { .. } => Step::Done(BlockDone {
-                block_ids: None,
-                already: true,
-            }),
-            Verdict::Split { reason } => Step::Refused { reason },
-            Verdict::Retry {
-                reason,
-                server_fault,
-            } => Step::Retry {
-                reason,
-                server_fault,
-            },
-            Verdict::RateLimited {
-                retry_after,
-                reason,
-            } => Step::RateLimited {
-                retry_after,
-                reason,
-            },
-            Verdict::Abort { reason } => Step::Abort { reason },
-            Verdict::Unrecognized { reason } => Step::Failed {
-                reason,
-                kind: Some("unrecognized_answer"),
-            },
-            Verdict::Failed { reason } => Step::Failed { reason, kind: None },
-        }
+        block_step(answer, self.ids.len(), |records| {
+            Some(align_block_ids(&self.ids, &records))
+        })
     }
 
     fn size(&self) -> u64 {

@@ -5,9 +5,9 @@
 
 use bytes::Bytes;
 
-use crate::api::block::BlockDone;
+use crate::api::block::{BlockDone, block_step};
 use crate::api::{HttpCall, Operation, Step};
-use crate::client::{Answer, BlockedRecord, Client, MAX_BODY, Verdict, classify};
+use crate::client::{Answer, BlockedRecord, Client, MAX_BODY};
 use crate::ledger::timestamp;
 use crate::text_batch::TextBatch;
 
@@ -57,41 +57,9 @@ impl Operation for TextBatch {
     }
 
     fn judge(&self, answer: &Answer) -> Step<BlockDone> {
-        match classify(answer) {
-            Verdict::Blocked { records } => Step::Done(BlockDone {
-                block_ids: records
-                    .and_then(|records| align_text_block_ids(self.values.len(), &records)),
-                already: false,
-            }),
-            Verdict::Duplicate { reason } | Verdict::Split { reason } if self.values.len() > 1 => {
-                Step::Split { reason }
-            }
-            Verdict::Duplicate { .. } => Step::Done(BlockDone {
-                block_ids: None,
-                already: true,
-            }),
-            Verdict::Split { reason } => Step::Refused { reason },
-            Verdict::Retry {
-                reason,
-                server_fault,
-            } => Step::Retry {
-                reason,
-                server_fault,
-            },
-            Verdict::RateLimited {
-                retry_after,
-                reason,
-            } => Step::RateLimited {
-                retry_after,
-                reason,
-            },
-            Verdict::Abort { reason } => Step::Abort { reason },
-            Verdict::Unrecognized { reason } => Step::Failed {
-                reason,
-                kind: Some("unrecognized_answer"),
-            },
-            Verdict::Failed { reason } => Step::Failed { reason, kind: None },
-        }
+        block_step(answer, self.values.len(), |records| {
+            align_text_block_ids(self.values.len(), &records)
+        })
     }
 
     fn size(&self) -> u64 {

@@ -85,7 +85,12 @@ pub trait Operation: Clone + std::fmt::Debug + Send + Sync + 'static {
 /// statuses), from `client::classify`; a 400 is `Refused` (the caller looks at 400s that
 /// mean something to it first) and any 200 is `unrecognized` (the caller reads its own).
 pub fn common_step<D>(answer: &Answer) -> Step<D> {
-    match classify(answer) {
+    common_step_of(classify(answer), answer)
+}
+
+/// [`common_step`] for an answer already classified (`verdict` is `classify(answer)`).
+pub fn common_step_of<D>(verdict: Verdict, answer: &Answer) -> Step<D> {
+    match verdict {
         Verdict::Retry {
             reason,
             server_fault,
