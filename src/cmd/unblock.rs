@@ -499,28 +499,40 @@ fn from_ledger(ledger: &Path, run: Option<&str>, target: &str) -> anyhow::Result
     Ok(wanted)
 }
 
+/// The ledger status of a delete's `n` values, counted: deleted (`affected` > 0), not
+/// blocked (nothing to delete), or failed (a refusal included: the values stay blocked).
+pub(crate) fn unblock_status(
+    status: BatchStatus,
+    affected: Option<u64>,
+    n: u64,
+    counters: &Counters,
+) -> Status {
+    match (status, affected) {
+        (BatchStatus::Done, Some(affected)) if affected > 0 => {
+            Counters::add(&counters.ids_unblocked, n);
+            Status::Unblocked
+        }
+        (BatchStatus::Done, _) => {
+            Counters::add(&counters.ids_not_blocked, n);
+            Status::NotBlocked
+        }
+        (BatchStatus::Refused, _) => {
+            Counters::add(&counters.ids_refused, n);
+            Status::Failed
+        }
+        (BatchStatus::Failed, _) => {
+            Counters::add(&counters.ids_failed, n);
+            Counters::add(&counters.batches_failed, 1);
+            Status::Failed
+        }
+    }
+}
+
 impl Recorded for Delete {
     fn record(run_id: &str, outcome: Outcome<Delete>, counters: &Counters) -> Record {
         let n = outcome.batch.contacts.len() as u64;
-        let status = match (outcome.status, outcome.done) {
-            (BatchStatus::Done, Some(done)) if done.affected > 0 => {
-                Counters::add(&counters.ids_unblocked, n);
-                Status::Unblocked
-            }
-            (BatchStatus::Done, _) => {
-                Counters::add(&counters.ids_not_blocked, n);
-                Status::NotBlocked
-            }
-            (BatchStatus::Refused, _) => {
-                Counters::add(&counters.ids_refused, n);
-                Status::Failed
-            }
-            (BatchStatus::Failed, _) => {
-                Counters::add(&counters.ids_failed, n);
-                Counters::add(&counters.batches_failed, 1);
-                Status::Failed
-            }
-        };
+        let affected = outcome.done.as_ref().map(|done| done.affected);
+        let status = unblock_status(outcome.status, affected, n, counters);
         let block_ids = match outcome.batch.what {
             DeleteWhat::Record(id) => Some(vec![Some(id)]),
             DeleteWhat::NoRecord | DeleteWhat::NotListed(_) => None,

@@ -44,7 +44,7 @@ use crate::ledger::{
     read_records,
 };
 use crate::pipeline::{Recorded, Sink};
-use crate::pool::{BatchStatus, Outcome, PoolConfig};
+use crate::pool::{Outcome, PoolConfig};
 use crate::summary::{NextCommands, group_digits, plural};
 
 /// Records a dry run names one by one.
@@ -804,25 +804,8 @@ impl Sink<TextDelete> for Plan {
 impl Recorded for TextDelete {
     fn record(run_id: &str, outcome: Outcome<TextDelete>, counters: &Counters) -> Record {
         let n = outcome.batch.values.len() as u64;
-        let status = match (outcome.status, outcome.done) {
-            (BatchStatus::Done, Some(done)) if done.affected > 0 => {
-                Counters::add(&counters.ids_unblocked, n);
-                Status::Unblocked
-            }
-            (BatchStatus::Done, _) => {
-                Counters::add(&counters.ids_not_blocked, n);
-                Status::NotBlocked
-            }
-            (BatchStatus::Refused, _) => {
-                Counters::add(&counters.ids_refused, n);
-                Status::Failed
-            }
-            (BatchStatus::Failed, _) => {
-                Counters::add(&counters.ids_failed, n);
-                Counters::add(&counters.batches_failed, 1);
-                Status::Failed
-            }
-        };
+        let affected = outcome.done.as_ref().map(|done| done.affected);
+        let status = super::unblock::unblock_status(outcome.status, affected, n, counters);
         let block_ids = match outcome.batch.delete.what {
             DeleteWhat::Record(id) => Some(vec![Some(id); outcome.batch.values.len()]),
             DeleteWhat::NoRecord | DeleteWhat::NotListed(_) => None,
