@@ -26,6 +26,7 @@ use crate::cmd::{self, SendJob, listing, unblock_text};
 use crate::counters::Counters;
 use crate::exit::ExitStatus;
 use crate::input::{self, Item, ReadOptions, Reject, ValueType};
+use crate::ledger::LedgerReadStats;
 use crate::ledger::{
     LatestStatus, LedgerError, LedgerWriter, Record, Status, TargetFilter, UNBLOCK_OP,
     UnblockRecord, read_records,
@@ -481,6 +482,20 @@ fn from_ledger(ledger: &Path, run: Option<&str>, target: &str) -> anyhow::Result
             "Leaving alone the contacts the server said were blocked already before this ledger's runs blocked them"
         );
     }
+    after_ledger_read(ledger, &filter, &stats, run, run_seen, target)?;
+    Ok(wanted)
+}
+
+/// After reading a ledger to undo: names the lines of other targets and the unreadable
+/// ones, and refuses a `--run` the ledger does not hold for this target.
+pub(crate) fn after_ledger_read(
+    ledger: &Path,
+    filter: &TargetFilter,
+    stats: &LedgerReadStats,
+    run: Option<&str>,
+    run_seen: bool,
+    target: &str,
+) -> anyhow::Result<()> {
     filter.warn_skipped(ledger);
     if stats.bad_line_count > 0 {
         tracing::warn!(
@@ -496,7 +511,7 @@ fn from_ledger(ledger: &Path, run: Option<&str>, target: &str) -> anyhow::Result
             ledger.display()
         );
     }
-    Ok(wanted)
+    Ok(())
 }
 
 /// The ledger status of a delete's `n` values, counted: deleted (`affected` > 0), not

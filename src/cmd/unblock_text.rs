@@ -293,22 +293,7 @@ impl Wanted {
                 "Leaving alone the values the server said were blocked already before this ledger's runs blocked them"
             );
         }
-        filter.warn_skipped(ledger);
-        if stats.bad_line_count > 0 {
-            tracing::warn!(
-                unreadable_lines = stats.bad_line_count,
-                "Some ledger lines could not be read and were skipped"
-            );
-        }
-        if let Some(run) = run
-            && !run_seen
-        {
-            bail!(
-                "{} has no run {run} against {target}: see its run lines (\"status\":\"run\") for the run ids",
-                ledger.display()
-            );
-        }
-        Ok(())
+        super::unblock::after_ledger_read(ledger, &filter, &stats, run, run_seen, target)
     }
 }
 
