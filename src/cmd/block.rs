@@ -498,15 +498,32 @@ fn dry_run(input: PlanInput, rate: &crate::rate::Rate, target: &str, results: &P
             crate::summary::plural(*batches, "batch")
         );
     }
-    let seconds = plan.batches as f64 / rate.per_second();
-    out += &format!(
+    let status = finish_plan(&mut out, plan.batches, rate, &plan.rejects, &counters, "ID");
+    cmd::print_stdout(&out);
+    status
+}
+
+/// The end of a dry run's plan, for IDs or emails/IPs (`noun`): the time at `rate`, the
+/// first rejected rows, broken inputs, and nothing valid at all. The status is the real
+/// run's: a broken input, or no valid value, is an input error (exit 2), since nothing
+/// is sent (a real run would exit 1 on a broken input: rows lost from sight).
+pub(crate) fn finish_plan(
+    out: &mut String,
+    batches: u64,
+    rate: &crate::rate::Rate,
+    rejects: &[Reject],
+    counters: &Counters,
+    noun: &str,
+) -> ExitStatus {
+    let seconds = batches as f64 / rate.per_second();
+    *out += &format!(
         "  time      about {} at {rate} (at least; retries add to it)\n",
         humantime::format_duration(Duration::from_secs(seconds.ceil() as u64))
     );
-    if !plan.rejects.is_empty() {
-        out += "  rejected rows (first 10):\n";
-        for reject in &plan.rejects {
-            out += &format!(
+    if !rejects.is_empty() {
+        *out += "  rejected rows (first 10):\n";
+        for reject in rejects {
+            *out += &format!(
                 "    {}  {}  {:?}\n",
                 reject.origin, reject.reason, reject.input
             );
@@ -514,18 +531,15 @@ fn dry_run(input: PlanInput, rate: &crate::rate::Rate, target: &str, results: &P
     }
     let broken = Counters::get(&counters.inputs_broken);
     if broken > 0 {
-        out += &format!(
+        *out += &format!(
             "  broken    {broken} input(s) could not be read to the end (see the rejected rows): fix them before the real run\n"
         );
     }
-    let no_valid_id = Counters::get(&counters.rows) == 0;
-    if no_valid_id {
-        out += "  nothing   no valid ID in the inputs: the real run would exit 2\n";
+    let nothing = Counters::get(&counters.rows) == 0;
+    if nothing {
+        *out += &format!("  nothing   no valid {noun} in the inputs: the real run would exit 2\n");
     }
-    cmd::print_stdout(&out);
-    // A real run would exit 1 here (rows lost from sight); the plan says so with an input
-    // error, since nothing was sent.
-    if broken > 0 || no_valid_id {
+    if broken > 0 || nothing {
         ExitStatus::Usage
     } else {
         ExitStatus::Success

@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -354,36 +353,9 @@ impl TextPlan {
                 plural(*batches, "batch")
             );
         }
-        let seconds = self.batches as f64 / rate.per_second();
-        out += &format!(
-            "  time      about {} at {rate} (at least; retries add to it)\n",
-            humantime::format_duration(Duration::from_secs(seconds.ceil() as u64))
-        );
-        if !self.rejects.is_empty() {
-            out += "  rejected rows (first 10):\n";
-            for reject in &self.rejects {
-                out += &format!(
-                    "    {}  {}  {:?}\n",
-                    reject.origin, reject.reason, reject.input
-                );
-            }
-        }
-        let broken = Counters::get(&counters.inputs_broken);
-        if broken > 0 {
-            out += &format!(
-                "  broken    {broken} input(s) could not be read to the end (see the rejected rows): fix them before the real run\n"
-            );
-        }
-        let nothing = Counters::get(&counters.rows) == 0;
-        if nothing {
-            out +=
-                &format!("  nothing   no valid {noun} in the inputs: the real run would exit 2\n");
-        }
+        let status =
+            super::block::finish_plan(&mut out, self.batches, rate, &self.rejects, counters, noun);
         cmd::print_stdout(&out);
-        if broken > 0 || nothing {
-            ExitStatus::Usage
-        } else {
-            ExitStatus::Success
-        }
+        status
     }
 }
