@@ -16,17 +16,7 @@ impl Work {
     /// `blockade unblock` against `mock`, with the key, the ledger in this directory, fast
     /// pacing and short backoff; `args` come after.
     fn unblock(&self, mock: &Mock, args: &[&str]) -> Command {
-        let mut cmd = self.blockade();
-        cmd.arg("unblock")
-            .args(["--base-url", &mock.url, "--results"])
-            .arg(self.ledger_path())
-            .args(["--backoff-base", "1ms", "--backoff-max", "5ms"])
-            .env("ACQUIRE_API_KEY", KEY);
-        if !args.contains(&"--rate") {
-            cmd.args(["--rate", "2000/s"]);
-        }
-        cmd.args(args);
-        cmd
+        self.sending("unblock", mock, args)
     }
 
     fn unblock_run(&self, mock: &Mock, run: &str, args: &[&str]) -> Command {

@@ -68,8 +68,13 @@ impl Work {
     /// `blockade block` against `mock`, with the key, the ledger in this directory, fast
     /// pacing (unless `args` set `--rate`) and short backoff; `args` come after.
     pub fn block(&self, mock: &Mock, args: &[&str]) -> Command {
+        self.sending("block", mock, args)
+    }
+
+    /// `blockade COMMAND` (block, unblock) against `mock`, set up as [`Work::block`] is.
+    pub fn sending(&self, command: &str, mock: &Mock, args: &[&str]) -> Command {
         let mut cmd = self.blockade();
-        cmd.arg("block")
+        cmd.arg(command)
             .args(["--base-url", &mock.url, "--results"])
             .arg(self.ledger_path())
             .args(["--backoff-base", "1ms", "--backoff-max", "5ms"])

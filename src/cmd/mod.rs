@@ -247,7 +247,7 @@ pub fn target_flags(args: &ConnectionArgs) -> Vec<String> {
 
 /// The "Next:" commands of a sending run: `retry` of its ledger against the same
 /// target, and this very command line again with `--resume` (for `block`; `retry` is
-/// simply run again).
+/// simply run again, and `unblock` with `--resume` serves for both).
 pub fn next_commands(command: &str, args: &ConnectionArgs, ledger: &Path) -> NextCommands {
     let mut retry = vec![
         crate::program_name(),
@@ -270,8 +270,10 @@ pub fn next_commands(command: &str, args: &ConnectionArgs, ledger: &Path) -> Nex
             .collect::<Vec<_>>()
             .join(" ")
     };
-    if command == "retry" {
-        // `retry` has no --resume: running it again re-sends what is still failed.
+    if command == "retry" || command == "unblock" {
+        // `retry` has no --resume: running it again re-sends what is still failed. Failed
+        // deletes are sent again by the same unblock with --resume (`retry` re-sends
+        // blocks, never unblocks).
         let again = quote(again);
         return NextCommands {
             retry: again.clone(),

@@ -33,7 +33,7 @@ use crate::ledger::{
 };
 use crate::pipeline::{Recorded, Sink};
 use crate::pool::{BatchStatus, Outcome, Stop};
-use crate::summary::{NextCommands, group_digits, plural};
+use crate::summary::{group_digits, plural};
 
 /// Records a dry run names one by one.
 const DRY_RUN_SHOWN: usize = 20;
@@ -267,16 +267,7 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
         Counters::add(&counters.list_requests, end.requests);
         Counters::add(&counters.records_listed, end.records);
     }
-    let next = {
-        let mut next = cmd::next_commands("unblock", &args.connection, &results);
-        // Failed deletes are sent again by the same command with --resume (`retry`
-        // re-sends blocks, never unblocks).
-        next.retry = next.resume.clone();
-        NextCommands {
-            retry: next.retry,
-            resume: next.resume,
-        }
-    };
+    let next = cmd::next_commands("unblock", &args.connection, &results);
     let job = SendJob {
         command: "unblock",
         connected,

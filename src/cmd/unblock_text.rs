@@ -45,7 +45,7 @@ use crate::ledger::{
 };
 use crate::pipeline::{Recorded, Sink};
 use crate::pool::{Outcome, PoolConfig};
-use crate::summary::{NextCommands, group_digits, plural};
+use crate::summary::{group_digits, plural};
 
 /// Records a dry run names one by one.
 const DRY_RUN_SHOWN: usize = 20;
@@ -564,13 +564,7 @@ pub async fn run(args: UnblockArgs, checked: Checked, log: &LogArgs) -> anyhow::
         Counters::add(&counters.list_requests, end.requests);
         Counters::add(&counters.records_listed, end.records);
     }
-    let next = {
-        let next = cmd::next_commands("unblock", &args.connection, &results);
-        NextCommands {
-            retry: next.resume.clone(),
-            resume: next.resume,
-        }
-    };
+    let next = cmd::next_commands("unblock", &args.connection, &results);
     let job = SendJob {
         command: "unblock",
         connected,

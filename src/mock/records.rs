@@ -194,11 +194,7 @@ pub(crate) async fn list(
     uri: Uri,
 ) -> Response {
     let sequence = state.stats.on_call(Call::List);
-    let (status, response) = match answer_list(&state, sequence, &headers, &uri).await {
-        Ok(answer) | Err(answer) => answer,
-    };
-    state.stats.record_status(status);
-    response
+    counted(&state, answer_list(&state, sequence, &headers, &uri).await)
 }
 
 async fn answer_list(
@@ -229,6 +225,16 @@ async fn answer_list(
     Ok((200, json_answer(&body)))
 }
 
+/// The answer of a list, get or delete call (a success or a fault alike), its status
+/// counted in the stats.
+fn counted(state: &MockState, answer: Result<(u16, Response), (u16, Response)>) -> Response {
+    let (status, response) = match answer {
+        Ok(answer) | Err(answer) => answer,
+    };
+    state.stats.record_status(status);
+    response
+}
+
 /// `GET /api/v1/crm/block-visitor/{id}`: one record, or 400 `ERROR_RECORD_NOT_FOUND`.
 pub(crate) async fn get_one(
     State(state): State<Arc<MockState>>,
@@ -236,11 +242,7 @@ pub(crate) async fn get_one(
     uri: Uri,
 ) -> Response {
     let sequence = state.stats.on_call(Call::Get);
-    let (status, response) = match answer_get(&state, sequence, &headers, &uri).await {
-        Ok(answer) | Err(answer) => answer,
-    };
-    state.stats.record_status(status);
-    response
+    counted(&state, answer_get(&state, sequence, &headers, &uri).await)
 }
 
 async fn answer_get(
@@ -286,11 +288,10 @@ pub(crate) async fn delete(
     uri: Uri,
 ) -> Response {
     let sequence = state.stats.on_call(Call::Delete);
-    let (status, response) = match answer_delete(&state, sequence, &headers, &uri).await {
-        Ok(answer) | Err(answer) => answer,
-    };
-    state.stats.record_status(status);
-    response
+    counted(
+        &state,
+        answer_delete(&state, sequence, &headers, &uri).await,
+    )
 }
 
 async fn answer_delete(
