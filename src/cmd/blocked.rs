@@ -109,16 +109,16 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
         _ => ExitStatus::Failed,
     };
     let mut line = format!(
-        "blockade blocked: {}: exported {} of {} block records ({} pages, {} requests)",
+        "blockade blocked: {}: exported {} of {} ({}, {})",
         if status == ExitStatus::Success {
             "done"
         } else {
             status.word()
         },
         group_digits(written),
-        group_digits(end.records),
-        group_digits(end.pages),
-        group_digits(end.requests),
+        crate::summary::plural(end.records, "block record"),
+        crate::summary::plural(end.pages, "page"),
+        crate::summary::plural(end.requests, "request"),
     );
     if end.unreadable > 0 {
         line += &format!(

@@ -363,8 +363,9 @@ pub(crate) fn listing_stopped(stop: &Stop, end: &listing::ListEnd) -> anyhow::Re
         ),
     };
     eprintln!(
-        "blockade unblock: stopped while listing the block list ({} pages, {} requests), before any delete: {why}",
-        end.pages, end.requests
+        "blockade unblock: stopped while listing the block list ({}, {}), before any delete: {why}",
+        plural(end.pages, "page"),
+        plural(end.requests, "request")
     );
     Ok(status)
 }
