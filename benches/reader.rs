@@ -15,8 +15,8 @@ use std::io::{Cursor, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use blockade::dedupe::Dedupe;
 use blockade::input::{Format, Item, ReadOptions, Source};
+use blockade::values::dedupe::Dedupe;
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

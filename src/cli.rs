@@ -9,12 +9,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::concurrency::Concurrency;
+use crate::input::reject_limit::RejectLimit;
 use crate::input::{Format, ValueType};
 use crate::mock::{AnswerMode, OnDuplicate};
-use crate::rate::Rate;
-use crate::reject_limit::RejectLimit;
-use crate::shard::Shard;
+use crate::send::concurrency::Concurrency;
+use crate::send::rate::Rate;
+use crate::values::shard::Shard;
 
 const ABOUT: &str = "Block contacts in Acquire in bulk.
 

@@ -11,10 +11,10 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use url::Url;
 
-use crate::api_key::{ApiKey, KeyError};
 use crate::cli::{BlockFor, BlockTillArgs, ConnectionArgs};
-use crate::endpoint::{self, EndpointError};
-use crate::pool::{Backoff, PoolConfig};
+use crate::net::api_key::{ApiKey, KeyError};
+use crate::net::endpoint::{self, EndpointError};
+use crate::send::pool::{Backoff, PoolConfig};
 
 /// How long in-flight requests may run on after SIGINT/SIGTERM.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);

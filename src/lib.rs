@@ -5,33 +5,18 @@
 //! module per subcommand under `cmd`. See ARCHITECTURE.md for the why.
 
 pub mod api;
-pub mod api_key;
-pub mod batch;
-pub(crate) mod breaker;
 pub mod cli;
-pub mod client;
 pub mod cmd;
-pub mod concurrency;
 pub(crate) mod config;
-pub(crate) mod connections;
-pub(crate) mod counters;
-pub mod dedupe;
-pub(crate) mod endpoint;
 pub(crate) mod exit;
-pub(crate) mod gate;
 pub mod input;
 pub(crate) mod ledger;
-pub(crate) mod logging;
 pub mod mock;
-pub(crate) mod pipeline;
-pub mod pool;
-pub(crate) mod progress;
-pub(crate) mod rate;
-pub(crate) mod reject_limit;
+pub mod net;
 pub(crate) mod report;
-pub(crate) mod shard;
-pub(crate) mod summary;
-pub(crate) mod text_batch;
+pub mod send;
+pub(crate) mod ui;
+pub mod values;
 
 use clap::CommandFactory;
 
@@ -41,7 +26,7 @@ use crate::exit::ExitStatus;
 /// Runs one parsed command line to its exit status. Errors are printed here, so that the
 /// caller only maps the status to a process exit code.
 pub fn run(cli: Cli) -> ExitStatus {
-    logging::init(&cli.log);
+    ui::logging::init(&cli.log);
     // One thread runs every async task of a sending run (the pool, the connections, the
     // collector); the reader has its own. On two cores this halved the CPU per request
     // compared with a multi-threaded runtime (fewer cross-thread wake-ups; BENCHMARKS.md).

@@ -986,20 +986,20 @@ fn report_counts_groups_failures_exports_failed_ids_and_merges_ledgers() {
 // ---- Scenario 10: the send stage in-process, under random faults ----
 
 mod send_stage {
-    //! Drives `blockade::pool::run` against an in-process `MockServer` with random faults
+    //! Drives `blockade::send::pool::run` against an in-process `MockServer` with random faults
     //! and random batches, and checks that no ID is lost or double-counted.
 
     use std::collections::{BTreeMap, BTreeSet};
     use std::sync::Arc;
     use std::time::Duration;
 
-    use blockade::api_key::ApiKey;
-    use blockade::batch::Batch;
-    use blockade::client::Client;
-    use blockade::concurrency::Concurrency;
     use blockade::input::Origin;
     use blockade::mock::{Faults, MockConfig, MockServer};
-    use blockade::pool::{self, Backoff, BatchStatus, Outcome, PoolConfig, PoolCounters};
+    use blockade::net::api_key::ApiKey;
+    use blockade::net::client::Client;
+    use blockade::send::concurrency::Concurrency;
+    use blockade::send::pool::{self, Backoff, BatchStatus, Outcome, PoolConfig, PoolCounters};
+    use blockade::values::batch::Batch;
     use proptest::prelude::*;
     use tokio::sync::mpsc;
     use tokio_util::sync::CancellationToken;

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use blockade::api::{HttpCall, Operation, Step};
-use blockade::api_key::ApiKey;
-use blockade::batch::Batch;
-use blockade::client::{Answer, Client};
-use blockade::concurrency::Concurrency;
 use blockade::input::Origin;
 use blockade::mock::{MockConfig, MockServer};
-use blockade::pool::{self, Backoff, BatchStatus, PoolConfig, PoolCounters};
+use blockade::net::api_key::ApiKey;
+use blockade::net::client::{Answer, Client};
+use blockade::send::concurrency::Concurrency;
+use blockade::send::pool::{self, Backoff, BatchStatus, PoolConfig, PoolCounters};
+use blockade::values::batch::Batch;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 

@@ -4,10 +4,10 @@
 //! is blocked already, a single refused one is refused.
 
 use crate::api::{HttpCall, Operation, Step, common_step_of};
-use crate::batch::Batch;
-use crate::client::{
+use crate::net::client::{
     Answer, BlockRequest, BlockedRecord, Client, MAX_BODY, Verdict, align_block_ids, classify,
 };
+use crate::values::batch::Batch;
 
 /// What a block request's success tells.
 #[derive(Clone, Debug, Default, PartialEq)]

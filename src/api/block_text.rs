@@ -7,9 +7,9 @@ use bytes::Bytes;
 
 use crate::api::block::{BlockDone, block_step};
 use crate::api::{HttpCall, Operation, Step};
-use crate::client::{Answer, BlockedRecord, Client, MAX_BODY};
 use crate::ledger::timestamp;
-use crate::text_batch::TextBatch;
+use crate::net::client::{Answer, BlockedRecord, Client, MAX_BODY};
+use crate::values::text_batch::TextBatch;
 
 /// A text block request, built once for all attempts.
 pub struct PreparedTextBlock {

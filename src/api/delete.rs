@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use crate::api::{HttpCall, Operation, Step, common_step, http_parts};
-use crate::client::{Answer, Client, MAX_BODY};
+use crate::net::client::{Answer, Client, MAX_BODY};
 
 /// The documented error type for an unknown record.
 pub const NOT_FOUND_ERROR: &str = "ERROR_RECORD_NOT_FOUND";
@@ -73,7 +73,7 @@ impl Operation for Delete {
                 None => Step::Failed {
                     reason: format!(
                         "HTTP 200 without data.deleted.affected: {}",
-                        crate::client::body_snippet(body)
+                        crate::net::client::body_snippet(body)
                     ),
                     kind: Some("unrecognized_answer"),
                 },

@@ -7,8 +7,8 @@
 
 use crate::api::delete::{Delete, DeleteDone};
 use crate::api::{HttpCall, Operation, Step};
-use crate::client::{Answer, Client};
 use crate::input::ValueType;
+use crate::net::client::{Answer, Client};
 
 /// One email or IP block record to delete, or values with none (`delete.what`).
 #[derive(Clone, Debug, PartialEq)]

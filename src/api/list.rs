@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use crate::api::{HttpCall, Operation, Step, common_step, http_parts};
-use crate::client::{Answer, Client, body_snippet};
+use crate::net::client::{Answer, Client, body_snippet};
 
 /// Most bytes of one list page read.
 pub const LIST_MAX_BODY: usize = 8 * 1024 * 1024;

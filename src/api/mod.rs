@@ -2,7 +2,7 @@
 //! how its answer reads as a [`Step`] for the sending machinery (`pool.rs`), which knows
 //! nothing of which operation it sends.
 //!
-//! - `block`: `POST /crm/block-visitor` for a batch of IDs (a [`crate::batch::Batch`]);
+//! - `block`: `POST /crm/block-visitor` for a batch of IDs (a [`crate::values::batch::Batch`]);
 //! - `delete`: `DELETE /crm/block-visitor?id=N` for one block record (`delete_text`: the
 //!   same for an email or IP record, carrying its strings);
 //! - `list`: `GET /crm/block-visitor?offset=&limit=`, one page of block records.
@@ -19,7 +19,7 @@ pub mod list;
 use bytes::Bytes;
 use hyper::{Method, Uri};
 
-use crate::client::{Answer, Client, RetryAfter, Verdict, body_snippet, classify};
+use crate::net::client::{Answer, Client, RetryAfter, Verdict, body_snippet, classify};
 
 /// What one answer means for the request that got it. Every reason goes into the ledger.
 #[derive(Clone, Debug, PartialEq)]

@@ -14,19 +14,19 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::batch::{Batch, Chunker};
 use crate::cli::{BlockArgs, LogArgs};
 use crate::cmd::{self, SendJob};
 use crate::config::{self, ConfigError};
-use crate::counters::Counters;
-use crate::dedupe::{Dedupe, Seen};
 use crate::exit::ExitStatus;
+use crate::input::reject_limit::RejectLimit;
 use crate::input::{self, Item, ReadOptions, Reject, STDIN_NAME, Source};
 use crate::ledger::{LatestStatus, LedgerWriter, TargetFilter};
-use crate::pipeline::{self, Sink};
-use crate::reject_limit::RejectLimit;
-use crate::shard::Shard;
-use crate::summary::group_digits;
+use crate::send::counters::Counters;
+use crate::send::pipeline::{self, Sink};
+use crate::ui::summary::group_digits;
+use crate::values::batch::{Batch, Chunker};
+use crate::values::dedupe::{Dedupe, Seen};
+use crate::values::shard::Shard;
 
 pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     let summary_json = args.summary_json.clone();
@@ -465,7 +465,12 @@ struct PlanInput {
     now: DateTime<Utc>,
 }
 
-fn dry_run(input: PlanInput, rate: &crate::rate::Rate, target: &str, results: &Path) -> ExitStatus {
+fn dry_run(
+    input: PlanInput,
+    rate: &crate::send::rate::Rate,
+    target: &str,
+    results: &Path,
+) -> ExitStatus {
     let counters = Counters::default();
     let mut plan = Plan::default();
     let batch_size = input.batch_size;
@@ -486,16 +491,16 @@ fn dry_run(input: PlanInput, rate: &crate::rate::Rate, target: &str, results: &P
         n(plan.reject_count),
         n(Counters::get(&counters.duplicates)),
         n(Counters::get(&counters.already_blocked)),
-        crate::summary::plural(plan.ids, "ID"),
-        crate::summary::plural(plan.batches, "batch"),
+        crate::ui::summary::plural(plan.ids, "ID"),
+        crate::ui::summary::plural(plan.batches, "batch"),
         batch_size,
     );
     for (till, (batches, ids)) in &plan.by_block_till {
         out += &format!(
             "  until     {}  {} in {}\n",
             till.to_rfc3339_opts(SecondsFormat::Millis, true),
-            crate::summary::plural(*ids, "ID"),
-            crate::summary::plural(*batches, "batch")
+            crate::ui::summary::plural(*ids, "ID"),
+            crate::ui::summary::plural(*batches, "batch")
         );
     }
     let status = finish_plan(&mut out, plan.batches, rate, &plan.rejects, &counters, "ID");
@@ -510,7 +515,7 @@ fn dry_run(input: PlanInput, rate: &crate::rate::Rate, target: &str, results: &P
 pub(crate) fn finish_plan(
     out: &mut String,
     batches: u64,
-    rate: &crate::rate::Rate,
+    rate: &crate::send::rate::Rate,
     rejects: &[Reject],
     counters: &Counters,
     noun: &str,

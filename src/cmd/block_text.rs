@@ -16,17 +16,17 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::cli::{BlockArgs, LogArgs};
 use crate::cmd::block::{RowTally, count_unread, estimate_rows};
 use crate::cmd::{self, SendJob};
-use crate::counters::Counters;
-use crate::dedupe::{HashedDedupe, Seen};
 use crate::exit::ExitStatus;
 use crate::input::value::value_hash;
 use crate::input::{self, Item, Reject, Source, ValueType};
 use crate::ledger::{LatestText, LedgerWriter, Record, Status, TargetFilter, TextRecord};
-use crate::pipeline::{Recorded, Sink};
-use crate::pool::{BatchStatus, Outcome, PoolConfig};
-use crate::shard::Shard;
-use crate::summary::{group_digits, plural};
-use crate::text_batch::{TextBatch, TextChunker};
+use crate::send::counters::Counters;
+use crate::send::pipeline::{Recorded, Sink};
+use crate::send::pool::{BatchStatus, Outcome, PoolConfig};
+use crate::ui::summary::{group_digits, plural};
+use crate::values::dedupe::{HashedDedupe, Seen};
+use crate::values::shard::Shard;
+use crate::values::text_batch::{TextBatch, TextChunker};
 
 /// Most values the dedupe table is sized for up front (about 600 MB of input lines).
 const MAX_PRESIZE: u64 = 16_000_000;
@@ -328,7 +328,7 @@ impl TextPlan {
         counters: &Counters,
         value_type: ValueType,
         batch_size: usize,
-        rate: &crate::rate::Rate,
+        rate: &crate::send::rate::Rate,
         target: &str,
         results: &Path,
     ) -> ExitStatus {

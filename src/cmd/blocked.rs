@@ -14,11 +14,11 @@ use chrono::{DateTime, Utc};
 
 use crate::api::list::ListedRecord;
 use crate::cli::{BlockedArgs, ExportFormat, LogArgs, RecordType};
-use crate::client::Client;
 use crate::cmd::{self, listing};
 use crate::exit::ExitStatus;
-use crate::pool::Stop;
-use crate::summary::group_digits;
+use crate::net::client::Client;
+use crate::send::pool::Stop;
+use crate::ui::summary::group_digits;
 
 pub const CSV_HEADER: [&str; 7] = [
     "block_id",
@@ -116,9 +116,9 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
             status.word()
         },
         group_digits(written),
-        crate::summary::plural(end.records, "block record"),
-        crate::summary::plural(end.pages, "page"),
-        crate::summary::plural(end.requests, "request"),
+        crate::ui::summary::plural(end.records, "block record"),
+        crate::ui::summary::plural(end.pages, "page"),
+        crate::ui::summary::plural(end.requests, "request"),
     );
     if end.unreadable > 0 {
         line += &format!(

@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::list::{ListPage, ListedRecord};
-use crate::client::Client;
-use crate::pool::{self, BatchStatus, PoolConfig, PoolCounters, Stop};
+use crate::net::client::Client;
+use crate::send::pool::{self, BatchStatus, PoolConfig, PoolCounters, Stop};
 
 /// Records asked for per page (the imitation's most; a page is then about 600 kB).
 pub const DEFAULT_PAGE_SIZE: u64 = 1000;

@@ -23,7 +23,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
     let key = args
         .key
         .clone()
-        .or_else(|| std::env::var(crate::api_key::KEY_ENV).ok())
+        .or_else(|| std::env::var(crate::net::api_key::KEY_ENV).ok())
         .unwrap_or_else(|| DEFAULT_MOCK_KEY.to_owned());
     let config = MockConfig {
         key,
@@ -86,7 +86,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
     let mut banner = format!(
         "blockade mock listening on {url}\n  POST {url}{path}   GET {url}/_mock/stats\n",
         url = server.base_url(),
-        path = crate::endpoint::BLOCK_PATH
+        path = crate::net::endpoint::BLOCK_PATH
     );
     if let Some(path) = &ca_file {
         banner += &format!(
@@ -109,8 +109,8 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
     server.shutdown().await;
     cmd::print_stdout(&format!(
         "blockade mock stopped after {} ({} blocked)\n",
-        crate::summary::plural(stats.requests, "request"),
-        crate::summary::plural(stats.ids_blocked, "ID")
+        crate::ui::summary::plural(stats.requests, "request"),
+        crate::ui::summary::plural(stats.ids_blocked, "ID")
     ));
     Ok(ExitStatus::Success)
 }

@@ -18,19 +18,19 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::api_key::ApiKey;
 use crate::cli::{ConnectionArgs, LogArgs, LogFormat};
-use crate::client::Client;
 use crate::config::{SANDBOX_TARGET, Target};
-use crate::counters::Counters;
-use crate::endpoint;
 use crate::exit::ExitStatus;
 use crate::ledger::{LedgerWriter, Record, RunRecord, Status, new_run_id};
 use crate::mock::{MockConfig, MockServer};
-use crate::pipeline::{self, ChannelSink, Recorded, Run};
-use crate::pool::PoolConfig;
-use crate::progress;
-use crate::summary::{NextCommands, RunFacts, Summary};
+use crate::net::api_key::ApiKey;
+use crate::net::client::Client;
+use crate::net::endpoint;
+use crate::send::counters::Counters;
+use crate::send::pipeline::{self, ChannelSink, Recorded, Run};
+use crate::send::pool::PoolConfig;
+use crate::ui::progress;
+use crate::ui::summary::{NextCommands, RunFacts, Summary};
 
 /// Where a sending command goes: the real target, or the in-process imitation.
 pub struct Connected {
@@ -184,7 +184,7 @@ where
         let stats = server.stats();
         say(&format!(
             "  sandbox   the imitation answered {}\n",
-            crate::summary::plural(stats.requests, "request")
+            crate::ui::summary::plural(stats.requests, "request")
         ));
         server.shutdown().await;
     }

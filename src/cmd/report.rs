@@ -60,7 +60,7 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
         };
         eprintln!(
             "Wrote {} to {place}",
-            crate::summary::plural(count, "failed ID")
+            crate::ui::summary::plural(count, "failed ID")
         );
     }
     Ok(ExitStatus::Success)

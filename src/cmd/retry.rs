@@ -8,15 +8,15 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::batch::Chunker;
 use crate::cli::{LogArgs, RetryArgs};
 use crate::cmd::{self, SendJob};
 use crate::config;
-use crate::counters::Counters;
 use crate::exit::ExitStatus;
 use crate::input::{Origin, Row};
 use crate::ledger::{LatestStatus, LedgerError, LedgerWriter, TargetFilter};
-use crate::pipeline::{self, Sink};
+use crate::send::counters::Counters;
+use crate::send::pipeline::{self, Sink};
+use crate::values::batch::Chunker;
 
 pub async fn run(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     let summary_json = args.summary_json.clone();
@@ -111,18 +111,18 @@ async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
         let mut out = format!(
             "Plan (dry run: nothing sent, nothing written)\n  target    {target} (checked, with a key; nothing sent)\n  ledger    {}\n  re-send   {}\n",
             ledger_path.display(),
-            crate::summary::plural(expected, "failed ID"),
+            crate::ui::summary::plural(expected, "failed ID"),
         );
         if past_till > 0 {
             out += &format!(
                 "  skip      {} whose block-till is past (give --block-for to send them)\n",
-                crate::summary::plural(past_till, "ID")
+                crate::ui::summary::plural(past_till, "ID")
             );
         }
         if refused_left > 0 {
             out += &format!(
                 "  refused   {} left alone (give --include-refused to send them)\n",
-                crate::summary::plural(refused_left, "ID")
+                crate::ui::summary::plural(refused_left, "ID")
             );
         }
         cmd::print_stdout(&out);

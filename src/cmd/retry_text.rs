@@ -15,16 +15,16 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::{LogArgs, RetryArgs};
 use crate::cmd::{self, SendJob};
-use crate::counters::Counters;
 use crate::exit::ExitStatus;
 use crate::input::value::value_hash;
 use crate::input::{Origin, TextRow, ValueType};
 use crate::ledger::{
     LatestText, LedgerWriter, Record, Status, TargetFilter, TextState, read_records,
 };
-use crate::pipeline::Sink;
-use crate::pool::PoolConfig;
-use crate::text_batch::TextChunker;
+use crate::send::counters::Counters;
+use crate::send::pipeline::Sink;
+use crate::send::pool::PoolConfig;
+use crate::values::text_batch::TextChunker;
 
 /// The text types whose failures a retry could re-send, loaded in one pass.
 pub struct TextFailures {
@@ -189,18 +189,18 @@ pub async fn run(
         let mut out = format!(
             "Plan (dry run: nothing sent, nothing written)\n  target    {target} (checked, with a key; nothing sent)\n  ledger    {}\n  re-send   {}\n",
             ledger_path.display(),
-            crate::summary::plural(resend, &format!("failed {noun}")),
+            crate::ui::summary::plural(resend, &format!("failed {noun}")),
         );
         if past > 0 {
             out += &format!(
                 "  skip      {} whose block-till is past (give --block-for to send them)\n",
-                crate::summary::plural(past, noun)
+                crate::ui::summary::plural(past, noun)
             );
         }
         if refused_left > 0 {
             out += &format!(
                 "  refused   {} left alone (give --include-refused to send them)\n",
-                crate::summary::plural(refused_left, noun)
+                crate::ui::summary::plural(refused_left, noun)
             );
         }
         cmd::print_stdout(&out);

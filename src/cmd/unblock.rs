@@ -21,9 +21,7 @@ use roaring::RoaringTreemap;
 
 use crate::api::delete::{Delete, DeleteWhat};
 use crate::cli::{LogArgs, UnblockArgs};
-use crate::client::Client;
 use crate::cmd::{self, SendJob, listing, unblock_text};
-use crate::counters::Counters;
 use crate::exit::ExitStatus;
 use crate::input::{self, Item, ReadOptions, Reject, ValueType};
 use crate::ledger::LedgerReadStats;
@@ -31,9 +29,11 @@ use crate::ledger::{
     LatestStatus, LedgerError, LedgerWriter, Record, Status, TargetFilter, UNBLOCK_OP,
     UnblockRecord, read_records,
 };
-use crate::pipeline::{Recorded, Sink};
-use crate::pool::{BatchStatus, Outcome, Stop};
-use crate::summary::{group_digits, plural};
+use crate::net::client::Client;
+use crate::send::counters::Counters;
+use crate::send::pipeline::{Recorded, Sink};
+use crate::send::pool::{BatchStatus, Outcome, Stop};
+use crate::ui::summary::{group_digits, plural};
 
 /// Records a dry run names one by one.
 const DRY_RUN_SHOWN: usize = 20;
@@ -340,7 +340,7 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
     .await
 }
 
-fn config_pool(args: &UnblockArgs) -> anyhow::Result<crate::pool::PoolConfig> {
+fn config_pool(args: &UnblockArgs) -> anyhow::Result<crate::send::pool::PoolConfig> {
     Ok(crate::config::pool_config(&args.connection)?)
 }
 

@@ -32,10 +32,7 @@ use crate::api::delete::{Delete, DeleteWhat};
 use crate::api::delete_text::TextDelete;
 use crate::api::list::ListedRecord;
 use crate::cli::{LogArgs, UnblockArgs};
-use crate::client::Client;
 use crate::cmd::{self, SendJob, listing};
-use crate::counters::Counters;
-use crate::dedupe::{HashedDedupe, Seen};
 use crate::exit::ExitStatus;
 use crate::input::value::value_hash;
 use crate::input::{self, Item, ReadOptions, Reject, ValueType};
@@ -43,9 +40,12 @@ use crate::ledger::{
     LatestText, LedgerWriter, Record, Status, TargetFilter, TextRecord, TextState, UNBLOCK_OP,
     read_records,
 };
-use crate::pipeline::{Recorded, Sink};
-use crate::pool::{Outcome, PoolConfig};
-use crate::summary::{group_digits, plural};
+use crate::net::client::Client;
+use crate::send::counters::Counters;
+use crate::send::pipeline::{Recorded, Sink};
+use crate::send::pool::{Outcome, PoolConfig};
+use crate::ui::summary::{group_digits, plural};
+use crate::values::dedupe::{HashedDedupe, Seen};
 
 /// Records a dry run names one by one.
 const DRY_RUN_SHOWN: usize = 20;

@@ -14,6 +14,7 @@ mod cell;
 mod csv;
 pub mod id;
 mod jsonl;
+pub(crate) mod reject_limit;
 #[cfg(test)]
 mod tests;
 pub mod value;

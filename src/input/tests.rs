@@ -1045,8 +1045,8 @@ fn account(
     first_line: u64,
     batch_size: usize,
 ) -> Result<(), TestCaseError> {
-    use crate::batch::Chunker;
-    use crate::dedupe::{Dedupe, Seen};
+    use crate::values::batch::Chunker;
+    use crate::values::dedupe::{Dedupe, Seen};
 
     let k = lines.len() as u64;
     let mut origins: Vec<u64> = Vec::new();

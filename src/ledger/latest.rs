@@ -281,7 +281,9 @@ impl TargetFilter {
         let targets = self
             .skipped
             .iter()
-            .map(|(target, lines)| format!("{target}: {}", crate::summary::plural(*lines, "line")))
+            .map(|(target, lines)| {
+                format!("{target}: {}", crate::ui::summary::plural(*lines, "line"))
+            })
             .collect::<Vec<_>>()
             .join("; ");
         tracing::warn!(

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::{LedgerSummary, Report, RunSummary};
-use crate::summary::group_digits;
+use crate::ui::summary::group_digits;
 
 /// Longest message shown per line.
 const MESSAGE_CHARS: usize = 72;
@@ -21,7 +21,7 @@ impl Report {
                 out,
                 "Ledger: {} ({}, {} unreadable)",
                 printable(&ledger.path.display().to_string()),
-                crate::summary::plural(ledger.lines, "line"),
+                crate::ui::summary::plural(ledger.lines, "line"),
                 group_digits(ledger.unreadable_lines)
             );
         }
@@ -244,7 +244,7 @@ fn run_cells(run: &RunSummary) -> [String; 6] {
         .unwrap_or_default();
     let rejected = match run.rejected_rows {
         0 => String::new(),
-        rows => crate::summary::plural(rows, "rejected row"),
+        rows => crate::ui::summary::plural(rows, "rejected row"),
     };
     let run_name = match (&run.command, &run.target) {
         (Some(command), Some(target)) => format!("{} {command} → {target}", run.run),
@@ -253,8 +253,8 @@ fn run_cells(run: &RunSummary) -> [String; 6] {
     [
         printable(&run_name),
         when,
-        crate::summary::plural(run.batches, "batch"),
-        crate::summary::plural(run.ids_sent, "ID"),
+        crate::ui::summary::plural(run.batches, "batch"),
+        crate::ui::summary::plural(run.ids_sent, "ID"),
         rate,
         rejected,
     ]

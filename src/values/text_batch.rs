@@ -3,15 +3,15 @@
 //! does not pay for strings).
 //!
 //! Rows are grouped by block-till and cut at `--batch-size`, as for contacts; the number
-//! of groups open at once is capped the same way ([`crate::batch::MAX_OPEN_GROUPS`]), so
+//! of groups open at once is capped the same way ([`crate::values::batch::MAX_OPEN_GROUPS`]), so
 //! memory is bounded by that cap times the batch size, whatever the input.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::batch::{MAX_OPEN_GROUPS, SourceSpan};
 use crate::input::{Origin, TextRow, ValueType};
+use crate::values::batch::{MAX_OPEN_GROUPS, SourceSpan};
 
 /// One request's worth of emails or IPs (normal forms), all with the same block-till.
 #[derive(Clone, Debug, PartialEq)]

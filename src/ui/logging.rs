@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::cli::{LogArgs, LogFormat};
-use crate::progress;
+use crate::ui::progress;
 
 /// Installs the global subscriber. Call once, before anything logs.
 pub fn init(args: &LogArgs) {

@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::rate::Rate;
+use crate::send::rate::Rate;
 
 /// Wait used when a 429 comes without a usable Retry-After.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);

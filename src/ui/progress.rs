@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
-use crate::counters::Counters;
-use crate::pool::PoolCounters;
-use crate::summary::group_digits;
+use crate::send::counters::Counters;
+use crate::send::pool::PoolCounters;
+use crate::ui::summary::group_digits;
 
 /// The bar being shown, if any; log lines are written above it.
 static ACTIVE_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);

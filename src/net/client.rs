@@ -14,9 +14,9 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER,
 use hyper::{Method, Request, Response, Uri};
 use url::Url;
 
-use crate::api_key::ApiKey;
-use crate::connections::{self, HttpClient};
 use crate::ledger::timestamp;
+use crate::net::api_key::ApiKey;
+use crate::net::connections::{self, HttpClient};
 
 /// Most bytes of an answer body read; the rest is dropped.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -70,7 +70,7 @@ impl RetryAfter {
         if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
             // Any run of digits, however long: a number past u64 is "very long", not junk.
             let secs = value.parse::<u64>().unwrap_or(u64::MAX);
-            let delay = Duration::from_secs(secs).min(crate::gate::MAX_PAUSE);
+            let delay = Duration::from_secs(secs).min(crate::send::gate::MAX_PAUSE);
             return Some(RetryAfter::Delay(delay));
         }
         DateTime::parse_from_rfc2822(value)
@@ -87,7 +87,7 @@ impl RetryAfter {
                 .to_std()
                 .unwrap_or(Duration::ZERO),
         };
-        delay.min(crate::gate::MAX_PAUSE)
+        delay.min(crate::send::gate::MAX_PAUSE)
     }
 }
 
@@ -757,7 +757,7 @@ mod tests {
         let far = RetryAfter::parse("Fri, 31 Dec 9999 23:59:59 GMT").unwrap();
         assert_eq!(far.delay_from(now), day);
         // And the gate takes it without overflowing its instants.
-        let gate = crate::gate::Gate::new("10/s".parse().unwrap(), 1);
+        let gate = crate::send::gate::Gate::new("10/s".parse().unwrap(), 1);
         gate.rate_limited(
             tokio::time::Instant::now(),
             parsed_delay("10000000000000000000", now),

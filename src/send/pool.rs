@@ -29,11 +29,11 @@ use tokio_util::sync::CancellationToken;
 use futures_util::FutureExt as _;
 
 use crate::api::{Operation, Step};
-use crate::breaker::Breaker;
-use crate::client::{Answer, Client};
-use crate::concurrency::{Concurrency, InFlight};
-use crate::gate::{DEFAULT_RETRY_AFTER, Gate};
-use crate::rate::Rate;
+use crate::net::client::{Answer, Client};
+use crate::send::breaker::Breaker;
+use crate::send::concurrency::{Concurrency, InFlight};
+use crate::send::gate::{DEFAULT_RETRY_AFTER, Gate};
+use crate::send::rate::Rate;
 
 /// Pacing and retry settings of one run.
 #[derive(Clone, Debug)]
@@ -101,7 +101,7 @@ impl BatchStatus {
 }
 
 /// A finished batch (or part of one, after bisection), for the collector.
-pub struct Outcome<W: Operation = crate::batch::Batch> {
+pub struct Outcome<W: Operation = crate::values::batch::Batch> {
     pub batch: W,
     /// The request as prepared (the block's body, from which the ledger copies the IDs).
     pub request: W::Request,

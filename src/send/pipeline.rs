@@ -16,14 +16,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Operation;
-use crate::batch::{Batch, Chunker};
-use crate::client::Client;
-use crate::counters::Counters;
 use crate::exit::RuntimeError;
 use crate::input::Reject;
 use crate::ledger::{BatchRecord, LedgerWriter, Record, RejectRecord, Status};
-use crate::pool::{self, BatchStatus, Outcome, PoolConfig, PoolCounters};
-use crate::progress::{self, Progress};
+use crate::net::client::Client;
+use crate::send::counters::Counters;
+use crate::send::pool::{self, BatchStatus, Outcome, PoolConfig, PoolCounters};
+use crate::ui::progress::{self, Progress};
+use crate::values::batch::{Batch, Chunker};
 
 /// Where a producer puts what it makes.
 pub trait Sink<W = Batch> {
@@ -151,7 +151,7 @@ pub struct Run {
 
 // What the run leaves for the summary: defined beside the summary, so that the summary
 // does not depend on the pipeline (pipeline → progress → summary was a cycle).
-pub use crate::summary::RunEnd;
+pub use crate::ui::summary::RunEnd;
 
 /// Runs `produce` on its own thread, sends its batches through the pool, records every
 /// outcome and reject in the ledger.

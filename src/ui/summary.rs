@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::counters::Counters;
 use crate::exit::ExitStatus;
-use crate::pool::{PoolCounters, PoolEnd, Stop};
+use crate::send::counters::Counters;
+use crate::send::pool::{PoolCounters, PoolEnd, Stop};
 
 /// What a sending run left behind for the summary (`pipeline::execute` returns it).
 pub struct RunEnd {
@@ -322,7 +322,7 @@ impl Summary {
             );
         }
         if let Some(admitted) = self.server_admitted_per_second {
-            out += &format!("  limit     {}\n", crate::gate::limit_hint(admitted));
+            out += &format!("  limit     {}\n", crate::send::gate::limit_hint(admitted));
         }
         out += &self.render_end("blocked");
         out
@@ -472,7 +472,7 @@ mod tests {
 
     fn summary_of(counters: &Counters, stop: Option<Stop>) -> Summary {
         let end = RunEnd {
-            pool: crate::pool::PoolEnd {
+            pool: crate::send::pool::PoolEnd {
                 ids_not_sent: 0,
                 stop,
                 admitted_per_second: None,
