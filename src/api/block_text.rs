@@ -3,62 +3,54 @@
 //! answer reads as for contacts (`client::classify`): a duplicate or refused batch is
 //! bisected, a single duplicate value is blocked already, a single refused one is refused.
 
-use bytes::Bytes;
-
-use crate::api::block::{BlockDone, block_step};
+use crate::api::block::{BlockDone, BlockedRecord, PreparedBlock, block_body, block_step};
 use crate::api::{HttpCall, Operation, Step};
-use crate::ledger::timestamp;
-use crate::net::client::{Answer, BlockedRecord, Client, MAX_BODY};
+use crate::input::ValueType;
+use crate::net::client::{Answer, Client};
 use crate::values::text_batch::TextBatch;
 
-/// A text block request, built once for all attempts.
-pub struct PreparedTextBlock {
-    call: HttpCall,
-}
-
-/// The request body, as the API documents it.
-pub fn text_block_body(batch: &TextBatch) -> Bytes {
-    let mut body = Vec::with_capacity(batch.values.iter().map(|v| v.len() + 3).sum::<usize>() + 80);
-    body.extend_from_slice(br#"{"data":"#);
-    // Strings of a Vec serialize infallibly into a Vec<u8>.
-    let _ = serde_json::to_writer(&mut body, &batch.values);
-    body.extend_from_slice(br#","type":""#);
-    body.extend_from_slice(batch.value_type.as_str().as_bytes());
-    body.extend_from_slice(br#"","blockTill":""#);
-    timestamp::write(&mut body, &batch.block_till);
-    body.extend_from_slice(br#""}"#);
-    Bytes::from(body)
-}
-
-/// The block record ids of a records answer, aligned with the values: records of email
-/// and IP blocks name no contact, so they are taken in request order when there is one
-/// per value; otherwise none is kept (`unblock` then finds them by listing).
-fn align_text_block_ids(values: usize, records: &[BlockedRecord]) -> Option<Vec<Option<u64>>> {
-    (records.len() == values).then(|| records.iter().map(|r| Some(r.block_id)).collect())
+/// The block record ids of a records answer, aligned with the values: each value takes the
+/// id of the record whose strings (normalised) include it. Records that name no string at
+/// all are taken in request order when there is one per value.
+fn align_text_block_ids(
+    values: &[String],
+    value_type: ValueType,
+    records: &[BlockedRecord],
+) -> Option<Vec<Option<u64>>> {
+    if records.iter().all(|r| r.strings.is_empty()) {
+        return (records.len() == values.len())
+            .then(|| records.iter().map(|r| Some(r.block_id)).collect());
+    }
+    let by_value: std::collections::HashMap<String, u64> = records
+        .iter()
+        .flat_map(|r| {
+            r.strings
+                .iter()
+                .filter_map(move |s| value_type.normalize(s).ok().map(|v| (v, r.block_id)))
+        })
+        .collect();
+    Some(values.iter().map(|v| by_value.get(v).copied()).collect())
 }
 
 impl Operation for TextBatch {
-    type Request = PreparedTextBlock;
+    type Request = PreparedBlock;
     type Done = BlockDone;
 
-    fn prepare(&self, _client: &Client) -> PreparedTextBlock {
-        PreparedTextBlock {
-            call: HttpCall {
-                method: hyper::Method::POST,
-                target: None,
-                body: text_block_body(self),
-                max_body: MAX_BODY,
-            },
-        }
+    fn prepare(&self, _client: &Client) -> PreparedBlock {
+        PreparedBlock::new(block_body(
+            &self.values,
+            self.value_type.as_str(),
+            &self.block_till,
+        ))
     }
 
-    fn http(request: &PreparedTextBlock) -> &HttpCall {
-        &request.call
+    fn http(request: &PreparedBlock) -> &HttpCall {
+        request.http()
     }
 
     fn judge(&self, answer: &Answer) -> Step<BlockDone> {
         block_step(answer, self.values.len(), |records| {
-            align_text_block_ids(self.values.len(), &records)
+            align_text_block_ids(&self.values, self.value_type, &records)
         })
     }
 
@@ -105,17 +97,6 @@ mod tests {
     }
 
     #[test]
-    fn the_body_is_the_documented_one() {
-        let body = text_block_body(&batch(&["a@b.com", "q\"uote@x.org"]));
-        assert_eq!(
-            std::str::from_utf8(&body).unwrap(),
-            r#"{"data":["a@b.com","q\"uote@x.org"],"type":"email","blockTill":"2030-01-02T03:04:05.678Z"}"#
-        );
-        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(parsed["data"][1], "q\"uote@x.org");
-    }
-
-    #[test]
     fn answers_read_as_for_contacts() {
         let two = batch(&["a@b.com", "c@d.com"]);
         assert_eq!(
@@ -129,6 +110,17 @@ mod tests {
             )),
             Step::Done(BlockDone {
                 block_ids: Some(vec![Some(7), Some(8)]),
+                already: false
+            })
+        );
+        // One record holding both values, named in another spelling: both get its id.
+        assert_eq!(
+            two.judge(&http(
+                200,
+                r#"{"data":[{"id":9,"data":["C@D.com","a@b.com","x@y.io"]}]}"#
+            )),
+            Step::Done(BlockDone {
+                block_ids: Some(vec![Some(9), Some(9)]),
                 already: false
             })
         );

@@ -73,7 +73,7 @@ impl Operation for Delete {
                 None => Step::Failed {
                     reason: format!(
                         "HTTP 200 without data.deleted.affected: {}",
-                        crate::net::client::body_snippet(body)
+                        crate::api::body_snippet(body)
                     ),
                     kind: Some("unrecognized_answer"),
                 },

@@ -8,8 +8,9 @@
 
 use serde_json::Value;
 
+use crate::api::body_snippet;
 use crate::api::{HttpCall, Operation, Step, common_step, http_parts};
-use crate::net::client::{Answer, Client, body_snippet};
+use crate::net::client::{Answer, Client};
 
 /// Most bytes of one list page read.
 pub const LIST_MAX_BODY: usize = 8 * 1024 * 1024;

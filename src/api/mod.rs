@@ -19,7 +19,7 @@ pub mod list;
 use bytes::Bytes;
 use hyper::{Method, Uri};
 
-use crate::net::client::{Answer, Client, RetryAfter, Verdict, body_snippet, classify};
+use crate::net::client::{Answer, Client, RetryAfter, TransportKind};
 
 /// What one answer means for the request that got it. Every reason goes into the ledger.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,44 +81,98 @@ pub trait Operation: Clone + std::fmt::Debug + Send + Sync + 'static {
     fn seq(&self) -> u64;
 }
 
-/// The answers every operation reads alike (transport, 429, 401/403/404, 5xx, other
-/// statuses), from `client::classify`; a 400 is `Refused` (the caller looks at 400s that
-/// mean something to it first) and any 200 is `unrecognized` (the caller reads its own).
+/// The answers every operation reads alike: no answer (retried; an unverifiable
+/// certificate aborts), 429 (the pool waits), 400 (refused: an operation that gives a 400
+/// a meaning of its own reads it first), 401/403/404 (abort), 408/5xx (retried), any other
+/// status (failed). A 200 is the operation's own to read: here it is `unrecognized_answer`.
 pub fn common_step<D>(answer: &Answer) -> Step<D> {
-    common_step_of(classify(answer), answer)
+    let (status, retry_after, body) = match answer {
+        Answer::Transport {
+            kind: TransportKind::Certificate,
+            message,
+        } => {
+            return Step::Abort {
+                reason: format!(
+                    "the server's certificate could not be verified ({message}). Check: \
+                     behind a TLS-inspecting proxy, trust its CA with --ca-cert PATH (or SSL_CERT_FILE); \
+                     the host name in --account or --base-url; the system clock"
+                ),
+            };
+        }
+        Answer::Transport { kind, message } => {
+            let what = match kind {
+                TransportKind::Timeout => "timeout",
+                TransportKind::Connect => "connection failed",
+                TransportKind::Other | TransportKind::Certificate => "network error",
+            };
+            // The message often names its kind already ("connection failed: ...").
+            let reason = if message.starts_with(what) {
+                message.clone()
+            } else {
+                format!("{what}: {message}")
+            };
+            return Step::Retry {
+                reason,
+                server_fault: true,
+            };
+        }
+        Answer::Http {
+            status,
+            retry_after,
+            body,
+        } => (*status, *retry_after, body),
+    };
+    let snippet = body_snippet(body);
+    match status {
+        200 => Step::Failed {
+            reason: format!("HTTP 200 with an answer this client cannot read: {snippet}"),
+            kind: Some(UNRECOGNIZED),
+        },
+        429 => Step::RateLimited {
+            retry_after,
+            reason: format!("HTTP 429 rate limited: {snippet}"),
+        },
+        400 => Step::Refused {
+            reason: refusal_reason(body, &snippet),
+        },
+        401 | 403 => Step::Abort {
+            reason: format!(
+                "HTTP {status}: the server refused the API key (check ACQUIRE_API_KEY or --api-key-file): {snippet}"
+            ),
+        },
+        404 => Step::Abort {
+            reason: format!(
+                "HTTP 404: no such endpoint (check --account or --base-url): {snippet}"
+            ),
+        },
+        408 | 500 | 502 | 503 | 504 => Step::Retry {
+            reason: format!("HTTP {status}: {snippet}"),
+            server_fault: true,
+        },
+        _ => Step::Failed {
+            reason: format!("HTTP {status}: {snippet}"),
+            kind: None,
+        },
+    }
 }
 
-/// [`common_step`] for an answer already classified (`verdict` is `classify(answer)`).
-pub fn common_step_of<D>(verdict: Verdict, answer: &Answer) -> Step<D> {
-    match verdict {
-        Verdict::Retry {
-            reason,
-            server_fault,
-        } => Step::Retry {
-            reason,
-            server_fault,
-        },
-        Verdict::RateLimited {
-            retry_after,
-            reason,
-        } => Step::RateLimited {
-            retry_after,
-            reason,
-        },
-        Verdict::Abort { reason } => Step::Abort { reason },
-        Verdict::Duplicate { reason } | Verdict::Split { reason } => Step::Refused { reason },
-        Verdict::Failed { reason } => Step::Failed { reason, kind: None },
-        Verdict::Unrecognized { reason } => Step::Failed {
-            reason,
-            kind: Some("unrecognized_answer"),
-        },
-        Verdict::Blocked { .. } => Step::Failed {
-            reason: format!(
-                "HTTP 200 with an answer this client cannot read: {}",
-                http_parts(answer).map_or_else(String::new, |(_, body)| body_snippet(body))
-            ),
-            kind: Some("unrecognized_answer"),
-        },
+/// The `kind` of a failure whose answer this client could not read.
+pub const UNRECOGNIZED: &str = "unrecognized_answer";
+
+/// The API's documented error type for "already there".
+pub const DUPLICATE_ERROR: &str = "ERROR_DUPLICATE_RECORD_FOUND";
+
+/// Whether a 400's body names the documented duplicate-record error.
+pub fn names_duplicate(body: &[u8]) -> bool {
+    memchr::memmem::find(body, DUPLICATE_ERROR.as_bytes()).is_some()
+}
+
+/// What a 400 says, for the ledger: already blocked (a duplicate record), or invalid input.
+pub fn refusal_reason(body: &[u8], snippet: &str) -> String {
+    if names_duplicate(body) {
+        format!("HTTP 400 already blocked: {snippet}")
+    } else {
+        format!("HTTP 400 invalid input: {snippet}")
     }
 }
 
@@ -127,5 +181,147 @@ pub fn http_parts(answer: &Answer) -> Option<(u16, &[u8])> {
     match answer {
         Answer::Http { status, body, .. } => Some((*status, body)),
         Answer::Transport { .. } => None,
+    }
+}
+
+/// How much of a body goes into a ledger error.
+const SNIPPET: usize = 200;
+
+/// A short, single-line, printable piece of a body for the ledger.
+pub fn body_snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(SNIPPET * 4)]);
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(SNIPPET)
+        .collect();
+    if text.chars().count() > SNIPPET {
+        out.push('…');
+    }
+    if out.trim().is_empty() {
+        out = "(empty body)".into();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::net::client::RetryAfter;
+
+    fn http(status: u16, body: &str) -> Answer {
+        Answer::Http {
+            status,
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn step(answer: &Answer) -> Step<()> {
+        common_step(answer)
+    }
+
+    #[test]
+    fn server_faults_and_network_errors_are_retried() {
+        for status in [408, 500, 502, 503, 504] {
+            assert!(
+                matches!(
+                    step(&http(status, "oops")),
+                    Step::Retry {
+                        server_fault: true,
+                        ..
+                    }
+                ),
+                "{status}"
+            );
+        }
+        let reset = Answer::Transport {
+            kind: TransportKind::Other,
+            message: "connection reset".into(),
+        };
+        assert!(matches!(step(&reset), Step::Retry { .. }));
+    }
+
+    #[test]
+    fn refusals_are_refused_credentials_abort_and_other_statuses_fail() {
+        let Step::Refused { reason } = step(&http(400, r#"{"error":"ERROR_INVALID_INPUT"}"#))
+        else {
+            panic!()
+        };
+        assert!(reason.contains("invalid input"), "{reason}");
+        let Step::Refused { reason } =
+            step(&http(400, r#"{"error":"ERROR_DUPLICATE_RECORD_FOUND"}"#))
+        else {
+            panic!()
+        };
+        assert!(reason.contains("already blocked"), "{reason}");
+        for status in [401, 403, 404] {
+            assert!(
+                matches!(step(&http(status, "")), Step::Abort { .. }),
+                "{status}"
+            );
+        }
+        assert!(matches!(
+            step(&http(422, "")),
+            Step::Failed { kind: None, .. }
+        ));
+        assert!(matches!(
+            step(&http(200, "{}")),
+            Step::Failed {
+                kind: Some(UNRECOGNIZED),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn rate_limits_keep_retry_after() {
+        let answer = Answer::Http {
+            status: 429,
+            retry_after: RetryAfter::parse("3"),
+            body: vec![],
+        };
+        let Step::RateLimited { retry_after, .. } = step(&answer) else {
+            panic!()
+        };
+        assert_eq!(retry_after, Some(RetryAfter::Delay(Duration::from_secs(3))));
+    }
+
+    #[test]
+    fn an_unverifiable_certificate_aborts_and_says_what_to_check() {
+        let answer = Answer::Transport {
+            kind: TransportKind::Certificate,
+            message: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        let Step::Abort { reason } = step(&answer) else {
+            panic!("{:?}", step(&answer))
+        };
+        for hint in [
+            "UnknownIssuer",
+            "--ca-cert",
+            "SSL_CERT_FILE",
+            "--account",
+            "--base-url",
+            "clock",
+        ] {
+            assert!(reason.contains(hint), "{hint}: {reason}");
+        }
+        // Any other connection failure is still worth another attempt.
+        let refused = Answer::Transport {
+            kind: TransportKind::Connect,
+            message: "connection refused".into(),
+        };
+        assert!(matches!(step(&refused), Step::Retry { .. }));
+    }
+
+    #[test]
+    fn snippets_are_short_single_lines() {
+        let long = "x\n".repeat(1000);
+        let snippet = body_snippet(long.as_bytes());
+        assert!(!snippet.contains('\n'));
+        assert!(snippet.chars().count() <= SNIPPET + 1);
+        assert_eq!(body_snippet(b""), "(empty body)");
     }
 }
