@@ -16,9 +16,7 @@ pub mod delete;
 pub mod delete_text;
 pub mod list;
 
-use bytes::Bytes;
-use hyper::{Method, Uri};
-
+pub use crate::net::client::HttpCall;
 use crate::net::client::{Answer, Client, RetryAfter, TransportKind};
 
 /// What one answer means for the request that got it. Every reason goes into the ledger.
@@ -44,17 +42,6 @@ pub enum Step<D> {
         reason: String,
         kind: Option<&'static str>,
     },
-}
-
-/// One HTTP request as the client sends it: built once per operation, for all attempts.
-#[derive(Clone, Debug)]
-pub struct HttpCall {
-    pub method: Method,
-    /// Path and query; `None` is the endpoint's own path (`/api/v1/crm/block-visitor`).
-    pub target: Option<Uri>,
-    pub body: Bytes,
-    /// Most bytes of the answer read (hostile servers are capped).
-    pub max_body: usize,
 }
 
 /// Something the pool can send: one request's worth of work.

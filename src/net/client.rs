@@ -1,4 +1,4 @@
-//! The HTTP client: sends one prepared request (`api::HttpCall`: method, target, body,
+//! The HTTP client: sends one prepared request (`HttpCall`: method, target, body,
 //! answer cap) to the endpoint and hands back the answer. It knows no operation and reads
 //! no body: what an answer means is `api`'s (one `Step` per operation).
 //!
@@ -25,6 +25,17 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub enum ClientError {
     #[error("cannot build the HTTP client: {0}")]
     Build(String),
+}
+
+/// One HTTP request as the client sends it: built once per operation, for all attempts.
+#[derive(Clone, Debug)]
+pub struct HttpCall {
+    pub method: Method,
+    /// Path and query; `None` is the endpoint's own path (`/api/v1/crm/block-visitor`).
+    pub target: Option<Uri>,
+    pub body: Bytes,
+    /// Most bytes of the answer read (hostile servers are capped).
+    pub max_body: usize,
 }
 
 /// What came back for one request.
@@ -161,8 +172,8 @@ impl Client {
         &self.url
     }
 
-    /// Sends one prepared call of any operation (`api::HttpCall`).
-    pub async fn send_call(&self, call: &crate::api::HttpCall) -> Answer {
+    /// Sends one prepared call of any operation.
+    pub async fn send_call(&self, call: &HttpCall) -> Answer {
         self.send_http(
             &call.method,
             call.target.as_ref(),
