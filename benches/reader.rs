@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use blockade::input::{Format, Item, ReadOptions, Source};
+use blockade::values::Contact;
 use blockade::values::dedupe::Dedupe;
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -70,12 +71,12 @@ fn options() -> ReadOptions {
 /// Reads the whole input; returns the sum of the IDs so nothing can be optimised away, and
 /// panics on anything but a valid row (the inputs are all valid: a reject is a bug).
 fn read_all(input: &Shared, format: Format, opts: &ReadOptions) -> u64 {
-    let source = Source::from_reader("bench", Cursor::new(input.clone()), format, opts)
+    let source = Source::from_reader("bench", Cursor::new(input.clone()), format, opts, Contact)
         .expect("the benchmark input opens");
     let mut sum = 0u64;
     for item in source {
         match item {
-            Item::Row(row) => sum = sum.wrapping_add(row.id),
+            Item::Row(row) => sum = sum.wrapping_add(row.value),
             other => panic!("benchmark input produced {other:?}"),
         }
     }
@@ -124,7 +125,7 @@ fn dedupe(c: &mut Criterion) {
     group.throughput(Throughput::Elements(ids));
     group.bench_function(format!("sequential_{ids}_ids"), |b| {
         b.iter(|| {
-            let mut seen = Dedupe::new();
+            let mut seen = Dedupe::<Contact>::new();
             for id in FIRST_ID..FIRST_ID + ids {
                 black_box(seen.check(id));
             }

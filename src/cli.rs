@@ -9,11 +9,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::input::Format;
 use crate::input::reject_limit::RejectLimit;
-use crate::input::{Format, ValueType};
 use crate::mock::{AnswerMode, OnDuplicate};
 use crate::send::concurrency::Concurrency;
 use crate::send::rate::Rate;
+use crate::values::ValueType;
 use crate::values::shard::Shard;
 
 const ABOUT: &str = "Block contacts in Acquire in bulk.
@@ -323,12 +324,9 @@ pub fn parse_block_for(text: &str) -> Result<BlockFor, String> {
     parse_duration(text).map(BlockFor::Span)
 }
 
-#[derive(Debug, Args)]
-pub struct BlockArgs {
-    /// Input files (.csv, .tsv, .jsonl, .ndjson, .txt, each optionally .gz), or - for stdin.
-    /// With none, standard input is read when it is not a terminal.
-    #[arg(value_name = "INPUT")]
-    pub inputs: Vec<String>,
+/// How the inputs are read (block, unblock, sync).
+#[derive(Debug, Args, Clone)]
+pub struct ReadArgs {
     /// The input format, where the extension does not say (required for stdin unless
     /// --no-header): plain is one value per line with no header, as in a .txt file.
     #[arg(long, value_enum, help_heading = "Input")]
@@ -336,17 +334,51 @@ pub struct BlockArgs {
     /// The inputs have no header: read each as a plain list, one value per line.
     #[arg(long, help_heading = "Input")]
     pub no_header: bool,
-    /// What the values are: contact IDs, email addresses (trimmed, lowercased) or IP
-    /// addresses (v4 or v6, canonical form).
-    #[arg(long = "type", value_enum, value_name = "TYPE", default_value_t = ValueType::Contact, help_heading = "Input")]
-    pub value_type: ValueType,
-    /// CSV column or JSONL key holding the ID [default: id, contact_id or contactId;
+    /// CSV column or JSONL key holding the value [default: id, contact_id or contactId;
     /// email, e-mail or mail with --type email; ip, ip_address, ipAddress or address with --type ip].
     #[arg(long, value_name = "NAME", help_heading = "Input")]
     pub id_field: Option<String>,
     /// CSV field delimiter (one ASCII character; \t for tab) [default: ',', or a tab for .tsv].
     #[arg(long, value_parser = parse_delimiter, help_heading = "Input")]
     pub delimiter: Option<u8>,
+}
+
+impl ReadArgs {
+    /// The readers' options, with the block-till of rows that have none of their own.
+    pub fn options(
+        &self,
+        block_till_field: Option<String>,
+        default_block_till: Option<DateTime<Utc>>,
+    ) -> crate::input::ReadOptions {
+        crate::input::ReadOptions {
+            format: self.format,
+            id_field: self.id_field.clone(),
+            delimiter: self.delimiter.unwrap_or(b','),
+            delimiter_set: self.delimiter.is_some(),
+            no_header: self.no_header,
+            block_till_field,
+            default_block_till,
+        }
+    }
+
+    /// Whether every input is a plain list (one value per line, no header).
+    pub fn plain(&self) -> bool {
+        self.no_header || self.format == Some(Format::Plain)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BlockArgs {
+    /// Input files (.csv, .tsv, .jsonl, .ndjson, .txt, each optionally .gz), or - for stdin.
+    /// With none, standard input is read when it is not a terminal.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// What the values are: contact IDs, email addresses (trimmed, lowercased) or IP
+    /// addresses (v4 or v6, canonical form).
+    #[arg(long = "type", value_enum, value_name = "TYPE", default_value_t = ValueType::Contact, help_heading = "Input")]
+    pub value_type: ValueType,
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Column or key giving each row its own block-till (RFC 3339); empty values fall back
     /// to --block-till/--block-for.
     #[arg(long, value_name = "NAME", help_heading = "Block till")]
@@ -431,24 +463,14 @@ pub struct UnblockArgs {
     /// Only what this run blocked (its id, as the ledger's run lines and the summary say).
     #[arg(long, value_name = "RUN", requires = "from_ledger")]
     pub run: Option<String>,
-    /// The input format, where the extension does not say (required for stdin).
-    #[arg(long, value_enum, help_heading = "Input")]
-    pub format: Option<Format>,
-    /// CSV column or JSONL key holding the ID [default: id, contact_id or contactId].
-    #[arg(long, value_name = "NAME", help_heading = "Input")]
-    pub id_field: Option<String>,
-    /// The inputs have no header: read each as a plain list, one value per line.
-    #[arg(long, help_heading = "Input")]
-    pub no_header: bool,
-    /// CSV field delimiter (one ASCII character; \t for tab) [default: ',', or a tab for .tsv].
-    #[arg(long, value_parser = parse_delimiter, help_heading = "Input")]
-    pub delimiter: Option<u8>,
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// What to unblock: contact IDs, email addresses or IP addresses (normalised as block
     /// does) [default: contact for inputs; for --from-ledger, the type the run's lines have].
     #[arg(long = "type", value_enum, value_name = "TYPE", help_heading = "Input")]
     pub value_type: Option<ValueType>,
     /// Block records asked for per list page.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    #[arg(long, default_value_t = crate::job::listing::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub page_size: u64,
     /// The results ledger, appended to [default: the --from-ledger ledger, else
     /// blockade-results.jsonl, or blockade-sandbox.jsonl with --sandbox].
@@ -476,14 +498,6 @@ pub enum ExportFormat {
     Jsonl,
 }
 
-/// A block record's type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RecordType {
-    Contact,
-    Email,
-    Ip,
-}
-
 #[derive(Debug, Args)]
 pub struct BlockedArgs {
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
@@ -493,12 +507,12 @@ pub struct BlockedArgs {
     pub output: PathBuf,
     /// Only records of this type.
     #[arg(long = "type", value_enum, value_name = "TYPE")]
-    pub record_type: Option<RecordType>,
+    pub record_type: Option<ValueType>,
     /// Only records whose block-till is before this instant (RFC 3339).
     #[arg(long, value_name = "TIME", value_parser = parse_instant)]
     pub expiring_before: Option<DateTime<Utc>>,
     /// Block records asked for per list page.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    #[arg(long, default_value_t = crate::job::listing::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub page_size: u64,
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -512,10 +526,13 @@ pub struct ReportArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Write the IDs whose latest outcome is failed to this CSV; - writes it to standard
-    /// output (the report then goes to standard error).
+    /// Write the values whose latest outcome is failed to this CSV; - writes it to
+    /// standard output (the report then goes to standard error).
     #[arg(long, value_name = "PATH|-")]
     pub failed_ids: Option<PathBuf>,
+    /// The type of value --failed-ids writes [default: the one type with failures].
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub value_type: Option<ValueType>,
     /// List every rejected input row and every ID the server still refuses, with its
     /// file:line and the reason (after the summary; with --json, as a "rejected" array).
     #[arg(long)]

@@ -10,6 +10,7 @@ pub mod cmd;
 pub(crate) mod config;
 pub(crate) mod exit;
 pub mod input;
+pub(crate) mod job;
 pub(crate) mod ledger;
 pub mod mock;
 pub mod net;
@@ -19,6 +20,9 @@ pub(crate) mod ui;
 pub mod values;
 
 use clap::CommandFactory;
+
+pub use crate::job::output::write_error_summary;
+pub use crate::ledger::Op;
 
 use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;

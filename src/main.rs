@@ -40,8 +40,8 @@ fn write_usage_summary(error: &clap::Error) {
     let command = args
         .iter()
         .filter_map(|arg| arg.to_str())
-        .find(|arg| matches!(*arg, "block" | "retry"))
-        .unwrap_or("blockade");
+        .find_map(blockade::Op::from_command)
+        .map_or("blockade", blockade::Op::command);
     // The message is the first paragraph (then come Usage and the --help hint).
     let text = error.to_string();
     let reason = text
@@ -51,5 +51,5 @@ fn write_usage_summary(error: &clap::Error) {
         .collect::<Vec<_>>()
         .join(" ");
     let reason = reason.trim_start_matches("error: ");
-    blockade::cmd::write_error_summary(Some(&path), command, &anyhow::anyhow!("{reason}"));
+    blockade::write_error_summary(Some(&path), command, &anyhow::anyhow!("{reason}"));
 }

@@ -993,13 +993,12 @@ mod send_stage {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use blockade::input::Origin;
     use blockade::mock::{Faults, MockConfig, MockServer};
     use blockade::net::api_key::ApiKey;
     use blockade::net::client::Client;
     use blockade::send::concurrency::Concurrency;
     use blockade::send::pool::{self, Backoff, BatchStatus, Outcome, PoolConfig, PoolCounters};
-    use blockade::values::batch::Batch;
+    use blockade::values::{Batch, Contact, Origin};
     use proptest::prelude::*;
     use tokio::sync::mpsc;
     use tokio_util::sync::CancellationToken;
@@ -1057,7 +1056,7 @@ mod send_stage {
     }
 
     /// Cuts the IDs into batches whose sizes cycle through `cuts`.
-    fn batches(ids: &[u64], cuts: &[usize]) -> Vec<Batch> {
+    fn batches(ids: &[u64], cuts: &[usize]) -> Vec<Batch<Contact>> {
         let till = chrono::Utc::now() + chrono::Duration::days(1);
         let origin = |line| Origin {
             path: Arc::from("prop.csv"),
@@ -1071,7 +1070,8 @@ mod send_stage {
             let (head, tail) = rest.split_at(size);
             out.push(Batch {
                 seq: i as u64 + 1,
-                ids: head.to_vec(),
+                kind: Contact,
+                values: head.to_vec(),
                 block_till: till,
                 first: origin(1),
                 last: origin(size as u64),
@@ -1084,9 +1084,14 @@ mod send_stage {
 
     async fn send_all(
         case: &Case,
-        input: Vec<Batch>,
+        input: Vec<Batch<Contact>>,
         poison: Vec<u64>,
-    ) -> (Vec<Outcome>, pool::PoolEnd, blockade::mock::Stats, u64) {
+    ) -> (
+        Vec<Outcome<Batch<Contact>>>,
+        pool::PoolEnd,
+        blockade::mock::Stats,
+        u64,
+    ) {
         let server = MockServer::start(
             ([127, 0, 0, 1], 0).into(),
             MockConfig {
@@ -1181,13 +1186,13 @@ mod send_stage {
             // Every batch's IDs are in exactly one final outcome of that batch's pieces.
             let mut by_batch: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
             for outcome in &outcomes {
-                by_batch.entry(outcome.batch.seq).or_default().extend(&outcome.batch.ids);
+                by_batch.entry(outcome.batch.seq).or_default().extend(&outcome.batch.values);
                 prop_assert!(outcome.attempts <= case.max_attempts, "{:?}", outcome);
             }
             for batch in &input {
                 let mut got = by_batch.remove(&batch.seq).unwrap_or_default();
                 got.sort_unstable();
-                let mut want = batch.ids.clone();
+                let mut want = batch.values.clone();
                 want.sort_unstable();
                 prop_assert_eq!(got, want, "batch {}", batch.seq);
             }
@@ -1201,9 +1206,9 @@ mod send_stage {
                     BatchStatus::Blocked => &mut blocked,
                     BatchStatus::Failed | BatchStatus::Refused => &mut failed,
                 };
-                into.extend(outcome.batch.ids.iter().copied());
+                into.extend(outcome.batch.values.iter().copied());
                 if outcome.status == BatchStatus::Blocked {
-                    for id in &outcome.batch.ids {
+                    for id in &outcome.batch.values {
                         prop_assert_eq!(at_mock.get(id), Some(&1), "blocked ID {} recorded once", id);
                     }
                 }

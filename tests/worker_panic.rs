@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use blockade::api::{HttpCall, Operation, Step};
-use blockade::input::Origin;
 use blockade::mock::{MockConfig, MockServer};
 use blockade::net::api_key::ApiKey;
 use blockade::net::client::{Answer, Client};
 use blockade::send::concurrency::Concurrency;
 use blockade::send::pool::{self, Backoff, BatchStatus, PoolConfig, PoolCounters};
-use blockade::values::batch::Batch;
+use blockade::values::{Batch, Contact, Origin};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -21,24 +20,27 @@ use crate::util::KEY;
 
 /// A block whose answer-reading panics for the batch holding `POISON`.
 #[derive(Clone, Debug)]
-struct Panicky(Batch);
+struct Panicky(Batch<Contact>);
 
 const POISON: u64 = 4242;
 
 impl Operation for Panicky {
-    type Request = <Batch as Operation>::Request;
-    type Done = <Batch as Operation>::Done;
+    type Request = <Batch<Contact> as Operation>::Request;
+    type Done = <Batch<Contact> as Operation>::Done;
 
     fn prepare(&self, client: &Client) -> Self::Request {
         self.0.prepare(client)
     }
 
     fn http(request: &Self::Request) -> &HttpCall {
-        <Batch as Operation>::http(request)
+        <Batch<Contact> as Operation>::http(request)
     }
 
     fn judge(&self, answer: &Answer) -> Step<Self::Done> {
-        assert!(!self.0.ids.contains(&POISON), "a bug in reading the answer");
+        assert!(
+            !self.0.values.contains(&POISON),
+            "a bug in reading the answer"
+        );
         self.0.judge(answer)
     }
 
@@ -95,10 +97,11 @@ fn a_panicking_worker_records_its_batch_as_failed_internal() {
             .map(|(i, ids)| {
                 Panicky(Batch {
                     seq: i as u64 + 1,
+                    kind: Contact,
                     block_till: till,
                     first: origin(1),
                     last: origin(ids.len() as u64),
-                    ids,
+                    values: ids,
                 })
             })
             .collect();
@@ -128,11 +131,11 @@ fn a_panicking_worker_records_its_batch_as_failed_internal() {
         assert_eq!(end.ids_not_sent, 0);
         assert_eq!(outcomes.len(), 3, "{outcomes:?}");
         for outcome in &outcomes {
-            if outcome.batch.0.ids.contains(&POISON) {
+            if outcome.batch.0.values.contains(&POISON) {
                 assert_eq!(outcome.status, BatchStatus::Failed, "{outcome:?}");
                 assert_eq!(outcome.kind, Some("internal"), "{outcome:?}");
                 assert_eq!(
-                    outcome.batch.0.ids,
+                    outcome.batch.0.values,
                     [4, POISON, 6],
                     "the whole batch is named"
                 );

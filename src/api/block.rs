@@ -17,7 +17,7 @@ use crate::api::{
 };
 use crate::ledger::timestamp;
 use crate::net::client::{Answer, Client, MAX_BODY};
-use crate::values::batch::Batch;
+use crate::values::{Batch, Kind};
 
 /// What a block request's success tells.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -189,19 +189,33 @@ pub fn block_body<V: serde::Serialize>(
     Bytes::from(body)
 }
 
-/// Aligns a records answer with the batch's contact IDs: the block record id of each ID,
-/// `None` where no record names it. Records that name no contact fill the unnamed IDs in
-/// order only when every record lacks a contact and the counts match (the answer is then
-/// taken to be in request order).
-pub fn align_block_ids(ids: &[u64], records: &[BlockedRecord]) -> Vec<Option<u64>> {
-    if records.len() == ids.len() && records.iter().all(|r| r.contact.is_none()) {
-        return records.iter().map(|r| Some(r.block_id)).collect();
-    }
-    let by_contact: std::collections::HashMap<u64, u64> = records
+/// Aligns a records answer with the values sent: each value takes the id of the record
+/// that names it (a contact record's `data.id`; one of an email or IP record's strings,
+/// in normal form: one record may hold several values). Records that name no value at all
+/// are taken in request order when there is one per value; otherwise nothing is known.
+pub fn align<K: Kind>(
+    kind: K,
+    values: &[K::Value],
+    records: &[BlockedRecord],
+) -> Option<Vec<Option<u64>>> {
+    let named: std::collections::HashMap<K::Key, u64> = records
         .iter()
-        .filter_map(|r| r.contact.map(|contact| (contact, r.block_id)))
+        .flat_map(|record| {
+            kind.named_by(record.contact, &record.strings)
+                .into_iter()
+                .map(move |value| (K::key(&value), record.block_id))
+        })
         .collect();
-    ids.iter().map(|id| by_contact.get(id).copied()).collect()
+    if named.is_empty() {
+        return (records.len() == values.len())
+            .then(|| records.iter().map(|r| Some(r.block_id)).collect());
+    }
+    Some(
+        values
+            .iter()
+            .map(|value| named.get(&K::key(value)).copied())
+            .collect(),
+    )
 }
 
 /// A block request, built once for all attempts.
@@ -226,12 +240,16 @@ impl PreparedBlock {
     }
 }
 
-impl Operation for Batch {
+impl<K: Kind> Operation for Batch<K> {
     type Request = PreparedBlock;
     type Done = BlockDone;
 
     fn prepare(&self, _client: &Client) -> PreparedBlock {
-        PreparedBlock::new(block_body(&self.ids, "contact", &self.block_till))
+        PreparedBlock::new(block_body(
+            &self.values,
+            self.kind.value_type().as_str(),
+            &self.block_till,
+        ))
     }
 
     fn http(request: &PreparedBlock) -> &HttpCall {
@@ -239,16 +257,16 @@ impl Operation for Batch {
     }
 
     fn judge(&self, answer: &Answer) -> Step<BlockDone> {
-        block_step(answer, self.ids.len(), |records| {
-            Some(align_block_ids(&self.ids, &records))
+        block_step(answer, self.values.len(), |records| {
+            align(self.kind, &self.values, &records)
         })
     }
 
     fn size(&self) -> u64 {
-        self.ids.len() as u64
+        self.values.len() as u64
     }
 
-    fn split(&self) -> (Batch, Batch) {
+    fn split(&self) -> (Batch<K>, Batch<K>) {
         Batch::split(self)
     }
 
@@ -381,20 +399,40 @@ mod tests {
     }
 
     #[test]
-    fn block_ids_align_with_the_ids_sent() {
-        let record = |contact, block_id| BlockedRecord {
+    fn block_ids_align_with_the_values_each_record_names() {
+        use crate::values::{Contact, Text, ValueType};
+        let record = |contact, block_id, strings: &[&str]| BlockedRecord {
             contact,
             block_id,
-            strings: Vec::new(),
+            strings: strings.iter().map(|s| (*s).to_owned()).collect(),
         };
         assert_eq!(
-            align_block_ids(&[1, 2, 3], &[record(Some(3), 30), record(Some(1), 10)]),
-            [Some(10), None, Some(30)]
+            align(
+                Contact,
+                &[1, 2, 3],
+                &[record(Some(3), 30, &[]), record(Some(1), 10, &[])]
+            ),
+            Some(vec![Some(10), None, Some(30)])
         );
         assert_eq!(
-            align_block_ids(&[1, 2], &[record(None, 5), record(None, 6)]),
-            [Some(5), Some(6)]
+            align(
+                Contact,
+                &[1, 2],
+                &[record(None, 5, &[]), record(None, 6, &[])]
+            ),
+            Some(vec![Some(5), Some(6)])
         );
-        assert_eq!(align_block_ids(&[1, 2], &[record(None, 5)]), [None, None]);
+        assert_eq!(align(Contact, &[1, 2], &[record(None, 5, &[])]), None);
+        // One email record holding both values (in another spelling) and a third.
+        let email = Text::new(ValueType::Email).unwrap();
+        let values = ["a@b.com".to_owned(), "c@d.com".to_owned()];
+        assert_eq!(
+            align(
+                email,
+                &values,
+                &[record(None, 9, &["C@D.com", "a@b.com", "x@y.io"])]
+            ),
+            Some(vec![Some(9), Some(9)])
+        );
     }
 }

@@ -1,51 +1,49 @@
-//! Delete: `DELETE /crm/block-visitor?id={block record id}`, which unblocks the record's
-//! contact. The id is the block record's, not the contact's. The answer is
-//! `{"data": {"deleted": {..., "affected": N}}}`: 0 means nothing was deleted (the record
-//! was gone already), which is "not blocked", not a failure; so is a 400 naming
-//! `ERROR_RECORD_NOT_FOUND`. A DELETE is safe to retry.
-//!
-//! Contacts for which no record was found need no request: they travel as a `Delete`
-//! without a record, so that their ledger line goes through the same collector, in order.
+//! Delete: `DELETE /crm/block-visitor?id=N`, one block record, for unblock. A record may
+//! hold several values (an email or IP record's strings): deleting it unblocks them all,
+//! so the operation carries every value the record holds. Values for which no record was
+//! found need no request: they are `not_blocked` (or `failed`, kind `not_listed`, when the
+//! list could not be read to its end).
 
 use std::sync::Arc;
 
-use crate::api::{HttpCall, Operation, Step, common_step, http_parts};
+use crate::api::{HttpCall, Operation, Step, UNRECOGNIZED, body_snippet, common_step, http_parts};
 use crate::net::client::{Answer, Client, MAX_BODY};
+use crate::values::Kind;
 
-/// The documented error type for an unknown record.
+/// The API's documented error for a record that is not there (deleted already).
 pub const NOT_FOUND_ERROR: &str = "ERROR_RECORD_NOT_FOUND";
 
-/// One block record to delete, or contacts with none.
+/// One record to delete (with the values it holds), or values with no record.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Delete {
-    /// Sequence number within the run, from 1.
+pub struct Delete<K: Kind> {
     pub seq: u64,
-    /// The contact(s) it concerns: one for a record; several for `NoRecord`.
-    pub contacts: Vec<u64>,
+    pub kind: K,
+    /// The values the delete concerns (a record's, or those without one).
+    pub values: Vec<K::Value>,
     pub what: DeleteWhat,
-    /// Where the contacts came from, for the ledger's `source`.
+    /// Where the values came from, for the ledger's `source`.
     pub source: Arc<str>,
 }
 
+/// What a delete is about.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeleteWhat {
-    /// Delete this block record.
+    /// The block record with this id.
     Record(u64),
-    /// The listing found no record for these contacts: not blocked, nothing to send.
+    /// No block record was found: not blocked, nothing to send.
     NoRecord,
-    /// The listing could not be finished: whether these contacts have a record is not
-    /// known; recorded failed (kind `not_listed`) so that `--resume` looks again.
+    /// No record found, but the list could not be read to its end (why): unknown.
     NotListed(Arc<str>),
 }
 
-/// What a DELETE's answer told.
+/// What a delete's success tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeleteDone {
-    /// Records deleted: 1, or 0 when there was none (no request: 0 too).
+    /// Records the server deleted (0: it was gone already).
     pub affected: u64,
 }
 
-impl Operation for Delete {
+impl<K: Kind> Operation for Delete<K> {
     type Request = HttpCall;
     type Done = DeleteDone;
 
@@ -73,9 +71,9 @@ impl Operation for Delete {
                 None => Step::Failed {
                     reason: format!(
                         "HTTP 200 without data.deleted.affected: {}",
-                        crate::api::body_snippet(body)
+                        body_snippet(body)
                     ),
-                    kind: Some("unrecognized_answer"),
+                    kind: Some(UNRECOGNIZED),
                 },
             },
             Some((400, body))
@@ -99,10 +97,11 @@ impl Operation for Delete {
     }
 
     fn size(&self) -> u64 {
-        self.contacts.len() as u64
+        self.values.len() as u64
     }
 
-    fn split(&self) -> (Delete, Delete) {
+    /// A record is one request whatever it holds: never split.
+    fn split(&self) -> (Delete<K>, Delete<K>) {
         (self.clone(), self.clone())
     }
 
@@ -111,7 +110,7 @@ impl Operation for Delete {
     }
 }
 
-/// `data.deleted.affected` (a number, or a string of digits), when the body has it.
+/// `data.deleted.affected` of a delete's answer (a number, or a string holding one).
 pub fn affected(body: &[u8]) -> Option<u64> {
     let json: serde_json::Value = serde_json::from_slice(body).ok()?;
     match json.get("data")?.get("deleted")?.get("affected")? {
@@ -124,6 +123,7 @@ pub fn affected(body: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::{Contact, Text, ValueType};
 
     fn http(status: u16, body: &str) -> Answer {
         Answer::Http {
@@ -133,10 +133,11 @@ mod tests {
         }
     }
 
-    fn delete() -> Delete {
+    fn delete() -> Delete<Contact> {
         Delete {
             seq: 1,
-            contacts: vec![827],
+            kind: Contact,
+            values: vec![827],
             what: DeleteWhat::Record(6),
             source: Arc::from("test"),
         }
@@ -183,7 +184,7 @@ mod tests {
                 matches!(
                     d.judge(&http(200, body)),
                     Step::Failed {
-                        kind: Some("unrecognized_answer"),
+                        kind: Some(UNRECOGNIZED),
                         ..
                     }
                 ),
@@ -193,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn contacts_without_a_record_need_no_request() {
+    fn values_without_a_record_need_no_request() {
         let mut d = delete();
         assert_eq!(d.without_request(), None);
         d.what = DeleteWhat::NoRecord;
@@ -209,5 +210,23 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_record_of_several_strings_is_one_delete() {
+        let d = Delete {
+            seq: 3,
+            kind: Text::new(ValueType::Ip).unwrap(),
+            values: vec!["10.0.0.1".into(), "2001:db8::1".into()],
+            what: DeleteWhat::Record(6),
+            source: Arc::from("ips.txt"),
+        };
+        assert_eq!(d.size(), 2);
+        assert_eq!(d.seq(), 3);
+        assert_eq!(d.without_request(), None);
+        assert_eq!(
+            d.judge(&http(200, r#"{"data":{"deleted":{"affected":1}}}"#)),
+            Step::Done(DeleteDone { affected: 1 })
+        );
     }
 }

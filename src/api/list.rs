@@ -1,7 +1,7 @@
 //! List: `GET /crm/block-visitor?offset=&limit=`, one page of the account's block records,
 //! answered as `{"data": {"offset": 0, "count": N, "data": [record, ...]}}`.
 //!
-//! Paging beyond `offset`/`count` is not documented: the caller (`cmd/listing.rs`) sends
+//! Paging beyond `offset`/`count` is not documented: the caller (`job/listing.rs`) sends
 //! `offset` and `limit`, and never trusts the server to honour them. A page's body may be
 //! large (a record with its user is about 600 bytes), so it is capped at
 //! [`LIST_MAX_BODY`], well above a 1000-record page; a page beyond it is not read.
@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::api::body_snippet;
 use crate::api::{HttpCall, Operation, Step, common_step, http_parts};
 use crate::net::client::{Answer, Client};
+use crate::values::Kind;
 
 /// Most bytes of one list page read.
 pub const LIST_MAX_BODY: usize = 8 * 1024 * 1024;
@@ -40,6 +41,24 @@ pub struct ListedRecord {
     /// An email or IP record's strings, one by one (each capped, at most
     /// [`MAX_VALUES`] of them), for matching them one by one (`unblock --type`).
     pub values: Vec<String>,
+}
+
+impl ListedRecord {
+    /// The values of `kind` this record blocks, in normal form: none when it is a record
+    /// of another type.
+    pub fn values_of<K: Kind>(&self, kind: K) -> Vec<K::Value> {
+        if self.kind != kind.value_type().as_str() {
+            return Vec::new();
+        }
+        kind.named_by(self.contact, &self.values)
+    }
+
+    /// Its `blockTill`, when it reads as RFC 3339.
+    pub fn block_till_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::parse_from_rfc3339(self.block_till.trim())
+            .ok()
+            .map(|at| at.with_timezone(&chrono::Utc))
+    }
 }
 
 /// Most strings kept from one email or IP record's `data`.

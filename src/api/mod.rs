@@ -1,19 +1,18 @@
 //! The API's calls and answers, one operation per file: what HTTP request each needs and
-//! how its answer reads as a [`Step`] for the sending machinery (`pool.rs`), which knows
-//! nothing of which operation it sends.
+//! how its answer reads as a [`Step`] for the send engine (`send/pool.rs`), which knows
+//! nothing of which operation it sends. Every operation is generic over the kind of value
+//! (`values::Kind`): one file serves contact IDs, emails and IPs.
 //!
-//! - `block`: `POST /crm/block-visitor` for a batch of IDs (a [`crate::values::batch::Batch`]);
-//! - `delete`: `DELETE /crm/block-visitor?id=N` for one block record (`delete_text`: the
-//!   same for an email or IP record, carrying its strings);
+//! - `block`: `POST /crm/block-visitor` for a batch of values (a [`crate::values::Batch`]);
+//! - `delete`: `DELETE /crm/block-visitor?id=N` for one block record, with the values it
+//!   holds;
 //! - `list`: `GET /crm/block-visitor?offset=&limit=`, one page of block records.
 //!
-//! A fourth operation is a type implementing [`Operation`] in a new file here; the pool,
+//! Another operation is a type implementing [`Operation`] in a new file here; the pool,
 //! the gate, the retry loop and the collector take it as it is.
 
 pub mod block;
-pub mod block_text;
 pub mod delete;
-pub mod delete_text;
 pub mod list;
 
 pub use crate::net::client::HttpCall;

@@ -13,9 +13,11 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::api::list::ListedRecord;
-use crate::cli::{BlockedArgs, ExportFormat, LogArgs, RecordType};
-use crate::cmd::{self, listing};
+use crate::cli::{BlockedArgs, ExportFormat, LogArgs};
 use crate::exit::ExitStatus;
+use crate::job::listing;
+use crate::job::signals::watch_signals;
+use crate::job::target::connect;
 use crate::net::client::Client;
 use crate::send::pool::Stop;
 use crate::ui::summary::group_digits;
@@ -41,7 +43,7 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
         )
     };
     let mut writer = Export::new(args.format, out)?;
-    let connected = cmd::connect(&args.connection).await?;
+    let connected = connect(&args.connection).await?;
     let target = &connected.target;
     let client = Client::with_extra_roots(
         target.url.clone(),
@@ -50,11 +52,7 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
         pool_config.max_in_flight(),
         &target.ca_certs,
     )?;
-    let wanted_type = args.record_type.map(|t| match t {
-        RecordType::Contact => "contact",
-        RecordType::Email => "email",
-        RecordType::Ip => "ip",
-    });
+    let wanted_type = args.record_type.map(|t| t.as_str());
     let before = args.expiring_before;
     let progress =
         (!log.quiet && std::io::stderr().is_terminal()).then(indicatif::ProgressBar::new_spinner);
@@ -63,7 +61,7 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
         client,
         pool_config,
         args.page_size,
-        cmd::watch_signals(),
+        watch_signals(),
         |records| {
             listed += records.len() as u64;
             for record in records {

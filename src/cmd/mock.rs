@@ -6,7 +6,6 @@
 use anyhow::{Context, bail};
 
 use crate::cli::MockArgs;
-use crate::cmd;
 use crate::exit::ExitStatus;
 use crate::mock::{BlockListOptions, Faults, MockConfig, MockServer, MockTls};
 
@@ -71,7 +70,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
             let path = args.tls_ca_out.clone().unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("blockade-mock-ca-{}.pem", server.addr().port()))
             });
-            cmd::write_private(&path, pem.as_bytes()).with_context(|| {
+            crate::job::output::write_private(&path, pem.as_bytes()).with_context(|| {
                 format!(
                     "cannot write the mock's CA certificate to {}",
                     path.display()
@@ -94,7 +93,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
             path.display()
         );
     }
-    cmd::print_stdout(&banner);
+    crate::job::output::print_stdout(&banner);
     if let Some(path) = &ca_file {
         eprintln!(
             "blockade mock: throwaway CA certificate written to {} (give it to --ca-cert)",
@@ -107,7 +106,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
         .context("cannot wait for Ctrl-C")?;
     let stats = server.stats();
     server.shutdown().await;
-    cmd::print_stdout(&format!(
+    crate::job::output::print_stdout(&format!(
         "blockade mock stopped after {} ({} blocked)\n",
         crate::ui::summary::plural(stats.requests, "request"),
         crate::ui::summary::plural(stats.ids_blocked, "ID")

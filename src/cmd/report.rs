@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::cli::ReportArgs;
-use crate::cmd;
 use crate::exit::ExitStatus;
 use crate::report;
+use crate::values::ValueType;
 
 pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
     if args.ledgers.is_empty() {
-        let default = cmd::default_results(false);
+        let default = crate::job::target::default_results(false);
         if !default.exists() {
             bail!(
                 "no RESULTS given, and the default ledger {} is not in this directory; give the ledger's path (blockade-sandbox.jsonl for --sandbox runs)",
@@ -28,7 +28,7 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
         let mut json = serde_json::to_value(&built).context("cannot encode the report")?;
         if args.rejected {
             let mut rows = Vec::new();
-            report::for_each_rejected(&args.ledgers, built.refused_ids(), |row| rows.push(row))?;
+            report::for_each_rejected(&args.ledgers, built.latest(), |row| rows.push(row))?;
             json["rejected"] = serde_json::to_value(rows).context("cannot encode the report")?;
         }
         let json = serde_json::to_string_pretty(&json).context("cannot encode the report")?;
@@ -38,7 +38,7 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
     };
     if args.rejected && !args.json {
         text.push_str("Rejected rows and refused IDs:\n");
-        report::for_each_rejected(&args.ledgers, built.refused_ids(), |row| {
+        report::for_each_rejected(&args.ledgers, built.latest(), |row| {
             text.push_str(&format!(
                 "  {}  {}  {:?}  {}\n",
                 row.source, row.status, row.value, row.reason
@@ -49,10 +49,14 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
     if to_stdout {
         eprint!("{text}");
     } else {
-        cmd::print_stdout(&text);
+        crate::job::output::print_stdout(&text);
     }
     if let Some(path) = &args.failed_ids {
-        let count = write_failed_ids(&args.ledgers, path, to_stdout)?;
+        let value_type = match args.value_type {
+            Some(value_type) => value_type,
+            None => failed_type(&built)?,
+        };
+        let count = write_failed_ids(&args.ledgers, path, to_stdout, value_type)?;
         let place = if to_stdout {
             "standard output".to_owned()
         } else {
@@ -60,19 +64,47 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
         };
         eprintln!(
             "Wrote {} to {place}",
-            crate::ui::summary::plural(count, "failed ID")
+            crate::ui::summary::plural(count, &format!("failed {}", value_type.noun()))
         );
     }
     Ok(ExitStatus::Success)
 }
 
-fn write_failed_ids(ledgers: &[PathBuf], path: &Path, to_stdout: bool) -> anyhow::Result<u64> {
+/// The one type of value with failures (contact IDs when none failed), or an error that
+/// names them and asks for `--type`.
+fn failed_type(report: &report::Report) -> anyhow::Result<ValueType> {
+    let failing: Vec<(ValueType, u64)> = report
+        .latest()
+        .counts(chrono::Utc::now())
+        .into_iter()
+        .filter(|(_, counts)| counts.failed > 0)
+        .map(|(value_type, counts)| (value_type, counts.failed))
+        .collect();
+    match failing.as_slice() {
+        [] => Ok(ValueType::Contact),
+        [(value_type, _)] => Ok(*value_type),
+        several => {
+            let kinds: Vec<String> = several.iter().map(|(t, n)| format!("{n} {t}")).collect();
+            bail!(
+                "the ledgers have failures of more than one type ({}); write one type at a time: give --type contact, --type email or --type ip",
+                kinds.join(", ")
+            )
+        }
+    }
+}
+
+fn write_failed_ids(
+    ledgers: &[PathBuf],
+    path: &Path,
+    to_stdout: bool,
+    value_type: ValueType,
+) -> anyhow::Result<u64> {
     if !to_stdout {
-        return Ok(report::write_failed_ids_csv(ledgers, path)?);
+        return Ok(report::write_failed_ids_csv(ledgers, path, value_type)?);
     }
     // A closed pipe (`| head`) is not an error: the reader has what it wanted.
     let stdout = std::io::stdout().lock();
-    match report::write_failed_ids(ledgers, stdout, path) {
+    match report::write_failed_ids(ledgers, stdout, path, value_type) {
         Ok((count, _)) => Ok(count),
         Err(crate::ledger::LedgerError::Export { source, .. })
             if source.kind() == std::io::ErrorKind::BrokenPipe =>

@@ -1,30 +1,61 @@
-//! `blockade retry`: re-send the IDs whose latest outcome in a ledger is failed.
+//! `blockade retry`: re-send the values whose latest outcome in a ledger is failed.
 //!
-//! IDs keep the block-till they failed with (`--block-till`/`--block-for` override it); a
-//! block-till already in the past is skipped with a warning unless overridden. Outcomes are
-//! appended to the same ledger (or `--results`), so the latest line per ID stays the truth.
+//! Values keep the block-till they failed with (`--block-till`/`--block-for` override it);
+//! a block-till already in the past is skipped with a warning unless overridden. Outcomes
+//! are appended to the same ledger (or `--results`), so the latest line per value stays
+//! the truth. A ledger whose failures are of several types is retried one type at a time
+//! (`--type`).
+//!
+//! Bounded memory for every kind: the first pass keeps the latest state per value (a
+//! bitmap per state for contact IDs, hashes for strings); the second pass (on the
+//! producer thread, while sending) reads the ledger again and takes the values to re-send
+//! from the lines that set their state, so no value is sent twice and strings are never
+//! all held at once.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::Utc;
+use anyhow::bail;
+use chrono::{DateTime, Utc};
 
 use crate::cli::{LogArgs, RetryArgs};
-use crate::cmd::{self, SendJob};
 use crate::config;
 use crate::exit::ExitStatus;
-use crate::input::{Origin, Row};
-use crate::ledger::{LatestStatus, LedgerError, LedgerWriter, TargetFilter};
+use crate::job::history::{self, one_type, types_in};
+use crate::job::next::next_commands;
+use crate::job::output::{print_stdout, write_error_summary};
+use crate::job::read::flush;
+use crate::job::send::{SendJob, send};
+use crate::job::target::{connect, default_results, target_name};
+use crate::ledger::{
+    LedgerError, LedgerWriter, Op, Record, State, Status, TargetFilter, read_records, to_retry,
+};
 use crate::send::counters::Counters;
-use crate::send::pipeline::{self, Sink};
-use crate::values::batch::Chunker;
+use crate::send::pipeline::Sink;
+use crate::send::pool::PoolConfig;
+use crate::values::count::plural;
+use crate::values::sets::SeenSet;
+use crate::values::{Chunker, Kind, Origin, Row, ValueType, with_kind};
 
 pub async fn run(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     let summary_json = args.summary_json.clone();
     let result = run_checked(args, log).await;
     if let Err(error) = &result {
-        cmd::write_error_summary(summary_json.as_deref(), "retry", error);
+        write_error_summary(summary_json.as_deref(), Op::Retry.command(), error);
     }
     result
+}
+
+/// What is checked before the retry of one kind.
+struct Checked {
+    ledger_path: PathBuf,
+    results: PathBuf,
+    target: String,
+    /// Locked before the ledger is read (not for a dry run).
+    ledger: Option<LedgerWriter>,
+    pool_config: PoolConfig,
+    override_till: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 }
 
 async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
@@ -34,151 +65,220 @@ async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
     let ledger_path = args
         .ledger
         .clone()
-        .unwrap_or_else(|| cmd::default_results(args.connection.sandbox));
+        .unwrap_or_else(|| default_results(args.connection.sandbox));
     // A ledger that is not there is a mistake in the command, not "nothing to retry";
     // and it must not be created.
     if !ledger_path.exists() {
         return Err(LedgerError::NotFound { path: ledger_path }.into());
     }
     let results = args.results.clone().unwrap_or_else(|| ledger_path.clone());
-    let target = cmd::target_name(&args.connection)?;
+    let target = target_name(&args.connection)?;
+    refuse_other_targets(&ledger_path, &target)?;
     // Lock before reading, so no other run appends between the read and the retry.
     let ledger = if args.dry_run {
         None
     } else {
         Some(LedgerWriter::open(&results)?)
     };
-    let mut filter = TargetFilter::new(&target);
-    let (latest, stats) = LatestStatus::load_for(&ledger_path, &mut filter)?;
-    filter.warn_skipped(&ledger_path);
-    if stats.bad_line_count > 0 {
-        tracing::warn!(
-            unreadable_lines = stats.bad_line_count,
-            "Some ledger lines could not be read and were skipped"
+    let value_type = match args.value_type {
+        Some(value_type) => value_type,
+        None => failed_type(&ledger_path, &target, args.include_refused)?,
+    };
+    let checked = Checked {
+        ledger_path,
+        results,
+        target,
+        ledger,
+        pool_config,
+        override_till,
+        now,
+    };
+    with_kind!(value_type, |kind| retry(kind, &args, checked, log).await)
+}
+
+/// A ledger with lines of other targets and none of this one: the command points at the
+/// wrong target (or the wrong ledger). Nothing to retry would be a lie.
+fn refuse_other_targets(ledger: &Path, target: &str) -> anyhow::Result<()> {
+    let mut filter = TargetFilter::new(target);
+    read_records(ledger, |_, record| {
+        filter.admits(&record);
+    })?;
+    if filter.only_others() {
+        bail!(
+            "{} holds no line of runs against {target}, only of: {}; give the target those runs used (--sandbox, --account or --base-url)",
+            ledger.display(),
+            filter.skipped_list()
         );
     }
-    // Emails and IPs follow their own path (`retry_text.rs`) when they are what failed.
-    let contact_failures: u64 = latest
-        .to_retry(args.include_refused)
-        .iter()
-        .map(|(_, ids)| ids.len())
-        .sum();
-    let texts = cmd::retry_text::load(&ledger_path, &target, args.include_refused)?;
-    if let Some(text_latest) = cmd::retry_text::pick(args.value_type, contact_failures, texts)? {
-        let checked = cmd::retry_text::Checked {
-            ledger_path,
-            results,
-            target,
-            ledger,
-            pool_config,
-            override_till,
-            now,
-        };
-        return cmd::retry_text::run(args, text_latest, checked, log).await;
+    Ok(())
+}
+
+/// The type whose values failed (now), when `--type` is not given: contact IDs when
+/// nothing failed; an error naming them when several types did.
+fn failed_type(ledger: &Path, target: &str, include_refused: bool) -> anyhow::Result<ValueType> {
+    let ever_failed = types_in(ledger, None, target, |op, status| {
+        op.blocks() && matches!(status, Status::Failed | Status::Refused)
+    })?;
+    let mut failing = Vec::new();
+    for (value_type, _) in ever_failed {
+        let now = with_kind!(value_type, |kind| {
+            let (latest, _, _) = history::latest(ledger, target, kind)?;
+            latest.count_where(|entry| to_retry(entry.state, include_refused))
+        });
+        if now > 0 {
+            failing.push((value_type, now));
+        }
     }
-    let refused_left = if args.include_refused {
+    Ok(one_type(&failing, "the ledger has failures of")?.unwrap_or(ValueType::Contact))
+}
+
+async fn retry<K: Kind>(
+    kind: K,
+    args: &RetryArgs,
+    checked: Checked,
+    log: &LogArgs,
+) -> anyhow::Result<ExitStatus> {
+    let Checked {
+        ledger_path,
+        results,
+        target,
+        ledger,
+        pool_config,
+        override_till,
+        now,
+    } = checked;
+    let noun = kind.value_type().noun();
+    let include_refused = args.include_refused;
+    let (latest, _, _) = history::latest(&ledger_path, &target, kind)?;
+    let refused_left = if include_refused {
         0
     } else {
-        latest.refused().len()
+        latest.count_where(|entry| entry.state == State::Refused)
     };
-
-    let counters = Arc::new(Counters::default());
-    let mut groups = Vec::new();
-    let mut past_till = 0u64;
-    for (till, ids) in latest.to_retry(args.include_refused) {
-        let till = match override_till {
-            Some(new_till) => new_till,
-            None if till <= now => {
-                tracing::warn!(block_till = %till, ids = ids.len(), "Skipping failed IDs whose block-till is already past; give --block-for or --block-till to send them");
-                past_till += ids.len();
-                continue;
-            }
-            None => till,
-        };
-        groups.push((till, ids));
-    }
-    // Those skipped count as read and not sent, so that the summary adds up.
-    Counters::add(&counters.rows, past_till);
-    Counters::add(&counters.not_sent, past_till);
-    let expected: u64 = groups.iter().map(|(_, ids)| ids.len()).sum();
+    // The block-till to send a value with: the override, else its own unless past.
+    let send_till = move |till: Option<DateTime<Utc>>| match (override_till, till) {
+        (Some(new_till), _) => Some(new_till),
+        (None, Some(till)) if till > now => Some(till),
+        (None, _) => None,
+    };
+    let wanted = move |state| to_retry(state, include_refused);
+    let resend = latest.count_where(|e| wanted(e.state) && send_till(e.till).is_some());
+    let past = latest.count_where(|e| wanted(e.state) && send_till(e.till).is_none());
     if refused_left > 0 {
         tracing::info!(
             refused = refused_left,
-            "Leaving alone the IDs the server refused by name; give --include-refused to send them again"
+            "Leaving alone the values the server refused by name; give --include-refused to send them again"
         );
     }
     if args.dry_run {
         let mut out = format!(
             "Plan (dry run: nothing sent, nothing written)\n  target    {target} (checked, with a key; nothing sent)\n  ledger    {}\n  re-send   {}\n",
             ledger_path.display(),
-            crate::ui::summary::plural(expected, "failed ID"),
+            plural(resend, &format!("failed {noun}")),
         );
-        if past_till > 0 {
+        if past > 0 {
             out += &format!(
                 "  skip      {} whose block-till is past (give --block-for to send them)\n",
-                crate::ui::summary::plural(past_till, "ID")
+                plural(past, noun)
             );
         }
         if refused_left > 0 {
             out += &format!(
                 "  refused   {} left alone (give --include-refused to send them)\n",
-                crate::ui::summary::plural(refused_left, "ID")
+                plural(refused_left, noun)
             );
         }
-        cmd::print_stdout(&out);
+        print_stdout(&out);
         return Ok(ExitStatus::Success);
     }
-    tracing::info!(
-        ids = expected,
-        "Re-sending the IDs whose latest outcome is failed"
-    );
     let Some(ledger) = ledger else {
         return Ok(ExitStatus::Success);
     };
-    let connected = cmd::connect(&args.connection).await?;
-
+    if past > 0 {
+        tracing::warn!(
+            values = past,
+            "Skipping failed values whose block-till is already past; give --block-for or --block-till to send them"
+        );
+    }
+    tracing::info!(
+        values = resend,
+        r#type = %kind.value_type(),
+        "Re-sending the values whose latest outcome is failed"
+    );
+    let connected = connect(&args.connection).await?;
     let job = SendJob {
-        command: "retry",
+        op: Op::Retry,
         connected,
         connection: &args.connection,
         pool: pool_config,
         ledger,
         results: &results,
-        expected_rows: Some(expected),
+        expected_rows: Some(resend),
         summary_json: args.summary_json.as_deref(),
         log,
-        next: cmd::next_commands("retry", &args.connection, &ledger_path),
-        value_type: crate::input::ValueType::Contact,
+        next: next_commands(Op::Retry, &args.connection, &ledger_path),
+        value_type: kind.value_type(),
     };
     let batch_size = args.batch_size as usize;
     let origin_path: Arc<str> = Arc::from(format!("retry of {}", ledger_path.display()));
+    let counters = Arc::new(Counters::default());
     let reader_counters = counters.clone();
-    cmd::send(job, counters, move |sink| {
-        let mut chunker = Chunker::new(batch_size);
-        let mut line = 0u64;
-        'groups: for (till, ids) in groups {
-            for id in ids {
-                if sink.stopping() {
-                    break 'groups;
+    // Those skipped count as read and not sent, so that the summary adds up.
+    Counters::add(&counters.rows, past);
+    Counters::add(&counters.not_sent, past);
+    send(job, counters, move |sink| {
+        let mut chunker = Chunker::new(kind, batch_size);
+        let mut sent = K::Seen::default();
+        let mut line_no = 0u64;
+        let mut going = true;
+        let mut filter = TargetFilter::new(&target);
+        let read = read_records(&ledger_path, |_, record| {
+            if !going || !filter.admits(&record) {
+                return;
+            }
+            let Record::Outcome(line) = record else { return };
+            let state = match line.status {
+                Status::Failed => State::Failed,
+                Status::Refused => State::Refused,
+                _ => return,
+            };
+            let Some(values) = latest.of_kind(&line) else { return };
+            if !line.op.blocks() || !wanted(state) {
+                return;
+            }
+            let Some(block_till) = send_till(line.block_till) else {
+                return;
+            };
+            for value in values {
+                if !latest.says(&line, value, state) || !sent.insert(K::key(value)) {
+                    continue;
                 }
-                line += 1;
+                if sink.stopping() {
+                    going = false;
+                    return;
+                }
+                line_no += 1;
                 Counters::add(&reader_counters.rows, 1);
                 let row = Row {
-                    id,
-                    block_till: till,
+                    value: value.clone(),
+                    block_till,
                     origin: Origin {
                         path: origin_path.clone(),
-                        line,
+                        line: line_no,
                     },
                 };
                 if let Some(batch) = chunker.push(row)
                     && !sink.batch(batch)
                 {
-                    break 'groups;
+                    going = false;
+                    return;
                 }
             }
+        });
+        if let Err(error) = read {
+            tracing::error!(%error, "The ledger could not be read again; what was not read is not re-sent");
         }
-        pipeline::flush(&mut chunker, &reader_counters, sink);
+        flush(&mut chunker, &reader_counters, sink);
     })
     .await
 }

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::IdError;
+use crate::values::text::clip_str;
 
 /// Most characters of a rejected row kept in `Reject::input`.
 pub const SNIPPET_CHARS: usize = 200;
@@ -64,26 +64,6 @@ impl BlockTill {
     }
 }
 
-/// The reject reason for an ID that `parse_id` refused, quoting the value when there is one.
-pub fn id_reason(text: &str, err: &IdError) -> String {
-    match err {
-        IdError::Empty => err.to_string(),
-        _ => format!("bad ID {:?}: {err}", clip_str(text.trim(), 40)),
-    }
-}
-
-/// The reject reason for an email or IP that `ValueType::normalize` refused.
-pub fn text_reason(value_type: super::ValueType, text: &str, why: &str) -> String {
-    match text.trim() {
-        "" => format!("empty {}", value_type.as_str()),
-        trimmed => format!(
-            "bad {} {:?}: {why}",
-            value_type.as_str(),
-            clip_str(trimmed, 60)
-        ),
-    }
-}
-
 /// The names tried for the value's column or key, for messages: `` `id`, `contact_id` or
 /// `contactId` ``.
 pub fn field_names(names: &[&str]) -> String {
@@ -133,15 +113,6 @@ pub fn snippet_of(raw: &[u8]) -> String {
     let mut snippet = Snippet::default();
     snippet.push(raw);
     snippet.finish()
-}
-
-/// `text` cut to `max` characters, with `…` when cut; for quoting values inside messages.
-pub fn clip_str(text: &str, max: usize) -> String {
-    let mut out: String = text.chars().take(max).collect();
-    if text.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]

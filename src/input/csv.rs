@@ -32,9 +32,12 @@ use ::csv::ByteRecord;
 use chrono::{DateTime, Utc};
 use csv_core::{ReadRecordResult, Reader as CoreReader, ReaderBuilder as CoreBuilder, Terminator};
 
-use super::cell::{BlockTill, Snippet, clip_str, field_names, id_reason, text_reason};
-use super::{ByteStream, InputError, Item, Origin, ReadOptions, Reject, Row, TextRow, ValueType};
-use super::{READ_BUFFER_BYTES, parse_id};
+use super::READ_BUFFER_BYTES;
+use super::cell::{BlockTill, Snippet, field_names};
+use super::{ByteStream, InputError, Item, Origin, ReadOptions, Reject, Row};
+use crate::values::Kind;
+use crate::values::id::parse_id;
+use crate::values::text::clip_str;
 
 /// Most bytes one CSV record may span (header or row), not counting its final line break.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
@@ -43,14 +46,14 @@ const MAX_COLUMNS_SHOWN: usize = 20;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The CSV rows of one source.
-pub struct CsvRows {
+pub struct CsvRows<K: Kind> {
     records: Records,
-    check: Check,
+    check: Check<K>,
     done: bool,
 }
 
 /// What turns one record into a `Row` or a `Reject`: the header's layout and the options.
-struct Check {
+struct Check<K: Kind> {
     path: Arc<str>,
     field_count: usize,
     id_column: usize,
@@ -64,18 +67,19 @@ struct Check {
     delimiter: u8,
     /// A plain list (`--no-header`, `.txt`): one value per line.
     plain: bool,
-    /// Contact IDs, or emails/IPs (then rows are `Item::Text`, and `digits_line` is off).
-    value_type: ValueType,
+    /// What the values are: contact IDs, or strings (then `digits_line` is off).
+    kind: K,
 }
 
-impl CsvRows {
+impl<K: Kind> CsvRows<K> {
     /// Reads and checks the header row; the data rows are read on iteration.
     pub fn new(
         path: Arc<str>,
         stream: ByteStream,
         opts: &ReadOptions,
         block_till: BlockTill,
-    ) -> Result<CsvRows, InputError> {
+        kind: K,
+    ) -> Result<CsvRows<K>, InputError> {
         let read_error = |source| InputError::Read {
             path: path.to_string(),
             source,
@@ -118,11 +122,11 @@ impl CsvRows {
                 format!("`{field}` (--id-field)"),
             ),
             None => (
-                opts.value_type
+                kind.value_type()
                     .default_fields()
                     .iter()
                     .find_map(|field| find_column(&header, field)),
-                field_names(opts.value_type.default_fields()),
+                field_names(kind.value_type().default_fields()),
             ),
         };
         let id_column = id_column.ok_or_else(|| InputError::NoIdColumn {
@@ -159,10 +163,10 @@ impl CsvRows {
                 digits_line: header.len() == 1
                     && fixed_till.is_some()
                     && !opts.delimiter.is_ascii_digit()
-                    && opts.value_type == ValueType::Contact,
+                    && K::WHOLE_NUMBERS,
                 delimiter: opts.delimiter,
                 plain: false,
-                value_type: opts.value_type,
+                kind,
             },
             done: false,
         })
@@ -174,8 +178,8 @@ impl CsvRows {
         path: Arc<str>,
         stream: ByteStream,
         block_till: BlockTill,
-        value_type: ValueType,
-    ) -> Result<CsvRows, InputError> {
+        kind: K,
+    ) -> Result<CsvRows<K>, InputError> {
         let BlockTill::Fixed(at) = block_till else {
             return Err(InputError::PlainHasNoFields {
                 path: path.to_string(),
@@ -201,10 +205,10 @@ impl CsvRows {
                 block_till_column: None,
                 block_till,
                 fixed_till: Some(at),
-                digits_line: value_type == ValueType::Contact,
+                digits_line: K::WHOLE_NUMBERS,
                 delimiter: PLAIN_DELIMITER,
                 plain: true,
-                value_type,
+                kind,
             },
             done: false,
         })
@@ -214,19 +218,20 @@ impl CsvRows {
 /// The "delimiter" of a plain list: a byte no text line holds, so a line is one field.
 const PLAIN_DELIMITER: u8 = 0;
 
-impl Iterator for CsvRows {
-    type Item = Item;
+impl<K: Kind> Iterator for CsvRows<K> {
+    type Item = Item<K::Value>;
 
     /// The common line (digits and a line break, in a one-column file) is handled here,
     /// small enough to inline; everything else in [`CsvRows::next_record`].
     #[inline]
-    fn next(&mut self) -> Option<Item> {
+    fn next(&mut self) -> Option<Item<K::Value>> {
         if self.check.digits_line
             && let Some(at) = self.check.fixed_till
             && let Some((id, line)) = self.records.digits_line()
+            && let Some(value) = self.check.kind.whole_number(id)
         {
             return Some(Item::Row(Row {
-                id,
+                value,
                 block_till: at,
                 origin: self.check.origin(line),
             }));
@@ -235,9 +240,9 @@ impl Iterator for CsvRows {
     }
 }
 
-impl CsvRows {
+impl<K: Kind> CsvRows<K> {
     #[inline(never)]
-    fn next_record(&mut self) -> Option<Item> {
+    fn next_record(&mut self) -> Option<Item<K::Value>> {
         while !self.done {
             match self.records.next() {
                 Next::Plain { start, len, line } => {
@@ -282,7 +287,7 @@ impl CsvRows {
     }
 }
 
-impl Check {
+impl<K: Kind> Check<K> {
     fn origin(&self, line: u64) -> Origin {
         Origin {
             path: Arc::clone(&self.path),
@@ -292,14 +297,14 @@ impl Check {
 
     /// A physical line without quotes (no line break, a final `\r` kept) as a record.
     #[inline]
-    fn plain(&self, text: &[u8], line: u64) -> Item {
+    fn plain(&self, text: &[u8], line: u64) -> Item<K::Value> {
         if self.digits_line
             && let Some(at) = self.fixed_till
         {
             let digits = text.strip_suffix(b"\r").unwrap_or(text);
-            if let Some(id) = plain_digits(digits) {
+            if let Some(value) = plain_digits(digits).and_then(|id| self.kind.whole_number(id)) {
                 return Item::Row(Row {
-                    id,
+                    value,
                     block_till: at,
                     origin: self.origin(line),
                 });
@@ -331,7 +336,7 @@ impl Check {
     }
 
     /// A record parsed by the state machine.
-    fn quoted(&self, fields: &Fields<'_>, line: u64) -> Item {
+    fn quoted(&self, fields: &Fields<'_>, line: u64) -> Item<K::Value> {
         let raw_id = fields.get(self.id_column).unwrap_or_default();
         let till = self.block_till_column.and_then(|column| fields.get(column));
         let snippet = || {
@@ -362,7 +367,7 @@ impl Check {
         raw_till: Option<&[u8]>,
         line: u64,
         snippet: impl FnOnce() -> Snippet,
-    ) -> Item {
+    ) -> Item<K::Value> {
         let reject = |reason: String| {
             Item::Reject(Reject {
                 origin: self.origin(line),
@@ -379,26 +384,23 @@ impl Check {
                 self.field_count
             ));
         }
-        let mut text = None;
-        let id = match plain_digits(raw_id.trim_ascii()) {
-            _ if self.value_type != ValueType::Contact => {
-                let Ok(raw_text) = std::str::from_utf8(raw_id) else {
-                    return reject(format!("{} is not valid UTF-8", self.value_type.as_str()));
-                };
-                match self.value_type.normalize(raw_text) {
-                    Ok(value) => text = Some(value),
-                    Err(why) => return reject(text_reason(self.value_type, raw_text, &why)),
-                }
-                0
-            }
-            Some(id) => id,
+        let fast = if K::WHOLE_NUMBERS {
+            plain_digits(raw_id.trim_ascii()).and_then(|id| self.kind.whole_number(id))
+        } else {
+            None
+        };
+        let value = match fast {
+            Some(value) => value,
             None => {
-                let Ok(id_text) = std::str::from_utf8(raw_id) else {
-                    return reject("ID is not valid UTF-8".to_owned());
+                let Ok(text) = std::str::from_utf8(raw_id) else {
+                    return reject(format!(
+                        "{} is not valid UTF-8",
+                        self.kind.value_type().noun()
+                    ));
                 };
-                match parse_id(id_text) {
-                    Ok(id) => id,
-                    Err(err) => return reject(id_reason(id_text, &err)),
+                match self.kind.parse(text) {
+                    Ok(value) => value,
+                    Err(reason) => return reject(reason),
                 }
             }
         };
@@ -418,21 +420,14 @@ impl Check {
                 }
             }
         };
-        if let Some(value) = text {
-            return Item::Text(TextRow {
-                value,
-                block_till,
-                origin: self.origin(line),
-            });
-        }
         Item::Row(Row {
-            id,
+            value,
             block_till,
             origin: self.origin(line),
         })
     }
 
-    fn broken(&self, line: u64, reason: String) -> Item {
+    fn broken(&self, line: u64, reason: String) -> Item<K::Value> {
         Item::Broken(Reject {
             origin: self.origin(line),
             input: String::new(),
@@ -800,8 +795,8 @@ fn header_hint(header: &ByteRecord, delimiter: u8) -> String {
     // A contact ID, an email or an IP address: whatever the type, a column name never is.
     let is_value = |name: &str| {
         parse_id(name).is_ok()
-            || super::value::normalize_email(name).is_ok()
-            || super::value::normalize_ip(name).is_ok()
+            || crate::values::text::normalize_email(name).is_ok()
+            || crate::values::text::normalize_ip(name).is_ok()
     };
     if header_names(header).any(|name| is_value(&name)) {
         // As xsv says it: a first line that is itself a value is data, not a header.

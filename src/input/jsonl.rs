@@ -21,11 +21,10 @@ use std::sync::Arc;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::cell::{BlockTill, SNIPPET_BYTES, Snippet, clip_str, id_reason, snippet_of};
-use super::{
-    ByteStream, Format, InputError, Item, Origin, ReadOptions, Reject, Row, TextRow, ValueType,
-    parse_id,
-};
+use super::cell::{BlockTill, SNIPPET_BYTES, Snippet, snippet_of};
+use super::{ByteStream, Format, InputError, Item, Origin, ReadOptions, Reject, Row};
+use crate::values::Kind;
+use crate::values::text::clip_str;
 
 /// Longest line read as JSON; longer lines are rejected and skipped.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
@@ -33,7 +32,7 @@ pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 pub const MAX_SKIP_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The JSONL rows of one source.
-pub struct JsonlRows {
+pub struct JsonlRows<K: Kind> {
     path: Arc<str>,
     reader: BufReader<ByteStream>,
     /// The current line, without its newline; at most `MAX_LINE_BYTES` (or a snippet of
@@ -45,8 +44,8 @@ pub struct JsonlRows {
     id_keys: Vec<String>,
     block_till: BlockTill,
     done: bool,
-    /// Contact IDs, or emails/IPs (then rows are `Item::Text`).
-    value_type: ValueType,
+    /// What the values are.
+    kind: K,
 }
 
 enum LineRead {
@@ -58,14 +57,15 @@ enum LineRead {
     Eof,
 }
 
-impl JsonlRows {
+impl<K: Kind> JsonlRows<K> {
     /// Checks that the stream can be read and is not empty; lines are read on iteration.
     pub fn new(
         path: Arc<str>,
         mut reader: BufReader<ByteStream>,
         opts: &ReadOptions,
         block_till: BlockTill,
-    ) -> Result<JsonlRows, InputError> {
+        kind: K,
+    ) -> Result<JsonlRows<K>, InputError> {
         let first = loop {
             match reader.fill_buf() {
                 Ok(bytes) => break bytes.len(),
@@ -86,8 +86,8 @@ impl JsonlRows {
         }
         let id_keys = match &opts.id_field {
             Some(field) => vec![field.clone()],
-            None => opts
-                .value_type
+            None => kind
+                .value_type()
                 .default_fields()
                 .iter()
                 .map(|&key| key.to_owned())
@@ -101,7 +101,7 @@ impl JsonlRows {
             id_keys,
             block_till,
             done: false,
-            value_type: opts.value_type,
+            kind,
         })
     }
 
@@ -166,7 +166,7 @@ impl JsonlRows {
         }
     }
 
-    fn reject(&self, raw: &[u8], reason: String) -> Item {
+    fn reject(&self, raw: &[u8], reason: String) -> Item<K::Value> {
         Item::Reject(Reject {
             origin: self.origin(),
             input: snippet_of(raw),
@@ -175,7 +175,7 @@ impl JsonlRows {
     }
 
     /// The item for the line in `line_buf`, or `None` for a blank line.
-    fn check_line(&self) -> Option<Item> {
+    fn check_line(&self) -> Option<Item<K::Value>> {
         let mut raw = self.line_buf.as_slice();
         if let Some(rest) = raw.strip_suffix(b"\r") {
             raw = rest;
@@ -205,18 +205,9 @@ impl JsonlRows {
         let Some(raw_id) = fields.ids.iter().flatten().next() else {
             return Some(self.reject(raw, self.missing_key_reason()));
         };
-        let mut value = None;
-        let id = if self.value_type == ValueType::Contact {
-            match id_from_json(raw_id.get()) {
-                Ok(id) => id,
-                Err(reason) => return Some(self.reject(raw, reason)),
-            }
-        } else {
-            match text_from_json(self.value_type, raw_id.get()) {
-                Ok(text) => value = Some(text),
-                Err(reason) => return Some(self.reject(raw, reason)),
-            }
-            0
+        let value = match self.kind.parse_json(raw_id.get()) {
+            Ok(value) => value,
+            Err(reason) => return Some(self.reject(raw, reason)),
         };
         let block_till = match fields.till.map(RawValue::get) {
             None | Some("null") => self.block_till.resolve(None),
@@ -228,18 +219,13 @@ impl JsonlRows {
                 )),
             },
         };
-        Some(match (block_till, value) {
-            (Ok(block_till), Some(value)) => Item::Text(TextRow {
+        Some(match block_till {
+            Ok(block_till) => Item::Row(Row {
                 value,
                 block_till,
                 origin: self.origin(),
             }),
-            (Ok(block_till), None) => Item::Row(Row {
-                id,
-                block_till,
-                origin: self.origin(),
-            }),
-            (Err(reason), _) => self.reject(raw, reason),
+            Err(reason) => self.reject(raw, reason),
         })
     }
 
@@ -261,7 +247,7 @@ impl JsonlRows {
         }
     }
 
-    fn broken(&self, err: &io::Error) -> Item {
+    fn broken(&self, err: &io::Error) -> Item<K::Value> {
         let line = self.line + 1;
         Item::Broken(Reject {
             origin: Origin {
@@ -277,10 +263,10 @@ impl JsonlRows {
     }
 }
 
-impl Iterator for JsonlRows {
-    type Item = Item;
+impl<K: Kind> Iterator for JsonlRows<K> {
+    type Item = Item<K::Value>;
 
-    fn next(&mut self) -> Option<Item> {
+    fn next(&mut self) -> Option<Item<K::Value>> {
         while !self.done {
             match self.read_line() {
                 Ok(LineRead::Eof) => self.done = true,
@@ -318,50 +304,6 @@ impl Iterator for JsonlRows {
         }
         None
     }
-}
-
-/// The ID from its raw JSON text: a number, or a string holding one. `Err` is the reason.
-fn id_from_json(json: &str) -> Result<u64, String> {
-    let kind = match json.as_bytes().first() {
-        Some(b'"') => {
-            // Borrow when the string has no escapes; fall back to an owned copy otherwise.
-            let parsed = match serde_json::from_str::<&str>(json) {
-                Ok(text) => parse_id(text).map_err(|err| id_reason(text, &err)),
-                Err(_) => match serde_json::from_str::<String>(json) {
-                    Ok(text) => parse_id(&text).map_err(|err| id_reason(&text, &err)),
-                    Err(err) => Err(format!("ID string cannot be read: {err}")),
-                },
-            };
-            return parsed;
-        }
-        Some(b'n') => "null",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'{') => "an object",
-        Some(b'[') => "an array",
-        // A JSON number: its exact text goes through the same rules as a CSV field, so
-        // `1.5`, `1e5`, `-5` and 5,000 digits get the same reasons there and here.
-        _ => return parse_id(json).map_err(|err| id_reason(json, &err)),
-    };
-    Err(format!(
-        "ID is {kind}, not a number (give the contact ID as 827 or \"827\")"
-    ))
-}
-
-/// An email or IP from its raw JSON text (a string), in its normal form; `Err` is the
-/// reason.
-fn text_from_json(value_type: ValueType, json: &str) -> Result<String, String> {
-    let what = value_type.as_str();
-    let text = match json.as_bytes().first() {
-        Some(b'"') => serde_json::from_str::<String>(json)
-            .map_err(|err| format!("{what} string cannot be read: {err}"))?,
-        Some(b'n') => return Err(format!("{what} is null, not a string")),
-        _ => {
-            return Err(format!("{what} is {}, not a string", clip_str(json, 40)));
-        }
-    };
-    value_type
-        .normalize(&text)
-        .map_err(|why| super::cell::text_reason(value_type, &text, &why))
 }
 
 fn broken_json_reason(err: &serde_json::Error) -> String {

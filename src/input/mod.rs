@@ -12,12 +12,10 @@
 
 mod cell;
 mod csv;
-pub mod id;
 mod jsonl;
 pub(crate) mod reject_limit;
 #[cfg(test)]
 mod tests;
-pub mod value;
 
 use std::fmt;
 use std::fs::File;
@@ -30,12 +28,9 @@ use thiserror::Error;
 
 use self::cell::BlockTill;
 use self::csv::CsvRows;
-pub use self::id::{IdError, parse_id};
 use self::jsonl::JsonlRows;
-pub use self::value::ValueType;
-
-/// The ID names tried, in this order, when no `--id-field` is given.
-pub const DEFAULT_ID_FIELDS: [&str; 3] = ["id", "contact_id", "contactId"];
+use crate::values::Kind;
+pub use crate::values::{Origin, Row};
 
 /// Read buffer per source; with the CSV record cap or the JSONL line cap this bounds memory.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
@@ -78,9 +73,6 @@ pub struct ReadOptions {
     pub block_till_field: Option<String>,
     /// Block-till of rows without their own (from `--block-till` / `--block-for`).
     pub default_block_till: Option<DateTime<Utc>>,
-    /// What the values are (`--type`): contact IDs become [`Item::Row`]s, emails and IPs
-    /// [`Item::Text`]s in their normal form.
-    pub value_type: ValueType,
 }
 
 impl Default for ReadOptions {
@@ -93,40 +85,8 @@ impl Default for ReadOptions {
             no_header: false,
             block_till_field: None,
             default_block_till: None,
-            value_type: ValueType::Contact,
         }
     }
-}
-
-/// Where a row came from: the path as given (or `<stdin>`) and the 1-based physical line
-/// where the row starts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Origin {
-    pub path: Arc<str>,
-    pub line: u64,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.path, self.line)
-    }
-}
-
-/// One valid input row.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Row {
-    pub id: u64,
-    pub block_till: DateTime<Utc>,
-    pub origin: Origin,
-}
-
-/// One valid input row of an email or IP list (`--type email|ip`): the value in its
-/// normal form (`input::value`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct TextRow {
-    pub value: String,
-    pub block_till: DateTime<Utc>,
-    pub origin: Origin,
 }
 
 /// One input row (or, for `Item::Broken`, one read failure) that could not be used.
@@ -139,12 +99,10 @@ pub struct Reject {
     pub reason: String,
 }
 
-/// What a [`Source`] yields.
+/// What a [`Source`] yields: a value of the run's kind in its normal form, or a bad row.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Item {
-    Row(Row),
-    /// A valid email or IP (only with `ReadOptions::value_type` email or ip).
-    Text(TextRow),
+pub enum Item<V> {
+    Row(Row<V>),
     /// One bad row; reading goes on.
     Reject(Reject),
     /// The source cannot be read past this point (I/O error, corrupt or truncated gzip,
@@ -237,21 +195,21 @@ fn empty_detail(format: &Format) -> &'static str {
 }
 
 /// A stream of [`Item`]s from one input. Reads lazily; memory stays bounded.
-pub struct Source {
+pub struct Source<K: Kind> {
     path: Arc<str>,
     format: Format,
-    rows: Rows,
+    rows: Rows<K>,
 }
 
-enum Rows {
-    Csv(CsvRows),
-    Jsonl(JsonlRows),
+enum Rows<K: Kind> {
+    Csv(CsvRows<K>),
+    Jsonl(JsonlRows<K>),
 }
 
 /// The byte stream a reader parses: a file, stdin or a gzip decoder over either.
 type ByteStream = Box<dyn Read + Send>;
 
-impl Source {
+impl<K: Kind> Source<K> {
     /// The path as given to [`open`], or `<stdin>`.
     pub fn path(&self) -> &str {
         &self.path
@@ -268,7 +226,8 @@ impl Source {
         reader: impl Read + Send + 'static,
         format: Format,
         opts: &ReadOptions,
-    ) -> Result<Source, InputError> {
+        kind: K,
+    ) -> Result<Source<K>, InputError> {
         let path: Arc<str> = Arc::from(name);
         let block_till = block_till_of(&path, opts)?;
         if format == Format::Plain && opts.block_till_field.is_some() {
@@ -286,28 +245,33 @@ impl Source {
             source,
         })?;
         let rows = match format {
-            Format::Csv => Rows::Csv(CsvRows::new(Arc::clone(&path), stream, opts, block_till)?),
-            Format::Plain => Rows::Csv(CsvRows::plain(
+            Format::Csv => Rows::Csv(CsvRows::new(
                 Arc::clone(&path),
                 stream,
+                opts,
                 block_till,
-                opts.value_type,
+                kind,
             )?),
+            Format::Plain => {
+                Rows::Csv(CsvRows::plain(Arc::clone(&path), stream, block_till, kind)?)
+            }
             Format::Jsonl => Rows::Jsonl(JsonlRows::new(
                 Arc::clone(&path),
                 BufReader::with_capacity(READ_BUFFER_BYTES, stream),
                 opts,
                 block_till,
+                kind,
             )?),
         };
         Ok(Source { path, format, rows })
     }
 }
 
-impl Iterator for Source {
-    type Item = Item;
+impl<K: Kind> Iterator for Source<K> {
+    type Item = Item<K::Value>;
 
-    fn next(&mut self) -> Option<Item> {
+    #[inline]
+    fn next(&mut self) -> Option<Item<K::Value>> {
         match &mut self.rows {
             Rows::Csv(rows) => rows.next(),
             Rows::Jsonl(rows) => rows.next(),
@@ -315,7 +279,7 @@ impl Iterator for Source {
     }
 }
 
-impl fmt::Debug for Source {
+impl<K: Kind> fmt::Debug for Source<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Source")
             .field("path", &self.path)
@@ -329,7 +293,7 @@ pub const STDIN_NAME: &str = "<stdin>";
 
 /// Opens one input: a path, or `-` for stdin. Checks everything that can be checked before
 /// any row is used (see the module doc) and returns an [`InputError`] otherwise.
-pub fn open(input: &str, opts: &ReadOptions) -> Result<Source, InputError> {
+pub fn open<K: Kind>(input: &str, opts: &ReadOptions, kind: K) -> Result<Source<K>, InputError> {
     if input == "-" {
         let format = match (opts.format, opts.no_header) {
             (Some(Format::Jsonl), true) => {
@@ -341,7 +305,7 @@ pub fn open(input: &str, opts: &ReadOptions) -> Result<Source, InputError> {
             (Some(format), false) => format,
             (None, false) => return Err(InputError::StdinNeedsFormat),
         };
-        return Source::from_reader(STDIN_NAME, io::stdin(), format, opts);
+        return Source::from_reader(STDIN_NAME, io::stdin(), format, opts, kind);
     }
     if is_spreadsheet(input) {
         return Err(InputError::Spreadsheet {
@@ -370,9 +334,9 @@ pub fn open(input: &str, opts: &ReadOptions) -> Result<Source, InputError> {
             delimiter: b'\t',
             ..opts.clone()
         };
-        return Source::from_reader(input, file, format, &tabbed);
+        return Source::from_reader(input, file, format, &tabbed, kind);
     }
-    Source::from_reader(input, file, format, opts)
+    Source::from_reader(input, file, format, opts, kind)
 }
 
 /// The path without a final `.gz`, lowercased.

@@ -10,6 +10,16 @@ use flate2::write::GzEncoder;
 use proptest::prelude::*;
 
 use super::*;
+use crate::values::Contact;
+use crate::values::id::{IdError, id_reason, parse_id};
+
+/// Items of a contact run.
+type Item = super::Item<u64>;
+
+/// `input::open` for contact IDs.
+fn open(input: &str, opts: &ReadOptions) -> Result<Source<Contact>, InputError> {
+    super::open(input, opts, Contact)
+}
 
 fn default_till() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
@@ -23,7 +33,8 @@ fn opts() -> ReadOptions {
 }
 
 fn read(format: Format, bytes: &[u8], opts: &ReadOptions) -> Result<Vec<Item>, InputError> {
-    Source::from_reader("test", Cursor::new(bytes.to_vec()), format, opts).map(Iterator::collect)
+    Source::from_reader("test", Cursor::new(bytes.to_vec()), format, opts, Contact)
+        .map(Iterator::collect)
 }
 
 fn read_ok(format: Format, bytes: &[u8], opts: &ReadOptions) -> Vec<Item> {
@@ -44,7 +55,7 @@ fn rows(items: &[Item]) -> Vec<(u64, u64)> {
     items
         .iter()
         .filter_map(|item| match item {
-            Item::Row(row) => Some((row.id, row.origin.line)),
+            Item::Row(row) => Some((row.value, row.origin.line)),
             _ => None,
         })
         .collect()
@@ -104,7 +115,7 @@ fn fixture(name: &str) -> PathBuf {
 #[test]
 fn source_can_move_to_a_reader_thread() {
     fn assert_send_static<T: Iterator<Item = Item> + Send + 'static>() {}
-    assert_send_static::<Source>();
+    assert_send_static::<Source<Contact>>();
 }
 
 #[test]
@@ -332,6 +343,7 @@ fn truncated_gzip_gives_rows_then_one_broken_then_ends() {
         Cursor::new(cut.to_vec()),
         Format::Csv,
         &opts(),
+        Contact,
     )
     .unwrap();
     let items: Vec<Item> = source.by_ref().collect();
@@ -393,7 +405,7 @@ fn csv_rows_carry_id_block_till_and_physical_line() {
     assert_eq!(
         items[0],
         Item::Row(Row {
-            id: 827,
+            value: 827,
             block_till: default_till(),
             origin: Origin {
                 path: Arc::from("test"),
@@ -589,7 +601,7 @@ fn csv_block_till_column_per_row() {
     let tills: Vec<(u64, DateTime<Utc>)> = items
         .iter()
         .filter_map(|item| match item {
-            Item::Row(row) => Some((row.id, row.block_till)),
+            Item::Row(row) => Some((row.value, row.block_till)),
             _ => None,
         })
         .collect();
@@ -743,7 +755,7 @@ fn jsonl_block_till_key() {
     let tills: Vec<(u64, DateTime<Utc>)> = items
         .iter()
         .filter_map(|item| match item {
-            Item::Row(row) => Some((row.id, row.block_till)),
+            Item::Row(row) => Some((row.value, row.block_till)),
             _ => None,
         })
         .collect();
@@ -934,14 +946,14 @@ fn check_lines(format: Format, bytes: &[u8]) -> Result<(), TestCaseError> {
         ..opts()
     };
     for options in [opts(), options] {
-        let Ok(source) = Source::from_reader("p", Cursor::new(bytes.to_vec()), format, &options)
+        let Ok(source) =
+            Source::from_reader("p", Cursor::new(bytes.to_vec()), format, &options, Contact)
         else {
             continue;
         };
         for item in source {
             let origin = match &item {
                 Item::Row(row) => &row.origin,
-                Item::Text(row) => &row.origin,
                 Item::Reject(reject) | Item::Broken(reject) => &reject.origin,
             };
             prop_assert!(
@@ -1051,8 +1063,8 @@ fn account(
     let k = lines.len() as u64;
     let mut origins: Vec<u64> = Vec::new();
     let (mut rows, mut rejected, mut duplicates) = (0u64, 0u64, 0u64);
-    let mut dedupe = Dedupe::new();
-    let mut chunker = Chunker::new(batch_size);
+    let mut dedupe = Dedupe::<Contact>::new();
+    let mut chunker = Chunker::new(Contact, batch_size);
     let mut batches = Vec::new();
     for item in items {
         match item {
@@ -1062,9 +1074,9 @@ fn account(
                 // A line generated valid must be read as exactly that ID.
                 let index = (row.origin.line - first_line) as usize;
                 if let Some(Line::Valid(id)) = lines.get(index) {
-                    prop_assert_eq!(row.id, *id);
+                    prop_assert_eq!(row.value, *id);
                 }
-                match dedupe.check(row.id) {
+                match dedupe.check(row.value) {
                     Seen::New => batches.extend(chunker.push(row.clone())),
                     Seen::Duplicate => duplicates += 1,
                     Seen::AlreadyBlocked => prop_assert!(false, "no --resume set"),
@@ -1083,7 +1095,6 @@ fn account(
             Item::Broken(reject) => {
                 prop_assert!(false, "nothing here breaks a source: {:?}", reject)
             }
-            Item::Text(row) => prop_assert!(false, "no email or IP in a contact run: {:?}", row),
         }
     }
     batches.extend(chunker.finish());
@@ -1093,11 +1104,14 @@ fn account(
         (first_line..first_line + k).collect::<Vec<_>>(),
         "one item per line, in order"
     );
-    let mut sent: Vec<u64> = batches.iter().flat_map(|b| b.ids.iter().copied()).collect();
+    let mut sent: Vec<u64> = batches
+        .iter()
+        .flat_map(|b| b.values.iter().copied())
+        .collect();
     prop_assert!(
         batches
             .iter()
-            .all(|b| !b.ids.is_empty() && b.ids.len() <= batch_size)
+            .all(|b| !b.values.is_empty() && b.values.len() <= batch_size)
     );
     prop_assert_eq!(
         sent.len() as u64 + rejected + duplicates,
@@ -1177,7 +1191,7 @@ proptest! {
         let cut_at = 2 + cut.index(whole.len() - 1);
         for data in [&whole[..], &whole[..cut_at]] {
             for format in [Format::Csv, Format::Jsonl] {
-                let Ok(source) = Source::from_reader("g", Cursor::new(data.to_vec()), format, &opts()) else {
+                let Ok(source) = Source::from_reader("g", Cursor::new(data.to_vec()), format, &opts(), Contact) else {
                     continue;
                 };
                 let items: Vec<Item> = source.collect();
@@ -1274,7 +1288,7 @@ fn jsonl_line_over_64_mib_ends_the_source_with_broken() {
     let head = Cursor::new(b"{\"id\": 1}\n".to_vec());
     // 1 TiB: reading it all would never finish within the test.
     let stream = std::io::Read::chain(head, Zeros(1 << 40));
-    let items: Vec<Item> = Source::from_reader("zeros", stream, Format::Jsonl, &opts())
+    let items: Vec<Item> = Source::from_reader("zeros", stream, Format::Jsonl, &opts(), Contact)
         .unwrap()
         .collect();
     assert_eq!(ids(&items), [1]);
@@ -1338,7 +1352,7 @@ fn read_in_steps(bytes: &[u8], step: usize, opts: &ReadOptions) -> Vec<Item> {
         at: 0,
         step,
     };
-    match Source::from_reader("test", trickle, Format::Csv, opts) {
+    match Source::from_reader("test", trickle, Format::Csv, opts, Contact) {
         Ok(source) => source.collect(),
         Err(err) => panic!("open failed: {err}"),
     }
@@ -1363,7 +1377,7 @@ fn read_every_way(bytes: &[u8], opts: &ReadOptions) -> Vec<Item> {
 /// line of a record is the physical line of its first byte (the `csv` crate reports the
 /// line before any blank lines that precede it).
 fn reference_csv(bytes: &[u8], opts: &ReadOptions) -> Option<Vec<Item>> {
-    use self::cell::{BlockTill, Snippet, id_reason};
+    use self::cell::{BlockTill, Snippet};
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -1451,7 +1465,7 @@ fn reference_csv(bytes: &[u8], opts: &ReadOptions) -> Option<Vec<Item>> {
         };
         items.push(match block_till {
             Ok(block_till) => Item::Row(Row {
-                id,
+                value: id,
                 block_till,
                 origin,
             }),
@@ -1689,7 +1703,7 @@ fn csv_interrupted_reads_are_retried() {
         inner: Cursor::new(b"id,name\n1,a\n2,\"b\nb\"\n3,c\n".to_vec()),
         calls: 0,
     };
-    let items: Vec<Item> = Source::from_reader("test", stream, Format::Csv, &opts())
+    let items: Vec<Item> = Source::from_reader("test", stream, Format::Csv, &opts(), Contact)
         .unwrap()
         .collect();
     assert_eq!(rows(&items), [(1, 2), (2, 3), (3, 5)]);
@@ -1709,10 +1723,15 @@ fn csv_read_error_mid_line_is_broken_at_that_line() {
     for tail in [&b"3,partial"[..], b"3,\"partial\nquoted"] {
         let mut data = b"id,name\n1,a\n2,b\n".to_vec();
         data.extend(tail);
-        let items: Vec<Item> =
-            Source::from_reader("test", FailAfter(Cursor::new(data)), Format::Csv, &opts())
-                .unwrap()
-                .collect();
+        let items: Vec<Item> = Source::from_reader(
+            "test",
+            FailAfter(Cursor::new(data)),
+            Format::Csv,
+            &opts(),
+            Contact,
+        )
+        .unwrap()
+        .collect();
         assert_eq!(rows(&items), [(1, 2), (2, 3)]);
         let broke = broken(&items);
         assert_eq!(broke.len(), 1, "{items:?}");

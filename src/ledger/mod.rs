@@ -1,28 +1,31 @@
-//! The results ledger: the tool's source of truth, an append-only JSON Lines file with
-//! one line per outcome (a sent batch, or a rejected input row).
+//! The results ledger: the tool's history, an append-only JSON Lines file with one line
+//! per outcome (a request's, or a rejected input row's), each run's lines after a line
+//! naming its command and target.
 //!
 //! Constraint kept here: a line is either written whole or recognisably torn, one
 //! process writes a ledger at a time, and reading never fails because of what a line
 //! contains — only because the file cannot be opened or read. `record` holds the line
-//! types, `writer` the single appender, `reader` the tolerant line reader, and `latest`
-//! the "latest status per ID" view that `--resume`, `retry` and `report` rely on.
+//! types (one outcome type for every operation and kind), `op` the commands that write
+//! them, `writer` the single appender, `reader` the tolerant line reader, `target` the
+//! filter that keeps a command to its own target's lines, and `latest` the "latest state
+//! per value" view that `--resume`, `retry`, `unblock`, `verify` and `report` rely on.
 
 mod error;
 mod latest;
-mod latest_text;
+mod op;
 mod reader;
 pub(crate) mod record;
-pub(crate) mod text_record;
+mod target;
 pub(crate) mod timestamp;
 mod writer;
 
 pub use error::LedgerError;
-pub use latest::{LatestStatus, TargetFilter};
-pub use latest_text::{LatestText, TextCounts, TextState};
+pub use latest::{Latest, State, StateCounts, to_retry};
+pub use op::{Op, Resend};
 pub use reader::{LedgerReadStats, read_records};
 pub(crate) use reader::{open as open_for_reading, read_record_at, read_records_at};
-pub use record::{BatchRecord, Record, RejectRecord, RunRecord, Status, UNBLOCK_OP, UnblockRecord};
-pub use text_record::TextRecord;
+pub use record::{OutcomeRecord, Record, RejectRecord, RunRecord, Status};
+pub use target::TargetFilter;
 pub use writer::LedgerWriter;
 
 use chrono::Utc;

@@ -258,8 +258,13 @@ mod tests {
     use proptest::prelude::*;
 
     fn line_of(ids: &[u64]) -> String {
-        serde_json::to_string(&Record::Batch(batch("r1", Status::Blocked, ids, at(0, 0))))
-            .expect("serializes")
+        serde_json::to_string(&Record::Outcome(batch(
+            "r1",
+            Status::Blocked,
+            ids,
+            at(0, 0),
+        )))
+        .expect("serializes")
     }
 
     fn read_all(path: &Path) -> (Vec<(u64, Record)>, LedgerReadStats) {
@@ -273,9 +278,11 @@ mod tests {
         records
             .iter()
             .map(|(line, record)| match record {
-                Record::Batch(batch) => (*line, batch.ids.clone()),
-                Record::Unblock(unblock) => (*line, unblock.ids.clone()),
-                Record::Reject(_) | Record::Run(_) | Record::Text(_) => (*line, Vec::new()),
+                Record::Outcome(line_record) => match &line_record.ids {
+                    crate::values::Values::Contacts(ids) => (*line, ids.clone()),
+                    crate::values::Values::Strings(_) => (*line, Vec::new()),
+                },
+                Record::Reject(_) | Record::Run(_) => (*line, Vec::new()),
             })
             .collect()
     }

@@ -1,35 +1,41 @@
-//! The two kinds of ledger line, as serde types.
+//! The ledger's lines, as types: a run's first line ([`RunRecord`]), a bad input row
+//! ([`RejectRecord`]), and the outcome of one request ([`OutcomeRecord`]: one type for
+//! every operation and every kind of value).
 //!
 //! Constraint kept here: the JSON shape is the product contract (README.md, "The
-//! ledger"): the same keys in every line of a kind, `null` rather than a missing key,
-//! timestamps with milliseconds and `Z`. A line's kind is decided by its `"status"`.
+//! ledger"): the same keys in every line of a kind, `null` rather than a missing key where
+//! the contract says so, timestamps with milliseconds and `Z`, and the very bytes that
+//! earlier versions wrote, so that a ledger's lines read the same whichever version wrote
+//! them (`fixtures/ledgers/` holds ledgers of 0.1.0; a test re-writes each line and
+//! compares). A line's kind is decided by its `"status"`.
 
 use chrono::{DateTime, Utc};
+use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::text_record::{TextRecord, parse_value_type};
+use super::op::Op;
 use super::timestamp;
-use crate::input::ValueType;
+use crate::values::{ValueType, Values};
 
 /// The outcome a ledger line records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
-    /// The endpoint answered that the batch's contacts are blocked.
+    /// The server answered that the values are blocked.
     Blocked,
-    /// The batch was given up on; `blockade retry` re-sends its IDs.
+    /// The request was given up on; `blockade retry` re-sends a block's values.
     Failed,
-    /// The server refused this single ID with a 400 (after bisection): sending it again
-    /// will not help, so `blockade retry` skips it unless `--include-refused`.
+    /// The server refused this single value with a 400 (after bisection): sending it
+    /// again will not help, so `blockade retry` skips it unless `--include-refused`.
     Refused,
-    /// An input row was not a valid contact ID; it was never sent.
+    /// An input row was not a valid value; it was never sent.
     Rejected,
     /// A run's first line: which command ran against which target (`RunRecord`).
     Run,
-    /// `unblock` deleted the contact's block record (`UnblockRecord`).
+    /// An unblock (or a sync's prune) deleted the value's block record.
     Unblocked,
-    /// `unblock` found no block record for the contact, or the server deleted nothing
-    /// (`affected: 0`): the contact is not blocked.
+    /// No block record was found for the value, or the server deleted nothing
+    /// (`affected: 0`): the value is not blocked.
     #[serde(rename = "not_blocked")]
     NotBlocked,
 }
@@ -49,42 +55,96 @@ impl Status {
     }
 }
 
-/// One sent batch and how it ended (`status` is `blocked`, `failed` or `refused`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BatchRecord {
+/// The outcome of one request (a block batch, the DELETE of one record), or of values
+/// that needed no request (an unblock's values with no record: `attempts` 0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutcomeRecord {
     pub run: String,
     pub batch: u64,
+    /// Which operation: a block (`op` absent from the line), an unblock, a sync's write.
+    pub op: Op,
     pub status: Status,
-    pub ids: Vec<u64>,
-    #[serde(with = "timestamp")]
-    pub block_till: DateTime<Utc>,
+    /// `type` on the line, absent for contacts.
+    pub value_type: ValueType,
+    /// The values, in their normal form.
+    pub ids: Values,
+    /// The blockTill asked for (blocks); none on an unblock's line.
+    pub block_till: Option<DateTime<Utc>>,
     pub attempts: u32,
     /// `None` when no HTTP answer arrived (network error, timeout).
-    #[serde(default)]
     pub http_status: Option<u16>,
-    #[serde(default)]
     pub error: Option<String>,
     /// What kind of failure, where the error text alone would not tell it apart
-    /// (`unrecognized_answer`, `internal`, `unreachable`, ...). Only on failed lines.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// (`unrecognized_answer`, `internal`, `unreachable`, `not_listed`, ...).
     pub kind: Option<String>,
     /// The server's block record id for each of `ids` (aligned; `null` where the answer
-    /// named none). Only when the server answered with block records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// named none): from a block's records answer, or the record an unblock deleted.
     pub block_ids: Option<Vec<Option<u64>>>,
-    /// The server said these contacts were already blocked (a duplicate record).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// The server said these values were already blocked (a duplicate record).
     pub already: bool,
-    /// Where the batch's rows came from: `path:first-last`.
+    /// Where the values came from: `path:first-last`, `retry of ...`, `unblock of ...`.
     pub source: String,
-    #[serde(with = "timestamp")]
     pub started_at: DateTime<Utc>,
-    #[serde(with = "timestamp")]
     pub finished_at: DateTime<Utc>,
     pub ms: u64,
 }
 
-/// One input row that was not a valid contact ID (`status` is always `rejected`).
+impl OutcomeRecord {
+    /// Contact unblock lines of 0.1.0 carry `block_ids` right after `ids`, always (`null`
+    /// when no record was found); every other line carries it after `kind`, when known.
+    fn legacy_block_ids(&self) -> bool {
+        self.value_type == ValueType::Contact && self.op == Op::Unblock
+    }
+}
+
+impl Serialize for OutcomeRecord {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Stamp<'a>(&'a DateTime<Utc>);
+        impl Serialize for Stamp<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                timestamp::serialize(self.0, serializer)
+            }
+        }
+        let contact = self.value_type == ValueType::Contact;
+        let legacy = self.legacy_block_ids();
+        let mut line = serializer.serialize_struct("OutcomeRecord", 18)?;
+        line.serialize_field("run", &self.run)?;
+        line.serialize_field("batch", &self.batch)?;
+        line.serialize_field("status", &self.status)?;
+        if !contact {
+            line.serialize_field("type", self.value_type.as_str())?;
+        }
+        if let Some(op) = self.op.ledger_op() {
+            line.serialize_field("op", op)?;
+        }
+        line.serialize_field("ids", &self.ids)?;
+        if let Some(till) = &self.block_till {
+            line.serialize_field("block_till", &Stamp(till))?;
+        }
+        if legacy {
+            line.serialize_field("block_ids", &self.block_ids)?;
+        }
+        line.serialize_field("attempts", &self.attempts)?;
+        line.serialize_field("http_status", &self.http_status)?;
+        line.serialize_field("error", &self.error)?;
+        if let Some(kind) = &self.kind {
+            line.serialize_field("kind", kind)?;
+        }
+        if !legacy && let Some(block_ids) = &self.block_ids {
+            line.serialize_field("block_ids", block_ids)?;
+        }
+        if self.already {
+            line.serialize_field("already", &true)?;
+        }
+        line.serialize_field("source", &self.source)?;
+        line.serialize_field("started_at", &Stamp(&self.started_at))?;
+        line.serialize_field("finished_at", &Stamp(&self.finished_at))?;
+        line.serialize_field("ms", &self.ms)?;
+        line.end()
+    }
+}
+
+/// One input row that was not a valid value (`status` is always `rejected`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RejectRecord {
     pub run: String,
@@ -96,9 +156,9 @@ pub struct RejectRecord {
     pub error: String,
 }
 
-/// A run's first line: which command, against which target. `--resume`, `retry` and
-/// `unblock --from-ledger` trust a run's lines only when its target is theirs, so that a
-/// sandbox run never passes for a real one.
+/// A run's first line: which command, against which target. `--resume`, `retry`,
+/// `verify` and `unblock --from-ledger` trust a run's lines only when its target is
+/// theirs, so that a sandbox run never passes for a real one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub run: String,
@@ -112,56 +172,21 @@ pub struct RunRecord {
     pub version: String,
 }
 
-/// The `op` of every unblock line: it tells an unblock's `failed` line from a block's.
-pub const UNBLOCK_OP: &str = "unblock";
-
-/// One unblock request (the DELETE of one block record), or contacts for which no block
-/// record was found (no request, `attempts` 0). `status` is `unblocked`, `not_blocked` or
-/// `failed`; `op` is always `unblock`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct UnblockRecord {
-    pub run: String,
-    pub batch: u64,
-    pub status: Status,
-    pub op: String,
-    /// The contacts.
-    pub ids: Vec<u64>,
-    /// The block record deleted (aligned with `ids`); `null` when none was found.
-    pub block_ids: Option<Vec<Option<u64>>>,
-    pub attempts: u32,
-    pub http_status: Option<u16>,
-    pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// Where the contacts came from (`retry of ...`, an input's `path:line`, `listing`).
-    pub source: String,
-    #[serde(with = "timestamp")]
-    pub started_at: DateTime<Utc>,
-    #[serde(with = "timestamp")]
-    pub finished_at: DateTime<Utc>,
-    pub ms: u64,
-}
-
 /// Any ledger line.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "RawRecord")]
 pub enum Record {
-    Batch(BatchRecord),
-    Reject(RejectRecord),
     Run(RunRecord),
-    Unblock(UnblockRecord),
-    /// A block or unblock of emails or IPs (`"type"` is not contact).
-    Text(TextRecord),
+    Reject(RejectRecord),
+    Outcome(OutcomeRecord),
 }
 
 impl Record {
     pub fn status(&self) -> Status {
         match self {
-            Record::Batch(batch) => batch.status,
-            Record::Reject(reject) => reject.status,
             Record::Run(run) => run.status,
-            Record::Unblock(unblock) => unblock.status,
-            Record::Text(text) => text.status,
+            Record::Reject(reject) => reject.status,
+            Record::Outcome(outcome) => outcome.status,
         }
     }
 
@@ -172,43 +197,27 @@ impl Record {
 
     pub fn run(&self) -> &str {
         match self {
-            Record::Batch(batch) => &batch.run,
-            Record::Reject(reject) => &reject.run,
             Record::Run(run) => &run.run,
-            Record::Unblock(unblock) => &unblock.run,
-            Record::Text(text) => &text.run,
+            Record::Reject(reject) => &reject.run,
+            Record::Outcome(outcome) => &outcome.run,
         }
-    }
-}
-
-impl From<BatchRecord> for Record {
-    fn from(batch: BatchRecord) -> Self {
-        Record::Batch(batch)
-    }
-}
-
-impl From<RejectRecord> for Record {
-    fn from(reject: RejectRecord) -> Self {
-        Record::Reject(reject)
     }
 }
 
 impl Serialize for Record {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Record::Batch(batch) => batch.serialize(serializer),
-            Record::Reject(reject) => reject.serialize(serializer),
             Record::Run(run) => run.serialize(serializer),
-            Record::Unblock(unblock) => unblock.serialize(serializer),
-            Record::Text(text) => text.serialize(serializer),
+            Record::Reject(reject) => reject.serialize(serializer),
+            Record::Outcome(outcome) => outcome.serialize(serializer),
         }
     }
 }
 
-/// Every key either kind of line may carry. Parsing into this flat shape first (rather
-/// than `#[serde(untagged)]`) keeps one pass over the line and lets the error say which
-/// key a line of its status lacks. Unknown keys are ignored so that a newer blockade's
-/// ledger still loads.
+/// Every key any line may carry. Parsing into this flat shape first (rather than
+/// `#[serde(untagged)]`) keeps one pass over the line and lets the error say which key a
+/// line of its status lacks. Unknown keys are ignored so that a newer blockade's ledger
+/// still loads.
 #[derive(Deserialize)]
 struct RawRecord {
     run: String,
@@ -245,82 +254,73 @@ impl TryFrom<RawRecord> for Record {
     type Error = String;
 
     fn try_from(raw: RawRecord) -> Result<Self, Self::Error> {
-        fn required<T>(value: Option<T>, key: &str, status: Status) -> Result<T, String> {
-            value.ok_or_else(|| format!("a `{}` line lacks the key `{key}`", status.as_str()))
-        }
         let status = raw.status;
-        if status != Status::Run
-            && status != Status::Rejected
-            && let Some(value_type) = raw.value_type.clone()
-            && value_type != "contact"
-        {
-            return text_record(raw, &value_type);
-        }
+        let required = |key: &str| format!("a `{}` line lacks the key `{key}`", status.as_str());
         match status {
             Status::Run => Ok(Record::Run(RunRecord {
                 run: raw.run,
                 status,
-                command: required(raw.command, "command", status)?,
-                target: required(raw.target, "target", status)?,
-                started_at: required(raw.started_at, "started_at", status)?,
+                command: raw.command.ok_or_else(|| required("command"))?,
+                target: raw.target.ok_or_else(|| required("target"))?,
+                started_at: raw.started_at.ok_or_else(|| required("started_at"))?,
                 version: raw.version.unwrap_or_default(),
-            })),
-            Status::Unblocked | Status::NotBlocked => unblock_record(raw),
-            Status::Failed if raw.op.as_deref() == Some(UNBLOCK_OP) => unblock_record(raw),
-            Status::Blocked | Status::Failed | Status::Refused => Ok(Record::Batch(BatchRecord {
-                run: raw.run,
-                batch: required(raw.batch, "batch", status)?,
-                status,
-                ids: required(raw.ids, "ids", status)?.numbers()?,
-                block_till: required(raw.block_till, "block_till", status)?,
-                attempts: required(raw.attempts, "attempts", status)?,
-                http_status: raw.http_status,
-                error: raw.error,
-                kind: raw.kind,
-                block_ids: raw.block_ids,
-                already: raw.already,
-                started_at: required(raw.started_at, "started_at", status)?,
-                finished_at: required(raw.finished_at, "finished_at", status)?,
-                ms: required(raw.ms, "ms", status)?,
-                source: required(raw.source, "source", status)?,
             })),
             Status::Rejected => Ok(Record::Reject(RejectRecord {
                 run: raw.run,
                 status,
-                source: required(raw.source, "source", status)?,
-                input: required(raw.input, "input", status)?,
-                error: required(raw.error, "error", status)?,
+                source: raw.source.ok_or_else(|| required("source"))?,
+                input: raw.input.ok_or_else(|| required("input"))?,
+                error: raw.error.ok_or_else(|| required("error"))?,
             })),
+            _ => outcome(raw).map(Record::Outcome),
         }
     }
 }
 
-/// A line of `"type": "email"` or `"ip"`.
-fn text_record(raw: RawRecord, value_type: &str) -> Result<Record, String> {
+fn outcome(raw: RawRecord) -> Result<OutcomeRecord, String> {
     let status = raw.status;
-    if parse_value_type(value_type).is_none_or(|known| known == ValueType::Contact) {
-        return Err(format!(
-            "a `{}` line has the unknown type {value_type:?}",
-            status.as_str()
-        ));
-    }
-    let required = |key: &str| {
-        format!(
-            "a `{}` {value_type} line lacks the key `{key}`",
-            status.as_str()
-        )
+    let value_type = match raw.value_type.as_deref() {
+        None => ValueType::Contact,
+        Some(text) => ValueType::parse(text)
+            .ok_or_else(|| format!("a `{}` line has the unknown type {text:?}", status.as_str()))?,
     };
-    let op = raw.op.filter(|op| op == UNBLOCK_OP);
-    if op.is_none() && raw.block_till.is_none() {
+    let op = match raw.op.as_deref() {
+        None => Op::Block,
+        Some(text) => Op::from_ledger(text)
+            .ok_or_else(|| format!("a `{}` line has the unknown op {text:?}", status.as_str()))?,
+    };
+    let what = match (value_type, op.ledger_op()) {
+        (ValueType::Contact, None) => String::new(),
+        (ValueType::Contact, Some(op)) => format!(" {op}"),
+        (value_type, _) => format!(" {value_type}"),
+    };
+    let required = |key: &str| format!("a `{}`{what} line lacks the key `{key}`", status.as_str());
+    // A block's line says until when; an unblock's never does.
+    if matches!(status, Status::Unblocked | Status::NotBlocked) && op == Op::Block {
+        return Err(required("op"));
+    }
+    if op == Op::Block && raw.block_till.is_none() {
         return Err(required("block_till"));
     }
-    Ok(Record::Text(TextRecord {
+    let ids = raw.ids.ok_or_else(|| required("ids"))?;
+    let ids = match (value_type, ids) {
+        (ValueType::Contact, RawIds::Strings(_)) => {
+            return Err("`ids` holds strings, but the line has no `type` email or ip".to_owned());
+        }
+        (ValueType::Contact, RawIds::Numbers(ids)) => Values::Contacts(ids),
+        (_, RawIds::Strings(values)) => Values::Strings(values),
+        (_, RawIds::Numbers(ids)) if ids.is_empty() => Values::Strings(Vec::new()),
+        (_, RawIds::Numbers(_)) => {
+            return Err("`ids` holds numbers, but the line's `type` is email or ip".to_owned());
+        }
+    };
+    Ok(OutcomeRecord {
         run: raw.run,
         batch: raw.batch.ok_or_else(|| required("batch"))?,
-        status,
-        value_type: value_type.to_owned(),
         op,
-        ids: raw.ids.ok_or_else(|| required("ids"))?.texts()?,
+        status,
+        value_type,
+        ids,
         block_till: raw.block_till,
         attempts: raw.attempts.ok_or_else(|| required("attempts"))?,
         http_status: raw.http_status,
@@ -332,35 +332,14 @@ fn text_record(raw: RawRecord, value_type: &str) -> Result<Record, String> {
         started_at: raw.started_at.ok_or_else(|| required("started_at"))?,
         finished_at: raw.finished_at.ok_or_else(|| required("finished_at"))?,
         ms: raw.ms.ok_or_else(|| required("ms"))?,
-    }))
+    })
 }
 
 /// A line's `ids`: contact IDs (numbers) or, on email and IP lines, strings. Read in one
 /// pass: the first element says which.
 enum RawIds {
     Numbers(Vec<u64>),
-    Texts(Vec<String>),
-}
-
-impl RawIds {
-    fn numbers(self) -> Result<Vec<u64>, String> {
-        match self {
-            RawIds::Numbers(ids) => Ok(ids),
-            RawIds::Texts(_) => {
-                Err("`ids` holds strings, but the line has no `type` email or ip".to_owned())
-            }
-        }
-    }
-
-    fn texts(self) -> Result<Vec<String>, String> {
-        match self {
-            RawIds::Texts(ids) => Ok(ids),
-            RawIds::Numbers(ids) if ids.is_empty() => Ok(Vec::new()),
-            RawIds::Numbers(_) => {
-                Err("`ids` holds numbers, but the line's `type` is email or ip".to_owned())
-            }
-        }
-    }
+    Strings(Vec<String>),
 }
 
 impl<'de> Deserialize<'de> for RawIds {
@@ -397,7 +376,7 @@ impl<'de> serde::de::Visitor<'de> for RawIdsVisitor {
                 while let Some(id) = seq.next_element::<String>()? {
                     ids.push(id);
                 }
-                Ok(RawIds::Texts(ids))
+                Ok(RawIds::Strings(ids))
             }
         }
     }
@@ -428,28 +407,6 @@ impl<'de> Deserialize<'de> for RawId {
     }
 }
 
-fn unblock_record(raw: RawRecord) -> Result<Record, String> {
-    let status = raw.status;
-    let required =
-        |key: &str| format!("a `{}` unblock line lacks the key `{key}`", status.as_str());
-    Ok(Record::Unblock(UnblockRecord {
-        run: raw.run,
-        batch: raw.batch.ok_or_else(|| required("batch"))?,
-        status,
-        op: UNBLOCK_OP.to_owned(),
-        ids: raw.ids.ok_or_else(|| required("ids"))?.numbers()?,
-        block_ids: raw.block_ids,
-        attempts: raw.attempts.ok_or_else(|| required("attempts"))?,
-        http_status: raw.http_status,
-        error: raw.error,
-        kind: raw.kind,
-        source: raw.source.ok_or_else(|| required("source"))?,
-        started_at: raw.started_at.ok_or_else(|| required("started_at"))?,
-        finished_at: raw.finished_at.ok_or_else(|| required("finished_at"))?,
-        ms: raw.ms.ok_or_else(|| required("ms"))?,
-    }))
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -462,18 +419,21 @@ pub(crate) mod tests {
             .expect("valid test instant")
     }
 
+    /// A contact block line.
     pub(crate) fn batch(
         run: &str,
         status: Status,
         ids: &[u64],
         block_till: DateTime<Utc>,
-    ) -> BatchRecord {
-        BatchRecord {
+    ) -> OutcomeRecord {
+        OutcomeRecord {
             run: run.to_owned(),
             batch: 12,
+            op: Op::Block,
             status,
-            ids: ids.to_vec(),
-            block_till,
+            value_type: ValueType::Contact,
+            ids: Values::Contacts(ids.to_vec()),
+            block_till: Some(block_till),
             attempts: 1,
             http_status: Some(200),
             error: None,
@@ -484,6 +444,29 @@ pub(crate) mod tests {
             started_at: at(0, 5),
             finished_at: at(0, 148),
             ms: 143,
+        }
+    }
+
+    /// A contact unblock line.
+    pub(crate) fn unblock(status: Status, ids: &[u64], block_id: Option<u64>) -> OutcomeRecord {
+        OutcomeRecord {
+            run: "u1".to_owned(),
+            batch: 3,
+            op: Op::Unblock,
+            status,
+            value_type: ValueType::Contact,
+            ids: Values::Contacts(ids.to_vec()),
+            block_till: None,
+            attempts: 1,
+            http_status: Some(200),
+            error: None,
+            kind: None,
+            block_ids: block_id.map(|id| vec![Some(id)]),
+            already: false,
+            source: "unblock of run r1 in results.jsonl".to_owned(),
+            started_at: at(0, 5),
+            finished_at: at(0, 9),
+            ms: 4,
         }
     }
 
@@ -498,9 +481,35 @@ pub(crate) mod tests {
         keys
     }
 
+    /// Every line of the ledgers 0.1.0 wrote (blocks, refusals, duplicates, retries and
+    /// unblocks of contacts, emails and IPs) reads, and writes back byte for byte.
+    #[test]
+    fn ledgers_of_0_1_read_and_write_back_byte_for_byte() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ledgers");
+        let mut lines = 0;
+        for entry in std::fs::read_dir(&dir).expect("fixtures/ledgers") {
+            let path = entry.expect("a directory entry").path();
+            let text = std::fs::read_to_string(&path).expect("a ledger");
+            for line in text.lines() {
+                let record: Record = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{}: {e}: {line}", path.display()));
+                let mut again = Vec::new();
+                record.write_json(&mut again).expect("writes");
+                assert_eq!(
+                    String::from_utf8(again).unwrap(),
+                    line,
+                    "{}",
+                    path.display()
+                );
+                lines += 1;
+            }
+        }
+        assert!(lines > 50, "{lines} lines");
+    }
+
     #[test]
     fn batch_line_has_the_contract_keys_and_timestamp_format() {
-        let record = Record::Batch(batch("r1", Status::Blocked, &[827, 828], at(86_400, 658)));
+        let record = Record::Outcome(batch("r1", Status::Blocked, &[827, 828], at(86_400, 658)));
         let line = serde_json::to_string(&record).expect("serializes");
         let value: Value = serde_json::from_str(&line).expect("valid JSON");
         assert_eq!(
@@ -536,7 +545,9 @@ pub(crate) mod tests {
         record.kind = Some("server_fault".to_owned());
         record.block_ids = Some(vec![Some(6), None]);
         let mut line = Vec::new();
-        Record::Batch(record).write_json(&mut line).expect("writes");
+        Record::Outcome(record)
+            .write_json(&mut line)
+            .expect("writes");
         assert_eq!(
             String::from_utf8(line).unwrap(),
             concat!(
@@ -554,10 +565,10 @@ pub(crate) mod tests {
         let mut failed = batch("r1", Status::Failed, &[5], at(0, 0));
         failed.http_status = None;
         failed.error = Some("timeout after 30s".to_owned());
-        let line = serde_json::to_string(&Record::Batch(failed.clone())).expect("serializes");
+        let line = serde_json::to_string(&Record::Outcome(failed.clone())).expect("serializes");
         assert!(line.contains(r#""http_status":null"#), "{line}");
         let back: Record = serde_json::from_str(&line).expect("parses back");
-        assert_eq!(back, Record::Batch(failed));
+        assert_eq!(back, Record::Outcome(failed));
     }
 
     #[test]
@@ -584,11 +595,11 @@ pub(crate) mod tests {
         let line = r#"{"run":"r","batch":1,"status":"failed","ids":[1],"block_till":"2026-12-01T02:00:00.000+02:00",
             "attempts":5,"http_status":503,"error":"http 503","source":"a.csv:1-1",
             "started_at":"2026-11-24T14:20:01.000Z","finished_at":"2026-11-24T14:20:02.000Z","ms":1000}"#;
-        let Record::Batch(record) = serde_json::from_str::<Record>(line).expect("parses") else {
-            panic!("expected a batch line");
+        let Record::Outcome(record) = serde_json::from_str::<Record>(line).expect("parses") else {
+            panic!("expected an outcome line");
         };
         assert_eq!(
-            timestamp::format(&record.block_till),
+            timestamp::format(&record.block_till.unwrap()),
             "2026-12-01T00:00:00.000Z"
         );
     }
@@ -605,18 +616,18 @@ pub(crate) mod tests {
     #[test]
     fn block_ids_already_and_kind_round_trip_and_are_absent_when_unset() {
         let mut record = batch("r1", Status::Blocked, &[827, 828], at(0, 0));
-        let plain = serde_json::to_string(&Record::Batch(record.clone())).expect("serializes");
+        let plain = serde_json::to_string(&Record::Outcome(record.clone())).expect("serializes");
         for key in ["block_ids", "already", "kind"] {
             assert!(!plain.contains(key), "{plain}");
         }
         record.block_ids = Some(vec![Some(6), None]);
         record.already = true;
-        let line = serde_json::to_string(&Record::Batch(record.clone())).expect("serializes");
+        let line = serde_json::to_string(&Record::Outcome(record.clone())).expect("serializes");
         assert!(line.contains(r#""block_ids":[6,null]"#), "{line}");
         assert!(line.contains(r#""already":true"#), "{line}");
         assert_eq!(
             serde_json::from_str::<Record>(&line).expect("parses"),
-            Record::Batch(record)
+            Record::Outcome(record)
         );
     }
 
@@ -656,36 +667,11 @@ pub(crate) mod tests {
         let error = serde_json::from_str::<Record>(line).expect_err("unknown status");
         assert!(error.to_string().contains("pending"), "{error}");
     }
-}
-
-#[cfg(test)]
-mod unblock_tests {
-    use super::tests::at;
-    use super::*;
-
-    pub(crate) fn unblock(status: Status, ids: &[u64], block_id: Option<u64>) -> UnblockRecord {
-        UnblockRecord {
-            run: "u1".to_owned(),
-            batch: 3,
-            status,
-            op: UNBLOCK_OP.to_owned(),
-            ids: ids.to_vec(),
-            block_ids: block_id.map(|id| vec![Some(id)]),
-            attempts: 1,
-            http_status: Some(200),
-            error: None,
-            kind: None,
-            source: "unblock of run r1 in results.jsonl".to_owned(),
-            started_at: at(0, 5),
-            finished_at: at(0, 9),
-            ms: 4,
-        }
-    }
 
     #[test]
     fn unblock_lines_round_trip_and_their_failed_lines_are_told_apart() {
         for status in [Status::Unblocked, Status::NotBlocked, Status::Failed] {
-            let record = Record::Unblock(unblock(status, &[827], Some(6)));
+            let record = Record::Outcome(unblock(status, &[827], Some(6)));
             let mut line = Vec::new();
             record.write_json(&mut line).expect("writes");
             let text = String::from_utf8(line).expect("utf-8");
@@ -694,11 +680,11 @@ mod unblock_tests {
             assert_eq!(back, record, "{text}");
         }
         let line =
-            serde_json::to_string(&Record::Unblock(unblock(Status::NotBlocked, &[1, 2], None)))
+            serde_json::to_string(&Record::Outcome(unblock(Status::NotBlocked, &[1, 2], None)))
                 .expect("serializes");
         assert!(line.contains(r#""status":"not_blocked""#), "{line}");
         assert!(line.contains(r#""block_ids":null"#), "{line}");
-        // A block's failed line (no `op`) is still a batch line.
+        // A block's failed line (no `op`) needs its block_till.
         let failed = line
             .replace(r#""status":"not_blocked""#, r#""status":"failed""#)
             .replace(r#","op":"unblock""#, "");
@@ -706,5 +692,29 @@ mod unblock_tests {
             serde_json::from_str::<Record>(&failed).is_err(),
             "no block_till"
         );
+    }
+
+    #[test]
+    fn lines_of_another_type_carry_type_and_strings() {
+        let mut record = batch("r1", Status::Blocked, &[], at(0, 0));
+        record.value_type = ValueType::Ip;
+        record.ids = Values::Strings(vec!["10.0.0.1".into()]);
+        record.block_ids = Some(vec![Some(4)]);
+        let line = serde_json::to_string(&Record::Outcome(record.clone())).unwrap();
+        assert!(
+            line.starts_with(
+                r#"{"run":"r1","batch":12,"status":"blocked","type":"ip","ids":["10.0.0.1"],"block_till""#
+            ),
+            "{line}"
+        );
+        assert_eq!(
+            serde_json::from_str::<Record>(&line).unwrap(),
+            Record::Outcome(record)
+        );
+        let strings_without_type = line.replace(r#""type":"ip","#, "");
+        assert!(serde_json::from_str::<Record>(&strings_without_type).is_err());
+        let unknown = line.replace(r#""type":"ip""#, r#""type":"fax""#);
+        let error = serde_json::from_str::<Record>(&unknown).unwrap_err();
+        assert!(error.to_string().contains("fax"), "{error}");
     }
 }

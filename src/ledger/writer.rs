@@ -160,10 +160,6 @@ impl LedgerWriter {
         Ok(())
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// A crash mid-write can leave the file ending without '\n'. Appending straight
     /// after it would glue the next record onto the torn one and lose both, so start
     /// with a newline: the torn line stays unreadable (the reader skips it with a
@@ -251,9 +247,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("ledger.jsonl");
         let records = vec![
-            Record::Batch(batch("r1", Status::Blocked, &[1, 2, 3], at(0, 0))),
+            Record::Outcome(batch("r1", Status::Blocked, &[1, 2, 3], at(0, 0))),
             reject("a\nb \"quoted\""),
-            Record::Batch(batch("r1", Status::Failed, &[4], at(0, 0))),
+            Record::Outcome(batch("r1", Status::Failed, &[4], at(0, 0))),
         ];
         let mut writer = LedgerWriter::open(&path).expect("opens");
         for record in &records {
@@ -264,7 +260,7 @@ mod tests {
         assert_eq!(text.matches('\n').count(), 3, "{text}");
         assert!(text.ends_with('\n'));
         assert_eq!(parse_lines(&path), records);
-        assert_eq!(writer.path(), path);
+        assert_eq!(writer.path, path);
     }
 
     #[test]
@@ -281,8 +277,8 @@ mod tests {
     fn reopening_appends_after_existing_lines() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("ledger.jsonl");
-        let first = Record::Batch(batch("r1", Status::Failed, &[7], at(0, 0)));
-        let second = Record::Batch(batch("r2", Status::Blocked, &[7], at(0, 0)));
+        let first = Record::Outcome(batch("r1", Status::Failed, &[7], at(0, 0)));
+        let second = Record::Outcome(batch("r2", Status::Blocked, &[7], at(0, 0)));
         LedgerWriter::open(&path)
             .expect("opens")
             .append(&first)
@@ -327,10 +323,10 @@ mod tests {
     fn a_torn_last_line_is_closed_before_the_next_record() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("ledger.jsonl");
-        let whole = Record::Batch(batch("r1", Status::Blocked, &[1], at(0, 0)));
+        let whole = Record::Outcome(batch("r1", Status::Blocked, &[1], at(0, 0)));
         let whole_line = serde_json::to_string(&whole).expect("serializes");
         std::fs::write(&path, format!("{whole_line}\n{{\"run\":\"r1\",\"bat")).expect("seeded");
-        let next = Record::Batch(batch("r2", Status::Failed, &[2], at(0, 0)));
+        let next = Record::Outcome(batch("r2", Status::Failed, &[2], at(0, 0)));
         LedgerWriter::open(&path)
             .expect("opens")
             .append(&next)
@@ -351,7 +347,7 @@ mod tests {
     fn a_failed_write_names_the_ledger_and_the_way_out() {
         let path = Path::new("/dev/full");
         let mut writer = LedgerWriter::open(path).expect("/dev/full opens");
-        let record = Record::Batch(batch("r1", Status::Blocked, &[1], at(0, 0)));
+        let record = Record::Outcome(batch("r1", Status::Blocked, &[1], at(0, 0)));
         let error = writer
             .append(&record)
             .expect_err("a full device refuses the write");

@@ -1,8 +1,9 @@
-//! The export of the IDs whose latest outcome is failed, as a CSV file.
+//! The export of the values whose latest outcome is failed, as a CSV file, for one kind
+//! of value (`contact_id`, `email` or `ip` in the first column: what `block` reads).
 //!
-//! Constraint kept here: each such ID appears exactly once, with the block-till and
-//! error of its latest line, and memory stays lean however large the ledgers are; the
-//! file is private to its owner (mode 0600).
+//! Constraint kept here: each such value appears exactly once, with the block-till and
+//! error of its latest line, and memory holds the failed values of that kind only (as
+//! keys while reading); the file is private to its owner (mode 0600).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -12,19 +13,24 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use roaring::RoaringTreemap;
 
-use crate::ledger::{self, LatestStatus, LedgerError, Record, Status, timestamp};
+use crate::ledger::{self, Latest, LedgerError, Record, State, Status, timestamp};
+use crate::values::sets::SeenSet;
+use crate::values::{Kind, ValueType, with_kind};
 
-/// Writes `contact_id,block_till,error` for every ID whose latest outcome across `paths`
-/// is failed, with the block-till and error of that latest line, in ledger order (file
-/// mode 0600). Returns the number of rows. The output is valid input for
-/// `blockade block --block-till-field block_till`.
+/// Writes `contact_id,block_till,error` (or `email,...`, `ip,...`) for every value of
+/// `value_type` whose latest outcome across `paths` is failed, with the block-till and
+/// error of that latest line, in ledger order (file mode 0600). Returns the number of
+/// rows. The output is valid input for `blockade block --block-till-field block_till`.
 ///
 /// Two passes keep memory lean: the first learns the failed set and where each failed
 /// line starts; the second walks failed lines newest first, so the first line met that
 /// names a still-unassigned failed ID is that ID's latest line.
-pub fn write_failed_ids_csv(paths: &[PathBuf], out: &Path) -> Result<u64, LedgerError> {
+pub fn write_failed_ids_csv(
+    paths: &[PathBuf],
+    out: &Path,
+    value_type: ValueType,
+) -> Result<u64, LedgerError> {
     let export_error = |source: std::io::Error| LedgerError::Export {
         path: out.to_owned(),
         source,
@@ -39,7 +45,7 @@ pub fn write_failed_ids_csv(paths: &[PathBuf], out: &Path) -> Result<u64, Ledger
     // `mode` only applies when the file is created; an existing file is narrowed too.
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(export_error)?;
-    let (rows, file) = write_failed_ids(paths, file, out)?;
+    let (rows, file) = write_failed_ids(paths, file, out, value_type)?;
     file.sync_all().map_err(export_error)?;
     Ok(rows)
 }
@@ -50,8 +56,18 @@ pub fn write_failed_ids<W: std::io::Write>(
     paths: &[PathBuf],
     writer: W,
     out: &Path,
+    value_type: ValueType,
 ) -> Result<(u64, W), LedgerError> {
-    let mut latest = LatestStatus::default();
+    with_kind!(value_type, |kind| write_kind(kind, paths, writer, out))
+}
+
+fn write_kind<K: Kind, W: std::io::Write>(
+    kind: K,
+    paths: &[PathBuf],
+    writer: W,
+    out: &Path,
+) -> Result<(u64, W), LedgerError> {
+    let mut latest = Latest::new(kind);
     let mut failed_lines: Vec<(usize, u64)> = Vec::new();
     for (file_index, path) in paths.iter().enumerate() {
         ledger::read_records_at(path, |_, offset, record| {
@@ -62,11 +78,14 @@ pub fn write_failed_ids<W: std::io::Write>(
         })?;
     }
 
-    let mut unassigned = latest.failed().clone();
-    let mut rows_newest_first: Vec<(DateTime<Utc>, String, RoaringTreemap)> = Vec::new();
+    // Failed lines newest first: the first line met that names a still-unassigned failed
+    // value is that value's latest line.
+    let mut left = latest.count_where(|entry| entry.state == State::Failed);
+    let mut assigned = K::Seen::default();
+    let mut rows_newest_first: Vec<(DateTime<Utc>, String, Vec<K::Value>)> = Vec::new();
     let mut readers: HashMap<usize, BufReader<File>> = HashMap::new();
     for &(file_index, offset) in failed_lines.iter().rev() {
-        if unassigned.is_empty() {
+        if left == 0 {
             break;
         }
         let path = &paths[file_index];
@@ -74,42 +93,48 @@ pub fn write_failed_ids<W: std::io::Write>(
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => entry.insert(BufReader::new(ledger::open_for_reading(path)?)),
         };
-        let Some(Record::Batch(batch)) = ledger::read_record_at(reader, path, offset)? else {
+        let Some(Record::Outcome(line)) = ledger::read_record_at(reader, path, offset)? else {
             continue;
         };
-        let ids: RoaringTreemap =
-            batch.ids.iter().copied().collect::<RoaringTreemap>() & &unassigned;
-        if !ids.is_empty() {
-            unassigned -= &ids;
-            rows_newest_first.push((batch.block_till, batch.error.unwrap_or_default(), ids));
+        let (Some(values), Some(till)) = (latest.of_kind(&line), line.block_till) else {
+            continue;
+        };
+        if !line.op.blocks() {
+            continue;
+        }
+        let fresh: Vec<K::Value> = values
+            .iter()
+            .filter(|v| latest.says(&line, v, State::Failed) && assigned.insert(K::key(v)))
+            .cloned()
+            .collect();
+        if !fresh.is_empty() {
+            left = left.saturating_sub(fresh.len() as u64);
+            rows_newest_first.push((till, line.error.unwrap_or_default(), fresh));
         }
     }
-    // Only if a ledger changed between the passes: still export the ID, with its block-till.
-    if !unassigned.is_empty() {
+    if left > 0 {
         tracing::warn!(
-            ids = unassigned.len(),
-            "The ledger changed while it was read; some failed IDs are exported without their error."
+            values = left,
+            "The ledger changed while it was read; some failed values are not exported."
         );
-        for (till, ids) in latest.failed_by_block_till() {
-            let missing = ids & &unassigned;
-            if !missing.is_empty() {
-                rows_newest_first.push((till, String::new(), missing));
-            }
-        }
     }
 
     let export_error = |source: std::io::Error| LedgerError::Export {
         path: out.to_owned(),
         source,
     };
+    let column = match kind.value_type() {
+        ValueType::Contact => "contact_id",
+        other => other.as_str(),
+    };
     let mut csv = csv::Writer::from_writer(writer);
     let mut rows = 0u64;
-    csv.write_record(["contact_id", "block_till", "error"])
+    csv.write_record([column, "block_till", "error"])
         .map_err(|error| export_error(error.into()))?;
-    for (till, error, ids) in rows_newest_first.iter().rev() {
+    for (till, error, values) in rows_newest_first.iter().rev() {
         let till = timestamp::format(till);
-        for id in ids {
-            csv.write_record([id.to_string().as_str(), till.as_str(), error.as_str()])
+        for value in values {
+            csv.write_record([value.to_string().as_str(), till.as_str(), error.as_str()])
                 .map_err(|error| export_error(error.into()))?;
             rows += 1;
         }
@@ -166,7 +191,8 @@ mod tests {
         .expect("stale file");
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).expect("chmod");
 
-        let rows = write_failed_ids_csv(std::slice::from_ref(&path), &out).expect("exported");
+        let rows = write_failed_ids_csv(std::slice::from_ref(&path), &out, ValueType::Contact)
+            .expect("exported");
         assert_eq!(rows, 3);
         let text = std::fs::read_to_string(&out).expect("readable");
         assert_eq!(
@@ -188,7 +214,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let paths = two_ledgers(dir.path());
         let out = dir.path().join("failed.csv");
-        assert_eq!(write_failed_ids_csv(&paths, &out).expect("exported"), 2);
+        assert_eq!(
+            write_failed_ids_csv(&paths, &out, ValueType::Contact).expect("exported"),
+            2
+        );
         let text = std::fs::read_to_string(&out).expect("readable");
         let ids: Vec<&str> = text
             .lines()

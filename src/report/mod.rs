@@ -1,11 +1,12 @@
 //! `blockade report`: a summary of one or more results ledgers (this file: what is
-//! counted), its text rendering (`text`), and the export of the IDs still failed
+//! counted), its text rendering (`text`), and the export of the values still failed
 //! (`failed_ids`).
 //!
 //! Constraint kept here: everything is derived from the ledgers alone, streamed in
-//! bounded memory (ID sets as roaring bitmaps; a few examples per failure kind), and
-//! several ledgers (shards) merge as if their lines were read one file after another.
-//! IDs are counted by their latest status, batches by line.
+//! bounded memory (the latest state per value of each kind in its compact map; a few
+//! examples per failure kind), and several ledgers (shards) merge as if their lines were
+//! read one file after another. Values are counted by their latest state (a block counts
+//! as blocked only until its block-till), requests by line, for every kind of value.
 
 mod failed_ids;
 mod text;
@@ -16,15 +17,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use roaring::RoaringTreemap;
 use serde::Serialize;
 
-use crate::ledger::{self, LatestStatus, LedgerError, LedgerReadStats, Record, Status, timestamp};
+use crate::ledger::{
+    self, Latest, LedgerError, LedgerReadStats, OutcomeRecord, Record, State, StateCounts, Status,
+    timestamp,
+};
+use crate::values::{Contact, Kind, Text, ValueType};
 
 /// How many failed batches are shown per kind of error.
 const EXAMPLES_PER_KIND: usize = 3;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Report {
     pub ledgers: Vec<LedgerSummary>,
     pub ids: IdCounts,
@@ -36,9 +40,66 @@ pub struct Report {
     /// Emails and IPs by their latest status, per type (`email`, `ip`); absent when the
     /// ledgers hold none.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub by_type: BTreeMap<String, ledger::TextCounts>,
+    pub by_type: BTreeMap<String, StateCounts>,
     #[serde(skip)]
-    latest: LatestStatus,
+    latest: AllKinds,
+}
+
+/// The latest state of every value of every kind, read in one pass.
+pub struct AllKinds {
+    pub contact: Latest<Contact>,
+    /// One per string type (`ValueType::ALL` but contact).
+    pub text: Vec<Latest<Text>>,
+}
+
+impl Default for AllKinds {
+    fn default() -> Self {
+        AllKinds {
+            contact: Latest::new(Contact),
+            text: ValueType::ALL
+                .into_iter()
+                .filter_map(ValueType::text_kind)
+                .map(Latest::new)
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Debug for AllKinds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AllKinds").finish_non_exhaustive()
+    }
+}
+
+impl AllKinds {
+    pub fn apply(&mut self, record: &Record) {
+        self.contact.apply(record);
+        for latest in &mut self.text {
+            latest.apply(record);
+        }
+    }
+
+    /// Whether any value of `line` is still in `state` (its latest line set it).
+    pub fn still(&self, line: &OutcomeRecord, state: State) -> bool {
+        fn any<K: Kind>(latest: &Latest<K>, line: &OutcomeRecord, state: State) -> bool {
+            latest
+                .of_kind(line)
+                .is_some_and(|values| values.iter().any(|v| latest.says(line, v, state)))
+        }
+        any(&self.contact, line, state) || self.text.iter().any(|l| any(l, line, state))
+    }
+
+    /// Counts per type at `now`, for the types the ledgers name.
+    pub fn counts(&self, now: DateTime<Utc>) -> Vec<(ValueType, StateCounts)> {
+        let mut out = Vec::new();
+        if !self.contact.is_empty() {
+            out.push((ValueType::Contact, self.contact.counts(now)));
+        }
+        for latest in self.text.iter().filter(|l| !l.is_empty()) {
+            out.push((latest.kind().value_type(), latest.counts(now)));
+        }
+        out
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -60,8 +121,10 @@ pub struct BadLine {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct IdCounts {
-    /// IDs whose latest outcome is blocked.
+    /// IDs whose latest outcome is blocked, until a time still to come.
     pub blocked: u64,
+    /// IDs blocked once, whose block has run out.
+    pub expired: u64,
     /// Lines (IDs) the server said were blocked already (history, not current state).
     pub already_blocked_lines: u64,
     /// IDs whose latest outcome is failed (refused ones not included).
@@ -131,6 +194,7 @@ pub struct FailureExample {
 
 /// Reads every ledger in `paths`, in order, into one report.
 pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
+    let now = Utc::now();
     let mut report = Report {
         ledgers: Vec::with_capacity(paths.len()),
         ids: IdCounts::default(),
@@ -138,48 +202,38 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
         runs: Vec::new(),
         failures: Vec::new(),
         by_type: BTreeMap::new(),
-        latest: LatestStatus::default(),
+        latest: AllKinds::default(),
     };
-    let mut texts = [
-        ledger::LatestText::new(crate::input::ValueType::Email),
-        ledger::LatestText::new(crate::input::ValueType::Ip),
-    ];
     let mut runs: HashMap<String, RunSummary> = HashMap::new();
     let mut failures: BTreeMap<String, FailureKind> = BTreeMap::new();
     for path in paths {
-        let mut latest_here = LatestStatus::default();
-        let mut texts_here = texts
-            .each_ref()
-            .map(|text| ledger::LatestText::new(text.value_type()));
-        let stats = ledger::read_records(path, |line, record| {
-            latest_here.apply(&record);
-            if matches!(record, Record::Text(_)) {
-                texts_here
-                    .iter_mut()
-                    .for_each(|text| text.apply(line, &record));
-            }
+        let mut here = Latest::new(Contact);
+        let mut latest = std::mem::take(&mut report.latest);
+        let stats = ledger::read_records(path, |_, record| {
+            here.apply(&record);
+            latest.apply(&record);
             report.count(&record, &mut runs, &mut failures);
         })?;
-        report.ledgers.push(summarize_ledger(
-            path,
-            stats,
-            latest_here.failed_count() - latest_here.refused().len(),
-        ));
-        report.latest.merge_later(latest_here);
-        for (text, here) in texts.iter_mut().zip(texts_here) {
-            text.merge_later(here);
+        report.latest = latest;
+        let failed_here = here.count_where(|entry| entry.state == State::Failed);
+        report
+            .ledgers
+            .push(summarize_ledger(path, stats, failed_here));
+    }
+    for (value_type, counts) in report.latest.counts(now) {
+        if value_type == ValueType::Contact {
+            report.ids.blocked = counts.blocked;
+            report.ids.expired = counts.expired;
+            report.ids.failed = counts.failed;
+            report.ids.refused = counts.refused;
+            report.ids.unblocked = counts.unblocked;
+            report.ids.unblock_failed = counts.unblock_failed;
+        } else {
+            report
+                .by_type
+                .insert(value_type.as_str().to_owned(), counts);
         }
     }
-    for text in texts.iter().filter(|text| !text.is_empty()) {
-        report
-            .by_type
-            .insert(text.value_type().as_str().to_owned(), text.counts());
-    }
-    report.ids.blocked = report.latest.blocked().len();
-    report.ids.unblocked = report.latest.unblocked().len();
-    report.ids.unblock_failed = report.latest.unblock_failed().len();
-    report.ids.refused = report.latest.refused().len();
-    report.ids.failed = report.latest.failed_count() - report.ids.refused;
 
     report.runs = runs.into_values().collect();
     for run in &mut report.runs {
@@ -201,15 +255,9 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
 }
 
 impl Report {
-    /// IDs whose latest outcome is failed, grouped by `block_till`, earliest first.
-    #[cfg(test)]
-    pub fn failed_ids(&self) -> Vec<(DateTime<Utc>, RoaringTreemap)> {
-        self.latest.failed_by_block_till()
-    }
-
-    /// IDs whose latest outcome is refused.
-    pub fn refused_ids(&self) -> &RoaringTreemap {
-        self.latest.refused()
+    /// The latest state of every value the ledgers name.
+    pub fn latest(&self) -> &AllKinds {
+        &self.latest
     }
 
     /// The flags that reach the ledgers' target, when all their runs name one and the
@@ -244,7 +292,7 @@ impl Report {
                 rejected_rows: 0,
                 ids_per_second: None,
             });
-        let batch = match record {
+        let line = match record {
             Record::Run(line) => {
                 run.command = Some(line.command.clone());
                 run.target = Some(line.target.clone());
@@ -255,45 +303,36 @@ impl Report {
                 run.rejected_rows += 1;
                 return;
             }
-            // Unblock lines change the current state (`latest`), not the block counts; in
-            // the runs table they count as their run's requests.
-            Record::Unblock(line) => {
-                let done = u64::from(line.status == Status::Unblocked) * line.ids.len() as u64;
-                run.add_requests(line.ids.len(), done, line.started_at, line.finished_at);
-                return;
-            }
-            // Emails and IPs are counted per type (`by_type`), and in their run's row.
-            Record::Text(line) => {
-                let done = matches!(line.status, Status::Blocked | Status::Unblocked);
-                let done = u64::from(done) * line.ids.len() as u64;
-                run.add_requests(line.ids.len(), done, line.started_at, line.finished_at);
-                return;
-            }
-            Record::Batch(batch) => batch,
+            Record::Outcome(line) => line,
         };
-        let blocked = u64::from(batch.status == Status::Blocked) * batch.ids.len() as u64;
+        let n = line.ids.len() as u64;
+        let done = matches!(line.status, Status::Blocked | Status::Unblocked);
         run.add_requests(
-            batch.ids.len(),
-            blocked,
-            batch.started_at,
-            batch.finished_at,
+            n as usize,
+            u64::from(done) * n,
+            line.started_at,
+            line.finished_at,
         );
-        if batch.already {
-            self.ids.already_blocked += batch.ids.len() as u64;
+        // Unblock lines and other types change the current state (`latest`); the block
+        // counts below are the contact blocks' (issue 17 gives every kind its own).
+        if !line.op.blocks() || line.value_type != ValueType::Contact {
+            return;
         }
-        match batch.status {
+        if line.already {
+            self.ids.already_blocked += n;
+        }
+        match line.status {
             Status::Blocked => self.batches.blocked += 1,
-            // Parsing turns every `rejected` line into a `Record::Reject`, so a batch
-            // line here is blocked or failed.
+            // Parsing turns every `rejected` line into a `Record::Reject`.
             Status::Rejected | Status::Run | Status::Unblocked | Status::NotBlocked => {}
             Status::Refused => self.batches.refused += 1,
             Status::Failed => {
                 self.batches.failed += 1;
                 run.failed_batches += 1;
-                let kind = batch
+                let kind = line
                     .kind
                     .clone()
-                    .unwrap_or_else(|| failure_kind(batch.http_status, batch.error.as_deref()));
+                    .unwrap_or_else(|| failure_kind(line.http_status, line.error.as_deref()));
                 let entry = failures.entry(kind.clone()).or_insert_with(|| FailureKind {
                     kind,
                     batches: 0,
@@ -301,14 +340,14 @@ impl Report {
                     examples: Vec::new(),
                 });
                 entry.batches += 1;
-                entry.ids += batch.ids.len() as u64;
+                entry.ids += n;
                 if entry.examples.len() < EXAMPLES_PER_KIND {
                     entry.examples.push(FailureExample {
-                        run: batch.run.clone(),
-                        batch: batch.batch,
-                        source: batch.source.clone(),
-                        http_status: batch.http_status,
-                        error: batch.error.clone(),
+                        run: line.run.clone(),
+                        batch: line.batch,
+                        source: line.source.clone(),
+                        http_status: line.http_status,
+                        error: line.error.clone(),
                     });
                 }
             }
@@ -334,11 +373,11 @@ pub fn target_flags(target: &str) -> String {
     }
 }
 
-/// Streams the rejected rows and the lines of IDs still refused (their latest status)
-/// of `paths` to `each`, in ledger order: for `report --rejected`.
+/// Streams the rejected rows and the lines of values still refused (their latest state),
+/// of every kind, of `paths` to `each`, in ledger order: for `report --rejected`.
 pub fn for_each_rejected(
     paths: &[PathBuf],
-    latest_refused: &RoaringTreemap,
+    latest: &AllKinds,
     mut each: impl FnMut(RejectedLine),
 ) -> Result<(), LedgerError> {
     for path in paths {
@@ -349,20 +388,16 @@ pub fn for_each_rejected(
                 value: reject.input,
                 reason: reject.error,
             }),
-            Record::Batch(batch)
-                if batch.status == Status::Refused
-                    && batch.ids.iter().any(|id| latest_refused.contains(*id)) =>
+            Record::Outcome(line)
+                if line.status == Status::Refused
+                    && line.op.blocks()
+                    && latest.still(&line, State::Refused) =>
             {
                 each(RejectedLine {
                     status: "refused",
-                    source: batch.source,
-                    value: batch
-                        .ids
-                        .iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    reason: batch.error.unwrap_or_default(),
+                    value: line.ids.texts().collect::<Vec<_>>().join(" "),
+                    source: line.source,
+                    reason: line.error.unwrap_or_default(),
                 })
             }
             _ => {}
@@ -453,8 +488,9 @@ fn throughput(run: &RunSummary) -> Option<f64> {
 pub(super) mod tests {
     //! Shared ledger fixtures for the report's tests, and the tests of what is counted.
     use super::*;
+    use crate::ledger::RejectRecord;
     use crate::ledger::record::tests::at;
-    use crate::ledger::{BatchRecord, RejectRecord};
+    use crate::ledger::record::tests::batch;
 
     pub(super) struct Line {
         run: &'static str,
@@ -479,23 +515,15 @@ pub(super) mod tests {
     }
 
     pub(super) fn record(line: Line) -> Record {
-        Record::Batch(BatchRecord {
-            run: line.run.to_owned(),
-            batch: line.start as u64,
-            status: line.status,
-            ids: line.ids.to_vec(),
-            block_till: line.till,
-            attempts: 1,
-            http_status: line.http,
-            error: line.error.map(str::to_owned),
-            kind: None,
-            block_ids: None,
-            already: false,
-            source: line.source.to_owned(),
-            started_at: at(line.start, 0),
-            finished_at: at(line.start + line.seconds, 0),
-            ms: (line.seconds * 1000) as u64,
-        })
+        let mut record = batch(line.run, line.status, line.ids, line.till);
+        record.batch = line.start as u64;
+        record.http_status = line.http;
+        record.error = line.error.map(str::to_owned);
+        record.source = line.source.to_owned();
+        record.started_at = at(line.start, 0);
+        record.finished_at = at(line.start + line.seconds, 0);
+        record.ms = (line.seconds * 1000) as u64;
+        Record::Outcome(record)
     }
 
     pub(super) fn blocked(
@@ -509,7 +537,8 @@ pub(super) mod tests {
             run,
             status: Status::Blocked,
             ids,
-            till: at(1_000_000, 0),
+            // Far ahead: a block counts as blocked only until its block-till.
+            till: at(1_000_000_000, 0),
             http: Some(200),
             error: None,
             source,
@@ -605,6 +634,7 @@ pub(super) mod tests {
             report.ids,
             IdCounts {
                 blocked: 4,
+                expired: 0,
                 already_blocked_lines: 0,
                 failed: 2,
                 refused: 0,
@@ -657,14 +687,13 @@ pub(super) mod tests {
         assert_eq!(kinds, [("http 500", 1, 2), ("timeout", 1, 1)]);
         assert_eq!(report.failures[0].examples[0].source, "a.csv:4-5");
 
-        let failed: Vec<(DateTime<Utc>, Vec<u64>)> = report
-            .failed_ids()
-            .into_iter()
-            .map(|(till, ids)| (till, ids.iter().collect()))
-            .collect();
         assert_eq!(
-            failed,
-            [(at(1_000_000, 0), vec![5]), (at(2_000_000, 0), vec![6])]
+            report.latest().contact.entry(5).map(|e| (e.state, e.till)),
+            Some((State::Failed, Some(at(1_000_000, 0))))
+        );
+        assert_eq!(
+            report.latest().contact.entry(6).map(|e| (e.state, e.till)),
+            Some((State::Failed, Some(at(2_000_000, 0))))
         );
     }
 

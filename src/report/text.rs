@@ -293,7 +293,6 @@ fn quoted(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::LatestStatus;
     use crate::ledger::record::tests::at;
     use crate::report::tests::{blocked, failed, two_ledgers, write_ledger};
     use crate::report::{BatchCounts, IdCounts, build_report};
@@ -361,7 +360,13 @@ mod tests {
         let text = report.render_text();
         assert!(text.ends_with("Next: nothing to retry\n"), "{text}");
         assert!(!text.contains("Failed batches"), "{text}");
-        assert_eq!(report.failed_ids(), []);
+        assert_eq!(
+            report
+                .latest()
+                .contact
+                .count_where(|e| e.state == crate::ledger::State::Failed),
+            0
+        );
     }
 
     #[test]
@@ -413,7 +418,7 @@ mod tests {
             ],
             failures: Vec::new(),
             by_type: Default::default(),
-            latest: LatestStatus::default(),
+            latest: crate::report::AllKinds::default(),
         };
         let mut text = String::new();
         report.render_runs(&mut text);

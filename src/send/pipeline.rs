@@ -18,35 +18,20 @@ use tokio_util::sync::CancellationToken;
 use crate::api::Operation;
 use crate::exit::RuntimeError;
 use crate::input::Reject;
-use crate::ledger::{BatchRecord, LedgerWriter, Record, RejectRecord, Status};
+use crate::ledger::{LedgerWriter, Record, RejectRecord, Status};
 use crate::net::client::Client;
 use crate::send::counters::Counters;
-use crate::send::pool::{self, BatchStatus, Outcome, PoolConfig, PoolCounters};
+use crate::send::pool::{self, Outcome, PoolConfig, PoolCounters};
 use crate::ui::progress::{self, Progress};
-use crate::values::batch::{Batch, Chunker};
 
 /// Where a producer puts what it makes.
-pub trait Sink<W = Batch> {
+pub trait Sink<W> {
     /// Queues a batch for sending; `false` means stop producing (the run is stopping).
     fn batch(&mut self, batch: W) -> bool;
     /// Records a bad input row.
     fn reject(&mut self, reject: Reject);
     /// Whether the producer should stop now (interrupt or abort).
     fn stopping(&self) -> bool;
-}
-
-/// Sends what is left in the chunker at the end of input. Once the sink refuses a batch
-/// (the run is stopping, and the sink counted that one as not sent), the rest are counted
-/// as not sent here.
-pub fn flush(chunker: &mut Chunker, counters: &Counters, sink: &mut impl Sink) {
-    let mut sending = true;
-    for batch in chunker.finish() {
-        if sending {
-            sending = sink.batch(batch);
-        } else {
-            Counters::add(&counters.not_sent, batch.ids.len() as u64);
-        }
-    }
 }
 
 /// Chunks of batches waiting for the pool at most: with `CHUNK`, memory is bounded by
@@ -62,7 +47,7 @@ const CHUNK: usize = 16;
 /// chunk of one); when it falls behind, the producer gathers up to `CHUNK` batches before
 /// it blocks. Handing over one batch at a time made the producer and the pool wake each
 /// other for every batch, a visible share of a run's CPU.
-pub struct ChannelSink<W = Batch> {
+pub struct ChannelSink<W> {
     batches: mpsc::Sender<Vec<W>>,
     rejects: mpsc::Sender<Reject>,
     counters: Arc<Counters>,
@@ -312,66 +297,6 @@ fn write(ledger: &mut LedgerWriter, records: &[Record]) -> Result<(), RuntimeErr
 /// An operation whose outcomes the collector writes to the ledger (and counts).
 pub trait Recorded: Operation {
     fn record(run_id: &str, outcome: Outcome<Self>, counters: &Counters) -> Record;
-}
-
-impl Recorded for Batch {
-    fn record(run_id: &str, outcome: Outcome<Batch>, counters: &Counters) -> Record {
-        batch_record(run_id, outcome, counters)
-    }
-}
-
-fn batch_record(run_id: &str, outcome: Outcome<Batch>, counters: &Counters) -> Record {
-    let ids = outcome.batch.ids.len() as u64;
-    let done = outcome.done.unwrap_or_default();
-    let status = match outcome.status {
-        BatchStatus::Done => {
-            Counters::add(&counters.ids_blocked, ids);
-            Counters::add(&counters.batches_blocked, 1);
-            Status::Blocked
-        }
-        BatchStatus::Failed => {
-            Counters::add(&counters.ids_failed, ids);
-            Counters::add(&counters.batches_failed, 1);
-            tracing::debug!(
-                batch = outcome.batch.seq,
-                error = outcome.error.as_deref(),
-                "Batch failed"
-            );
-            Status::Failed
-        }
-        BatchStatus::Refused => {
-            Counters::add(&counters.ids_refused, ids);
-            tracing::debug!(
-                batch = outcome.batch.seq,
-                error = outcome.error.as_deref(),
-                "ID refused by the server"
-            );
-            Status::Refused
-        }
-    };
-    if done.already {
-        Counters::add(&counters.ids_already, ids);
-    }
-    let ms = (outcome.finished_at - outcome.started_at)
-        .num_milliseconds()
-        .max(0) as u64;
-    Record::Batch(BatchRecord {
-        run: run_id.to_owned(),
-        batch: outcome.batch.seq,
-        status,
-        source: outcome.batch.source(),
-        ids: outcome.batch.ids,
-        block_till: outcome.batch.block_till,
-        attempts: outcome.attempts,
-        http_status: outcome.http_status,
-        error: outcome.error,
-        kind: outcome.kind.map(str::to_owned),
-        block_ids: done.block_ids,
-        already: done.already,
-        started_at: outcome.started_at,
-        finished_at: outcome.finished_at,
-        ms,
-    })
 }
 
 fn reject_record(run_id: &str, reject: Reject) -> Record {

@@ -101,7 +101,7 @@ impl BatchStatus {
 }
 
 /// A finished batch (or part of one, after bisection), for the collector.
-pub struct Outcome<W: Operation = crate::values::batch::Batch> {
+pub struct Outcome<W: Operation> {
     pub batch: W,
     /// The request as prepared (the block's body, from which the ledger copies the IDs).
     pub request: W::Request,

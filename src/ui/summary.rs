@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::exit::ExitStatus;
+use crate::ledger::Op;
 use crate::send::counters::Counters;
 use crate::send::pool::{PoolCounters, PoolEnd, Stop};
+use crate::values::ValueType;
+pub use crate::values::count::{group_digits, many, plural};
 
 /// What a sending run left behind for the summary (`pipeline::execute` returns it).
 pub struct RunEnd {
@@ -18,6 +21,10 @@ pub struct RunEnd {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
+    #[serde(skip)]
+    pub op: Op,
+    #[serde(skip)]
+    pub kind: ValueType,
     pub command: &'static str,
     pub run: String,
     /// `sandbox`, or the API base URL.
@@ -87,8 +94,8 @@ pub struct NextCommands {
 
 /// What a run did, as the summary needs it.
 pub struct RunFacts<'a> {
-    pub command: &'static str,
-    pub value_type: crate::input::ValueType,
+    pub op: Op,
+    pub value_type: ValueType,
     pub run: &'a str,
     pub target: &'a str,
     pub ledger: &'a Path,
@@ -126,14 +133,14 @@ impl Summary {
         let rejected = get(&counters.rejected);
         // Nothing valid at all (rows left to other shards are this shard's choice, not
         // a bad input).
-        let no_valid_id = facts.command == "block"
+        let no_valid_id = facts.op == Op::Block
             && rows_read == 0
             && get(&counters.other_shards) == 0
             && stop.is_none();
-        let done = if facts.command == "unblock" {
-            unblocked
-        } else {
+        let done = if facts.op.blocks() {
             blocked
+        } else {
+            unblocked
         };
         let status = if !accounted {
             ExitStatus::Internal
@@ -160,10 +167,12 @@ impl Summary {
             None => None,
         };
         let mut summary = Summary {
-            command: facts.command,
+            op: facts.op,
+            kind: facts.value_type,
+            command: facts.op.command(),
             run: facts.run.to_owned(),
             target: facts.target.to_owned(),
-            outcome: if facts.command == "unblock" && status == ExitStatus::Success {
+            outcome: if !facts.op.blocks() && status == ExitStatus::Success {
                 "done, every valid ID unblocked (or found not blocked)"
             } else {
                 status.word()
@@ -210,20 +219,12 @@ impl Summary {
 
     /// What one value of an unblock is called.
     fn unblock_noun(&self) -> &'static str {
-        match self.value_type {
-            "email" => "email",
-            "ip" => "IP address",
-            _ => "contact",
-        }
+        self.kind.thing()
     }
 
     /// What one counted value is called: an ID, an email, an IP address.
     fn noun(&self) -> &'static str {
-        match self.value_type {
-            "email" => "email",
-            "ip" => "IP address",
-            _ => "ID",
-        }
+        self.kind.noun()
     }
 
     pub fn exit_status(&self) -> ExitStatus {
@@ -250,7 +251,7 @@ impl Summary {
     /// The text summary, for stdout.
     pub fn render(&self) -> String {
         let n = group_digits;
-        if self.command == "unblock" {
+        if !self.op.blocks() {
             return self.render_unblock();
         }
         let mut out = format!(
@@ -376,7 +377,7 @@ impl Summary {
             "  time      {:.1}s ({} {}/s {done})\n  ledger    {} (run {}, target {})\n",
             self.seconds,
             n(self.ids_per_second.round() as u64),
-            many(if done == "unblocked" {
+            many(if !self.op.blocks() {
                 self.unblock_noun()
             } else {
                 self.noun()
@@ -427,48 +428,9 @@ fn exit_status(stop: Option<&Stop>, failed: u64, not_sent: u64, inputs_broken: u
     }
 }
 
-/// "1 request", "2 requests", "1,000 batches".
-pub fn plural(n: u64, one: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{} {}", group_digits(n), many(one))
-    }
-}
-
-/// The plural of a noun: "requests", "batches", "IP addresses".
-fn many(one: &str) -> String {
-    if one.ends_with("ch") || one.ends_with('s') {
-        format!("{one}es")
-    } else {
-        format!("{one}s")
-    }
-}
-
-/// 1234567 → "1,234,567".
-pub fn group_digits(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn digits_are_grouped() {
-        assert_eq!(group_digits(0), "0");
-        assert_eq!(group_digits(999), "999");
-        assert_eq!(group_digits(1000), "1,000");
-        assert_eq!(group_digits(1234567), "1,234,567");
-    }
 
     fn summary_of(counters: &Counters, stop: Option<Stop>) -> Summary {
         let end = RunEnd {
@@ -485,8 +447,8 @@ mod tests {
             resume: "blockade block in.csv --sandbox --resume".into(),
         };
         let facts = RunFacts {
-            command: "block",
-            value_type: crate::input::ValueType::Contact,
+            op: Op::Block,
+            value_type: ValueType::Contact,
             run: "r1",
             target: "sandbox",
             ledger: Path::new("r.jsonl"),
@@ -543,16 +505,6 @@ mod tests {
             summary_of(&counters, None).exit_status(),
             ExitStatus::Success
         );
-    }
-
-    #[test]
-    fn plurals_agree_with_their_count() {
-        assert_eq!(plural(1, "request"), "1 request");
-        assert_eq!(plural(2, "request"), "2 requests");
-        assert_eq!(plural(1, "batch"), "1 batch");
-        assert_eq!(plural(1000, "batch"), "1,000 batches");
-        assert_eq!(plural(0, "ID"), "0 IDs");
-        assert_eq!(plural(3, "IP address"), "3 IP addresses");
     }
 
     #[test]

@@ -51,6 +51,14 @@ pub fn parse_id(raw: &str) -> Result<u64, IdError> {
     Ok(value)
 }
 
+/// The reject reason for an ID that `parse_id` refused, quoting the value when there is one.
+pub fn id_reason(text: &str, err: &IdError) -> String {
+    match err {
+        IdError::Empty => err.to_string(),
+        _ => format!("bad ID {:?}: {err}", super::text::clip_str(text.trim(), 40)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,8 +15,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::list::{ListPage, ListedRecord};
+use crate::exit::ExitStatus;
 use crate::net::client::Client;
 use crate::send::pool::{self, BatchStatus, PoolConfig, PoolCounters, Stop};
+use crate::values::count::plural;
 
 /// Records asked for per page (the imitation's most; a page is then about 600 kB).
 pub const DEFAULT_PAGE_SIZE: u64 = 1000;
@@ -140,4 +142,30 @@ pub async fn list_all(
         .rate_limited
         .load(std::sync::atomic::Ordering::Relaxed);
     result.map(|()| end)
+}
+
+/// The listing stopped the run (credentials refused, interrupt, unreachable): nothing was
+/// deleted and nothing is written.
+pub fn listing_stopped(stop: &Stop, end: &ListEnd) -> anyhow::Result<ExitStatus> {
+    let (status, why) = match stop {
+        Stop::Aborted(reason) => (ExitStatus::Aborted, reason.clone()),
+        Stop::Interrupted => (crate::exit::interrupted_status(), "interrupted".to_owned()),
+        Stop::Unreachable(reason) => (
+            ExitStatus::Failed,
+            format!("the server is unreachable or failing every request: {reason}"),
+        ),
+        Stop::RateLimited { until, reason } => (
+            ExitStatus::Failed,
+            format!(
+                "the server asked to wait until {} (longer than --max-wait): {reason}",
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ),
+    };
+    eprintln!(
+        "blockade unblock: stopped while listing the block list ({}, {}), before any delete: {why}",
+        plural(end.pages, "page"),
+        plural(end.requests, "request")
+    );
+    Ok(status)
 }

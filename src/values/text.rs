@@ -1,5 +1,5 @@
-//! The kinds of value a block list holds (`--type contact|email|ip`) and their normal
-//! forms.
+//! Emails and IP addresses in their normal forms, and the stable hash that stands for
+//! them in memory.
 //!
 //! The constraint: two spellings of one address are one value. An email is trimmed and
 //! lowercased as a whole (`Bob@Example.COM` is `bob@example.com`); an IP address is parsed
@@ -7,48 +7,6 @@
 //! `--shard`, `--resume` and the ledger all see the normal form only.
 
 use std::net::IpAddr;
-
-/// What the values of a run are.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum ValueType {
-    /// Acquire contact IDs (positive integers).
-    #[default]
-    Contact,
-    /// Email addresses.
-    Email,
-    /// IPv4 or IPv6 addresses.
-    Ip,
-}
-
-impl ValueType {
-    /// The API's `type` value, and the ledger's.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ValueType::Contact => "contact",
-            ValueType::Email => "email",
-            ValueType::Ip => "ip",
-        }
-    }
-
-    /// The column or key read when no `--id-field` is given.
-    pub fn default_fields(self) -> &'static [&'static str] {
-        match self {
-            ValueType::Contact => &["id", "contact_id", "contactId"],
-            ValueType::Email => &["email", "e-mail", "mail"],
-            ValueType::Ip => &["ip", "ip_address", "ipAddress", "address"],
-        }
-    }
-
-    /// The normal form of a text value of this type (not for contacts, which are
-    /// numbers), or why it is not one.
-    pub fn normalize(self, raw: &str) -> Result<String, String> {
-        match self {
-            ValueType::Contact => Err("a contact ID is a number, not text".into()),
-            ValueType::Email => normalize_email(raw),
-            ValueType::Ip => normalize_ip(raw),
-        }
-    }
-}
 
 /// The longest email address SMTP allows.
 const MAX_EMAIL: usize = 254;
@@ -99,6 +57,15 @@ pub fn normalize_ip(raw: &str) -> Result<String, String> {
 /// on every machine and version.
 pub fn value_hash(normal: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(normal.as_bytes())
+}
+
+/// `text` cut to `max` characters, with `…` when cut; for quoting values inside messages.
+pub fn clip_str(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,129 @@
+//! The end of every sending command: build the client, write the run line, run the
+//! pipeline (producer → pool → collector), then print the summary and write
+//! `--summary-json`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use super::output::{print_stdout, write_summary_json};
+use super::signals::watch_signals;
+use super::target::Connected;
+use crate::cli::{ConnectionArgs, LogArgs, LogFormat};
+use crate::exit::ExitStatus;
+use crate::ledger::{LedgerWriter, Op, Record, RunRecord, Status, new_run_id};
+use crate::net::client::Client;
+use crate::send::counters::Counters;
+use crate::send::pipeline::{self, ChannelSink, Recorded, Run};
+use crate::send::pool::PoolConfig;
+use crate::ui::progress;
+use crate::ui::summary::{NextCommands, RunFacts, Summary, plural};
+use crate::values::ValueType;
+
+/// What a sending command hands to `send`.
+pub struct SendJob<'a> {
+    pub op: Op,
+    pub connected: Connected,
+    pub connection: &'a ConnectionArgs,
+    pub pool: PoolConfig,
+    pub ledger: LedgerWriter,
+    pub results: &'a Path,
+    pub expected_rows: Option<u64>,
+    pub summary_json: Option<&'a Path>,
+    pub log: &'a LogArgs,
+    pub next: NextCommands,
+    /// What the run's values are: the summary names them (IDs, emails, IP addresses).
+    pub value_type: ValueType,
+}
+
+/// Build the client, run the pipeline with `produce`
+/// as its producer, then print the summary, write `--summary-json` and stop the sandbox.
+pub async fn send<W, P>(
+    job: SendJob<'_>,
+    counters: Arc<Counters>,
+    produce: P,
+) -> anyhow::Result<ExitStatus>
+where
+    W: Recorded,
+    P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
+{
+    send_with_interrupt(job, counters, produce, watch_signals()).await
+}
+
+/// [`send`], stopped by `interrupt` (a command that sent something before, such as
+/// `unblock`'s listing, watches the signals once for both).
+pub async fn send_with_interrupt<W, P>(
+    job: SendJob<'_>,
+    counters: Arc<Counters>,
+    produce: P,
+    interrupt: CancellationToken,
+) -> anyhow::Result<ExitStatus>
+where
+    W: Recorded,
+    P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
+{
+    let target = &job.connected.target;
+    let client = Client::with_extra_roots(
+        target.url.clone(),
+        &target.key,
+        job.connection.timeout,
+        job.pool.max_in_flight(),
+        &target.ca_certs,
+    )?;
+    let run_id = new_run_id();
+    tracing::info!(run = %run_id, url = %target.url, rate = %job.pool.rate, concurrency = %job.pool.concurrency, "Starting");
+    // The run line first: it binds every later line of this run to its target.
+    let mut ledger = job.ledger;
+    ledger.append(&Record::Run(RunRecord {
+        run: run_id.clone(),
+        status: Status::Run,
+        command: job.op.command().to_owned(),
+        target: target.name.clone(),
+        started_at: chrono::Utc::now(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }))?;
+    let target_name = target.name.clone();
+    let run = Run {
+        run_id: run_id.clone(),
+        client,
+        pool: job.pool,
+        ledger,
+        progress: progress::Mode::pick(job.log.quiet, job.log.log_format == LogFormat::Json),
+        expected_rows: job.expected_rows,
+        interrupt,
+    };
+    let end = pipeline::execute(run, counters.clone(), produce).await?;
+    Counters::add(&counters.not_sent, end.pool.ids_not_sent);
+    let facts = RunFacts {
+        op: job.op,
+        run: &run_id,
+        target: &target_name,
+        ledger: job.results,
+        next: &job.next,
+        value_type: job.value_type,
+    };
+    let summary = Summary::new(facts, &counters, &end);
+    let status = summary.exit_status();
+    // With `--summary-json -` stdout is the JSON alone (for a pipe into jq); the text
+    // summary goes to stderr instead.
+    let say = |text: &str| match job.summary_json {
+        Some(path) if path == Path::new("-") => eprint!("{text}"),
+        _ => print_stdout(text),
+    };
+    say(&summary.render());
+    if let Some(server) = job.connected.sandbox {
+        let stats = server.stats();
+        say(&format!(
+            "  sandbox   the imitation answered {}\n",
+            plural(stats.requests, "request")
+        ));
+        server.shutdown().await;
+    }
+    if let Some(path) = job.summary_json {
+        let json = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;
+        write_summary_json(path, &json)?;
+    }
+    Ok(status)
+}
