@@ -470,7 +470,7 @@ pub struct UnblockArgs {
     #[arg(long = "type", value_enum, value_name = "TYPE", help_heading = "Input")]
     pub value_type: Option<ValueType>,
     /// Block records asked for per list page.
-    #[arg(long, default_value_t = crate::job::listing::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    #[arg(long, default_value_t = crate::api::list::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub page_size: u64,
     /// The results ledger, appended to [default: the --from-ledger ledger, else
     /// blockade-results.jsonl, or blockade-sandbox.jsonl with --sandbox].
@@ -512,7 +512,7 @@ pub struct BlockedArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_instant)]
     pub expiring_before: Option<DateTime<Utc>>,
     /// Block records asked for per list page.
-    #[arg(long, default_value_t = crate::job::listing::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    #[arg(long, default_value_t = crate::api::list::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub page_size: u64,
     #[command(flatten)]
     pub connection: ConnectionArgs,

@@ -95,6 +95,22 @@ impl Target {
             ca_certs,
         })
     }
+
+    /// The HTTP client for this target: `max_in_flight` connections kept open between
+    /// requests, `--ca-cert` trusted beside the system's store.
+    pub fn client(
+        &self,
+        timeout: std::time::Duration,
+        max_in_flight: usize,
+    ) -> Result<crate::net::client::Client, crate::net::client::ClientError> {
+        crate::net::client::Client::with_extra_roots(
+            self.url.clone(),
+            &self.key,
+            timeout,
+            max_in_flight,
+            &self.ca_certs,
+        )
+    }
 }
 
 /// Reads `--ca-cert`: one or more PEM certificates, each one usable as a trust anchor.

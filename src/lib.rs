@@ -71,39 +71,16 @@ pub fn run(cli: Cli) -> ExitStatus {
     match result {
         Ok(status) => status,
         Err(error) => {
-            eprintln!("error: {}", describe(&error));
+            eprintln!("error: {}", ui::describe(&error));
             ExitStatus::of_error(&error)
         }
     }
 }
 
-/// How to call this program again in a printed `Next:` command: the path it was started
-/// by when that names a file (`target/release/blockade` under `cargo run`,
-/// `/usr/local/bin/blockade` from cron), so the hint runs as printed from the same place;
-/// else `blockade`, found on the PATH as it was.
-pub fn program_name() -> String {
-    std::env::args()
-        .next()
-        .filter(|arg0| arg0.contains('/'))
-        .unwrap_or_else(|| "blockade".to_owned())
-}
-
-/// The error and its causes on one line, skipping a cause the message already quotes
-/// (several error types put their source's text in their own message).
-pub fn describe(error: &anyhow::Error) -> String {
-    let mut text = error.to_string();
-    for cause in error.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text = format!("{text}: {cause}");
-        }
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::describe;
 
     #[test]
     fn causes_already_quoted_are_not_repeated() {

@@ -13,6 +13,9 @@ use crate::api::{HttpCall, Operation, Step, common_step, http_parts};
 use crate::net::client::{Answer, Client};
 use crate::values::Kind;
 
+/// Records asked for per page (the imitation's most; a page is then about 600 kB).
+pub const DEFAULT_PAGE_SIZE: u64 = 1000;
+
 /// Most bytes of one list page read.
 pub const LIST_MAX_BODY: usize = 8 * 1024 * 1024;
 

@@ -18,7 +18,6 @@ use crate::exit::ExitStatus;
 use crate::job::listing;
 use crate::job::signals::watch_signals;
 use crate::job::target::connect;
-use crate::net::client::Client;
 use crate::send::pool::Stop;
 use crate::ui::summary::group_digits;
 
@@ -45,13 +44,7 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
     let mut writer = Export::new(args.format, out)?;
     let connected = connect(&args.connection).await?;
     let target = &connected.target;
-    let client = Client::with_extra_roots(
-        target.url.clone(),
-        &target.key,
-        args.connection.timeout,
-        pool_config.max_in_flight(),
-        &target.ca_certs,
-    )?;
+    let client = target.client(args.connection.timeout, pool_config.max_in_flight())?;
     let wanted_type = args.record_type.map(|t| t.as_str());
     let before = args.expiring_before;
     let progress =

@@ -25,7 +25,6 @@ use crate::job::unblock::{
     DRY_RUN_SHOWN, DeletePlan, Deletes, Found, Wanted, unblock_read_options,
 };
 use crate::ledger::{LedgerError, LedgerWriter, Op, Status, TargetFilter};
-use crate::net::client::Client;
 use crate::send::counters::Counters;
 use crate::send::pipeline::Sink;
 use crate::values::count::{group_digits, plural};
@@ -127,14 +126,9 @@ async fn unblock<K: Kind>(
     let mut found = Found::new()?;
     let mut list_end = None;
     if settled.unknown > 0 {
-        let t = &connected.target;
-        let client = Client::with_extra_roots(
-            t.url.clone(),
-            &t.key,
-            args.connection.timeout,
-            pool_config.max_in_flight(),
-            &t.ca_certs,
-        )?;
+        let client = connected
+            .target
+            .client(args.connection.timeout, pool_config.max_in_flight())?;
         tracing::info!(
             values = settled.unknown,
             r#type = %kind.value_type(),

@@ -44,7 +44,7 @@ impl FromStr for RejectLimit {
 impl fmt::Display for RejectLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RejectLimit::Count(n) => write!(f, "{}", crate::ui::summary::plural(*n, "row")),
+            RejectLimit::Count(n) => write!(f, "{}", crate::values::count::plural(*n, "row")),
             RejectLimit::Fraction(share) => write!(f, "{}% of rows", share * 100.0),
         }
     }

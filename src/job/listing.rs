@@ -20,9 +20,6 @@ use crate::net::client::Client;
 use crate::send::pool::{self, BatchStatus, PoolConfig, PoolCounters, Stop};
 use crate::values::count::plural;
 
-/// Records asked for per page (the imitation's most; a page is then about 600 kB).
-pub const DEFAULT_PAGE_SIZE: u64 = 1000;
-
 /// How a listing ended.
 #[derive(Debug, Default)]
 pub struct ListEnd {

@@ -35,7 +35,7 @@ pub fn target_flags(args: &ConnectionArgs) -> Vec<String> {
 /// command has one (for what was not sent). A failed unblock is sent again by the same
 /// unblock with `--resume`: `retry` re-sends blocks, never unblocks.
 pub fn next_commands(op: Op, args: &ConnectionArgs, ledger: &Path) -> NextCommands {
-    let mut again: Vec<String> = std::iter::once(crate::program_name())
+    let mut again: Vec<String> = std::iter::once(crate::ui::program_name())
         .chain(std::env::args().skip(1))
         .collect();
     if op.resumes() && !again.iter().any(|arg| arg == "--resume") {
@@ -44,7 +44,7 @@ pub fn next_commands(op: Op, args: &ConnectionArgs, ledger: &Path) -> NextComman
     let again = quote(again);
     let retry = if op.resend() == Resend::RetryCommand {
         let mut retry = vec![
-            crate::program_name(),
+            crate::ui::program_name(),
             "retry".to_owned(),
             ledger.display().to_string(),
         ];

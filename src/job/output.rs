@@ -54,10 +54,10 @@ pub fn write_error_summary(path: Option<&Path>, command: &str, error: &anyhow::E
         "command": command,
         "outcome": status.word(),
         "exit_code": status.code(),
-        "stop_reason": crate::describe(error),
+        "stop_reason": crate::ui::describe(error),
     });
     let text = serde_json::to_vec_pretty(&json).unwrap_or_default();
     if let Err(error) = write_summary_json(path, &text) {
-        eprintln!("error: {}", crate::describe(&error));
+        eprintln!("error: {}", crate::ui::describe(&error));
     }
 }

@@ -14,11 +14,10 @@ use super::target::Connected;
 use crate::cli::{ConnectionArgs, LogArgs, LogFormat};
 use crate::exit::ExitStatus;
 use crate::ledger::{LedgerWriter, Op, Record, RunRecord, Status, new_run_id};
-use crate::net::client::Client;
 use crate::send::counters::Counters;
 use crate::send::pipeline::{self, ChannelSink, Recorded, Run};
-use crate::send::pool::PoolConfig;
-use crate::ui::progress;
+use crate::send::pool::{PoolConfig, PoolCounters};
+use crate::ui::progress::{self, Progress};
 use crate::ui::summary::{NextCommands, RunFacts, Summary, plural};
 use crate::values::ValueType;
 
@@ -65,13 +64,7 @@ where
     P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
 {
     let target = &job.connected.target;
-    let client = Client::with_extra_roots(
-        target.url.clone(),
-        &target.key,
-        job.connection.timeout,
-        job.pool.max_in_flight(),
-        &target.ca_certs,
-    )?;
+    let client = target.client(job.connection.timeout, job.pool.max_in_flight())?;
     let run_id = new_run_id();
     tracing::info!(run = %run_id, url = %target.url, rate = %job.pool.rate, concurrency = %job.pool.concurrency, "Starting");
     // The run line first: it binds every later line of this run to its target.
@@ -85,16 +78,24 @@ where
         version: env!("CARGO_PKG_VERSION").to_owned(),
     }))?;
     let target_name = target.name.clone();
+    let pool_counters = Arc::new(PoolCounters::default());
+    let display = Progress::start(
+        progress::Mode::pick(job.log.quiet, job.log.log_format == LogFormat::Json),
+        job.expected_rows,
+        counters.clone(),
+        pool_counters.clone(),
+    );
     let run = Run {
         run_id: run_id.clone(),
         client,
         pool: job.pool,
         ledger,
-        progress: progress::Mode::pick(job.log.quiet, job.log.log_format == LogFormat::Json),
-        expected_rows: job.expected_rows,
         interrupt,
+        pool_counters,
     };
-    let end = pipeline::execute(run, counters.clone(), produce).await?;
+    let end = pipeline::execute(run, counters.clone(), produce).await;
+    display.finish().await;
+    let end = end?;
     Counters::add(&counters.not_sent, end.pool.ids_not_sent);
     let facts = RunFacts {
         op: job.op,

@@ -64,6 +64,10 @@ pub enum TransportKind {
     Other,
 }
 
+/// The longest wait a server's `Retry-After` is taken to ask for: a day. The value is the
+/// server's, not to be trusted; the gate's longest pause is the same.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// A `Retry-After` header: seconds, or an HTTP date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryAfter {
@@ -73,13 +77,13 @@ pub enum RetryAfter {
 
 impl RetryAfter {
     /// Parses the header value; `None` when it is neither form. Delays are capped at
-    /// `gate::MAX_PAUSE` (a day): the value is the server's, not to be trusted.
+    /// [`MAX_RETRY_AFTER`] (a day): the value is the server's, not to be trusted.
     pub fn parse(value: &str) -> Option<RetryAfter> {
         let value = value.trim();
         if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
             // Any run of digits, however long: a number past u64 is "very long", not junk.
             let secs = value.parse::<u64>().unwrap_or(u64::MAX);
-            let delay = Duration::from_secs(secs).min(crate::send::gate::MAX_PAUSE);
+            let delay = Duration::from_secs(secs).min(MAX_RETRY_AFTER);
             return Some(RetryAfter::Delay(delay));
         }
         DateTime::parse_from_rfc2822(value)
@@ -87,7 +91,7 @@ impl RetryAfter {
             .map(|t| RetryAfter::At(t.with_timezone(&Utc)))
     }
 
-    /// How long to wait from `now`, at most `gate::MAX_PAUSE`.
+    /// How long to wait from `now`, at most [`MAX_RETRY_AFTER`].
     pub fn delay_from(&self, now: DateTime<Utc>) -> Duration {
         let delay = match self {
             RetryAfter::Delay(delay) => *delay,
@@ -96,7 +100,7 @@ impl RetryAfter {
                 .to_std()
                 .unwrap_or(Duration::ZERO),
         };
-        delay.min(crate::send::gate::MAX_PAUSE)
+        delay.min(MAX_RETRY_AFTER)
     }
 }
 

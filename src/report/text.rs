@@ -202,7 +202,7 @@ impl Report {
             .unwrap_or_else(|| " --account ACCOUNT".to_owned());
         for ledger in to_retry {
             let path = ledger.path.display().to_string();
-            let program = crate::program_name();
+            let program = crate::ui::program_name();
             let _ = writeln!(
                 out,
                 "Next: {} retry {}{target}",
@@ -339,7 +339,7 @@ mod tests {
         assert!(text.contains(&format!("  {b}:3  torn last line")), "{text}");
         // The hand-made ledgers have no run lines, so the target is left to fill in. The
         // program is named as it was started (here the test binary's path).
-        let program = crate::program_name();
+        let program = crate::ui::program_name();
         assert!(
             text.contains(&format!("Next: {program} retry {a} --account ACCOUNT\n")),
             "{text}"

@@ -40,7 +40,7 @@ use crate::send::rate::Rate;
 /// Wait used when a 429 comes without a usable Retry-After.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// The longest pause a 429 can impose (longer Retry-Afters are cut to this).
-pub const MAX_PAUSE: Duration = Duration::from_secs(24 * 60 * 60);
+pub const MAX_PAUSE: Duration = crate::net::client::MAX_RETRY_AFTER;
 /// After a 429 episode the pace restarts at this share of the admitted rate measured.
 const BETA: f64 = 0.97;
 /// Time from the end of a pause until the pace is back at the measured rate (CUBIC's K).

@@ -21,8 +21,7 @@ use crate::input::Reject;
 use crate::ledger::{LedgerWriter, Record, RejectRecord, Status};
 use crate::net::client::Client;
 use crate::send::counters::Counters;
-use crate::send::pool::{self, Outcome, PoolConfig, PoolCounters};
-use crate::ui::progress::{self, Progress};
+use crate::send::pool::{self, Outcome, PoolConfig, PoolCounters, PoolEnd};
 
 /// Where a producer puts what it makes.
 pub trait Sink<W> {
@@ -129,14 +128,18 @@ pub struct Run {
     pub client: Client,
     pub pool: PoolConfig,
     pub ledger: LedgerWriter,
-    pub progress: progress::Mode,
-    pub expected_rows: Option<u64>,
     pub interrupt: CancellationToken,
+    /// The pool's counters, made by the caller so that a display can read them while the
+    /// run goes on.
+    pub pool_counters: Arc<PoolCounters>,
 }
 
-// What the run leaves for the summary: defined beside the summary, so that the summary
-// does not depend on the pipeline (pipeline → progress → summary was a cycle).
-pub use crate::ui::summary::RunEnd;
+/// What a sending run left behind for the summary.
+pub struct RunEnd {
+    pub pool: PoolEnd,
+    pub pool_counters: Arc<PoolCounters>,
+    pub elapsed: Duration,
+}
 
 /// Runs `produce` on its own thread, sends its batches through the pool, records every
 /// outcome and reject in the ledger.
@@ -186,14 +189,8 @@ where
         })
         .map_err(|e| RuntimeError(format!("cannot start the reader thread: {e}")))?;
 
-    // 3. Progress, then the pool until the batches run out or the run stops.
-    let pool_counters = Arc::new(PoolCounters::default());
-    let display = Progress::start(
-        run.progress,
-        run.expected_rows,
-        counters.clone(),
-        pool_counters.clone(),
-    );
+    // 3. The pool, until the batches run out or the run stops.
+    let pool_counters = run.pool_counters;
     // The pool runs as a task of its own: a future awaited directly by `block_on` wakes it
     // through the runtime's eventfd, one write syscall per finished request.
     let pool_end = tokio::spawn(pool::run(
@@ -223,7 +220,6 @@ where
     ledger
         .sync()
         .map_err(|e| RuntimeError(format!("cannot sync the ledger: {e}")))?;
-    display.finish().await;
     Ok(RunEnd {
         pool: pool_end,
         pool_counters,

@@ -8,16 +8,10 @@ use serde::Serialize;
 use crate::exit::ExitStatus;
 use crate::ledger::Op;
 use crate::send::counters::Counters;
-use crate::send::pool::{PoolCounters, PoolEnd, Stop};
+use crate::send::pipeline::RunEnd;
+use crate::send::pool::Stop;
 use crate::values::ValueType;
 pub use crate::values::count::{group_digits, many, plural};
-
-/// What a sending run left behind for the summary (`pipeline::execute` returns it).
-pub struct RunEnd {
-    pub pool: PoolEnd,
-    pub pool_counters: std::sync::Arc<PoolCounters>,
-    pub elapsed: std::time::Duration,
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
