@@ -2,13 +2,14 @@
 //! fault injection, until Ctrl-C. Prints its URL on stdout (first line) so scripts and tests
 //! can find an ephemeral port; `GET /_mock/stats` reports what it received. With `--tls`
 //! or `--tls-cert/--tls-key` it serves https, so a client's TLS path can be tried locally.
+//! `--seed-records` and `--seed-range` give the account records made by others.
 
 use anyhow::{Context, bail};
 
 use crate::cli::MockArgs;
 use crate::cmd;
 use crate::exit::ExitStatus;
-use crate::mock::{BlockListOptions, Faults, MockConfig, MockServer, MockTls};
+use crate::mock::{BlockListOptions, Faults, MockConfig, MockServer, MockTls, Seed};
 
 /// The key the imitation accepts when none is given.
 pub const DEFAULT_MOCK_KEY: &str = "test-key";
@@ -25,6 +26,12 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
         .clone()
         .or_else(|| std::env::var(crate::api_key::KEY_ENV).ok())
         .unwrap_or_else(|| DEFAULT_MOCK_KEY.to_owned());
+    // Seed files are read before the port is taken: a bad line is a usage error.
+    let mut seed = Vec::new();
+    for path in &args.seed_records {
+        seed.extend(crate::mock::read_seed_file(path)?);
+    }
+    seed.extend(args.seed_range.iter().cloned().map(Seed::Range));
     let config = MockConfig {
         key,
         record_ids: args.record_ids,
@@ -45,7 +52,10 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
                 keep: args.block_list,
                 answer: args.answer,
                 on_duplicate: args.on_duplicate,
+                on_expired_duplicate: args.on_expired_duplicate,
+                values_per_record: args.values_per_record,
                 list_ignores_offset: args.list_ignores_offset,
+                seed,
             },
         },
     };
@@ -60,12 +70,15 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
         Some(tls) => MockServer::start_tls(addr, config, tls).await,
         None => MockServer::start(addr, config).await,
     };
-    let server = started.with_context(|| {
-        format!(
-            "cannot listen on {}:{} (is the port in use? try --port 0)",
-            args.host, args.port
-        )
-    })?;
+    let server = match started {
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => bail!("{error}"),
+        started => started.with_context(|| {
+            format!(
+                "cannot listen on {}:{} (is the port in use? try --port 0)",
+                args.host, args.port
+            )
+        })?,
+    };
     let ca_file = match server.ca_pem() {
         Some(pem) => {
             let path = args.tls_ca_out.clone().unwrap_or_else(|| {
@@ -92,6 +105,15 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
         banner += &format!(
             "  trust its throwaway CA with: --ca-cert {}\n",
             path.display()
+        );
+    }
+    let seeded = server.stats();
+    if seeded.records_seeded > 0 {
+        banner += &format!(
+            "  account seeded with {} ({} expired)   GET {}/_mock/records\n",
+            crate::summary::plural(seeded.records_seeded, "record"),
+            seeded.expired_records,
+            server.base_url()
         );
     }
     cmd::print_stdout(&banner);
