@@ -641,12 +641,15 @@ pub struct MockArgs {
     #[arg(long, help_heading = "Block list")]
     pub block_list: bool,
     /// What a block answers: true = {"data": true}; records = {"data": [block record, ...]},
-    /// one per value sent, in order (keeps the block list).
+    /// each record the block created or updated once, in request order (keeps the block
+    /// list).
     #[arg(long, value_enum, default_value_t = AnswerMode::True, help_heading = "Block list")]
     pub answer: AnswerMode,
-    /// Blocking a value that is already blocked: update = new blockTill, same record,
-    /// answered as if created; 400 = ERROR_DUPLICATE_RECORD_FOUND naming it, nothing in
-    /// that request blocked; add = a contact gets another record (keeps the block list).
+    /// Blocking a value that already has a record (expired ones too, unless
+    /// --on-expired-duplicate says otherwise): update = new blockTill, same record, answered
+    /// as if created; 400 = ERROR_DUPLICATE_RECORD_FOUND naming it, nothing in that request
+    /// blocked; add = the value gets another record, the old one stays (400 and add keep
+    /// the block list).
     #[arg(long, value_enum, default_value_t = OnDuplicate::Update, help_heading = "Block list")]
     pub on_duplicate: OnDuplicate,
     /// Fault: the list call ignores `offset` and always answers the first page (keeps the

@@ -14,6 +14,24 @@ use crate::mock::{BlockListOptions, Faults, MockConfig, MockServer, MockTls, See
 /// The key the imitation accepts when none is given.
 pub const DEFAULT_MOCK_KEY: &str = "test-key";
 
+/// The block list's options from the flags, the seed files read.
+fn block_list_options(args: &MockArgs) -> anyhow::Result<BlockListOptions> {
+    let mut seed = Vec::new();
+    for path in &args.seed_records {
+        seed.extend(crate::mock::read_seed_file(path)?);
+    }
+    seed.extend(args.seed_range.iter().cloned().map(Seed::Range));
+    Ok(BlockListOptions {
+        keep: args.block_list,
+        answer: args.answer,
+        on_duplicate: args.on_duplicate,
+        on_expired_duplicate: args.on_expired_duplicate,
+        values_per_record: args.values_per_record,
+        list_ignores_offset: args.list_ignores_offset,
+        seed,
+    })
+}
+
 pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
     if !args.host.is_loopback() {
         bail!(
@@ -27,11 +45,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
         .or_else(|| std::env::var(crate::api_key::KEY_ENV).ok())
         .unwrap_or_else(|| DEFAULT_MOCK_KEY.to_owned());
     // Seed files are read before the port is taken: a bad line is a usage error.
-    let mut seed = Vec::new();
-    for path in &args.seed_records {
-        seed.extend(crate::mock::read_seed_file(path)?);
-    }
-    seed.extend(args.seed_range.iter().cloned().map(Seed::Range));
+    let block_list = block_list_options(&args)?;
     let config = MockConfig {
         key,
         record_ids: args.record_ids,
@@ -48,15 +62,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
             poison: args.poison.clone(),
             revoke_after: args.revoke_after,
             seed: args.seed,
-            block_list: BlockListOptions {
-                keep: args.block_list,
-                answer: args.answer,
-                on_duplicate: args.on_duplicate,
-                on_expired_duplicate: args.on_expired_duplicate,
-                values_per_record: args.values_per_record,
-                list_ignores_offset: args.list_ignores_offset,
-                seed,
-            },
+            block_list,
         },
     };
     // Certificates are read (or made) before the port is taken: a bad file is a usage error.
@@ -135,4 +141,90 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
         crate::summary::plural(stats.ids_blocked, "ID")
     ));
     Ok(ExitStatus::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::mock::{Kind, OnDuplicate, SeedRange, SeedRecord, SeedTill};
+    use clap::Parser;
+
+    fn options(flags: &[&str]) -> anyhow::Result<BlockListOptions> {
+        let cli = Cli::try_parse_from(["blockade", "mock"].iter().chain(flags))?;
+        match cli.command {
+            Command::Mock(args) => block_list_options(&args),
+            _ => anyhow::bail!("not the mock command"),
+        }
+    }
+
+    #[test]
+    fn account_state_flags_reach_the_block_list_options() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let file = dir.path().join("others.jsonl");
+        std::fs::write(
+            &file,
+            "{\"type\":\"ip\",\"values\":[\"::1\"],\"blockTill\":\"-1d\"}\n",
+        )
+        .expect("write");
+        let file = file.to_str().expect("UTF-8 path");
+        let options = options(&[
+            "--seed-records",
+            file,
+            "--seed-range",
+            "contact:1-5,till=-1h",
+            "--seed-range",
+            "email:1-4,per=2",
+            "--on-duplicate",
+            "400",
+            "--on-expired-duplicate",
+            "add",
+            "--values-per-record",
+            "all",
+        ])
+        .expect("valid flags");
+        assert_eq!(options.on_duplicate, OnDuplicate::Reject);
+        assert_eq!(options.on_expired_duplicate, Some(OnDuplicate::Add));
+        assert_eq!(options.values_per_record, usize::MAX);
+        assert_eq!(
+            options.seed,
+            [
+                Seed::Record(
+                    SeedRecord::ips(["::1"]).till(SeedTill::FromNow(chrono::TimeDelta::days(-1)))
+                ),
+                Seed::Range(SeedRange {
+                    block_till: SeedTill::FromNow(chrono::TimeDelta::hours(-1)),
+                    ..SeedRange::contacts(1, 5)
+                }),
+                Seed::Range(SeedRange {
+                    kind: Kind::Email,
+                    per_record: 2,
+                    ..SeedRange::contacts(1, 4)
+                }),
+            ]
+        );
+        assert!(options.keeps_list(false));
+    }
+
+    #[test]
+    fn defaults_keep_the_fast_path_and_bad_values_are_refused() {
+        let plain = options(&[]).expect("no flags");
+        assert_eq!(plain, BlockListOptions::default());
+        assert!(!plain.keeps_list(false));
+        assert_eq!(
+            options(&["--values-per-record", "3"])
+                .map(|o| o.values_per_record)
+                .ok(),
+            Some(3)
+        );
+        for bad in [
+            &["--values-per-record", "0"][..],
+            &["--seed-range", "contact:0-3"],
+            &["--seed-range", "visitor:1-3"],
+            &["--on-expired-duplicate", "ignore"],
+            &["--seed-records", "/nonexistent/seed.jsonl"],
+        ] {
+            assert!(options(bad).is_err(), "{bad:?}");
+        }
+    }
 }

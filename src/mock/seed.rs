@@ -449,6 +449,14 @@ impl From<SeedRange> for Seed {
 }
 
 impl Seed {
+    /// Checked, IPs made canonical.
+    fn checked(self) -> Result<Seed, String> {
+        match self {
+            Seed::Record(record) => record.checked().map(Seed::Record),
+            Seed::Range(range) => range.check().map(|()| Seed::Range(range)),
+        }
+    }
+
     /// A seed from JSON: a record (see [`SeedRecord::from_json`]), or `{"range":
     /// "contact:1-100,till=-1d"}`.
     pub fn from_json(value: &Value) -> Result<Seed, String> {
@@ -532,7 +540,11 @@ fn json_lines(bytes: &[u8]) -> Result<Vec<Seed>, (u64, String)> {
         }
         let value: Value =
             serde_json::from_str(&line).map_err(|e| (number, format!("not JSON ({e})")))?;
-        seeds.push(Seed::from_json(&value).map_err(|why| (number, why))?);
+        seeds.push(
+            Seed::from_json(&value)
+                .and_then(Seed::checked)
+                .map_err(|why| (number, why))?,
+        );
     }
     Ok(seeds)
 }
@@ -588,7 +600,9 @@ fn csv_records(bytes: &[u8]) -> Result<Vec<Seed>, (u64, String)> {
             };
             object.insert(header.to_owned(), value);
         }
-        let seed = SeedRecord::from_json(&Value::Object(object)).map_err(|why| (line, why))?;
+        let seed = SeedRecord::from_json(&Value::Object(object))
+            .and_then(|record| record.checked())
+            .map_err(|why| (line, why))?;
         seeds.push(Seed::Record(seed));
     }
     Ok(seeds)
@@ -597,7 +611,10 @@ fn csv_records(bytes: &[u8]) -> Result<Vec<Seed>, (u64, String)> {
 impl fmt::Display for Seed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Seed::Record(record) => write!(f, "a {} record", record.kind().as_str()),
+            Seed::Record(record) => match record.kind() {
+                Kind::Contact => f.write_str("a contact record"),
+                kind => write!(f, "an {} record", kind.as_str()),
+            },
             Seed::Range(range) => {
                 write!(f, "{} {}-{}", range.kind.as_str(), range.first, range.last)
             }
@@ -894,6 +911,16 @@ mod tests {
         let error = read_seed_file(&bad).expect_err("refused").to_string();
         assert!(
             error.ends_with("bad.jsonl:2: `type` \"x\" is not \"contact\", \"email\" or \"ip\""),
+            "{error}"
+        );
+        std::fs::write(
+            &bad,
+            "{\"values\":[1]}\n\n{\"type\":\"ip\",\"values\":[\"::1\",\"10.0.0.300\"]}\n",
+        )
+        .expect("write");
+        let error = read_seed_file(&bad).expect_err("refused").to_string();
+        assert!(
+            error.ends_with("bad.jsonl:3: \"10.0.0.300\" is not an IP address"),
             "{error}"
         );
         let no_values = dir.path().join("bad.csv");
