@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::concurrency::Concurrency;
 use crate::input::{Format, ValueType};
-use crate::mock::{AnswerMode, OnDuplicate, SeedRange};
+use crate::mock::{AnswerMode, OnDuplicate, SeedRange, TillRounding};
 use crate::rate::Rate;
 use crate::reject_limit::RejectLimit;
 use crate::shard::Shard;
@@ -185,6 +185,8 @@ Account state (each flag is also a field of MockConfig's Faults::block_list):
     (a block of 120 new emails makes records of 50, 50 and 20 strings)
   blockade mock --on-duplicate 400 --on-expired-duplicate add
     (a live record refuses a second block; an expired one gets a second record)
+  blockade mock --block-till-rounding end-of-day
+    (blockTill 2030-01-01T08:19:24.627Z is kept as 2030-01-01T23:59:59.000Z)
 
 Expired records stay listed with their old blockTill, as Acquire's do. Blocking
 a value again: --on-duplicate decides for a live record, --on-expired-duplicate
@@ -667,6 +669,11 @@ pub struct MockArgs {
     /// block list.
     #[arg(long, value_name = "K|all", default_value = "1", value_parser = parse_values_per_record, help_heading = "Block list")]
     pub values_per_record: usize,
+    /// What a block's blockTill becomes: none = kept to the millisecond; end-of-day =
+    /// 23:59:59.000 of its UTC day, the only form the docs' answers show (their add
+    /// example answers 23:59:59.000Z for 08:19:24.627Z sent). end-of-day keeps the list.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = TillRounding::None, help_heading = "Block list")]
+    pub block_till_rounding: TillRounding,
     /// Records the account holds before the first request, made by others (blockBy 2
     /// unless given): JSON Lines or CSV, see below. Repeatable; keeps the block list.
     #[arg(long, value_name = "FILE", help_heading = "Account state")]

@@ -29,6 +29,7 @@ fn block_list_options(args: &MockArgs) -> anyhow::Result<BlockListOptions> {
         values_per_record: args.values_per_record,
         list_ignores_offset: args.list_ignores_offset,
         seed,
+        block_till_rounding: args.block_till_rounding,
     })
 }
 
@@ -181,11 +182,17 @@ mod tests {
             "add",
             "--values-per-record",
             "all",
+            "--block-till-rounding",
+            "end-of-day",
         ])
         .expect("valid flags");
         assert_eq!(options.on_duplicate, OnDuplicate::Reject);
         assert_eq!(options.on_expired_duplicate, Some(OnDuplicate::Add));
         assert_eq!(options.values_per_record, usize::MAX);
+        assert_eq!(
+            options.block_till_rounding,
+            crate::mock::TillRounding::EndOfDay
+        );
         assert_eq!(
             options.seed,
             [

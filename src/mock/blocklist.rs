@@ -47,6 +47,31 @@ pub struct BlockListOptions {
     /// Records the account holds before the first request (made by others unless they
     /// say `blockBy` 1), in this order, ids from 1 (keeps the list).
     pub seed: Vec<Seed>,
+    /// What a block's `blockTill` becomes when kept (keeps the list unless `None`).
+    pub block_till_rounding: TillRounding,
+}
+
+/// What the server makes of the `blockTill` a block sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TillRounding {
+    /// Kept to the millisecond.
+    #[default]
+    None,
+    /// The end of its UTC day, 23:59:59.000: every `blockTill` the docs' answers show has
+    /// that form, and their add example answers 23:59:59.000Z for a request that sent
+    /// 08:19:24.627Z on the same day.
+    EndOfDay,
+}
+
+impl TillRounding {
+    /// `ms` as kept.
+    pub fn apply(self, ms: i64) -> i64 {
+        const DAY: i64 = 86_400_000;
+        match self {
+            TillRounding::None => ms,
+            TillRounding::EndOfDay => ms.div_euclid(DAY) * DAY + DAY - 1_000,
+        }
+    }
 }
 
 impl Default for BlockListOptions {
@@ -59,6 +84,7 @@ impl Default for BlockListOptions {
             values_per_record: 1,
             list_ignores_offset: false,
             seed: Vec::new(),
+            block_till_rounding: TillRounding::None,
         }
     }
 }
@@ -76,6 +102,7 @@ impl BlockListOptions {
             || self.values_per_record > 1
             || self.list_ignores_offset
             || !self.seed.is_empty()
+            || self.block_till_rounding != TillRounding::None
     }
 
     /// What blocking a value again does, given whether its record has expired.
@@ -1034,6 +1061,21 @@ mod tests {
         assert!(list.contacts.older.is_empty());
         let (total, page) = list.page(999_999, 10);
         assert_eq!((total, page.len()), (1_000_000, 1));
+    }
+
+    #[test]
+    fn end_of_day_rounding_gives_the_docs_form() {
+        // 2020-03-26T08:19:24.627Z, the docs' request, answered 2020-03-26T23:59:59.000Z.
+        let sent = 1_585_210_764_627;
+        let kept = TillRounding::EndOfDay.apply(sent);
+        assert_eq!(format_ms(kept), "2020-03-26T23:59:59.000Z");
+        assert_eq!(TillRounding::EndOfDay.apply(kept), kept);
+        assert_eq!(TillRounding::None.apply(sent), sent);
+        // Before 1970 too.
+        assert_eq!(
+            format_ms(TillRounding::EndOfDay.apply(-1)),
+            "1969-12-31T23:59:59.000Z"
+        );
     }
 
     #[test]

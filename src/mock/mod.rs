@@ -43,7 +43,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use admin::{MockRecord, RecordQuery, RecordValues, Selector};
-pub use blocklist::{AnswerMode, BLOCK_BY, BlockListOptions, Kind, OTHER_USER, OnDuplicate};
+pub use blocklist::{
+    AnswerMode, BLOCK_BY, BlockListOptions, Kind, OTHER_USER, OnDuplicate, TillRounding,
+};
 pub use endpoint::BLOCK_PATH;
 pub use faults::Faults;
 pub use limiter::LimitKind;

@@ -88,6 +88,7 @@ pub(crate) fn block(
     // Checked by `parse_block_request`; kept to the millisecond, in UTC.
     let till_ms = chrono::DateTime::parse_from_rfc3339(&block.block_till)
         .map_or(0, |till| till.timestamp_millis());
+    let till_ms = options.block_till_rounding.apply(till_ms);
     let now_ms = chrono::Utc::now().timestamp_millis();
     let mut list = lock(list);
     if let Err(duplicate) = list.check(values, now_ms, options) {

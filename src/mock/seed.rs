@@ -22,7 +22,7 @@ use super::blocklist::{BlockList, Kind, OTHER_USER, Values};
 use super::endpoint::{is_email, quoted};
 
 /// The most values all the ranges of one call may generate.
-pub const MAX_RANGE_VALUES: u64 = 100_000_000;
+pub const MAX_RANGE_VALUES: u64 = 10_000_000;
 
 /// When a seeded record's block ends: a time, or an offset from the moment it is added
 /// (negative: already expired).

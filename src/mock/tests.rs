@@ -1715,3 +1715,36 @@ async fn stats_count_each_route_and_the_writes() {
     quiet.shutdown().await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn end_of_day_rounding_keeps_block_till_as_the_docs_show_it() {
+    let server = start(with_list(BlockListOptions {
+        answer: AnswerMode::Records,
+        block_till_rounding: TillRounding::EndOfDay,
+        ..BlockListOptions::default()
+    }))
+    .await;
+    let client = client();
+    let answer = post(
+        &client,
+        &server,
+        body_till(&[872], "2020-03-26T08:19:24.627Z"),
+    )
+    .await;
+    assert_eq!(
+        answer.body["data"][0]["blockTill"],
+        "2020-03-26T23:59:59.000Z"
+    );
+    let list = get(&client, &server, BLOCK_PATH).await;
+    assert_eq!(
+        list.body["data"]["data"][0]["blockTill"],
+        "2020-03-26T23:59:59.000Z"
+    );
+    // Admin changes are taken as given.
+    let redated = server.expire(
+        &Selector::ids([1]),
+        SeedTill::At("2030-01-01T08:00:00Z".parse().expect("a time")),
+    );
+    assert_eq!(redated[0].block_till, "2030-01-01T08:00:00.000Z");
+    server.shutdown().await;
+}
