@@ -578,7 +578,7 @@ pub struct MockArgs {
     pub port: u16,
     /// The Bearer key the imitation accepts (else env ACQUIRE_API_KEY, else "test-key").
     #[arg(long, env = "BLOCKADE_MOCK_KEY", hide_env_values = true)]
-    pub key: Option<String>,
+    pub key: Option<MockKey>,
     /// Keep per-ID counts and per-second request counts (for tests; slower).
     #[arg(long)]
     pub record_ids: bool,
@@ -683,6 +683,22 @@ pub struct MockArgs {
     /// Repeatable; keeps the block list.
     #[arg(long, value_name = "SPEC", value_parser = parse_seed_range, help_heading = "Account state")]
     pub seed_range: Vec<SeedRange>,
+}
+
+/// The imitation's `--key`: `Debug` shows it redacted.
+#[derive(Clone)]
+pub struct MockKey(pub String);
+
+impl From<String> for MockKey {
+    fn from(key: String) -> Self {
+        MockKey(key)
+    }
+}
+
+impl std::fmt::Debug for MockKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// `--values-per-record`: a positive number, or `all`.

@@ -43,6 +43,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
     let key = args
         .key
         .clone()
+        .map(|key| key.0)
         .or_else(|| std::env::var(crate::api_key::KEY_ENV).ok())
         .unwrap_or_else(|| DEFAULT_MOCK_KEY.to_owned());
     // Seed files are read before the port is taken: a bad line is a usage error.
@@ -211,6 +212,22 @@ mod tests {
             ]
         );
         assert!(options.keeps_list(false));
+    }
+
+    #[test]
+    fn debug_of_the_flags_does_not_show_the_key() {
+        let cli = Cli::try_parse_from(["blockade", "mock", "--key", "s3cret-mock-key"])
+            .expect("valid flags");
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        let Command::Mock(args) = cli.command else {
+            panic!("not the mock command");
+        };
+        assert_eq!(
+            args.key.map(|key| key.0).as_deref(),
+            Some("s3cret-mock-key")
+        );
     }
 
     #[test]
