@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::input::Format;
 use crate::input::reject_limit::RejectLimit;
-use crate::mock::{AnswerMode, OnDuplicate};
+use crate::mock::{AnswerMode, OnDuplicate, SeedRange, TillRounding};
 use crate::send::concurrency::Concurrency;
 use crate::send::rate::Rate;
 use crate::values::ValueType;
@@ -147,27 +147,73 @@ Examples:
   blockade report blockade-results.jsonl --failed-ids failed.csv
   blockade report --failed-ids - > failed.csv     # the default ledger; CSV on stdout";
 
-const MOCK_EXAMPLES: &str = "\
-Examples:
+const MOCK_EXAMPLES: &str = r#"Examples:
   blockade mock --port 8080 --key test-key
   blockade mock --fail-rate 0.3 --reset-rate 0.05 --latency 20ms..80ms --seed 7
   blockade mock --port 8443 --tls --tls-ca-out mock-ca.pem
-    then: blockade block --base-url https://127.0.0.1:8443 \\
+    then: blockade block --base-url https://127.0.0.1:8443 \
               --ca-cert mock-ca.pem ...
   blockade mock --port 0 --answer records --on-duplicate 400
     (block records; duplicates refused)
   blockade mock --list-ignores-offset   # the list always answers page one
 
 Block list: with --block-list (implied by --record-ids, --answer records,
---on-duplicate 400 and --list-ignores-offset) the imitation keeps every block
-record, and
+--on-duplicate 400|add, --values-per-record K > 1, the seeds and
+--list-ignores-offset) the imitation keeps every block record, and
   GET    /api/v1/crm/block-visitor?offset=0&limit=100   lists them (limit
          at most 1000)
   GET    /api/v1/crm/block-visitor/{id}   shows one (400 if there is none)
   DELETE /api/v1/crm/block-visitor?id={id}   deletes one (affected 1, or 0)
 Without it those calls answer 404 and blocks stay as fast as they can be.
 Blocks accept type contact (IDs), email and ip (strings; checked, IPs made
-canonical).";
+canonical). blockTill is kept and answered as RFC 3339 UTC with milliseconds.
+
+Account state (each flag is also a field of MockConfig's Faults::block_list):
+  blockade mock --seed-records others.jsonl
+    one record a line; blockBy defaults to 2 (someone else), blockTill to +30d
+    (RFC 3339, or an offset from now: -1d has expired a day ago):
+      {"type":"contact","values":[827],"blockTill":"-1d","blockBy":2}
+      {"type":"email","values":["a@b.co","c@d.org"],"blockTill":"+2d"}
+      {"range":"ip:1-200,per=100"}
+    a record as the list answers it ({"data": ...}) seeds as it is; or CSV:
+      type,values,blockTill,blockBy
+      email,a@b.co c@d.org,2030-01-01T00:00:00.000Z,7
+  blockade mock --seed-range contact:1-1000000          # a million records
+  blockade mock --seed-range contact:1-50,till=-1d,by=7  # already expired
+  blockade mock --seed-range email:1-300,per=100
+    (3 records of 100 emails seed1@example.com..; IPs are 10.0.0.0 + N)
+  blockade mock --values-per-record 50 --answer records
+    (a block of 120 new emails makes records of 50, 50 and 20 strings)
+  blockade mock --on-duplicate 400 --on-expired-duplicate add
+    (a live record refuses a second block; an expired one gets a second record)
+  blockade mock --block-till-rounding end-of-day
+    (blockTill 2030-01-01T08:19:24.627Z is kept as 2030-01-01T23:59:59.000Z)
+
+Expired records stay listed with their old blockTill, as Acquire's do. Blocking
+a value again: --on-duplicate decides for a live record, --on-expired-duplicate
+(default: the same) for an expired one. update gives the record the new
+blockTill (an email/IP record's other strings too); 400 refuses the request;
+add makes a second record and leaves the old one listed. DELETE of a record
+unblocks every string it holds.
+
+Admin routes (key required; not counted as the client's requests):
+  GET  /_mock/records?type=email&value=a@b.co   the account's records:
+       {"now", "count", "records": [{"id", "type", "values", "blockTill",
+       "dateCreated", "blockBy", "expired"}]}; filters type, value, id,
+       blockBy, expired=true|false, offset, limit
+  POST /_mock/unblock {"type":"email","values":["a@b.co"]} or {"ids":[3]}
+       deletes every record holding them, as an admin in the web app would:
+       {"affected", "deleted": [record]}
+  POST /_mock/expire  {"ids":[3],"blockTill":"-1d"}   another blockTill
+       (default: a second ago): {"affected", "records": [record]}
+  POST /_mock/seed    {"type":"contact","values":[9]} (seed shapes; an array
+       or JSON Lines too): records made by others, {"created": [ids]}
+  e.g. curl -H 'Authorization: Bearer test-key' -d '{"ids":[3]}' \
+           http://127.0.0.1:8080/_mock/unblock
+GET /_mock/stats adds: routes (requests and statuses per method and path),
+writes (POSTs + DELETEs sent: 0 = no write), expired_records, live_by_block_by,
+records_created, values_updated, duplicates_refused, records_seeded,
+admin_requests, admin_records_deleted, admin_records_retimed."#;
 
 /// The heading of the flags every command takes, apart from each command's own options.
 const GLOBAL: &str = "Global options";
@@ -549,7 +595,7 @@ pub struct MockArgs {
     pub port: u16,
     /// The Bearer key the imitation accepts (else env ACQUIRE_API_KEY, else "test-key").
     #[arg(long, env = "BLOCKADE_MOCK_KEY", hide_env_values = true)]
-    pub key: Option<String>,
+    pub key: Option<MockKey>,
     /// Keep per-ID counts and per-second request counts (for tests; slower).
     #[arg(long)]
     pub record_ids: bool,
@@ -614,18 +660,78 @@ pub struct MockArgs {
     #[arg(long, help_heading = "Block list")]
     pub block_list: bool,
     /// What a block answers: true = {"data": true}; records = {"data": [block record, ...]},
-    /// one per value sent, in order (keeps the block list).
+    /// each record the block created or updated once, in request order (keeps the block
+    /// list).
     #[arg(long, value_enum, default_value_t = AnswerMode::True, help_heading = "Block list")]
     pub answer: AnswerMode,
-    /// Blocking a value that is already blocked: update = new blockTill, same record,
-    /// answered as if created; 400 = ERROR_DUPLICATE_RECORD_FOUND naming it, nothing in
-    /// that request blocked; add = a contact gets another record (keeps the block list).
+    /// Blocking a value that already has a record (expired ones too, unless
+    /// --on-expired-duplicate says otherwise): update = new blockTill, same record, answered
+    /// as if created; 400 = ERROR_DUPLICATE_RECORD_FOUND naming it, nothing in that request
+    /// blocked; add = the value gets another record, the old one stays (400 and add keep
+    /// the block list).
     #[arg(long, value_enum, default_value_t = OnDuplicate::Update, help_heading = "Block list")]
     pub on_duplicate: OnDuplicate,
     /// Fault: the list call ignores `offset` and always answers the first page (keeps the
     /// block list).
     #[arg(long, help_heading = "Block list")]
     pub list_ignores_offset: bool,
+    /// Blocking a value whose only record has expired (its blockTill passed; the record is
+    /// still listed): update, 400 or add, as for --on-duplicate [default: what
+    /// --on-duplicate says].
+    #[arg(long, value_enum, help_heading = "Block list")]
+    pub on_expired_duplicate: Option<OnDuplicate>,
+    /// Emails or IPs per record a block creates: a request's new values go into records of
+    /// K strings each, in order (1 = one record per value; all = one record per request,
+    /// as the docs' example answer). Contact records hold one contact. K > 1 keeps the
+    /// block list.
+    #[arg(long, value_name = "K|all", default_value = "1", value_parser = parse_values_per_record, help_heading = "Block list")]
+    pub values_per_record: usize,
+    /// What a block's blockTill becomes: none = kept to the millisecond; end-of-day =
+    /// 23:59:59.000 of its UTC day, the only form the docs' answers show (their add
+    /// example answers 23:59:59.000Z for 08:19:24.627Z sent). end-of-day keeps the list.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = TillRounding::None, help_heading = "Block list")]
+    pub block_till_rounding: TillRounding,
+    /// Records the account holds before the first request, made by others (blockBy 2
+    /// unless given): JSON Lines or CSV, see below. Repeatable; keeps the block list.
+    #[arg(long, value_name = "FILE", help_heading = "Account state")]
+    pub seed_records: Vec<PathBuf>,
+    /// Generated records made by others: TYPE:FIRST-LAST[,per=K][,till=T][,by=U], e.g.
+    /// contact:1-1000,till=-1d (T: RFC 3339 or an offset from now, +30d by default).
+    /// Repeatable; keeps the block list.
+    #[arg(long, value_name = "SPEC", value_parser = parse_seed_range, help_heading = "Account state")]
+    pub seed_range: Vec<SeedRange>,
+}
+
+/// The imitation's `--key`: `Debug` shows it redacted.
+#[derive(Clone)]
+pub struct MockKey(pub String);
+
+impl From<String> for MockKey {
+    fn from(key: String) -> Self {
+        MockKey(key)
+    }
+}
+
+impl std::fmt::Debug for MockKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// `--values-per-record`: a positive number, or `all`.
+fn parse_values_per_record(text: &str) -> Result<usize, String> {
+    match text.trim() {
+        "all" => Ok(usize::MAX),
+        number => number
+            .parse::<usize>()
+            .ok()
+            .filter(|&k| k > 0)
+            .ok_or_else(|| format!("{text:?} is not a positive number or `all`")),
+    }
+}
+
+fn parse_seed_range(text: &str) -> Result<SeedRange, String> {
+    text.parse()
 }
 
 /// Parses `N/s`, `N/m` or `N/h`.

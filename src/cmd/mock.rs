@@ -2,15 +2,35 @@
 //! fault injection, until Ctrl-C. Prints its URL on stdout (first line) so scripts and tests
 //! can find an ephemeral port; `GET /_mock/stats` reports what it received. With `--tls`
 //! or `--tls-cert/--tls-key` it serves https, so a client's TLS path can be tried locally.
+//! `--seed-records` and `--seed-range` give the account records made by others.
 
 use anyhow::{Context, bail};
 
 use crate::cli::MockArgs;
 use crate::exit::ExitStatus;
-use crate::mock::{BlockListOptions, Faults, MockConfig, MockServer, MockTls};
+use crate::mock::{BlockListOptions, Faults, MockConfig, MockServer, MockTls, Seed};
 
 /// The key the imitation accepts when none is given.
 pub const DEFAULT_MOCK_KEY: &str = "test-key";
+
+/// The block list's options from the flags, the seed files read.
+fn block_list_options(args: &MockArgs) -> anyhow::Result<BlockListOptions> {
+    let mut seed = Vec::new();
+    for path in &args.seed_records {
+        seed.extend(crate::mock::read_seed_file(path)?);
+    }
+    seed.extend(args.seed_range.iter().cloned().map(Seed::Range));
+    Ok(BlockListOptions {
+        keep: args.block_list,
+        answer: args.answer,
+        on_duplicate: args.on_duplicate,
+        on_expired_duplicate: args.on_expired_duplicate,
+        values_per_record: args.values_per_record,
+        list_ignores_offset: args.list_ignores_offset,
+        seed,
+        block_till_rounding: args.block_till_rounding,
+    })
+}
 
 pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
     if !args.host.is_loopback() {
@@ -22,8 +42,11 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
     let key = args
         .key
         .clone()
+        .map(|key| key.0)
         .or_else(|| std::env::var(crate::net::api_key::KEY_ENV).ok())
         .unwrap_or_else(|| DEFAULT_MOCK_KEY.to_owned());
+    // Seed files are read before the port is taken: a bad line is a usage error.
+    let block_list = block_list_options(&args)?;
     let config = MockConfig {
         key,
         record_ids: args.record_ids,
@@ -40,12 +63,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
             poison: args.poison.clone(),
             revoke_after: args.revoke_after,
             seed: args.seed,
-            block_list: BlockListOptions {
-                keep: args.block_list,
-                answer: args.answer,
-                on_duplicate: args.on_duplicate,
-                list_ignores_offset: args.list_ignores_offset,
-            },
+            block_list,
         },
     };
     // Certificates are read (or made) before the port is taken: a bad file is a usage error.
@@ -59,12 +77,15 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
         Some(tls) => MockServer::start_tls(addr, config, tls).await,
         None => MockServer::start(addr, config).await,
     };
-    let server = started.with_context(|| {
-        format!(
-            "cannot listen on {}:{} (is the port in use? try --port 0)",
-            args.host, args.port
-        )
-    })?;
+    let server = match started {
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => bail!("{error}"),
+        started => started.with_context(|| {
+            format!(
+                "cannot listen on {}:{} (is the port in use? try --port 0)",
+                args.host, args.port
+            )
+        })?,
+    };
     let ca_file = match server.ca_pem() {
         Some(pem) => {
             let path = args.tls_ca_out.clone().unwrap_or_else(|| {
@@ -93,6 +114,15 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
             path.display()
         );
     }
+    let seeded = server.stats();
+    if seeded.records_seeded > 0 {
+        banner += &format!(
+            "  account seeded with {} ({} expired)   GET {}/_mock/records\n",
+            crate::values::count::plural(seeded.records_seeded, "record"),
+            seeded.expired_records,
+            server.base_url()
+        );
+    }
     crate::job::output::print_stdout(&banner);
     if let Some(path) = &ca_file {
         eprintln!(
@@ -112,4 +142,112 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
         crate::ui::summary::plural(stats.ids_blocked, "ID")
     ));
     Ok(ExitStatus::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::mock::{Kind, OnDuplicate, SeedRange, SeedRecord, SeedTill};
+    use clap::Parser;
+
+    fn options(flags: &[&str]) -> anyhow::Result<BlockListOptions> {
+        let cli = Cli::try_parse_from(["blockade", "mock"].iter().chain(flags))?;
+        match cli.command {
+            Command::Mock(args) => block_list_options(&args),
+            _ => anyhow::bail!("not the mock command"),
+        }
+    }
+
+    #[test]
+    fn account_state_flags_reach_the_block_list_options() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let file = dir.path().join("others.jsonl");
+        std::fs::write(
+            &file,
+            "{\"type\":\"ip\",\"values\":[\"::1\"],\"blockTill\":\"-1d\"}\n",
+        )
+        .expect("write");
+        let file = file.to_str().expect("UTF-8 path");
+        let options = options(&[
+            "--seed-records",
+            file,
+            "--seed-range",
+            "contact:1-5,till=-1h",
+            "--seed-range",
+            "email:1-4,per=2",
+            "--on-duplicate",
+            "400",
+            "--on-expired-duplicate",
+            "add",
+            "--values-per-record",
+            "all",
+            "--block-till-rounding",
+            "end-of-day",
+        ])
+        .expect("valid flags");
+        assert_eq!(options.on_duplicate, OnDuplicate::Reject);
+        assert_eq!(options.on_expired_duplicate, Some(OnDuplicate::Add));
+        assert_eq!(options.values_per_record, usize::MAX);
+        assert_eq!(
+            options.block_till_rounding,
+            crate::mock::TillRounding::EndOfDay
+        );
+        assert_eq!(
+            options.seed,
+            [
+                Seed::Record(
+                    SeedRecord::ips(["::1"]).till(SeedTill::FromNow(chrono::TimeDelta::days(-1)))
+                ),
+                Seed::Range(SeedRange {
+                    block_till: SeedTill::FromNow(chrono::TimeDelta::hours(-1)),
+                    ..SeedRange::contacts(1, 5)
+                }),
+                Seed::Range(SeedRange {
+                    kind: Kind::Email,
+                    per_record: 2,
+                    ..SeedRange::contacts(1, 4)
+                }),
+            ]
+        );
+        assert!(options.keeps_list(false));
+    }
+
+    #[test]
+    fn debug_of_the_flags_does_not_show_the_key() {
+        let cli = Cli::try_parse_from(["blockade", "mock", "--key", "s3cret-mock-key"])
+            .expect("valid flags");
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        let Command::Mock(args) = cli.command else {
+            panic!("not the mock command");
+        };
+        assert_eq!(
+            args.key.map(|key| key.0).as_deref(),
+            Some("s3cret-mock-key")
+        );
+    }
+
+    #[test]
+    fn defaults_keep_the_fast_path_and_bad_values_are_refused() {
+        let plain = options(&[]).expect("no flags");
+        assert_eq!(plain, BlockListOptions::default());
+        assert!(!plain.keeps_list(false));
+        assert_eq!(
+            options(&["--values-per-record", "3"])
+                .map(|o| o.values_per_record)
+                .ok(),
+            Some(3)
+        );
+        for bad in [
+            &["--values-per-record", "0"][..],
+            &["--seed-range", "contact:0-3"],
+            &["--seed-range", "visitor:1-3"],
+            &["--on-expired-duplicate", "ignore"],
+            &["--seed-records", "/nonexistent/seed.jsonl"],
+        ] {
+            assert!(options(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The mock's routes: `POST /api/v1/crm/block-visitor` imitating Acquire (the list, get
-//! and delete calls are in `records.rs`), plus `GET /_mock/stats`, `GET /_mock/health` and
-//! a JSON 404 for anything else.
+//! and delete calls are in `records.rs`), plus `GET /_mock/stats`, `GET /_mock/health`,
+//! the admin routes of `admin.rs` and a JSON 404 for anything else.
 //!
 //! Constraint: the checks run in a fixed order (reset, key, rate limit, body, latency,
 //! server failure, `{"data": false}`, success) so that tests and clients can predict
@@ -18,11 +18,12 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::admin;
 use super::blocklist::{BlockList, Kind};
 use super::faults::{Revocation, ServerFailure};
 use super::limiter::{Limiter, retry_after_secs};
 use super::records;
-use super::stats::{Stats, StatsRecorder};
+use super::stats::{Route, Stats, StatsRecorder};
 use super::{Faults, MockConfig};
 
 /// The path of Acquire's block endpoint.
@@ -76,6 +77,11 @@ impl MockState {
         &self.faults
     }
 
+    /// The expected key (never printed).
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
     /// The counters plus the block list's figures.
     pub(crate) fn snapshot(&self) -> Stats {
         let mut stats = self.stats.snapshot();
@@ -97,6 +103,10 @@ pub(crate) fn router(state: Arc<MockState>) -> Router {
         .route(records::RECORD_PATH, get(records::get_one))
         .route("/_mock/stats", get(stats))
         .route("/_mock/health", get(health))
+        .route("/_mock/records", get(admin::list_records))
+        .route("/_mock/seed", post(admin::add_seeds))
+        .route("/_mock/unblock", post(admin::unblock))
+        .route("/_mock/expire", post(admin::expire))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(state)
@@ -384,7 +394,7 @@ pub(crate) fn parse_block_request<'a>(
 
 /// Why a request was refused for its credentials.
 #[derive(Debug, thiserror::Error)]
-enum Unauthorized {
+pub(crate) enum Unauthorized {
     #[error("missing Authorization header; send `Authorization: Bearer <API key>`")]
     Missing,
     #[error("invalid API key; send `Authorization: Bearer <API key>` with the account's key")]
@@ -394,7 +404,7 @@ enum Unauthorized {
 }
 
 // The key sent is never echoed back: it may be a real one sent to the wrong place.
-fn check_key(headers: &HeaderMap, key: &str) -> Result<(), Unauthorized> {
+pub(crate) fn check_key(headers: &HeaderMap, key: &str) -> Result<(), Unauthorized> {
     let sent = headers
         .get(header::AUTHORIZATION)
         .ok_or(Unauthorized::Missing)?;
@@ -408,7 +418,7 @@ async fn block_visitor(State(state): State<Arc<MockState>>, request: Request) ->
     let sequence = state.stats.on_arrival();
     let _in_flight = state.stats.enter();
     let (status, response) = answer_block(&state, sequence, request).await;
-    state.stats.record_status(status);
+    state.stats.record_route_status(Route::Block, status);
     response
 }
 
@@ -624,7 +634,7 @@ async fn health() -> Response {
 
 async fn not_found(method: Method, uri: Uri) -> Response {
     let message = format!(
-        "no route for {method} {}; the mock serves POST, GET and DELETE {BLOCK_PATH}, GET {BLOCK_PATH}/{{id}}, GET /_mock/stats and GET /_mock/health",
+        "no route for {method} {}; the mock serves POST, GET and DELETE {BLOCK_PATH}, GET {BLOCK_PATH}/{{id}}, GET /_mock/stats, GET /_mock/health, GET /_mock/records, POST /_mock/seed, /_mock/unblock and /_mock/expire",
         uri.path()
     );
     error_answer(StatusCode::NOT_FOUND, "ERROR_NOT_FOUND", &message).1

@@ -6,12 +6,20 @@
 //! drives each hyper connection itself: a response marked `DropConnection`
 //! becomes a service error, and hyper closes the connection without writing anything.
 //! The rest is an ordinary axum `Router`.
+//!
+//! The imitation is also an account with a state: records made by others (seeds),
+//! expired records still listed, email/IP records holding several strings, and admin
+//! routes (`/_mock/records`, `/_mock/unblock`, `/_mock/expire`, `/_mock/seed`; the same
+//! as [`MockServer::records`] and its neighbours in-process) that act behind the
+//! client's back.
 
+mod admin;
 mod blocklist;
 mod endpoint;
 mod faults;
 mod limiter;
 mod records;
+mod seed;
 mod stats;
 mod tls;
 
@@ -34,11 +42,18 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use blocklist::{AnswerMode, BlockListOptions, OnDuplicate};
+pub use admin::{MockRecord, RecordQuery, RecordValues, Selector};
+pub use blocklist::{
+    AnswerMode, BLOCK_BY, BlockListOptions, Kind, OTHER_USER, OnDuplicate, TillRounding,
+};
 pub use endpoint::BLOCK_PATH;
 pub use faults::Faults;
 pub use limiter::LimitKind;
-pub use stats::Stats;
+pub use seed::{
+    MAX_RANGE_VALUES, Seed, SeedFileError, SeedRange, SeedRecord, SeedTill, SeedValues,
+    read_seed_file,
+};
+pub use stats::{RouteStats, Stats};
 pub use tls::{LOOPBACK_NAMES, MockTls, TlsSetupError};
 
 use endpoint::{DropConnection, MockState};
@@ -114,9 +129,21 @@ impl MockServer {
         config: MockConfig,
         tls: Option<MockTls>,
     ) -> std::io::Result<MockServer> {
+        let mut config = config;
+        // The seeds go into the list once; the state does not keep a second copy.
+        let seeds = std::mem::take(&mut config.faults.block_list.seed);
+        config.faults.block_list.keep |= !seeds.is_empty();
+        let state = Arc::new(MockState::new(config));
+        if !seeds.is_empty() {
+            records::seed(&state, &seeds).map_err(|why| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("mock seeds: {why}"),
+                )
+            })?;
+        }
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(MockState::new(config));
         let stop = CancellationToken::new();
         let connections = TaskTracker::new();
         let accept_loop = tokio::spawn(accept_loop(
@@ -164,6 +191,57 @@ impl MockServer {
     /// A snapshot of the counters, the same data as `GET /_mock/stats`.
     pub fn stats(&self) -> Stats {
         self.state.snapshot()
+    }
+
+    /// The account's records that `query` selects (all: `RecordQuery::default()`), in id
+    /// order, the same data as `GET /_mock/records`. Empty when no list is kept.
+    pub fn records(&self, query: &RecordQuery) -> Vec<MockRecord> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        self.state
+            .block_list
+            .as_ref()
+            .map_or_else(Vec::new, |list| query.run(&records::lock(list), now_ms).1)
+    }
+
+    /// The records holding `value` (a contact ID in decimal, an email, an IP) of `kind`.
+    pub fn records_holding(&self, kind: Kind, value: &str) -> Vec<MockRecord> {
+        self.records(&RecordQuery {
+            kind: Some(kind),
+            value: Some(value.to_owned()),
+            ..RecordQuery::default()
+        })
+    }
+
+    /// Deletes the records `selector` names behind the client's back, as an admin in the
+    /// web app would (`POST /_mock/unblock`); returns them as they were.
+    pub fn unblock(&self, selector: &Selector) -> Vec<MockRecord> {
+        self.state.stats.on_admin();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        self.state
+            .block_list
+            .as_ref()
+            .map_or_else(Vec::new, |list| {
+                admin::delete(&mut records::lock(list), selector, now_ms)
+            })
+    }
+
+    /// Gives the records `selector` names the `blockTill` `till` (`POST /_mock/expire`);
+    /// returns them as they are now.
+    pub fn expire(&self, selector: &Selector, till: SeedTill) -> Vec<MockRecord> {
+        self.state.stats.on_admin();
+        self.state
+            .block_list
+            .as_ref()
+            .map_or_else(Vec::new, |list| {
+                admin::retime(&mut records::lock(list), selector, till, chrono::Utc::now())
+            })
+    }
+
+    /// Adds records made by others (`POST /_mock/seed`); returns their ids. All or
+    /// nothing; an error when no list is kept.
+    pub fn seed(&self, seeds: &[Seed]) -> Result<Vec<u64>, String> {
+        self.state.stats.on_admin();
+        records::seed(&self.state, seeds)
     }
 
     /// Stops accepting, lets requests being handled finish, closes idle connections.

@@ -6,6 +6,8 @@
 //! `{"error": {"code", "message"}}`; they put `ERROR_RECORD_NOT_FOUND` under 400, so an
 //! unknown record id is a 400, not a 404 (which clients take as "wrong account"). The get
 //! page's record has no `user`; the list's and the block's do: both as documented.
+//! `blockTill` is kept and answered in the docs' form (RFC 3339, UTC, milliseconds),
+//! whatever RFC 3339 form the block sent; a record stays listed after it has passed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -16,11 +18,14 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::blocklist::{AnswerMode, BlockList, Blocked, Duplicate, Kind, RecordView, Values};
+use super::blocklist::{
+    AnswerMode, BLOCK_BY, BlockList, Blocked, Duplicate, Kind, RecordView, Values,
+};
 use super::endpoint::{
     self, BLOCK_PATH, BlockRequest, MockState, RequestData, error_answer, json_bytes, quoted,
 };
-use super::stats::{Call, Stats};
+use super::seed::{self, Seed};
+use super::stats::{Call, Route, Stats};
 
 /// The path of one record, as the router spells it.
 pub(crate) const RECORD_PATH: &str = "/api/v1/crm/block-visitor/{id}";
@@ -43,7 +48,25 @@ pub(crate) fn add_list_stats(list: &BlockList, stats: &mut Stats) {
         .map(|&kind| (kind.as_str().to_owned(), list.live_of(kind)))
         .filter(|&(_, count)| count > 0)
         .collect();
-    stats.records_deleted = list.deleted();
+    stats.expired_records = list.expired(chrono::Utc::now().timestamp_millis());
+    stats.live_by_block_by = list.live_by_user().clone();
+    let counts = list.counts();
+    stats.records_deleted = counts.deleted;
+    stats.records_created = counts.created;
+    stats.values_updated = counts.updated;
+    stats.duplicates_refused = counts.refused;
+    stats.records_seeded = counts.seeded;
+    stats.admin_records_deleted = counts.admin_deleted;
+    stats.admin_records_retimed = counts.admin_retimed;
+}
+
+/// Adds the seeds to the imitation's block list (which they make it keep).
+pub(crate) fn seed(state: &MockState, seeds: &[Seed]) -> Result<Vec<u64>, String> {
+    let list = state
+        .block_list
+        .as_ref()
+        .ok_or("this imitation keeps no block list to seed")?;
+    seed::apply(&mut lock(list), seeds, chrono::Utc::now())
 }
 
 /// The end of a block when the list is kept: duplicates, then the revocation count,
@@ -62,26 +85,35 @@ pub(crate) fn block(
             (*kind, Values::Texts(*kind, &texts))
         }
     };
+    // Checked by `parse_block_request`; kept to the millisecond, in UTC.
+    let till_ms = chrono::DateTime::parse_from_rfc3339(&block.block_till)
+        .map_or(0, |till| till.timestamp_millis());
+    let till_ms = options.block_till_rounding.apply(till_ms);
+    let now_ms = chrono::Utc::now().timestamp_millis();
     let mut list = lock(list);
-    if options.on_duplicate == super::OnDuplicate::Reject
-        && let Err(duplicate) = list.check(values)
-    {
+    if let Err(duplicate) = list.check(values, now_ms, options) {
+        list.count_refused();
         return duplicate_answer(kind, &duplicate);
     }
     if !endpoint::claim_success(state) {
         return endpoint::revoked(state);
     }
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    let ids = match list.block(values, &block.block_till, now_ms, options.on_duplicate) {
+    let ids = match list.block(values, till_ms, now_ms, options) {
         Ok(ids) => ids,
-        Err(duplicate) => return duplicate_answer(kind, &duplicate),
+        Err(duplicate) => {
+            list.count_refused();
+            return duplicate_answer(kind, &duplicate);
+        }
     };
     endpoint::record_blocked(&state.stats, block);
     match options.answer {
         AnswerMode::True => (200, endpoint::blocked_true()),
         AnswerMode::Records => {
+            // Each record once, in the order of its first value.
+            let mut seen = std::collections::HashSet::with_capacity(ids.len());
             let records: Vec<Value> = ids
                 .iter()
+                .filter(|&&id| seen.insert(id))
                 .filter_map(|&id| list.get(id))
                 .map(|record| record_json(&record, true))
                 .collect();
@@ -97,6 +129,9 @@ fn duplicate_answer(kind: Kind, duplicate: &Duplicate) -> (u16, Response) {
         Kind::Email | Kind::Ip => quoted(&duplicate.value),
     };
     let what = match duplicate.record {
+        Some(record) if duplicate.expired => {
+            format!("already has block record {record} (expired, still listed)")
+        }
         Some(record) => format!("is already blocked (block record {record})"),
         None => "appears twice in this request".to_owned(),
     };
@@ -117,11 +152,9 @@ fn duplicate_answer(kind: Kind, duplicate: &Duplicate) -> (u16, Response) {
 fn record_json(record: &RecordView<'_>, with_user: bool) -> Value {
     let data = match record.blocked {
         Blocked::Contact(id) => json!({ "id": id, "ip": "", "email": "", "phone": "" }),
-        Blocked::Text(text) => json!([text]),
+        Blocked::Texts(texts) => json!(texts),
     };
-    let created = chrono::DateTime::from_timestamp_millis(record.created_ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default();
+    let created = super::blocklist::format_ms(record.created_ms);
     let mut value = json!({
         "id": record.id,
         "type": record.kind.as_str(),
@@ -131,15 +164,26 @@ fn record_json(record: &RecordView<'_>, with_user: bool) -> Value {
         "blockBy": record.block_by,
     });
     if with_user && let Some(object) = value.as_object_mut() {
+        let (name, email) = if record.block_by == BLOCK_BY {
+            (
+                "Mock API user".to_owned(),
+                "api-user@example.com".to_owned(),
+            )
+        } else {
+            (
+                format!("Mock web-app user {}", record.block_by),
+                format!("user-{}@example.com", record.block_by),
+            )
+        };
         object.insert(
             "user".to_owned(),
             json!({
                 "id": record.block_by,
                 "type": "user",
-                "name": "Mock API user",
-                "firstName": "Mock API user",
+                "name": name,
+                "firstName": name,
                 "lastName": "",
-                "email": "api-user@example.com",
+                "email": email,
                 "photo": "",
             }),
         );
@@ -165,7 +209,7 @@ fn no_list() -> (u16, Response) {
 }
 
 /// The query string's parameters; a malformed one is a 400.
-fn query_params(uri: &Uri) -> Result<HashMap<String, String>, String> {
+pub(crate) fn query_params(uri: &Uri) -> Result<HashMap<String, String>, String> {
     Query::<HashMap<String, String>>::try_from_uri(uri)
         .map(|Query(params)| params)
         .map_err(|error| format!("malformed query string ({error})"))
@@ -194,7 +238,11 @@ pub(crate) async fn list(
     uri: Uri,
 ) -> Response {
     let sequence = state.stats.on_call(Call::List);
-    counted(&state, answer_list(&state, sequence, &headers, &uri).await)
+    counted(
+        &state,
+        Call::List,
+        answer_list(&state, sequence, &headers, &uri).await,
+    )
 }
 
 async fn answer_list(
@@ -227,11 +275,15 @@ async fn answer_list(
 
 /// The answer of a list, get or delete call (a success or a fault alike), its status
 /// counted in the stats.
-fn counted(state: &MockState, answer: Result<(u16, Response), (u16, Response)>) -> Response {
+fn counted(
+    state: &MockState,
+    call: Call,
+    answer: Result<(u16, Response), (u16, Response)>,
+) -> Response {
     let (status, response) = match answer {
         Ok(answer) | Err(answer) => answer,
     };
-    state.stats.record_status(status);
+    state.stats.record_route_status(Route::from(call), status);
     response
 }
 
@@ -242,7 +294,11 @@ pub(crate) async fn get_one(
     uri: Uri,
 ) -> Response {
     let sequence = state.stats.on_call(Call::Get);
-    counted(&state, answer_get(&state, sequence, &headers, &uri).await)
+    counted(
+        &state,
+        Call::Get,
+        answer_get(&state, sequence, &headers, &uri).await,
+    )
 }
 
 async fn answer_get(
@@ -280,8 +336,8 @@ async fn answer_get(
     Ok((200, json_answer(&body)))
 }
 
-/// `DELETE /api/v1/crm/block-visitor?id=N`: `affected` 1 when the record was deleted,
-/// 0 when there was none (a 200 either way, as documented).
+/// `DELETE /api/v1/crm/block-visitor?id=N`: `affected` 1 when the record was deleted
+/// (all its values unblocked), 0 when there was none (a 200 either way, as documented).
 pub(crate) async fn delete(
     State(state): State<Arc<MockState>>,
     headers: HeaderMap,
@@ -290,6 +346,7 @@ pub(crate) async fn delete(
     let sequence = state.stats.on_call(Call::Delete);
     counted(
         &state,
+        Call::Delete,
         answer_delete(&state, sequence, &headers, &uri).await,
     )
 }
@@ -328,6 +385,8 @@ async fn answer_delete(
             "message": "",
             "protocol41": true,
             "changedRows": 0,
+            "parse": {},
+            "write": {},
         },
         "affected": affected,
     } } });

@@ -58,6 +58,52 @@ pub struct Stats {
     /// Records deleted (DELETE answered `affected: 1`).
     #[serde(default)]
     pub records_deleted: u64,
+    /// Requests that may change the account: POSTs to the block endpoint plus DELETEs,
+    /// whatever their answer. 0 means the client sent no write.
+    #[serde(default)]
+    pub writes: u64,
+    /// Per route ("POST /api/v1/crm/block-visitor", "DELETE /api/v1/crm/block-visitor",
+    /// "GET /api/v1/crm/block-visitor", "GET /api/v1/crm/block-visitor/{id}"): its requests
+    /// and their answers by status. Routes never called are left out.
+    #[serde(default)]
+    pub routes: BTreeMap<String, RouteStats>,
+    /// Live records whose `blockTill` has passed (still listed; counted in `live_records`).
+    #[serde(default)]
+    pub expired_records: u64,
+    /// Live records by the user who blocked them (1: through the API; others: seeded).
+    #[serde(default)]
+    pub live_by_block_by: BTreeMap<u32, u64>,
+    /// Records created by the client's blocks.
+    #[serde(default)]
+    pub records_created: u64,
+    /// Values the client blocked again whose existing record took the new `blockTill`
+    /// (`--on-duplicate update`).
+    #[serde(default)]
+    pub values_updated: u64,
+    /// Blocks answered 400 `ERROR_DUPLICATE_RECORD_FOUND`.
+    #[serde(default)]
+    pub duplicates_refused: u64,
+    /// Calls to the `/_mock/` admin routes other than stats and health (not counted above).
+    #[serde(default)]
+    pub admin_requests: u64,
+    /// Records added by seeds (at start and through `/_mock/seed`).
+    #[serde(default)]
+    pub records_seeded: u64,
+    /// Records deleted behind the client's back (`/_mock/unblock`).
+    #[serde(default)]
+    pub admin_records_deleted: u64,
+    /// Records given another `blockTill` behind the client's back (`/_mock/expire`).
+    #[serde(default)]
+    pub admin_records_retimed: u64,
+}
+
+/// One route's figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteStats {
+    /// Requests, whatever their answer.
+    pub requests: u64,
+    /// Answers by HTTP status (0: connection dropped).
+    pub by_status: BTreeMap<u16, u64>,
 }
 
 /// The calls besides a block, each counted on its own.
@@ -66,6 +112,39 @@ pub(crate) enum Call {
     List,
     Get,
     Delete,
+}
+
+/// The API's routes, each counted on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    Block,
+    List,
+    Get,
+    Delete,
+}
+
+impl Route {
+    const ALL: [Route; 4] = [Route::Block, Route::List, Route::Get, Route::Delete];
+
+    /// Its name in `Stats::routes`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Route::Block => "POST /api/v1/crm/block-visitor",
+            Route::List => "GET /api/v1/crm/block-visitor",
+            Route::Get => "GET /api/v1/crm/block-visitor/{id}",
+            Route::Delete => "DELETE /api/v1/crm/block-visitor",
+        }
+    }
+}
+
+impl From<Call> for Route {
+    fn from(call: Call) -> Route {
+        match call {
+            Call::List => Route::List,
+            Call::Get => Route::Get,
+            Call::Delete => Route::Delete,
+        }
+    }
 }
 
 /// The statuses the endpoint can answer, each with its own lock-free counter.
@@ -90,6 +169,10 @@ pub(crate) struct StatsRecorder {
     connections: AtomicU64,
     /// List, get, delete calls (indexed by `Call as usize`).
     calls: [AtomicU64; 3],
+    /// Answers by route (`Route as usize`) and status (as `by_status`); others in the map.
+    route_statuses: [[AtomicU64; COUNTED_STATUSES.len()]; 4],
+    route_other_statuses: Mutex<BTreeMap<(usize, u16), u64>>,
+    admin: AtomicU64,
     detail: Option<Mutex<DetailedRecord>>,
 }
 
@@ -128,6 +211,9 @@ impl StatsRecorder {
             max_in_flight: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             calls: std::array::from_fn(|_| AtomicU64::new(0)),
+            route_statuses: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            route_other_statuses: Mutex::new(BTreeMap::new()),
+            admin: AtomicU64::new(0),
             detail: record_ids.then(|| Mutex::new(DetailedRecord::default())),
         }
     }
@@ -159,6 +245,26 @@ impl StatsRecorder {
     pub(crate) fn on_call(&self, call: Call) -> u64 {
         let n = self.calls[call as usize].fetch_add(1, Ordering::Relaxed);
         (1 << 62) | ((call as u64) << 56) | (n & ((1 << 56) - 1))
+    }
+
+    /// Counts a call to an admin route.
+    pub(crate) fn on_admin(&self) {
+        self.admin.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one answer of `route`, in `by_status` and in the route's own figures.
+    pub(crate) fn record_route_status(&self, route: Route, status: u16) {
+        self.record_status(status);
+        match COUNTED_STATUSES.iter().position(|&known| known == status) {
+            Some(slot) => {
+                self.route_statuses[route as usize][slot].fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                *lock(&self.route_other_statuses)
+                    .entry((route as usize, status))
+                    .or_insert(0) += 1;
+            }
+        }
     }
 
     /// Counts an accepted connection.
@@ -251,6 +357,39 @@ impl StatsRecorder {
             delete_requests: self.calls[Call::Delete as usize].load(Ordering::Relaxed),
             ..Stats::default()
         };
+        stats.writes = stats.requests + stats.delete_requests;
+        stats.admin_requests = self.admin.load(Ordering::Relaxed);
+        let other_routes = lock(&self.route_other_statuses).clone();
+        for route in Route::ALL {
+            let requests = match route {
+                Route::Block => stats.requests,
+                Route::List => stats.list_requests,
+                Route::Get => stats.get_requests,
+                Route::Delete => stats.delete_requests,
+            };
+            if requests == 0 {
+                continue;
+            }
+            let mut by_status: BTreeMap<u16, u64> = COUNTED_STATUSES
+                .iter()
+                .zip(&self.route_statuses[route as usize])
+                .map(|(&status, count)| (status, count.load(Ordering::Relaxed)))
+                .filter(|&(_, count)| count > 0)
+                .collect();
+            by_status.extend(
+                other_routes
+                    .iter()
+                    .filter(|((r, _), _)| *r == route as usize)
+                    .map(|(&(_, status), &count)| (status, count)),
+            );
+            stats.routes.insert(
+                route.name().to_owned(),
+                RouteStats {
+                    requests,
+                    by_status,
+                },
+            );
+        }
         if let Some(detail) = &self.detail {
             let detail = lock(detail);
             stats.unique_ids_blocked = detail.ids.len() as u64;
@@ -369,6 +508,50 @@ mod tests {
         );
         assert_eq!(stats.ids_blocked, 3);
         assert_eq!(stats.batch_sizes, BTreeMap::from([(3, 1)]));
+    }
+
+    #[test]
+    fn routes_count_their_own_answers_and_writes_add_posts_and_deletes() {
+        let recorder = StatsRecorder::new(false);
+        recorder.on_arrival();
+        recorder.record_route_status(Route::Block, 200);
+        recorder.on_call(Call::Delete);
+        recorder.record_route_status(Route::Delete, 418);
+        recorder.on_call(Call::List);
+        recorder.on_call(Call::List);
+        recorder.record_route_status(Route::List, 200);
+        recorder.record_route_status(Route::List, 0);
+        recorder.on_admin();
+        let stats = recorder.snapshot();
+        assert_eq!((stats.writes, stats.admin_requests), (2, 1));
+        assert_eq!(
+            stats.by_status,
+            BTreeMap::from([(0, 1), (200, 2), (418, 1)])
+        );
+        let route = |name: &str| stats.routes.get(name).cloned().unwrap_or_default();
+        assert_eq!(
+            route("POST /api/v1/crm/block-visitor"),
+            RouteStats {
+                requests: 1,
+                by_status: BTreeMap::from([(200, 1)])
+            }
+        );
+        assert_eq!(
+            route("DELETE /api/v1/crm/block-visitor").by_status,
+            BTreeMap::from([(418, 1)])
+        );
+        assert_eq!(
+            route("GET /api/v1/crm/block-visitor"),
+            RouteStats {
+                requests: 2,
+                by_status: BTreeMap::from([(0, 1), (200, 1)])
+            }
+        );
+        assert!(
+            !stats
+                .routes
+                .contains_key("GET /api/v1/crm/block-visitor/{id}")
+        );
     }
 
     #[test]

@@ -991,3 +991,760 @@ async fn without_a_kept_list_blocks_stay_fast_and_list_calls_say_how_to_get_one(
     assert_eq!((stats.live_records, stats.ids_blocked), (0, 2));
     server.shutdown().await;
 }
+
+// ---- the account's state: seeds, expiry, multi-value records, admin routes ----
+
+const AUTH: &str = "Bearer test-key-5ecret";
+
+/// A request with the key, optionally with a JSON body; `auth` replaces the key's header.
+async fn send(
+    client: &reqwest::Client,
+    server: &MockServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+    auth: Option<&str>,
+) -> Answer {
+    let mut request = client.request(method, format!("{}{path}", server.base_url()));
+    if let Some(auth) = auth.or(Some(AUTH)).filter(|a| !a.is_empty()) {
+        request = request.header("authorization", auth);
+    }
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.expect("mock answers");
+    let status = response.status().as_u16();
+    let body = response.json::<Value>().await.expect("a JSON answer");
+    Answer { status, body }
+}
+
+async fn admin_get(client: &reqwest::Client, server: &MockServer, query: &str) -> Answer {
+    let path = format!("/_mock/records{query}");
+    send(client, server, reqwest::Method::GET, &path, None, None).await
+}
+
+async fn admin_post(
+    client: &reqwest::Client,
+    server: &MockServer,
+    route: &str,
+    body: Value,
+) -> Answer {
+    let path = format!("/_mock/{route}");
+    send(
+        client,
+        server,
+        reqwest::Method::POST,
+        &path,
+        Some(body),
+        None,
+    )
+    .await
+}
+
+fn seeded(seed: Vec<Seed>, block_list: BlockListOptions) -> MockConfig {
+    with_list(BlockListOptions { seed, ..block_list })
+}
+
+/// The values of the records in a `/_mock/records` answer, by record id.
+fn values_by_id(answer: &Answer) -> BTreeMap<u64, Value> {
+    answer.body["records"]
+        .as_array()
+        .map(|records| {
+            records
+                .iter()
+                .filter_map(|r| Some((r["id"].as_u64()?, r["values"].clone())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn days(n: i64) -> SeedTill {
+    SeedTill::FromNow(chrono::TimeDelta::days(n))
+}
+
+#[tokio::test]
+async fn seeded_records_are_the_accounts_before_the_first_request() {
+    let server = start(seeded(
+        vec![
+            SeedRecord::contact(827).into(),
+            SeedRecord::emails(["10.10.10.10", "11.11.11.11"])
+                .till(SeedTill::At(
+                    "2020-03-26T23:59:59Z".parse().expect("a time"),
+                ))
+                .by(7)
+                .into(),
+            "ip:1-3,per=2,by=1"
+                .parse::<SeedRange>()
+                .expect("range")
+                .into(),
+        ],
+        BlockListOptions::default(),
+    ))
+    .await;
+    let client = client();
+    let list = get(&client, &server, BLOCK_PATH).await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["data"]["count"], 4);
+    let records = &list.body["data"]["data"];
+    assert_eq!(record_ids(records), [1, 2, 3, 4]);
+    assert_eq!(records[0]["data"]["id"], 827);
+    assert_eq!(records[0]["blockBy"], OTHER_USER);
+    assert_eq!(records[0]["user"]["id"], OTHER_USER);
+    // The docs' record 6: an email record holding two strings, long expired, still listed.
+    assert_eq!(records[1]["type"], "email");
+    assert_eq!(records[1]["data"], json!(["10.10.10.10", "11.11.11.11"]));
+    assert_eq!(records[1]["blockTill"], "2020-03-26T23:59:59.000Z");
+    assert_eq!(records[1]["blockBy"], 7);
+    assert_eq!(records[2]["data"], json!(["10.0.0.1", "10.0.0.2"]));
+    assert_eq!(records[3]["data"], json!(["10.0.0.3"]));
+    assert_eq!(records[3]["blockBy"], BLOCK_BY);
+    let one = get(&client, &server, &format!("{BLOCK_PATH}/2")).await;
+    assert_eq!(
+        one.body["data"]["data"],
+        json!(["10.10.10.10", "11.11.11.11"])
+    );
+
+    let stats = server.stats();
+    assert_eq!((stats.records_seeded, stats.records_created), (4, 0));
+    assert_eq!((stats.live_records, stats.expired_records), (4, 1));
+    assert_eq!(
+        stats.live_by_block_by,
+        BTreeMap::from([(BLOCK_BY, 2), (OTHER_USER, 1), (7, 1)])
+    );
+    assert_eq!(stats.writes, 0, "seeds are not the client's writes");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bad_seed_stops_the_start_and_names_itself() {
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let started = MockServer::start(
+        loopback,
+        seeded(
+            vec![
+                SeedRecord::contact(1).into(),
+                SeedRecord::ips(["nope"]).into(),
+            ],
+            BlockListOptions::default(),
+        ),
+    )
+    .await;
+    let error = started.expect_err("a bad seed");
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(error.to_string().contains("seed 2"), "{error}");
+    assert!(error.to_string().contains("\"nope\""), "{error}");
+}
+
+#[tokio::test]
+async fn expired_records_stay_listed_and_every_rule_applies_to_them_and_to_live_ones() {
+    let client = client();
+    for rule in [OnDuplicate::Update, OnDuplicate::Reject, OnDuplicate::Add] {
+        for (contact, expired) in [(10_u64, true), (20, false)] {
+            let server = start(seeded(
+                vec![
+                    SeedRecord::contact(10).till(days(-1)).into(),
+                    SeedRecord::contact(20).till(days(1)).into(),
+                ],
+                BlockListOptions {
+                    on_duplicate: rule,
+                    answer: AnswerMode::Records,
+                    ..BlockListOptions::default()
+                },
+            ))
+            .await;
+            let case = format!(
+                "{rule:?} on an {} record",
+                if expired { "expired" } else { "live" }
+            );
+            let answer = post(&client, &server, body_till(&[contact], LATER)).await;
+            let holding = server.records_holding(Kind::Contact, &contact.to_string());
+            let stats = server.stats();
+            match rule {
+                OnDuplicate::Update => {
+                    assert_eq!(answer.status, 200, "{case}");
+                    let old = if expired { 1 } else { 2 };
+                    assert_eq!(record_ids(&answer.body["data"]), [old], "{case}");
+                    assert_eq!(answer.body["data"][0]["blockTill"], LATER, "{case}");
+                    assert_eq!(holding.len(), 1, "{case}");
+                    assert!(!holding[0].expired, "{case}");
+                    assert_eq!(holding[0].block_by, OTHER_USER, "{case}: still the other's");
+                    assert_eq!((stats.values_updated, stats.records_created), (1, 0));
+                }
+                OnDuplicate::Reject => {
+                    assert_eq!(
+                        (answer.status, error_code(&answer)),
+                        (400, "ERROR_DUPLICATE_RECORD_FOUND"),
+                        "{case}"
+                    );
+                    let message = answer.body["error"]["message"].as_str().unwrap_or("");
+                    assert_eq!(message.contains("expired"), expired, "{case}: {message}");
+                    assert_eq!(holding.len(), 1, "{case}");
+                    assert_eq!(holding[0].expired, expired, "{case}");
+                    assert_eq!(stats.duplicates_refused, 1);
+                }
+                OnDuplicate::Add => {
+                    assert_eq!(record_ids(&answer.body["data"]), [3], "{case}");
+                    let states: Vec<(u64, bool)> =
+                        holding.iter().map(|r| (r.id, r.expired)).collect();
+                    let old = if expired { 1 } else { 2 };
+                    assert_eq!(states, [(old, expired), (3, false)], "{case}");
+                    assert_eq!(stats.records_created, 1);
+                }
+            }
+            // The old record is still listed (unless updated in place): the list shows both.
+            let list = get(&client, &server, BLOCK_PATH).await;
+            let expected = if rule == OnDuplicate::Add { 3 } else { 2 };
+            assert_eq!(list.body["data"]["count"], expected, "{case}");
+            server.shutdown().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_expired_record_can_have_its_own_rule() {
+    let server = start(seeded(
+        vec![
+            SeedRecord::contact(10).till(days(-1)).into(),
+            SeedRecord::contact(20).till(days(1)).into(),
+        ],
+        BlockListOptions {
+            on_duplicate: OnDuplicate::Reject,
+            on_expired_duplicate: Some(OnDuplicate::Update),
+            ..BlockListOptions::default()
+        },
+    ))
+    .await;
+    let client = client();
+    let live = post(&client, &server, body_till(&[20], LATER)).await;
+    assert_eq!(error_code(&live), "ERROR_DUPLICATE_RECORD_FOUND");
+    let expired = post(&client, &server, body_till(&[10], LATER)).await;
+    assert_eq!(expired.status, 200);
+    let record = server.records_holding(Kind::Contact, "10");
+    assert_eq!(
+        (
+            record[0].id,
+            record[0].block_till.as_str(),
+            record[0].expired
+        ),
+        (1, LATER, false)
+    );
+    // A block that ends in the past makes a record that is expired at once, listed all the same.
+    let past = post(&client, &server, body_till(&[30], TILL)).await;
+    assert_eq!(past.status, 200);
+    assert!(server.records_holding(Kind::Contact, "30")[0].expired);
+    assert_eq!(server.stats().expired_records, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn several_emails_share_a_record_and_its_delete_unblocks_them_all() {
+    let server = start(with_list(BlockListOptions {
+        answer: AnswerMode::Records,
+        values_per_record: 2,
+        ..BlockListOptions::default()
+    }))
+    .await;
+    let client = client();
+    let emails = ["a@x.co", "b@x.co", "c@x.co", "d@x.co", "e@x.co"];
+    let answer = post(&client, &server, typed_body("email", &emails, LATER)).await;
+    assert_eq!(answer.status, 200);
+    let records = &answer.body["data"];
+    assert_eq!(record_ids(records), [1, 2, 3], "each record once");
+    assert_eq!(records[0]["data"], json!(["a@x.co", "b@x.co"]));
+    assert_eq!(records[2]["data"], json!(["e@x.co"]));
+    let list = get(&client, &server, BLOCK_PATH).await;
+    assert_eq!(
+        list.body["data"]["data"][1]["data"],
+        json!(["c@x.co", "d@x.co"])
+    );
+    let one = get(&client, &server, &format!("{BLOCK_PATH}/2")).await;
+    assert_eq!(one.body["data"]["data"], json!(["c@x.co", "d@x.co"]));
+
+    // Blocking d again updates record 2: c goes with it.
+    let again = post(&client, &server, typed_body("email", &["d@x.co"], TILL)).await;
+    assert_eq!(record_ids(&again.body["data"]), [2]);
+    assert_eq!(
+        server.records_holding(Kind::Email, "c@x.co")[0].block_till,
+        TILL
+    );
+
+    let deleted = delete(&client, &server, "1").await;
+    assert_eq!(deleted.body["data"]["deleted"]["affected"], 1);
+    assert!(server.records_holding(Kind::Email, "a@x.co").is_empty());
+    assert!(server.records_holding(Kind::Email, "b@x.co").is_empty());
+    assert_eq!(server.records_holding(Kind::Email, "c@x.co").len(), 1);
+    let stats = server.stats();
+    assert_eq!(
+        stats.live_by_type,
+        BTreeMap::from([("email".to_owned(), 2)])
+    );
+    assert_eq!((stats.records_created, stats.ids_blocked), (3, 6));
+    // b can be blocked again: a new record.
+    let b = post(&client, &server, typed_body("email", &["b@x.co"], LATER)).await;
+    assert_eq!(record_ids(&b.body["data"]), [4]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn all_values_in_one_record_as_the_docs_example_answers() {
+    let server = start(with_list(BlockListOptions {
+        answer: AnswerMode::Records,
+        values_per_record: usize::MAX,
+        on_duplicate: OnDuplicate::Add,
+        ..BlockListOptions::default()
+    }))
+    .await;
+    let client = client();
+    let answer = post(
+        &client,
+        &server,
+        typed_body("ip", &["10.10.10.10", "11.11.11.11"], TILL),
+    )
+    .await;
+    let records = answer.body["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["data"], json!(["10.10.10.10", "11.11.11.11"]));
+    assert_eq!(records[0]["type"], "ip");
+    // With add, a value of it blocked again gets a record of its own; the old one stays.
+    let again = post(&client, &server, typed_body("ip", &["11.11.11.11"], LATER)).await;
+    assert_eq!(record_ids(&again.body["data"]), [2]);
+    let holding: Vec<u64> = server
+        .records_holding(Kind::Ip, "11.11.11.11")
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(holding, [1, 2]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_unblock_acts_behind_the_clients_back_and_is_not_its_request() {
+    let server = start(seeded(
+        vec![SeedRecord::emails(["a@x.co", "b@x.co", "c@x.co"]).into()],
+        BlockListOptions::default(),
+    ))
+    .await;
+    let client = client();
+    post(&client, &server, body(&[5, 6, 7])).await;
+    let before = server.stats();
+
+    for auth in ["", "Bearer wrong"] {
+        let refused = send(
+            &client,
+            &server,
+            reqwest::Method::POST,
+            "/_mock/unblock",
+            Some(json!({ "ids": [2] })),
+            Some(auth),
+        )
+        .await;
+        assert_eq!(
+            (refused.status, error_code(&refused)),
+            (401, "ERROR_UNAUTHORIZED")
+        );
+        assert!(!refused.body.to_string().contains("5ecret"));
+    }
+    // One value of a multi-value record: the whole record goes, as in the web app.
+    let by_value = admin_post(
+        &client,
+        &server,
+        "unblock",
+        json!({ "type": "email", "values": ["b@x.co"] }),
+    )
+    .await;
+    assert_eq!(by_value.status, 200);
+    assert_eq!(by_value.body["affected"], 1);
+    assert_eq!(by_value.body["deleted"][0]["id"], 1);
+    assert_eq!(
+        by_value.body["deleted"][0]["values"],
+        json!(["a@x.co", "b@x.co", "c@x.co"])
+    );
+    let by_id_and_contact = admin_post(
+        &client,
+        &server,
+        "unblock",
+        json!({ "ids": [2, 99], "values": [7] }),
+    )
+    .await;
+    assert_eq!(by_id_and_contact.body["affected"], 2);
+    let gone = admin_post(&client, &server, "unblock", json!({ "ids": [2] })).await;
+    assert_eq!(
+        (gone.status, gone.body["affected"].clone()),
+        (200, json!(0))
+    );
+    for bad in [
+        json!({}),
+        json!([1]),
+        json!({ "ids": ["x"] }),
+        json!({ "values": [1], "type": "visitor" }),
+    ] {
+        let answer = admin_post(&client, &server, "unblock", bad.clone()).await;
+        assert_eq!(
+            (answer.status, error_code(&answer)),
+            (400, "ERROR_INVALID_INPUT"),
+            "{bad}"
+        );
+    }
+
+    // The client sees what is left: contact 6 only.
+    let list = get(&client, &server, BLOCK_PATH).await;
+    assert_eq!(record_ids(&list.body["data"]["data"]), [3]);
+    let after = server.stats();
+    assert_eq!(
+        after.requests, before.requests,
+        "admin calls are not blocks"
+    );
+    assert_eq!(after.writes, before.writes);
+    assert_eq!(after.delete_requests, 0);
+    assert_eq!(
+        after.records_deleted, 0,
+        "records_deleted counts the client's DELETEs"
+    );
+    assert_eq!(after.admin_records_deleted, 3);
+    assert_eq!(after.admin_requests, 9);
+    assert_eq!(
+        after.by_status,
+        BTreeMap::from([(200, 2)]),
+        "block and list only"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_records_reads_the_account_with_filters() {
+    let server = start(seeded(
+        vec![
+            SeedRecord::contact(10).till(days(-1)).into(),
+            SeedRecord::ips(["2001:db8::1", "10.0.0.1"]).by(7).into(),
+        ],
+        BlockListOptions::default(),
+    ))
+    .await;
+    let client = client();
+    post(&client, &server, body_till(&[11], LATER)).await;
+
+    let all = admin_get(&client, &server, "").await;
+    assert_eq!(all.status, 200);
+    assert_eq!(all.body["count"], 3);
+    assert!(
+        all.body["now"]
+            .as_str()
+            .is_some_and(|now| now.ends_with('Z'))
+    );
+    let first = &all.body["records"][0];
+    assert_eq!(
+        (
+            first["type"].clone(),
+            first["values"].clone(),
+            first["expired"].clone()
+        ),
+        (json!("contact"), json!([10]), json!(true))
+    );
+    assert_eq!(first["blockBy"], OTHER_USER);
+    assert!(first["dateCreated"].as_str().is_some());
+    let record: MockRecord =
+        serde_json::from_value(all.body["records"][2].clone()).expect("a MockRecord");
+    assert_eq!(record.values, RecordValues::Contact([11]));
+    assert_eq!(record.block_till, LATER);
+    assert_eq!((record.block_by, record.expired), (BLOCK_BY, false));
+
+    let cases: [(&str, &[u64]); 9] = [
+        ("?type=ip", &[2]),
+        ("?value=2001:DB8:0::1", &[2]),
+        ("?type=ip&value=10.0.0.1", &[2]),
+        ("?value=11", &[3]),
+        ("?blockBy=1", &[3]),
+        ("?expired=true", &[1]),
+        ("?expired=false&limit=1", &[2]),
+        ("?offset=1", &[2, 3]),
+        ("?id=3&type=contact", &[3]),
+    ];
+    for (query, ids) in cases {
+        let answer = admin_get(&client, &server, query).await;
+        let found: Vec<u64> = values_by_id(&answer).into_keys().collect();
+        assert_eq!(found, ids, "{query}");
+    }
+    assert_eq!(
+        admin_get(&client, &server, "?expired=false&limit=1")
+            .await
+            .body["count"],
+        2
+    );
+    for bad in ["?type=visitor", "?expired=maybe", "?limit=x", "?colour=red"] {
+        let answer = admin_get(&client, &server, bad).await;
+        assert_eq!(
+            (answer.status, error_code(&answer)),
+            (400, "ERROR_INVALID_INPUT"),
+            "{bad}"
+        );
+    }
+    let refused = send(
+        &client,
+        &server,
+        reqwest::Method::GET,
+        "/_mock/records",
+        None,
+        Some(""),
+    )
+    .await;
+    assert_eq!(refused.status, 401);
+    let stats = server.stats();
+    assert_eq!((stats.list_requests, stats.writes), (0, 1));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_expire_and_seed_change_the_account_between_two_runs() {
+    let server = start(with_list(BlockListOptions {
+        on_duplicate: OnDuplicate::Reject,
+        ..BlockListOptions::default()
+    }))
+    .await;
+    let client = client();
+    post(&client, &server, body_till(&[1, 2], LATER)).await;
+    let expired = admin_post(&client, &server, "expire", json!({ "values": [1] })).await;
+    assert_eq!(expired.body["affected"], 1);
+    assert_eq!(expired.body["records"][0]["expired"], true);
+    let redated = admin_post(
+        &client,
+        &server,
+        "expire",
+        json!({ "ids": [2], "blockTill": "2030-01-01T01:00:00+01:00" }),
+    )
+    .await;
+    assert_eq!(
+        redated.body["records"][0]["blockTill"],
+        "2030-01-01T00:00:00.000Z"
+    );
+    let bad = admin_post(
+        &client,
+        &server,
+        "expire",
+        json!({ "ids": [2], "blockTill": "soon" }),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(server.stats().expired_records, 1);
+
+    let created = admin_post(
+        &client,
+        &server,
+        "seed",
+        json!([
+            { "type": "contact", "values": [3], "blockBy": 5 },
+            { "range": "email:1-4,per=2,till=-1d" },
+        ]),
+    )
+    .await;
+    assert_eq!(created.body["created"], json!([3, 4, 5]));
+    let refused = admin_post(
+        &client,
+        &server,
+        "seed",
+        json!([{ "values": [9] }, { "type": "ip", "values": ["x"] }]),
+    )
+    .await;
+    assert_eq!(
+        (refused.status, error_code(&refused)),
+        (400, "ERROR_INVALID_INPUT")
+    );
+    let message = refused.body["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("seed 2"), "{message}");
+    assert!(
+        server.records_holding(Kind::Contact, "9").is_empty(),
+        "all or nothing"
+    );
+    // Blocking what another user blocked meets the duplicate rule like any record.
+    let duplicate = post(&client, &server, body(&[3])).await;
+    assert_eq!(error_code(&duplicate), "ERROR_DUPLICATE_RECORD_FOUND");
+    let stats = server.stats();
+    assert_eq!((stats.records_seeded, stats.admin_records_retimed), (3, 2));
+    assert_eq!(
+        stats.live_by_block_by,
+        BTreeMap::from([(BLOCK_BY, 2), (OTHER_USER, 2), (5, 1)])
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_methods_work_in_process_too() {
+    let server = start(MockConfig::new(KEY)).await;
+    let client = client();
+    post(&client, &server, typed_body("email", &["a@x.co"], LATER)).await;
+    let ids = server
+        .seed(&[SeedRecord::contact(4).till(days(-2)).into()])
+        .expect("seeded");
+    assert_eq!(ids, [2]);
+    assert!(server.seed(&[SeedRecord::contact(0).into()]).is_err());
+    let all = server.records(&RecordQuery::default());
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 2]);
+    assert!(all[1].expired && all[1].values.holds("4"));
+    let expired = server.expire(&Selector::texts(Kind::Email, ["a@x.co"]), days(-1));
+    assert!(expired[0].expired);
+    assert!(
+        expired[0]
+            .block_till_time()
+            .is_some_and(|till| till < chrono::Utc::now())
+    );
+    let unblocked = server.unblock(&Selector::contacts([4]));
+    assert_eq!(unblocked.len(), 1);
+    assert_eq!(unblocked[0].values.strings(), ["4"]);
+    assert!(server.unblock(&Selector::ids([2])).is_empty());
+    let stats = server.stats();
+    assert_eq!(
+        (
+            stats.admin_requests,
+            stats.admin_records_deleted,
+            stats.live_records
+        ),
+        (5, 1, 1)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_routes_without_a_list_say_how_to_get_one() {
+    let server = start(MockConfig {
+        record_ids: false,
+        ..MockConfig::new(KEY)
+    })
+    .await;
+    let client = client();
+    let records = admin_get(&client, &server, "").await;
+    assert_eq!(
+        (records.status, error_code(&records)),
+        (404, "ERROR_NOT_FOUND")
+    );
+    let unblock = admin_post(&client, &server, "unblock", json!({ "ids": [1] })).await;
+    assert_eq!(unblock.status, 404);
+    assert!(server.records(&RecordQuery::default()).is_empty());
+    assert!(server.seed(&[SeedRecord::contact(1).into()]).is_err());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn block_till_is_kept_in_utc_with_milliseconds() {
+    let server = start(records_mode()).await;
+    let client = client();
+    let answer = post(
+        &client,
+        &server,
+        body_till(&[1], "2030-01-01T10:00:00+02:00"),
+    )
+    .await;
+    assert_eq!(
+        answer.body["data"][0]["blockTill"],
+        "2030-01-01T08:00:00.000Z"
+    );
+    let fine = post(
+        &client,
+        &server,
+        body_till(&[2], "2030-01-01T08:00:00.123456Z"),
+    )
+    .await;
+    assert_eq!(
+        fine.body["data"][0]["blockTill"],
+        "2030-01-01T08:00:00.123Z"
+    );
+    let deleted = delete(&client, &server, "1").await;
+    assert_eq!(deleted.body["data"]["deleted"]["raw"]["parse"], json!({}));
+    // The stats keep what was sent.
+    assert!(
+        server
+            .stats()
+            .block_tills
+            .contains_key("2030-01-01T10:00:00+02:00")
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn stats_count_each_route_and_the_writes() {
+    let server = start(MockConfig::new(KEY)).await;
+    let client = client();
+    post(&client, &server, body(&[1, 2])).await;
+    post(&client, &server, "{bad".to_owned()).await;
+    get(&client, &server, BLOCK_PATH).await;
+    get(&client, &server, &format!("{BLOCK_PATH}/9")).await;
+    delete(&client, &server, "1").await;
+    admin_get(&client, &server, "").await;
+    let served = send(
+        &client,
+        &server,
+        reqwest::Method::GET,
+        "/_mock/stats",
+        None,
+        Some(""),
+    )
+    .await;
+    let stats: Stats = serde_json::from_value(served.body).expect("stats parse back");
+    assert_eq!(stats.writes, 3, "two POSTs and a DELETE");
+    let route = |name: &str| stats.routes.get(name).cloned().unwrap_or_default();
+    assert_eq!(
+        route("POST /api/v1/crm/block-visitor"),
+        RouteStats {
+            requests: 2,
+            by_status: BTreeMap::from([(200, 1), (400, 1)])
+        }
+    );
+    assert_eq!(route("GET /api/v1/crm/block-visitor").requests, 1);
+    assert_eq!(
+        route("GET /api/v1/crm/block-visitor/{id}").by_status,
+        BTreeMap::from([(400, 1)])
+    );
+    assert_eq!(
+        route("DELETE /api/v1/crm/block-visitor").by_status,
+        BTreeMap::from([(200, 1)])
+    );
+    assert_eq!(stats.routes.len(), 4);
+    assert_eq!(
+        (
+            stats.admin_requests,
+            stats.records_created,
+            stats.records_deleted
+        ),
+        (1, 2, 1)
+    );
+    // A fresh imitation: no write, no route.
+    let quiet = start(MockConfig::new(KEY)).await;
+    get(&client, &quiet, BLOCK_PATH).await;
+    let stats = quiet.stats();
+    assert_eq!((stats.writes, stats.routes.len()), (0, 1));
+    quiet.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn end_of_day_rounding_keeps_block_till_as_the_docs_show_it() {
+    let server = start(with_list(BlockListOptions {
+        answer: AnswerMode::Records,
+        block_till_rounding: TillRounding::EndOfDay,
+        ..BlockListOptions::default()
+    }))
+    .await;
+    let client = client();
+    let answer = post(
+        &client,
+        &server,
+        body_till(&[872], "2020-03-26T08:19:24.627Z"),
+    )
+    .await;
+    assert_eq!(
+        answer.body["data"][0]["blockTill"],
+        "2020-03-26T23:59:59.000Z"
+    );
+    let list = get(&client, &server, BLOCK_PATH).await;
+    assert_eq!(
+        list.body["data"]["data"][0]["blockTill"],
+        "2020-03-26T23:59:59.000Z"
+    );
+    // Admin changes are taken as given.
+    let redated = server.expire(
+        &Selector::ids([1]),
+        SeedTill::At("2030-01-01T08:00:00Z".parse().expect("a time")),
+    );
+    assert_eq!(redated[0].block_till, "2030-01-01T08:00:00.000Z");
+    server.shutdown().await;
+}
