@@ -8,6 +8,7 @@
 //! IDs are counted by their latest status, batches by line.
 
 mod failed_ids;
+pub(crate) mod html;
 mod text;
 
 pub use failed_ids::{write_failed_ids, write_failed_ids_csv};
