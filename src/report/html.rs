@@ -35,6 +35,8 @@ mod windows;
 mod ledger_lines;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod uplot;
 
 use std::collections::HashMap;
 use std::io;
