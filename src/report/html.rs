@@ -20,8 +20,8 @@
 //! image from another host or file), and its size does not grow with the number of
 //! events.
 //!
-//! Why SVG written here and not a vendored chart library: ARCHITECTURE.md, "The HTML
-//! report".
+//! Why SVG written here and not a vendored chart library (uPlot was measured against
+//! it): docs/report-html.md.
 
 // Wired to `report --html` by the command's adapter (ledger lines -> `Timeline`); until
 // then only the tests use it.
@@ -35,8 +35,6 @@ mod windows;
 mod ledger_lines;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod uplot;
 
 use std::collections::HashMap;
 use std::io;

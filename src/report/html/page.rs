@@ -260,7 +260,7 @@ fn runs_table(out: &mut String, runs: &[RunSpan]) {
         return;
     }
     out.push_str(
-        "<h2>Runs</h2>\n<table><thead><tr><th>run</th><th>command</th><th>target</th>\
+        "<h2>The runs</h2>\n<table><thead><tr><th>run</th><th>command</th><th>target</th>\
          <th>ledger</th><th>start (UTC)</th><th>last outcome (UTC)</th><th>requests</th>\
          <th>values by outcome</th></tr></thead><tbody>\n",
     );
@@ -299,7 +299,7 @@ fn episodes_table(out: &mut String, episodes: &[Episode], stops: &[Stop]) {
         return;
     }
     out.push_str(
-        "<h2>429 episodes and stops</h2>\n<table><thead><tr><th>at (UTC)</th><th>run</th>\
+        "<h2>The 429 episodes and stops</h2>\n<table><thead><tr><th>at (UTC)</th><th>run</th>\
          <th>what</th></tr></thead><tbody>\n",
     );
     let mut rows: Vec<(i64, &str, String)> = episodes

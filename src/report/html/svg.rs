@@ -142,27 +142,35 @@ impl Scale {
         (scale, ticks)
     }
 
+    /// From the 1, 2, 5 × 10^k at or below `min` to the one at or above `max`, ticks on
+    /// those steps (only the powers of ten when it spans more than two decades).
     fn log(min: f64, max: f64, height: f64) -> (Scale, Vec<f64>) {
-        let low = 10f64.powf(min.max(1.0).log10().floor());
-        let mut high = 10f64.powf(max.max(1.0).log10().ceil());
-        if high <= low {
-            high = low * 10.0;
-        }
-        let mut ticks = Vec::new();
-        let mut decade = low;
-        let decades = (high / low).log10().round() as i32;
-        while decade <= high * 1.000_001 {
-            ticks.push(decade);
-            if decades <= 2 {
-                for k in [2.0, 5.0] {
-                    if decade * k < high {
-                        ticks.push(decade * k);
-                    }
-                }
+        let steps = |from: f64, to: f64| {
+            let mut steps = Vec::new();
+            let mut decade = 10f64.powf(from.max(1.0).log10().floor() - 1.0);
+            while decade <= to * 10.0 {
+                steps.extend([decade, 2.0 * decade, 5.0 * decade]);
+                decade *= 10.0;
             }
-            decade *= 10.0;
+            steps
+        };
+        let (min, max) = (min.max(1.0), max.max(1.0));
+        let all = steps(min, max);
+        let low = all
+            .iter()
+            .copied()
+            .filter(|&s| s <= min)
+            .fold(1.0, f64::max);
+        let mut high = all.iter().copied().find(|&s| s >= max).unwrap_or(max);
+        if high <= low {
+            high = all.iter().copied().find(|&s| s > low).unwrap_or(low * 2.0);
         }
-        ticks.sort_by(f64::total_cmp);
+        let decades = (high / low).log10();
+        let ticks = all
+            .into_iter()
+            .filter(|&s| s >= low * 0.999_999 && s <= high * 1.000_001)
+            .filter(|&s| decades <= 2.0 || s.log10().fract().abs() < 1e-9)
+            .collect();
         let scale = Scale {
             low,
             high,
@@ -277,6 +285,12 @@ impl Frame<'_> {
     }
 
     fn time_grid(&self, out: &mut String, height: f64) {
+        let _ = write!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">UTC</text>"#,
+            LEFT - 22.0,
+            TOP + height + 15.0
+        );
         let (step, ticks) = self.axis.ticks();
         for tick in ticks {
             let x = self.axis.x(tick);
@@ -394,12 +408,21 @@ fn window_label(series: &Series, at: usize) -> String {
 }
 
 fn fmt_tick(value: f64) -> String {
-    if value >= 1000.0 && value % 1000.0 == 0.0 && value >= 10_000.0 {
-        format!("{}k", fmt_count((value / 1000.0) as u64))
+    let trim = |text: String| {
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            text
+        }
+    };
+    if value >= 1e6 {
+        format!("{}M", trim(format!("{:.2}", value / 1e6)))
+    } else if value >= 1e4 {
+        format!("{}k", trim(format!("{:.1}", value / 1e3)))
     } else if value.fract() == 0.0 {
         fmt_count(value as u64)
     } else {
-        format!("{value:.1}")
+        trim(format!("{value:.2}"))
     }
 }
 
@@ -555,7 +578,7 @@ pub(super) fn progress_panel(frame: &Frame<'_>, out: &mut String) {
             r##"<line x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#000" stroke-dasharray="6 4"/><text x="{:.1}" y="{:.1}" class="tick">total {}</text>"##,
             WIDTH - RIGHT,
             LEFT + 6.0,
-            y - 4.0,
+            if y < TOP + 16.0 { y + 14.0 } else { y - 4.0 },
             fmt_count(total)
         );
     }
@@ -610,12 +633,15 @@ pub(super) fn runs_panel(frame: &Frame<'_>, runs: &[RunSpan], out: &mut String) 
         })
         .collect();
     // Where each run's drawing (bar and label) ends, and which side the label goes.
+    // The label goes right of the bar, else left of it, else inside it.
     let extent = |label: &str, x0: f64, x1: f64| {
         let width = text_width(label);
         if x1 + 4.0 + width <= WIDTH - RIGHT {
-            (x0, x1 + 4.0 + width, false)
+            (x0, x1 + 4.0 + width, Side::Right)
+        } else if x0 - 4.0 - width >= LEFT {
+            (x0 - 4.0 - width, x1, Side::Left)
         } else {
-            (x0 - 4.0 - width, x1, true)
+            (x0, x1.max(x0 + 8.0 + width), Side::Inside)
         }
     };
     let mut rows: Vec<Vec<usize>> = Vec::new();
@@ -641,15 +667,14 @@ pub(super) fn runs_panel(frame: &Frame<'_>, runs: &[RunSpan], out: &mut String) 
         let y = TOP + number as f64 * ROW + 3.0;
         for &at in row {
             let (run, label, x0, x1) = &placed[at];
-            let (_, _, left) = extent(label, *x0, *x1);
-            let (text_x, anchor) = if left {
-                (x0 - 4.0, "end")
-            } else {
-                (x1 + 4.0, "start")
+            let (text_x, anchor, style) = match extent(label, *x0, *x1).2 {
+                Side::Right => (x1 + 4.0, "start", ""),
+                Side::Left => (x0 - 4.0, "end", ""),
+                Side::Inside => (x0 + 6.0, "start", r#" style="fill:#fff""#),
             };
             let _ = write!(
                 out,
-                r##"<rect x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="#7a8ca3"><title>{} {}: {} to {} UTC, {} requests</title></rect><text x="{text_x:.1}" y="{:.1}" class="tick" text-anchor="{anchor}">{}</text>"##,
+                r##"<rect x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="#5f7391"><title>{} {}: {} to {} UTC, {} requests</title></rect><text x="{text_x:.1}" y="{:.1}" class="tick" text-anchor="{anchor}"{style}>{}</text>"##,
                 x1 - x0,
                 ROW - 6.0,
                 escape(label),
@@ -670,6 +695,13 @@ pub(super) fn runs_panel(frame: &Frame<'_>, runs: &[RunSpan], out: &mut String) 
         );
     }
     out.push_str("</svg>");
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Right,
+    Left,
+    Inside,
 }
 
 /// About how wide `text` is at the ticks' 12 px.
@@ -774,10 +806,31 @@ mod tests {
     }
 
     #[test]
-    fn log_scale_spans_whole_decades() {
+    fn log_scales_end_on_one_two_five() {
         let (scale, ticks) = Scale::log(80.0, 3000.0, 100.0);
-        assert_eq!((scale.low, scale.high), (10.0, 10_000.0));
-        assert_eq!(ticks, vec![10.0, 100.0, 1000.0, 10_000.0]);
-        assert!((scale.y(100.0) - (TOP + 100.0 * 2.0 / 3.0)).abs() < 1e-9);
+        assert_eq!((scale.low, scale.high), (50.0, 5_000.0));
+        assert_eq!(
+            ticks,
+            vec![50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0]
+        );
+        assert!((scale.y(500.0) - (TOP + 50.0)).abs() < 1e-9);
+        let (scale, ticks) = Scale::log(95.0, 31_500.0, 100.0);
+        assert_eq!((scale.low, scale.high), (50.0, 50_000.0));
+        assert_eq!(ticks, vec![100.0, 1000.0, 10_000.0]);
+        let (scale, ticks) = Scale::log(3.0, 200_000.0, 100.0);
+        assert_eq!((scale.low, scale.high), (2.0, 200_000.0));
+        assert_eq!(ticks, vec![10.0, 100.0, 1000.0, 10_000.0, 100_000.0]);
+        let (scale, _) = Scale::log(143.0, 143.0, 100.0);
+        assert_eq!((scale.low, scale.high), (100.0, 200.0));
+    }
+
+    #[test]
+    fn tick_labels() {
+        assert_eq!(fmt_tick(0.0), "0");
+        assert_eq!(fmt_tick(2_500.0), "2,500");
+        assert_eq!(fmt_tick(20_000.0), "20k");
+        assert_eq!(fmt_tick(2_500_000.0), "2.5M");
+        assert_eq!(fmt_tick(10_000_000.0), "10M");
+        assert_eq!(fmt_tick(0.25), "0.25");
     }
 }

@@ -598,18 +598,19 @@ fn demo_page() {
     }
 }
 
-/// The measurement behind ARCHITECTURE.md's choice of SVG: for 1M and 10M IDs (in lines
-/// of 100 and of 1), the time to fold the events and to render each way, and each page's
-/// size; the pages are written to `BLOCKADE_HTML_MEASURE` (a folder) for the browser's
-/// timing. Run in release: `cargo test --release --lib report::html::tests::measure --
-/// --ignored --nocapture`.
+/// The measurement behind docs/report-html.md: for 1M and 10M IDs (in lines of 100 and
+/// of 1), the time to fold the events and to render, and the page's size; the pages are
+/// written to `BLOCKADE_HTML_MEASURE` (a folder) for the browser's timing
+/// (docs/report-html-measure.js). Run in release: `cargo test --release --lib
+/// report::html::tests::measure -- --ignored --nocapture`. (The uPlot page it was
+/// compared with is in this file's history, with the vendored library.)
 #[test]
 #[ignore = "a measurement: slow in debug builds, prints a table"]
 fn measure() {
     use std::time::Instant;
     let dir = std::env::var("BLOCKADE_HTML_MEASURE").unwrap_or_else(|_| "/tmp".into());
-    println!("| input | lines | fold events | render SVG | SVG page | render uPlot | uPlot page |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("| input | lines | fold events | render | page |");
+    println!("|---|---:|---:|---:|---:|");
     for (name, lines, ids, rate) in [
         ("1M-100", 10_000, 100, 10),
         ("1M-1", 1_000_000, 1, 200),
@@ -631,35 +632,12 @@ fn measure() {
         let started = Instant::now();
         let svg = render(&timeline);
         let svg_time = started.elapsed();
-        let started = Instant::now();
-        let uplot = uplot::render(&timeline);
-        let uplot_time = started.elapsed();
         std::fs::write(format!("{dir}/{name}-svg.html"), &svg).unwrap();
-        std::fs::write(format!("{dir}/{name}-uplot.html"), &uplot).unwrap();
-        // The SVG page without its hover titles, to see what they cost.
-        let mut bare = svg.clone();
-        while let Some(start) = bare.find(r#"<g class="hover">"#) {
-            let end = start + bare[start..].find("</g>").unwrap() + 4;
-            bare.replace_range(start..end, "");
-        }
-        std::fs::write(format!("{dir}/{name}-svg-nohover.html"), &bare).unwrap();
         println!(
-            "| {name} | {lines} | {:.2} s | {:.1} ms | {} KB | {:.1} ms | {} KB |",
+            "| {name} | {lines} | {:.2} s | {:.1} ms | {} KB |",
             fold.as_secs_f64(),
             svg_time.as_secs_f64() * 1000.0,
             svg.len() / 1024,
-            uplot_time.as_secs_f64() * 1000.0,
-            uplot.len() / 1024
         );
     }
-    let lines = demo_ledgers();
-    let mut timeline = ledger_lines::timeline(
-        "demo",
-        lines
-            .iter()
-            .flat_map(|(ledger, lines)| lines.iter().map(move |l| (ledger.as_str(), l))),
-    );
-    timeline.total_values = Some(500_000);
-    std::fs::write(format!("{dir}/demo-svg.html"), render(&timeline)).unwrap();
-    std::fs::write(format!("{dir}/demo-uplot.html"), uplot::render(&timeline)).unwrap();
 }
