@@ -135,8 +135,8 @@ pub struct RunInfo {
     pub target: String,
     /// `contact`, `email` or `ip`.
     pub value_type: String,
-    /// The run line's `started_at`, ms since the epoch.
-    pub started_at_ms: i64,
+    /// The run line's `started_at`, ms since the epoch (`None`: not known).
+    pub started_at_ms: Option<i64>,
     /// Which ledger file the run came from (shards: one per shard).
     pub ledger: String,
 }
@@ -228,7 +228,7 @@ pub struct Timeline {
     pub total_values: Option<u64>,
     pub summary: Vec<SummaryRow>,
     windows: windows::Windows,
-    errors: HashMap<String, ErrorTally>,
+    errors: HashMap<String, ErrorRow>,
     run_tallies: HashMap<String, RunTally>,
 }
 
@@ -243,8 +243,6 @@ pub struct ErrorRow {
     /// The first error text seen for this kind.
     pub example: String,
 }
-
-type ErrorTally = ErrorRow;
 
 /// One run as its events drew it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -329,7 +327,9 @@ impl Timeline {
         let mut windows = self.windows.clone();
         // The axis also spans the runs' starts, the episodes and the stops.
         for run in &self.runs {
-            windows.touch(run.started_at_ms);
+            if let Some(start) = run.started_at_ms {
+                windows.touch(start);
+            }
         }
         for episode in &self.episodes {
             windows.touch(episode.started_at_ms);
@@ -379,12 +379,13 @@ impl Timeline {
             .collect();
         unnamed.sort_unstable();
         ids.extend(unnamed);
-        ids.dedup();
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|id| seen.insert(*id));
         for id in ids {
             let info = described.get(id);
             let tally = self.run_tallies.get(id).cloned().unwrap_or_default();
             let start = info
-                .map(|run| run.started_at_ms)
+                .and_then(|run| run.started_at_ms)
                 .or(tally.first_ms)
                 .unwrap_or_default();
             let start = tally.first_ms.map_or(start, |first| start.min(first));

@@ -43,7 +43,7 @@ pub(super) fn timeline<'a>(
                 command: text(line, "command"),
                 target: text(line, "target"),
                 value_type: line["type"].as_str().unwrap_or("contact").to_owned(),
-                started_at_ms: ms(&line["started_at"]).unwrap_or_default(),
+                started_at_ms: ms(&line["started_at"]),
                 ledger: ledger.to_owned(),
             }),
             "rejected" => rejected += 1,

@@ -90,11 +90,12 @@ impl Axis {
         ];
         let span = self.end_ms - self.start_ms;
         let wanted = span as f64 / ((WIDTH - LEFT - RIGHT) / 110.0);
+        // Past a week, whole weeks.
         let step = STEPS_MS
             .iter()
             .copied()
             .find(|&step| step as f64 >= wanted)
-            .unwrap_or(604_800_000);
+            .unwrap_or_else(|| (wanted / 604_800_000.0).ceil() as i64 * 604_800_000);
         let first = (self.start_ms + step - 1).div_euclid(step) * step;
         let ticks = (0..)
             .map(|k| first + k * step)

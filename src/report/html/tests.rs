@@ -441,6 +441,55 @@ fn a_million_ids_stay_under_two_megabytes() {
 }
 
 #[test]
+fn runs_weeks_apart_share_one_bounded_axis() {
+    let mut timeline = Timeline::new("nights");
+    let day = 86_400_000;
+    for night in 0..60 {
+        let run = format!("night-{night}");
+        timeline.runs.push(RunInfo {
+            id: run.clone(),
+            command: "block".into(),
+            started_at_ms: Some(T0 + night * day),
+            ..RunInfo::default()
+        });
+        for s in 0..100 {
+            timeline.push(&event(
+                &run,
+                T0 + night * day + s * 1000,
+                100,
+                Outcome::Blocked,
+                10,
+            ));
+        }
+    }
+    // Described twice (the same ledger given twice), and a run with no run line.
+    timeline.runs.push(timeline.runs[0].clone());
+    timeline.push(&event("no-run-line", T0 + 5_000, 100, Outcome::Failed, 3));
+    let series = timeline.series();
+    assert!(series.windows <= WINDOWS_MAX);
+    assert_eq!(series.values["blocked"].iter().sum::<u64>(), 60_000);
+    let spans = timeline.run_spans();
+    assert_eq!(spans.len(), 61);
+    let orphan = spans.iter().find(|s| s.id == "no-run-line").unwrap();
+    assert_eq!(orphan.values, vec![("failed".to_owned(), 3)]);
+    let html = render(&timeline);
+    assert!(html.len() < 2_000_000);
+    // Dated tick labels, a dozen or so per panel, not thousands.
+    let ticks = html.matches(r#"class="tick" text-anchor="middle""#).count();
+    assert!(ticks < 6 * 20, "{ticks} tick labels");
+    // Weekly ticks at midnight, labelled with their date (`12-03 00:00`).
+    let label = |at: i64| {
+        DateTime::<Utc>::from_timestamp_millis(at)
+            .unwrap()
+            .format(">%m-%d %H:%M<")
+            .to_string()
+    };
+    let week = 7 * day;
+    let first_tick = (T0 + week - 1).div_euclid(week) * week;
+    assert!(html.contains(&label(first_tick)), "{}", label(first_tick));
+}
+
+#[test]
 fn an_empty_timeline_renders() {
     let html = render(&Timeline::new("nothing"));
     assert!(html.contains("No outcome lines"));
