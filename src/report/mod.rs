@@ -9,6 +9,7 @@
 //! as blocked only until its block-till), requests by line, for every kind of value.
 
 mod failed_ids;
+pub(crate) mod html;
 mod text;
 
 pub use failed_ids::{write_failed_ids, write_failed_ids_csv};
