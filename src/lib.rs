@@ -42,7 +42,7 @@ pub fn run(cli: Cli) -> ExitStatus {
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            ui::logging::error(&format!("cannot start the async runtime: {error}"));
             return ExitStatus::Failed;
         }
     };
@@ -71,10 +71,48 @@ pub fn run(cli: Cli) -> ExitStatus {
     match result {
         Ok(status) => status,
         Err(error) => {
-            eprintln!("error: {}", ui::describe(&error));
+            ui::logging::error(&ui::describe(&error));
             ExitStatus::of_error(&error)
         }
     }
+}
+
+/// Reports a command line clap refused: its message on stderr (one JSON object when the
+/// raw arguments ask for `--log-format json`), and `--summary-json` if the arguments name
+/// one, found by a plain scan (nothing else of them can be trusted).
+pub fn usage_error(error: &clap::Error) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // The message is the first paragraph (then come Usage and the --help hint).
+    let text = error.to_string();
+    let reason = text
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let reason = reason.trim_start_matches("error: ");
+    if ui::logging::json_requested(&args) {
+        ui::logging::force_json();
+        ui::logging::error(&format!("{reason} (see --help)"));
+    } else {
+        let _ = error.print();
+    }
+    let path = args.iter().enumerate().find_map(|(i, arg)| {
+        let text = arg.to_str()?;
+        if text == "--summary-json" {
+            args.get(i + 1).map(std::path::PathBuf::from)
+        } else {
+            text.strip_prefix("--summary-json=")
+                .map(std::path::PathBuf::from)
+        }
+    });
+    let Some(path) = path else { return };
+    let command = args
+        .iter()
+        .filter_map(|arg| arg.to_str())
+        .find_map(Op::from_command)
+        .map_or("blockade", Op::command);
+    write_error_summary(Some(&path), command, &anyhow::anyhow!("{reason}"));
 }
 
 #[cfg(test)]

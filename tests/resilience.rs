@@ -944,7 +944,7 @@ fn report_counts_groups_failures_exports_failed_ids_and_merges_ledgers() {
     let expected: BTreeMap<String, (u64, u64)> = [
         ("http 500", (1, 2)),
         ("invalid input", (1, 1)),
-        ("connection", (1, 2)),
+        ("connection reset", (1, 2)),
         ("http 503", (1, 1)),
     ]
     .into_iter()

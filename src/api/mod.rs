@@ -142,6 +142,39 @@ pub fn common_step<D>(answer: &Answer) -> Step<D> {
     }
 }
 
+/// Names the kind of a failure for counting and grouping (summaries, reports, the HTML
+/// picture): the HTTP status, or for failures without an answer a class read from the
+/// error text (`dns`, `connection refused`, `tls`, `timeout`, `connection reset`, ...).
+pub fn failure_kind(http_status: Option<u16>, error: Option<&str>) -> String {
+    let error = error.unwrap_or_default().to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|word| error.contains(word));
+    match http_status {
+        Some(200) => "not blocked".to_owned(),
+        Some(400) if error.contains("invalid") => "invalid input".to_owned(),
+        Some(status) => format!("http {status}"),
+        None if has(&["dns error", "lookup address", "name or service not known"]) => {
+            "dns".to_owned()
+        }
+        None if has(&["certificate", "tls", "handshake"]) => "tls".to_owned(),
+        None if has(&["refused"]) => "connection refused".to_owned(),
+        None if has(&["timed out", "timeout", "no whole answer"]) => "timeout".to_owned(),
+        None if has(&[
+            "reset",
+            "broken pipe",
+            "broke off",
+            "connection closed",
+            "incomplete",
+        ]) =>
+        {
+            "connection reset".to_owned()
+        }
+        None if has(&["connect", "unreachable"]) => "connection".to_owned(),
+        None if has(&["interrupt", "cancel"]) => "interrupted".to_owned(),
+        None if error.trim().is_empty() => "unknown".to_owned(),
+        None => "other".to_owned(),
+    }
+}
+
 /// The `kind` of a failure whose answer this client could not read.
 pub const UNRECOGNIZED: &str = "unrecognized_answer";
 

@@ -7,6 +7,7 @@
 //! prints the plan.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::Utc;
 
@@ -45,6 +46,7 @@ async fn run_kind<K: Kind>(
     mut args: BlockArgs,
     log: &LogArgs,
 ) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
     // Everything that can be checked before sending is checked first: exit 2.
     let now = Utc::now();
     let default_till = config::block_till(&args.till, now)?;
@@ -122,6 +124,7 @@ async fn run_kind<K: Kind>(
         log,
         next: next_commands(Op::Block, &args.connection, &results),
         value_type: kind.value_type(),
+        started,
     };
     let counters = Arc::new(Counters::default());
     let reader_counters = counters.clone();

@@ -122,7 +122,11 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
         (_, Some(why)) => line += &format!("; incomplete: {why}"),
         _ => {}
     }
-    eprintln!("{line}");
+    crate::ui::logging::event(
+        "INFO",
+        &line,
+        serde_json::json!({ "records": end.records, "pages": end.pages, "requests": end.requests, "exported": written }),
+    );
     Ok(status)
 }
 

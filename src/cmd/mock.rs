@@ -125,9 +125,13 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
     }
     crate::job::output::print_stdout(&banner);
     if let Some(path) = &ca_file {
-        eprintln!(
-            "blockade mock: throwaway CA certificate written to {} (give it to --ca-cert)",
-            path.display()
+        crate::ui::logging::event(
+            "INFO",
+            &format!(
+                "blockade mock: throwaway CA certificate written to {} (give it to --ca-cert)",
+                path.display()
+            ),
+            serde_json::json!({ "ca_certificate": path.display().to_string() }),
         );
     }
     tracing::info!(url = %server.base_url(), "Imitation ready; Ctrl-C stops it");

@@ -47,7 +47,7 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
     }
     // With the failed IDs on stdout, the report goes to stderr so the CSV stays clean.
     if to_stdout {
-        eprint!("{text}");
+        crate::ui::logging::event("INFO", &text, serde_json::json!({ "report": text }));
     } else {
         crate::job::output::print_stdout(&text);
     }
@@ -62,9 +62,13 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
         } else {
             path.display().to_string()
         };
-        eprintln!(
-            "Wrote {} to {place}",
-            crate::ui::summary::plural(count, &format!("failed {}", value_type.noun()))
+        crate::ui::logging::event(
+            "INFO",
+            &format!(
+                "Wrote {} to {place}",
+                crate::ui::summary::plural(count, &format!("failed {}", value_type.noun()))
+            ),
+            serde_json::json!({ "failed_values": count, "type": value_type.as_str() }),
         );
     }
     Ok(ExitStatus::Success)

@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::bail;
 use chrono::{DateTime, Utc};
@@ -56,9 +57,11 @@ struct Checked {
     pool_config: PoolConfig,
     override_till: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
+    started: Instant,
 }
 
 async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
     let now = Utc::now();
     let override_till = config::block_till(&args.till, now)?;
     let pool_config = config::pool_config(&args.connection)?;
@@ -92,6 +95,7 @@ async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
         pool_config,
         override_till,
         now,
+        started,
     };
     with_kind!(value_type, |kind| retry(kind, &args, checked, log).await)
 }
@@ -146,6 +150,7 @@ async fn retry<K: Kind>(
         pool_config,
         override_till,
         now,
+        started,
     } = checked;
     let noun = kind.value_type().noun();
     let include_refused = args.include_refused;
@@ -218,6 +223,7 @@ async fn retry<K: Kind>(
         log,
         next: next_commands(Op::Retry, &args.connection, &ledger_path),
         value_type: kind.value_type(),
+        started,
     };
     let batch_size = args.batch_size as usize;
     let origin_path: Arc<str> = Arc::from(format!("retry of {}", ledger_path.display()));

@@ -10,6 +10,7 @@
 //! `job/unblock.rs` for how.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::cli::{LogArgs, UnblockArgs};
 use crate::exit::ExitStatus;
@@ -73,6 +74,7 @@ async fn unblock<K: Kind>(
     mut args: UnblockArgs,
     log: &LogArgs,
 ) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
     // Undoing a ledger's runs appends to that ledger (as `retry` does), so that its latest
     // status says unblocked.
     let results = args.results.clone().unwrap_or_else(|| {
@@ -249,6 +251,7 @@ async fn unblock<K: Kind>(
         log,
         next: next_commands(Op::Unblock, &args.connection, &results),
         value_type: kind.value_type(),
+        started,
     };
     let reader_counters = counters.clone();
     send_with_interrupt(

@@ -159,10 +159,10 @@ pub fn listing_stopped(stop: &Stop, end: &ListEnd) -> anyhow::Result<ExitStatus>
             ),
         ),
     };
-    eprintln!(
-        "blockade unblock: stopped while listing the block list ({}, {}), before any delete: {why}",
+    crate::ui::logging::error(&format!(
+        "stopped while listing the block list ({}, {}), before anything was changed: {why}",
         plural(end.pages, "page"),
         plural(end.requests, "request")
-    );
+    ));
     Ok(status)
 }

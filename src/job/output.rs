@@ -58,6 +58,6 @@ pub fn write_error_summary(path: Option<&Path>, command: &str, error: &anyhow::E
     });
     let text = serde_json::to_vec_pretty(&json).unwrap_or_default();
     if let Err(error) = write_summary_json(path, &text) {
-        eprintln!("error: {}", crate::ui::describe(&error));
+        crate::ui::logging::error(&crate::ui::describe(&error));
     }
 }

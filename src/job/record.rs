@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::api::delete::{Delete, DeleteWhat};
+use crate::api::failure_kind;
 use crate::ledger::{Op, OutcomeRecord, Record, Status};
 use crate::send::counters::Counters;
 use crate::send::pipeline::Recorded;
@@ -45,6 +46,16 @@ impl<K: Kind> Recorded for Batch<K> {
             Counters::add(&counters.ids_already, n);
         }
         let batch = outcome.batch;
+        match status {
+            Status::Blocked => counters.note_block_till(batch.block_till),
+            _ => note_failure(
+                counters,
+                &outcome.kind,
+                outcome.http_status,
+                &outcome.error,
+                n,
+            ),
+        }
         Record::Outcome(OutcomeRecord {
             run: run_id.to_owned(),
             batch: batch.seq,
@@ -72,6 +83,17 @@ impl<K: Kind> Recorded for Delete<K> {
         let n = outcome.batch.values.len() as u64;
         let affected = outcome.done.as_ref().map(|done| done.affected);
         let status = unblock_status(outcome.status, affected, n, counters);
+        match status {
+            Status::Unblocked => Counters::add(&counters.records_deleted, 1),
+            Status::Failed => note_failure(
+                counters,
+                &outcome.kind,
+                outcome.http_status,
+                &outcome.error,
+                n,
+            ),
+            _ => {}
+        }
         let delete = outcome.batch;
         let block_ids = match delete.what {
             DeleteWhat::Record(id) => Some(vec![Some(id); delete.values.len()]),
@@ -126,6 +148,22 @@ fn unblock_status(
             Status::Failed
         }
     }
+}
+
+/// Counts a failed line by its kind: the line's own `kind`, else what its status and
+/// error say (`api::failure_kind`), as `report` groups them.
+fn note_failure(
+    counters: &Counters,
+    kind: &Option<&'static str>,
+    http_status: Option<u16>,
+    error: &Option<String>,
+    n: u64,
+) {
+    let kind = kind.map_or_else(
+        || failure_kind(http_status, error.as_deref()),
+        str::to_owned,
+    );
+    counters.note_failure(kind, n, error.as_deref());
 }
 
 fn millis(started: DateTime<Utc>, finished: DateTime<Utc>) -> u64 {

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +18,7 @@ use crate::ledger::{LedgerWriter, Op, Record, RunRecord, Status, new_run_id};
 use crate::send::counters::Counters;
 use crate::send::pipeline::{self, ChannelSink, Recorded, Run};
 use crate::send::pool::{PoolConfig, PoolCounters};
+use crate::ui::logging;
 use crate::ui::progress::{self, Progress};
 use crate::ui::summary::{NextCommands, RunFacts, Summary, plural};
 use crate::values::ValueType;
@@ -35,6 +37,9 @@ pub struct SendJob<'a> {
     pub next: NextCommands,
     /// What the run's values are: the summary names them (IDs, emails, IP addresses).
     pub value_type: ValueType,
+    /// When the command started: the summary's time includes what came before sending
+    /// (listing, reading a ledger).
+    pub started: Instant,
 }
 
 /// Build the client, run the pipeline with `produce`
@@ -104,23 +109,33 @@ where
         ledger: job.results,
         next: &job.next,
         value_type: job.value_type,
+        elapsed: job.started.elapsed(),
     };
     let summary = Summary::new(facts, &counters, &end);
     let status = summary.exit_status();
-    // With `--summary-json -` stdout is the JSON alone (for a pipe into jq); the text
-    // summary goes to stderr instead.
-    let say = |text: &str| match job.summary_json {
-        Some(path) if path == Path::new("-") => eprint!("{text}"),
-        _ => print_stdout(text),
-    };
-    say(&summary.render());
+    let mut text = summary.render();
     if let Some(server) = job.connected.sandbox {
         let stats = server.stats();
-        say(&format!(
+        text += &format!(
             "  sandbox   the imitation answered {}\n",
             plural(stats.requests, "request")
-        ));
+        );
         server.shutdown().await;
+    }
+    // With JSON logs, the summary is also one event on stderr with the JSON's fields.
+    if logging::json() {
+        let fields = serde_json::to_value(&summary).context("cannot encode the summary")?;
+        logging::event("INFO", "Summary", fields);
+    }
+    // With `--summary-json -` stdout is the JSON alone (for a pipe into jq); the text
+    // summary goes to stderr instead (not with JSON logs: the event above carries it).
+    match job.summary_json {
+        Some(path) if path == Path::new("-") => {
+            if !logging::json() {
+                logging::event("INFO", &text, serde_json::Value::Null);
+            }
+        }
+        _ => print_stdout(&text),
     }
     if let Some(path) = job.summary_json {
         let json = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;

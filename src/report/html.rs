@@ -117,7 +117,7 @@ pub struct Event<'a> {
     /// `http_status` of the last attempt; `None` when no answer came.
     pub http_status: Option<u16>,
     /// For failed and refused lines: the kind of failure, as `report` groups failures
-    /// (its `kind` field, or `report::failure_kind(http_status, error)`). `None` on
+    /// (its `kind` field, or `api::failure_kind(http_status, error)`). `None` on
     /// success lines.
     pub kind: Option<&'a str>,
     /// The line's `error` text, kept as the example of its kind (the first one seen).

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::api::failure_kind;
 use crate::ledger::{
     self, Latest, LedgerError, LedgerReadStats, OutcomeRecord, Record, State, StateCounts, Status,
     timestamp,
@@ -417,34 +418,6 @@ pub struct RejectedLine {
     pub reason: String,
 }
 
-/// Names the kind of a failure for grouping: the HTTP status, or for failures without
-/// an answer a normalised class read from the error text.
-pub fn failure_kind(http_status: Option<u16>, error: Option<&str>) -> String {
-    let error = error.unwrap_or_default().to_ascii_lowercase();
-    match http_status {
-        Some(200) => "not blocked".to_owned(),
-        Some(400) if error.contains("invalid") => "invalid input".to_owned(),
-        Some(status) => format!("http {status}"),
-        None if error.contains("timed out") || error.contains("timeout") => "timeout".to_owned(),
-        None if [
-            "connect",
-            "dns",
-            "reset",
-            "refused",
-            "broken pipe",
-            "unreachable",
-        ]
-        .iter()
-        .any(|word| error.contains(word)) =>
-        {
-            "connection".to_owned()
-        }
-        None if error.contains("interrupt") || error.contains("cancel") => "interrupted".to_owned(),
-        None if error.trim().is_empty() => "unknown".to_owned(),
-        None => "other".to_owned(),
-    }
-}
-
 fn summarize_ledger(path: &Path, stats: LedgerReadStats, failed_ids: u64) -> LedgerSummary {
     LedgerSummary {
         path: path.to_owned(),
@@ -737,9 +710,28 @@ pub(super) mod tests {
             (
                 None,
                 Some("error trying to connect: Connection refused"),
-                "connection",
+                "connection refused",
             ),
-            (None, Some("connection reset by peer"), "connection"),
+            (None, Some("connection reset by peer"), "connection reset"),
+            (
+                None,
+                Some(
+                    "connection failed: client error (Connect): dns error: failed to lookup address information: Name or service not known",
+                ),
+                "dns",
+            ),
+            (
+                None,
+                Some(
+                    "the server's certificate could not be verified (invalid peer certificate: UnknownIssuer)",
+                ),
+                "tls",
+            ),
+            (
+                None,
+                Some("no whole answer within 30s (--timeout)"),
+                "timeout",
+            ),
             (None, Some("cancelled by SIGINT"), "interrupted"),
             (None, None, "unknown"),
             (None, Some("something odd"), "other"),

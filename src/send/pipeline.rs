@@ -10,7 +10,7 @@
 //! nobody drains. Every channel is bounded: memory is set by concurrency × batch size.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -138,7 +138,6 @@ pub struct Run {
 pub struct RunEnd {
     pub pool: PoolEnd,
     pub pool_counters: Arc<PoolCounters>,
-    pub elapsed: Duration,
 }
 
 /// Runs `produce` on its own thread, sends its batches through the pool, records every
@@ -152,7 +151,6 @@ where
     W: Recorded,
     P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
 {
-    let started = Instant::now();
     let depth = run.pool.max_in_flight().max(1) * 2;
     let (batch_tx, batch_rx) = mpsc::channel::<Vec<W>>(CHANNEL_CHUNKS);
     let (outcome_tx, outcome_rx) = mpsc::channel::<Outcome<W>>(depth);
@@ -223,7 +221,6 @@ where
     Ok(RunEnd {
         pool: pool_end,
         pool_counters,
-        elapsed: started.elapsed(),
     })
 }
 

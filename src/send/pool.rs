@@ -138,6 +138,25 @@ pub struct PoolCounters {
     pub requests: AtomicU64,
     pub rate_limited: AtomicU64,
     pub in_flight_ids: AtomicU64,
+    /// Attempts whose answer was worth another attempt, by kind (`api::failure_kind`):
+    /// touched only on such answers.
+    pub retried: Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl PoolCounters {
+    fn note_retry(&self, http_status: Option<u16>, reason: &str) {
+        let kind = crate::api::failure_kind(http_status, Some(reason));
+        let mut retried = self.retried.lock().unwrap_or_else(|p| p.into_inner());
+        *retried.entry(kind).or_default() += 1;
+    }
+
+    /// Attempts retried, by kind, most first.
+    pub fn retried(&self) -> Vec<(String, u64)> {
+        let retried = self.retried.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(String, u64)> = retried.iter().map(|(k, n)| (k.clone(), *n)).collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
 }
 
 /// Why the pool stopped dispatching early, if it did.
@@ -570,6 +589,7 @@ async fn attempt_batch<W: Operation>(shared: &Shared<W>, batch: &W) -> BatchEnd<
                 reason,
                 server_fault,
             } => {
+                shared.counters.note_retry(tally.http_status, &reason);
                 if server_fault
                     && shared
                         .breaker

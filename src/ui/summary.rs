@@ -1,17 +1,25 @@
-//! The end-of-run summary: what happened to every row, printed for people and written as
-//! JSON (`--summary-json`) for monitoring. It also decides the exit code, in one place.
+//! The end-of-run summary: what happened to every row, and why, in one structure. The
+//! text summary, `--summary-json` and the JSON log's summary event are all drawn from it,
+//! so people and monitoring read the same figures. It also decides the exit code, in one
+//! place.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::exit::ExitStatus;
-use crate::ledger::Op;
-use crate::send::counters::Counters;
+use crate::ledger::{Op, timestamp};
+use crate::send::counters::{Counters, FailureCount};
 use crate::send::pipeline::RunEnd;
 use crate::send::pool::Stop;
 use crate::values::ValueType;
 pub use crate::values::count::{group_digits, many, plural};
+
+/// Failure kinds named in the summary, most values first.
+const FAILURE_KINDS_SHOWN: usize = 5;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
@@ -20,17 +28,24 @@ pub struct Summary {
     #[serde(skip)]
     pub kind: ValueType,
     pub command: &'static str,
+    /// `contact`, `email` or `ip`: what the counts count.
+    #[serde(rename = "type")]
+    pub value_type: &'static str,
     pub run: String,
     /// `sandbox`, or the API base URL.
     pub target: String,
     pub outcome: &'static str,
     pub exit_code: i32,
+    /// Every row read: valid ones, rejected ones and those left to other shards.
     pub rows_read: u64,
+    /// Valid rows read (duplicates and those skipped by `--resume` included).
+    pub valid_rows: u64,
     pub rejected: u64,
     pub duplicates: u64,
-    /// Skipped by `--resume`: the ledger shows them blocked.
+    /// Skipped by `--resume`: the ledger shows them done (blocked now; unblocked).
     pub already_blocked: u64,
     pub other_shards: u64,
+    /// Values the requests settled (every outcome).
     pub sent: u64,
     pub blocked: u64,
     /// Of `blocked`, those the server said were blocked already.
@@ -39,12 +54,13 @@ pub struct Summary {
     /// Refused by the server by name: `retry` skips them unless `--include-refused`.
     pub refused: u64,
     pub not_sent: u64,
-    /// `unblock`: block records deleted (one per contact and record).
+    /// `unblock`: values whose block record was deleted.
     pub unblocked: u64,
-    /// `unblock`: contacts with no block record, or whose record was already gone.
+    /// `unblock`: values with no block record, or whose record was already gone.
     pub not_blocked: u64,
-    /// `unblock`: requests that listed the block list (not in `requests`), and the
-    /// records they listed.
+    /// `unblock`: block records deleted (a record may hold several values).
+    pub records_deleted: u64,
+    /// Requests that listed the block list (not in `requests`), and the records listed.
     pub list_requests: u64,
     pub records_listed: u64,
     /// Rows not read because the run stopped early.
@@ -54,26 +70,40 @@ pub struct Summary {
     pub inputs_broken: u64,
     pub batches_blocked: u64,
     pub batches_failed: u64,
+    /// Requests sent (every attempt; not the list's).
     pub requests: u64,
+    /// Attempts whose answer was worth another attempt, in all and by kind.
+    pub retries: u64,
+    pub retried_by_kind: BTreeMap<String, u64>,
+    /// Answers that were 429.
     pub rate_limited: u64,
+    /// Failed and refused values by kind of failure, most first (at most 5 kinds).
+    pub failure_kinds: Vec<FailureCount>,
+    /// The earliest and latest block-till of what was blocked.
+    #[serde(with = "timestamp::option")]
+    pub block_till_first: Option<DateTime<Utc>>,
+    #[serde(with = "timestamp::option")]
+    pub block_till_last: Option<DateTime<Utc>>,
     /// What the server admitted (requests/s) as the pool measured it, when it answered 429s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_admitted_per_second: Option<f64>,
+    /// From the command's start to its end (listing included).
     pub seconds: f64,
-    /// IDs blocked per second (failed ones are not throughput).
-    pub ids_per_second: f64,
+    /// Values done (blocked, or unblocked) per second; failed ones are not throughput.
+    pub values_per_second: f64,
     pub ledger: PathBuf,
+    /// How the run stopped early, if it did: `aborted`, `interrupted`, `unreachable`,
+    /// `max_wait`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<&'static str>,
     /// Why the run stopped early, or why it is not a success.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
-    /// The sum check: valid rows read = blocked + failed + refused + duplicates + skipped
-    /// by --resume + not sent. False is a bug (exit 70).
+    /// The sum check: valid rows read = blocked + unblocked + not blocked + failed +
+    /// refused + duplicates + skipped by --resume + not sent. False is a bug (exit 70).
     pub accounted: bool,
     /// Commands to run next, runnable as printed.
     pub next: Vec<String>,
-    /// `contact`, `email` or `ip`: what the counts count.
-    #[serde(rename = "type")]
-    pub value_type: &'static str,
 }
 
 /// The commands a summary may suggest, built by the command that ran (it knows its
@@ -94,14 +124,13 @@ pub struct RunFacts<'a> {
     pub target: &'a str,
     pub ledger: &'a Path,
     pub next: &'a NextCommands,
+    /// Since the command started (listing included).
+    pub elapsed: Duration,
 }
 
 impl Summary {
     pub fn new(facts: RunFacts<'_>, counters: &Counters, end: &RunEnd) -> Summary {
         let stop = end.pool.stop.as_ref();
-        let requests = Counters::get(&end.pool_counters.requests);
-        let rate_limited = Counters::get(&end.pool_counters.rate_limited);
-        let elapsed = end.elapsed;
         let get = Counters::get;
         let (blocked, failed, refused) = (
             get(&counters.ids_blocked),
@@ -110,27 +139,18 @@ impl Summary {
         );
         let not_sent = get(&counters.not_sent);
         let inputs_broken = get(&counters.inputs_broken);
-        let rows_read = get(&counters.rows);
+        let valid_rows = get(&counters.rows);
         let (duplicates, already_blocked) =
             (get(&counters.duplicates), get(&counters.already_blocked));
         let (unblocked, not_blocked) =
             (get(&counters.ids_unblocked), get(&counters.ids_not_blocked));
-        let accounted = rows_read
-            == blocked
-                + failed
-                + refused
-                + unblocked
-                + not_blocked
-                + duplicates
-                + already_blocked
-                + not_sent;
-        let rejected = get(&counters.rejected);
+        let settled = blocked + failed + refused + unblocked + not_blocked;
+        let accounted = valid_rows == settled + duplicates + already_blocked + not_sent;
+        let (rejected, other_shards) = (get(&counters.rejected), get(&counters.other_shards));
         // Nothing valid at all (rows left to other shards are this shard's choice, not
         // a bad input).
-        let no_valid_id = facts.op == Op::Block
-            && rows_read == 0
-            && get(&counters.other_shards) == 0
-            && stop.is_none();
+        let no_valid_value =
+            facts.op == Op::Block && valid_rows == 0 && other_shards == 0 && stop.is_none();
         let done = if facts.op.blocks() {
             blocked
         } else {
@@ -138,46 +158,56 @@ impl Summary {
         };
         let status = if !accounted {
             ExitStatus::Internal
-        } else if no_valid_id {
+        } else if no_valid_value {
             ExitStatus::Usage
         } else {
             exit_status(stop, failed + refused, not_sent, inputs_broken)
         };
-        let seconds = elapsed.as_secs_f64();
-        let stop_reason = match stop {
-            Some(Stop::Aborted(reason)) => Some(reason.clone()),
-            Some(Stop::Interrupted) => Some(status.word().to_owned()),
-            Some(Stop::Unreachable(reason)) => Some(format!(
-                "the server is unreachable or failing every request, so the run stopped sending: {reason}"
-            )),
-            Some(Stop::RateLimited { until, reason }) => Some(format!(
-                "the server asked to wait until {} (longer than --max-wait), so the run stopped sending: {reason}",
-                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            )),
-            None if no_valid_id => Some(format!(
-                "no valid ID in the inputs ({} rejected): nothing was sent; check the file, --id-field and --format (--no-header for a plain list)",
-                plural(rejected, "row")
-            )),
-            None => None,
+        let seconds = facts.elapsed.as_secs_f64();
+        let (stopped_by, stop_reason) = match stop {
+            Some(Stop::Aborted(reason)) => (Some("aborted"), Some(reason.clone())),
+            Some(Stop::Interrupted) => (Some("interrupted"), Some(status.word().to_owned())),
+            Some(Stop::Unreachable(reason)) => (
+                Some("unreachable"),
+                Some(format!(
+                    "the server is unreachable or failing every request, so the run stopped sending: {reason}"
+                )),
+            ),
+            Some(Stop::RateLimited { until, reason }) => (
+                Some("max_wait"),
+                Some(format!(
+                    "the server asked to wait until {} (longer than --max-wait), so the run stopped sending: {reason}",
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )),
+            ),
+            None if no_valid_value => (
+                None,
+                Some(format!(
+                    "no valid {} in the inputs ({} rejected): nothing was sent; check the file, --id-field and --format (--no-header for a plain list)",
+                    facts.value_type.noun(),
+                    plural(rejected, "row")
+                )),
+            ),
+            None => (None, None),
         };
+        let retried = end.pool_counters.retried();
+        let till = counters.block_till_range();
         let mut summary = Summary {
             op: facts.op,
             kind: facts.value_type,
             command: facts.op.command(),
+            value_type: facts.value_type.as_str(),
             run: facts.run.to_owned(),
             target: facts.target.to_owned(),
-            outcome: if !facts.op.blocks() && status == ExitStatus::Success {
-                "done, every valid ID unblocked (or found not blocked)"
-            } else {
-                status.word()
-            },
+            outcome: outcome_word(facts.op, facts.value_type, status),
             exit_code: status.code(),
-            rows_read,
+            rows_read: valid_rows + rejected + other_shards,
+            valid_rows,
             rejected,
             duplicates,
             already_blocked,
-            other_shards: get(&counters.other_shards),
-            sent: blocked + failed + refused + unblocked + not_blocked,
+            other_shards,
+            sent: settled,
             blocked,
             blocked_already: get(&counters.ids_already),
             failed,
@@ -185,6 +215,7 @@ impl Summary {
             not_sent,
             unblocked,
             not_blocked,
+            records_deleted: get(&counters.records_deleted),
             list_requests: get(&counters.list_requests),
             records_listed: get(&counters.records_listed),
             unread_rows: get(&counters.unread),
@@ -192,33 +223,42 @@ impl Summary {
             inputs_broken,
             batches_blocked: get(&counters.batches_blocked),
             batches_failed: get(&counters.batches_failed),
-            requests,
-            rate_limited,
+            requests: get(&end.pool_counters.requests),
+            retries: retried.iter().map(|(_, n)| n).sum(),
+            retried_by_kind: retried.into_iter().collect(),
+            rate_limited: get(&end.pool_counters.rate_limited),
+            failure_kinds: counters
+                .failures()
+                .into_iter()
+                .take(FAILURE_KINDS_SHOWN)
+                .collect(),
+            block_till_first: till.map(|(first, _)| first),
+            block_till_last: till.map(|(_, last)| last),
             server_admitted_per_second: end.pool.admitted_per_second,
             seconds,
-            ids_per_second: if seconds > 0.0 {
+            values_per_second: if seconds > 0.0 {
                 done as f64 / seconds
             } else {
                 0.0
             },
             ledger: facts.ledger.to_owned(),
+            stopped_by,
             stop_reason,
             accounted,
             next: Vec::new(),
-            value_type: facts.value_type.as_str(),
         };
         summary.next = summary.next_commands(facts.next);
         summary
     }
 
-    /// What one value of an unblock is called.
-    fn unblock_noun(&self) -> &'static str {
-        self.kind.thing()
-    }
-
-    /// What one counted value is called: an ID, an email, an IP address.
+    /// What one counted value is called: an ID, an email, an IP address; a contact when
+    /// it is unblocked.
     fn noun(&self) -> &'static str {
-        self.kind.noun()
+        if self.op.blocks() {
+            self.kind.noun()
+        } else {
+            self.kind.thing()
+        }
     }
 
     pub fn exit_status(&self) -> ExitStatus {
@@ -229,7 +269,12 @@ impl Summary {
     /// was never sent (or never read).
     fn next_commands(&self, next: &NextCommands) -> Vec<String> {
         let mut out = Vec::new();
-        if self.exit_status() == ExitStatus::Internal || self.exit_status() == ExitStatus::Usage {
+        if matches!(
+            self.exit_status(),
+            ExitStatus::Internal | ExitStatus::Usage | ExitStatus::Aborted
+        ) {
+            // After a refused key or account, the same command fails the same way: the
+            // summary says what to check instead.
             return out;
         }
         if self.failed > 0 {
@@ -242,55 +287,83 @@ impl Summary {
         out
     }
 
-    /// The text summary, for stdout.
+    /// The text summary, for stdout: every figure is one of the JSON's.
     pub fn render(&self) -> String {
         let n = group_digits;
-        if !self.op.blocks() {
-            return self.render_unblock();
-        }
-        let mut out = format!(
-            "blockade {}: {}\n  read      {} ({} rejected, {} duplicates, {} already blocked per the ledger)\n  sent      {} in {}\n",
-            self.command,
-            self.outcome,
-            plural(self.rows_read + self.rejected + self.other_shards, "row"),
+        let noun = self.noun();
+        let mut out = format!("blockade {}: {}\n", self.command, self.outcome);
+        let mut read = format!(
+            "  read      {}: {} valid, {} rejected, {} duplicates, {} {} per the ledger (--resume)",
+            plural(self.rows_read, "row"),
+            n(self.valid_rows),
             n(self.rejected),
             n(self.duplicates),
             n(self.already_blocked),
-            plural(self.sent, self.noun()),
-            plural(self.requests, "request"),
+            if self.op.blocks() {
+                "already blocked"
+            } else {
+                "already unblocked"
+            },
         );
-        out += &format!(
-            "  blocked   {} ({})\n",
-            plural(self.blocked, self.noun()),
-            plural(self.batches_blocked, "batch")
-        );
-        if self.blocked_already > 0 {
+        if self.other_shards > 0 {
+            read += &format!(", {} left to the other shards", n(self.other_shards));
+        }
+        out += &read;
+        out += "\n";
+        if self.list_requests > 0 {
             out += &format!(
-                "            of which {} already blocked at the server\n",
-                n(self.blocked_already)
+                "  listed    {} block records in {}\n",
+                n(self.records_listed),
+                plural(self.list_requests, "request")
             );
         }
+        let requests = if self.op.blocks() {
+            plural(self.requests, "request")
+        } else {
+            plural(self.requests, "DELETE request")
+        };
         out += &format!(
-            "  failed    {} ({})\n",
-            plural(self.failed, self.noun()),
-            plural(self.batches_failed, "batch")
+            "  sent      {} in {requests}{}\n",
+            plural(self.sent, noun),
+            self.retries_text()
         );
+        if self.op.blocks() {
+            out += &format!(
+                "  blocked   {} ({}){}\n",
+                plural(self.blocked, noun),
+                plural(self.batches_blocked, "batch"),
+                self.till_text()
+            );
+            if self.blocked_already > 0 {
+                out += &format!(
+                    "            of which {} already blocked at the server\n",
+                    n(self.blocked_already)
+                );
+            }
+        } else {
+            out += &format!(
+                "  unblocked {} ({} deleted)\n  not blocked {} (no block record, or it was gone already)\n",
+                plural(self.unblocked, noun),
+                plural(self.records_deleted, "block record"),
+                plural(self.not_blocked, noun),
+            );
+        }
+        out += &format!("  failed    {}", plural(self.failed, noun));
+        if self.op.blocks() {
+            out += &format!(" ({})", plural(self.batches_failed, "batch"));
+        }
+        out += &self.failure_text();
+        out += "\n";
         if self.refused > 0 {
             out += &format!(
                 "  refused   {} (the server refused each by name; retry skips them unless --include-refused)\n",
-                plural(self.refused, self.noun())
-            );
-        }
-        if self.other_shards > 0 {
-            out += &format!(
-                "  shards    {} left to the other shards\n",
-                plural(self.other_shards, "row")
+                plural(self.refused, noun)
             );
         }
         if self.not_sent > 0 {
             out += &format!(
                 "  not sent  {} read but not sent (stopped early)\n",
-                plural(self.not_sent, self.noun())
+                plural(self.not_sent, noun)
             );
         }
         if self.unread_rows > 0 || self.unread_uncounted {
@@ -311,71 +384,26 @@ impl Summary {
             );
         }
         if self.rate_limited > 0 {
-            out += &format!(
-                "  429s      {} (the pool waited and slowed down)\n",
-                n(self.rate_limited)
-            );
+            let what = if self.stopped_by == Some("max_wait") {
+                "the server asked to wait longer than --max-wait: the run stopped"
+            } else {
+                "the pool waited and slowed down"
+            };
+            out += &format!("  429s      {} ({what})\n", n(self.rate_limited));
         }
         if let Some(admitted) = self.server_admitted_per_second {
             out += &format!("  limit     {}\n", crate::send::gate::limit_hint(admitted));
         }
-        out += &self.render_end("blocked");
-        out
-    }
-
-    /// The text summary of `unblock`: per block record deleted, per contact not blocked.
-    fn render_unblock(&self) -> String {
-        let n = group_digits;
-        let mut out = format!(
-            "blockade unblock: {}\n  values    {} to unblock ({} rejected rows, {} duplicates, {} already unblocked per the ledger)\n  sent      {}\n",
-            self.outcome,
-            n(self.rows_read - self.duplicates - self.already_blocked),
-            n(self.rejected),
-            n(self.duplicates),
-            n(self.already_blocked),
-            plural(self.requests, "DELETE request"),
-        );
-        if self.list_requests > 0 {
-            out += &format!(
-                "  listed    {} block records in {}\n",
-                n(self.records_listed),
-                plural(self.list_requests, "request")
-            );
-        }
         out += &format!(
-            "  unblocked {} deleted\n  not blocked {} (no block record, or it was gone already)\n  failed    {}\n",
-            plural(self.unblocked, "block record"),
-            plural(self.not_blocked, self.unblock_noun()),
-            plural(self.failed + self.refused, self.unblock_noun()),
-        );
-        if self.not_sent > 0 {
-            out += &format!(
-                "  not sent  {} (stopped early)\n",
-                plural(self.not_sent, self.unblock_noun())
-            );
-        }
-        if self.rate_limited > 0 {
-            out += &format!(
-                "  429s      {} (the pool waited and slowed down)\n",
-                n(self.rate_limited)
-            );
-        }
-        out += &self.render_end("unblocked");
-        out
-    }
-
-    /// Time, ledger, why it stopped, the sum check and the next commands.
-    fn render_end(&self, done: &str) -> String {
-        let n = group_digits;
-        let mut out = format!(
-            "  time      {:.1}s ({} {}/s {done})\n  ledger    {} (run {}, target {})\n",
+            "  time      {:.1}s ({} {}/s {})\n  ledger    {} (run {}, target {})\n",
             self.seconds,
-            n(self.ids_per_second.round() as u64),
-            many(if !self.op.blocks() {
-                self.unblock_noun()
+            n(self.values_per_second.round() as u64),
+            many(noun),
+            if self.op.blocks() {
+                "blocked"
             } else {
-                self.noun()
-            }),
+                "unblocked"
+            },
             self.ledger.display(),
             self.run,
             self.target,
@@ -384,9 +412,10 @@ impl Summary {
             out += &format!("  stopped   {reason}\n");
         }
         if !self.accounted {
+            let sum = self.sent + self.duplicates + self.already_blocked + self.not_sent;
             out += &format!(
-                "  BUG       the counts do not add up: {} valid rows read, but {} blocked + {} unblocked + {} not blocked + {} failed + {} refused + {} duplicates + {} skipped by --resume + {} not sent = {}. Please report this with the ledger.\n",
-                self.rows_read,
+                "  BUG       the counts do not add up: {} valid rows read, but {} blocked + {} unblocked + {} not blocked + {} failed + {} refused + {} duplicates + {} skipped by --resume + {} not sent = {sum}. Please report this with the ledger.\n",
+                self.valid_rows,
                 self.blocked,
                 self.unblocked,
                 self.not_blocked,
@@ -395,20 +424,79 @@ impl Summary {
                 self.duplicates,
                 self.already_blocked,
                 self.not_sent,
-                self.blocked
-                    + self.unblocked
-                    + self.not_blocked
-                    + self.failed
-                    + self.refused
-                    + self.duplicates
-                    + self.already_blocked
-                    + self.not_sent
             );
         }
         for command in &self.next {
             out += &format!("Next: {command}\n");
         }
         out
+    }
+
+    /// ` (9 retries: 6 http 503, 3 connection reset)`, or nothing.
+    fn retries_text(&self) -> String {
+        if self.retries == 0 {
+            return String::new();
+        }
+        let mut kinds: Vec<(&String, &u64)> = self.retried_by_kind.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let kinds: Vec<String> = kinds
+            .iter()
+            .map(|(k, n)| format!("{} {k}", group_digits(**n)))
+            .collect();
+        format!(" ({}: {})", plural(self.retries, "retry"), kinds.join(", "))
+    }
+
+    /// `, until 2027-01-03T23:35:27.831Z` (or a range), or nothing.
+    fn till_text(&self) -> String {
+        match (self.block_till_first, self.block_till_last) {
+            (Some(first), Some(last)) if first == last => {
+                format!(", until {}", timestamp::format(&first))
+            }
+            (Some(first), Some(last)) => format!(
+                ", until {} to {}",
+                timestamp::format(&first),
+                timestamp::format(&last)
+            ),
+            _ => String::new(),
+        }
+    }
+
+    /// `: 400 dns ("connection failed: ..."), 200 timeout`, or nothing.
+    fn failure_text(&self) -> String {
+        if self.failure_kinds.is_empty() {
+            return String::new();
+        }
+        let kinds: Vec<String> = self
+            .failure_kinds
+            .iter()
+            .enumerate()
+            .map(|(i, failure)| {
+                let example = if i == 0 && !failure.example.is_empty() {
+                    format!(
+                        " ({:?})",
+                        crate::values::text::clip_str(&failure.example, 120)
+                    )
+                } else {
+                    String::new()
+                };
+                format!("{} {}{example}", group_digits(failure.values), failure.kind)
+            })
+            .collect();
+        format!(": {}", kinds.join(", "))
+    }
+}
+
+/// The summary's first words.
+fn outcome_word(op: Op, value_type: ValueType, status: ExitStatus) -> &'static str {
+    match (op.blocks(), status, value_type) {
+        (true, ExitStatus::Success, ValueType::Contact) => "done, every valid ID blocked",
+        (true, ExitStatus::Success, ValueType::Email) => "done, every valid email blocked",
+        (true, ExitStatus::Success, ValueType::Ip) => "done, every valid IP address blocked",
+        (false, ExitStatus::Success, _) => {
+            "done, every valid value unblocked (or found not blocked)"
+        }
+        (_, ExitStatus::Failed, _) => "not done: some values failed or were not sent",
+        (_, status, _) => status.word(),
     }
 }
 
@@ -434,7 +522,6 @@ mod tests {
                 admitted_per_second: None,
             },
             pool_counters: Default::default(),
-            elapsed: std::time::Duration::from_secs(1),
         };
         let next = NextCommands {
             retry: "blockade retry r.jsonl --sandbox".into(),
@@ -447,6 +534,7 @@ mod tests {
             target: "sandbox",
             ledger: Path::new("r.jsonl"),
             next: &next,
+            elapsed: Duration::from_secs(1),
         };
         Summary::new(facts, counters, &end)
     }
@@ -482,6 +570,42 @@ mod tests {
                 "blockade retry r.jsonl --sandbox",
                 "blockade block in.csv --sandbox --resume"
             ]
+        );
+    }
+
+    #[test]
+    fn a_refused_key_suggests_nothing_to_run_again() {
+        let counters = Counters::default();
+        Counters::add(&counters.rows, 10);
+        Counters::add(&counters.ids_failed, 10);
+        let summary = summary_of(
+            &counters,
+            Some(Stop::Aborted("HTTP 401: check the key".into())),
+        );
+        assert_eq!(summary.exit_status(), ExitStatus::Aborted);
+        assert!(summary.next.is_empty(), "{:?}", summary.next);
+        assert!(summary.render().contains("check the key"));
+    }
+
+    #[test]
+    fn rows_read_count_every_row_and_failures_say_why() {
+        let counters = Counters::default();
+        Counters::add(&counters.rows, 10);
+        Counters::add(&counters.rejected, 2);
+        Counters::add(&counters.duplicates, 1);
+        Counters::add(&counters.ids_blocked, 6);
+        Counters::add(&counters.ids_failed, 3);
+        counters.note_failure("dns".into(), 3, Some("dns error: no such host"));
+        let summary = summary_of(&counters, None);
+        assert_eq!((summary.rows_read, summary.valid_rows), (12, 10));
+        let text = summary.render();
+        assert!(
+            text.contains("read      12 rows: 10 valid, 2 rejected"),
+            "{text}"
+        );
+        assert!(
+            text.contains("failed    3 IDs (0 batches): 3 dns (\"dns error"),
+            "{text}"
         );
     }
 

@@ -12,7 +12,7 @@ use chrono::DateTime;
 use serde_json::Value;
 
 use super::{Episode, Event, Outcome, RunInfo, Stop, StopReason, SummaryRow, Timeline};
-use crate::report::failure_kind;
+use crate::api::failure_kind;
 
 fn ms(value: &Value) -> Option<i64> {
     DateTime::parse_from_rfc3339(value.as_str()?)
