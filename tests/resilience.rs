@@ -962,7 +962,7 @@ fn report_counts_groups_failures_exports_failed_ids_and_merges_ledgers() {
         "{}",
         ran.stdout
     );
-    assert!(ran.stdout.contains("connection (1)"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("connection reset (1)"), "{}", ran.stdout);
     assert!(ran.stderr.contains("Wrote 4 failed IDs"), "{}", ran.stderr);
     let mut reader = csv::Reader::from_path(&csv_path).expect("failed-ids CSV");
     assert_eq!(
