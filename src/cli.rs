@@ -576,6 +576,12 @@ pub struct ReportArgs {
     /// standard output (the report then goes to standard error).
     #[arg(long, value_name = "PATH|-")]
     pub failed_ids: Option<PathBuf>,
+    /// Also write one self-contained HTML picture of the runs (values per second by
+    /// outcome, requests, latency, 429 episodes and stops on one time axis; the summary;
+    /// the top errors) to this file; - writes it to standard output instead of the text
+    /// report. It loads nothing from anywhere: open it offline, attach it, archive it.
+    #[arg(long, value_name = "FILE|-")]
+    pub html: Option<PathBuf>,
     /// The type of value --failed-ids writes [default: the one type with failures].
     #[arg(long = "type", value_enum, value_name = "TYPE")]
     pub value_type: Option<ValueType>,

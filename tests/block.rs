@@ -346,7 +346,10 @@ fn report_lists_rejected_rows_and_refused_ids_and_names_the_target() {
     let ran = run(work.report(&["--rejected"]).arg(work.ledger_path()));
     assert_eq!(ran.code, 0, "{}", ran.all());
     let text = &ran.stdout;
-    assert!(text.contains("blocked 2   failed 0   refused 1"), "{text}");
+    assert!(
+        text.contains("blocked 2   expired 0   failed 0   refused 1"),
+        "{text}"
+    );
     let source = input.display().to_string();
     assert!(
         text.contains(&format!("{source}:4  rejected  \"not-a-number\"")),

@@ -231,8 +231,8 @@ fn faults_lose_nothing_and_retry_blocks_the_rest() {
     assert_blocked_exactly_once(&healthy, failed.iter().copied());
 
     let report = report_json(&work, &[&work.ledger_path()]);
-    assert_eq!(report["ids"]["failed"], 0, "{report}");
-    assert_eq!(u(&report["ids"]["blocked"]), ids.len() as u64);
+    assert_eq!(report["now"]["contact"]["failed"], 0, "{report}");
+    assert_eq!(u(&report["now"]["contact"]["blocked"]), ids.len() as u64);
     let latest = latest_status(&work.ledger());
     assert_eq!(latest.len(), ids.len());
     assert!(latest.values().all(|s| s == "blocked"), "{latest:?}");
@@ -668,8 +668,8 @@ fn kill_then_resume(tear_last_line: bool) {
         u(&report["ledgers"][0]["unreadable_lines"]),
         u64::from(tear_last_line)
     );
-    assert_eq!(u(&report["ids"]["blocked"]), SLOW_IDS);
-    assert_eq!(report["ids"]["failed"], 0);
+    assert_eq!(u(&report["now"]["contact"]["blocked"]), SLOW_IDS);
+    assert_eq!(report["now"]["contact"]["failed"], 0);
 }
 
 #[test]
@@ -916,18 +916,23 @@ fn report_counts_groups_failures_exports_failed_ids_and_merges_ledgers() {
     );
 
     let alone = report_json(&work, &[&a]);
-    assert_eq!(alone["ids"]["blocked"], 3);
-    assert_eq!(alone["ids"]["failed"], 5);
+    assert_eq!(alone["now"]["contact"]["blocked"], 3);
+    assert_eq!(alone["now"]["contact"]["failed"], 5);
 
     let merged = report_json(&work, &[&a, &b]);
     assert_eq!(
-        merged["ids"]["blocked"], 5,
+        merged["now"]["contact"]["blocked"], 5,
         "4 and 5 are blocked later in b"
     );
-    assert_eq!(merged["ids"]["failed"], 4);
-    assert_eq!(merged["ids"]["rejected_rows"], 1);
-    assert_eq!(merged["batches"]["blocked"], 2);
-    assert_eq!(merged["batches"]["failed"], 4);
+    assert_eq!(merged["now"]["contact"]["failed"], 4);
+    assert_eq!(merged["rejected_rows"], 1);
+    let block = &merged["history"][0];
+    assert_eq!(
+        (block["op"].as_str(), block["type"].as_str()),
+        (Some("block"), Some("contact"))
+    );
+    assert_eq!(block["lines"]["blocked"], 2);
+    assert_eq!(block["lines"]["failed"], 4);
     assert_eq!(merged["ledgers"][0]["failed_ids"], 5);
     assert_eq!(merged["ledgers"][1]["failed_ids"], 1);
     let kinds: BTreeMap<String, (u64, u64)> = merged["failures"]
@@ -937,7 +942,7 @@ fn report_counts_groups_failures_exports_failed_ids_and_merges_ledgers() {
         .map(|k| {
             (
                 k["kind"].as_str().unwrap().to_owned(),
-                (u(&k["batches"]), u(&k["ids"])),
+                (u(&k["lines"]), u(&k["values"])),
             )
         })
         .collect();
@@ -958,11 +963,15 @@ fn report_counts_groups_failures_exports_failed_ids_and_merges_ledgers() {
     let ran = run(&mut cmd);
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert!(
-        ran.stdout.contains("Failed batches by error"),
+        ran.stdout.contains("Failed lines by error"),
         "{}",
         ran.stdout
     );
-    assert!(ran.stdout.contains("connection reset (1)"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("connection reset (1)"),
+        "{}",
+        ran.stdout
+    );
     assert!(ran.stderr.contains("Wrote 4 failed IDs"), "{}", ran.stderr);
     let mut reader = csv::Reader::from_path(&csv_path).expect("failed-ids CSV");
     assert_eq!(

@@ -57,8 +57,8 @@ fn three_shards_block_every_id_exactly_once_and_their_ledgers_merge() {
     let ran = run(work.blockade().args(["report", "--json"]).args(&ledgers));
     assert_eq!(ran.code, 0, "{}", ran.all());
     let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
-    assert_eq!(report["ids"]["blocked"], 3000, "{report:#}");
-    assert_eq!(report["ids"]["failed"], 0, "{report:#}");
+    assert_eq!(report["now"]["contact"]["blocked"], 3000, "{report:#}");
+    assert_eq!(report["now"]["contact"]["failed"], 0, "{report:#}");
 }
 
 #[test]

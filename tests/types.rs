@@ -184,11 +184,12 @@ fn a_failed_email_batch_is_retried_from_the_ledger() {
     let ran = run(work.report(&["--json"]).arg(work.ledger_path()));
     assert_eq!(ran.code, 0, "{}", ran.all());
     let report: Value = serde_json::from_str(&ran.stdout).expect("report JSON");
-    assert_eq!(report["by_type"]["email"]["blocked"], 3, "{report}");
-    assert_eq!(report["by_type"]["email"]["failed"], 0, "{report}");
+    assert_eq!(report["now"]["email"]["blocked"], 3, "{report}");
+    assert_eq!(report["now"]["email"]["failed"], 0, "{report}");
     let ran = run(work.report(&[]).arg(work.ledger_path()));
     assert!(
-        ran.stdout.contains("emails   blocked 3   failed 0"),
+        ran.stdout
+            .contains("emails       blocked 3   expired 0   failed 0"),
         "{}",
         ran.stdout
     );

@@ -163,9 +163,7 @@ fn the_records_answer_gives_block_ids_and_undo_by_run_deletes_exactly_that_run()
 
     let report = run(&mut work.report(&[work.ledger_path().to_str().unwrap()]));
     assert!(
-        report
-            .stdout
-            .contains("Unblock:  unblocked or not blocked 300   failed 0"),
+        report.stdout.contains("unblocked 300   unblock failed 0"),
         "{}",
         report.stdout
     );
@@ -178,11 +176,13 @@ fn the_records_answer_gives_block_ids_and_undo_by_run_deletes_exactly_that_run()
         .iter()
         .find(|run| run["command"] == "unblock")
         .unwrap_or_else(|| panic!("an unblock run: {json}"));
-    assert_eq!(undo["ids_sent"], 300, "{undo}");
+    assert_eq!(undo["values_sent"], 300, "{undo}");
     assert_eq!(
-        undo["ids_blocked"], 300,
+        undo["unblocked"], 300,
         "unblocked, for an unblock run: {undo}"
     );
+    assert!(undo.get("blocked").is_none(), "{undo}");
+    assert_eq!(undo["type"], "contact", "{undo}");
 
     // A later `block --resume` of the same list blocks them again.
     block(&work, &mock, &first, &["--resume"]);

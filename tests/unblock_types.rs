@@ -133,8 +133,8 @@ fn an_email_run_blocked_with_records_is_undone_by_run_without_listing() {
     let report = run(&mut work.report(&["--json", ledger.to_str().unwrap()]));
     assert_eq!(report.code, 0, "{}", report.all());
     let json: Value = serde_json::from_str(&report.stdout).expect("report json");
-    assert_eq!(json["by_type"]["email"]["unblocked"], 3, "{json}");
-    assert_eq!(json["by_type"]["email"]["blocked"], 1, "{json}");
+    assert_eq!(json["now"]["email"]["unblocked"], 3, "{json}");
+    assert_eq!(json["now"]["email"]["blocked"], 1, "{json}");
     let ran = run(&mut work.block(
         &mock,
         &[

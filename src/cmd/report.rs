@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use crate::cli::ReportArgs;
 use crate::exit::ExitStatus;
 use crate::report;
+use crate::report::html::Timeline;
 use crate::values::ValueType;
 
 pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
@@ -22,7 +23,27 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
         }
         args.ledgers.push(default);
     }
-    let built = report::build_report(&args.ledgers)?;
+    let mut picture = args.html.as_ref().map(|_| {
+        let names: Vec<String> = args
+            .ledgers
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        Timeline::new(format!("blockade report: {}", names.join(", ")))
+    });
+    let built = report::build_report(&args.ledgers, |path, record| {
+        if let Some(picture) = &mut picture {
+            picture.push_record(path, record);
+        }
+    })?;
+    if let (Some(path), Some(mut picture)) = (&args.html, picture) {
+        picture.finish_with(&built);
+        write_picture(path, &picture)?;
+        if path == Path::new("-") {
+            // The page is stdout: the text report is not printed on top of it.
+            return Ok(ExitStatus::Success);
+        }
+    }
     let to_stdout = args.failed_ids.as_deref() == Some(Path::new("-"));
     let mut text = if args.json {
         let mut json = serde_json::to_value(&built).context("cannot encode the report")?;
@@ -72,6 +93,26 @@ pub fn run(mut args: ReportArgs) -> anyhow::Result<ExitStatus> {
         );
     }
     Ok(ExitStatus::Success)
+}
+
+/// Writes the HTML picture to `path` (only its owner can read it), or stdout for `-`.
+fn write_picture(path: &Path, picture: &Timeline) -> anyhow::Result<()> {
+    let page = report::html::render(picture);
+    if path == Path::new("-") {
+        crate::job::output::print_stdout(&page);
+        return Ok(());
+    }
+    crate::job::output::write_private(path, page.as_bytes())
+        .with_context(|| format!("cannot write --html {}", path.display()))?;
+    crate::ui::logging::event(
+        "INFO",
+        &format!(
+            "Wrote the picture of the runs to {} (open it in a browser)",
+            path.display()
+        ),
+        serde_json::json!({ "html": path.display().to_string() }),
+    );
+    Ok(())
 }
 
 /// The one type of value with failures (contact IDs when none failed), or an error that

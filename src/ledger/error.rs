@@ -28,6 +28,12 @@ pub enum LedgerError {
     NotALedger { path: PathBuf },
 
     #[error(
+        "{} is not a blockade results ledger (its first line is not a ledger line); give the ledger a blockade run wrote (blockade-results.jsonl, or its --results)",
+        path.display()
+    )]
+    NotALedgerToRead { path: PathBuf },
+
+    #[error(
         "the results ledger {} is locked: another blockade run is writing it; wait for that run to finish, or pass another file with --results",
         path.display()
     )]

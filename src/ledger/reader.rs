@@ -51,11 +51,39 @@ fn read_records_capped(
     max_line_bytes: usize,
     mut each: impl FnMut(u64, u64, Record),
 ) -> Result<LedgerReadStats, LedgerError> {
-    let file = open(path)?;
     let read_error = |source| LedgerError::Read {
         path: path.to_owned(),
         source,
     };
+    let file = open(path)?;
+    // A file that does not start like a ledger (a CSV given by mistake) and holds no
+    // ledger line at all is refused, not read as thousands of unreadable lines.
+    if !super::writer::starts_like_a_ledger(&file).map_err(read_error)? {
+        let (records, _) = read_lines(path, open(path)?, max_line_bytes, false, |_, _, _| {})?;
+        if records == 0 {
+            return Err(LedgerError::NotALedgerToRead {
+                path: path.to_owned(),
+            });
+        }
+    }
+    let (_, stats) = read_lines(path, file, max_line_bytes, true, &mut each)?;
+    Ok(stats)
+}
+
+/// Every line of `file`: records to `each`, unreadable lines counted (and, with `warn`,
+/// the first ones logged). Returns the number of records.
+fn read_lines(
+    path: &Path,
+    file: File,
+    max_line_bytes: usize,
+    warn: bool,
+    mut each: impl FnMut(u64, u64, Record),
+) -> Result<(u64, LedgerReadStats), LedgerError> {
+    let read_error = |source| LedgerError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut records = 0u64;
     let mut reader = BufReader::with_capacity(256 * 1024, file);
     let mut stats = LedgerReadStats::default();
     let mut line = Vec::new();
@@ -79,19 +107,22 @@ fn read_records_capped(
         };
         stats.lines += 1;
         match outcome {
-            Ok(Some(record)) => each(stats.lines, line_offset, record),
+            Ok(Some(record)) => {
+                records += 1;
+                each(stats.lines, line_offset, record);
+            }
             Ok(None) => {}
-            Err(why) => note_bad_line(&mut stats, path, why),
+            Err(why) => note_bad_line(&mut stats, path, why, warn),
         }
     }
-    if stats.bad_line_count > MAX_KEPT_BAD_LINES as u64 {
+    if warn && stats.bad_line_count > MAX_KEPT_BAD_LINES as u64 {
         tracing::warn!(
             path = %path.display(),
             unreadable = stats.bad_line_count,
             "More unreadable ledger lines were skipped than were logged one by one."
         );
     }
-    Ok(stats)
+    Ok((records, stats))
 }
 
 /// Reads the one record that starts at `offset` (from [`read_records_at`]) of an
@@ -126,9 +157,13 @@ pub(crate) fn open(path: &Path) -> Result<File, LedgerError> {
     })
 }
 
-fn note_bad_line(stats: &mut LedgerReadStats, path: &Path, why: String) {
+fn note_bad_line(stats: &mut LedgerReadStats, path: &Path, why: String, warn: bool) {
     stats.bad_line_count += 1;
     if stats.bad_lines.len() < MAX_KEPT_BAD_LINES {
+        if !warn {
+            stats.bad_lines.push((stats.lines, why));
+            return;
+        }
         tracing::warn!(line = stats.lines, path = %path.display(), reason = %why, "Skipped an unreadable ledger line.");
         stats.bad_lines.push((stats.lines, why));
     }
@@ -417,7 +452,16 @@ mod tests {
             let bytes = chunks.concat();
             std::fs::write(&path, &bytes).expect("seeded");
             let mut records = 0u64;
-            let stats = read_records(&path, |_, _| records += 1).expect("content is never an error");
+            let stats = match read_records(&path, |_, _| records += 1) {
+                Ok(stats) => stats,
+                // Only a file with no ledger line at all is refused.
+                Err(LedgerError::NotALedgerToRead { .. }) => {
+                    let parses = |line: &[u8]| serde_json::from_slice::<Record>(line).is_ok();
+                    prop_assert!(!bytes.split(|&b| b == b'\n').any(parses));
+                    return Ok(());
+                }
+                Err(error) => panic!("content is never an error but for a non-ledger: {error}"),
+            };
             let expected_lines = bytes.split(|&b| b == b'\n').count() as u64
                 - u64::from(bytes.is_empty() || bytes.ends_with(b"\n"));
             prop_assert_eq!(stats.lines, expected_lines);

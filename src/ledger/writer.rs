@@ -35,7 +35,7 @@ pub struct LedgerWriter {
 /// Whether the file is empty or its first line is a ledger line: a JSON object with
 /// `run` and `status` (or, in a file of one torn line, the start of one). A user's CSV
 /// given as `--results` by mistake is refused instead of appended to.
-fn starts_like_a_ledger(file: &File) -> std::io::Result<bool> {
+pub(super) fn starts_like_a_ledger(file: &File) -> std::io::Result<bool> {
     /// Longest first line looked at: a batch of 10,000 IDs is about 200 KiB.
     const MAX_FIRST_LINE: usize = 4 << 20;
     // Devices and pipes (/dev/full in a test, a FIFO) have no first line to check.

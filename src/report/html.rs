@@ -23,10 +23,7 @@
 //! Why SVG written here and not a vendored chart library (uPlot was measured against
 //! it): docs/report-html.md.
 
-// Wired to `report --html` by the command's adapter (ledger lines -> `Timeline`); until
-// then only the tests use it.
-#![allow(dead_code)]
-
+mod from_ledger;
 mod page;
 mod svg;
 mod windows;
@@ -37,7 +34,6 @@ mod ledger_lines;
 mod tests;
 
 use std::collections::HashMap;
-use std::io;
 
 use serde::Serialize;
 
@@ -79,6 +75,7 @@ impl Outcome {
     }
 
     /// From the ledger's `status`; `None` for `run`, `rejected` and anything unknown.
+    #[cfg(test)]
     pub fn from_status(status: &str) -> Option<Outcome> {
         Outcome::ALL.into_iter().find(|o| o.as_str() == status)
     }
@@ -114,8 +111,6 @@ pub struct Event<'a> {
     /// (an unblock that found no block record). Lines with 0 draw no request and no
     /// latency.
     pub attempts: u32,
-    /// `http_status` of the last attempt; `None` when no answer came.
-    pub http_status: Option<u16>,
     /// For failed and refused lines: the kind of failure, as `report` groups failures
     /// (its `kind` field, or `api::failure_kind(http_status, error)`). `None` on
     /// success lines.
@@ -159,6 +154,8 @@ pub struct Episode {
 }
 
 /// Why a run stopped early.
+// Built from the ledger's stop lines; until the pool writes them, only the tests do.
+#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
@@ -216,7 +213,7 @@ impl SummaryRow {
 }
 
 /// Everything the page shows. Fill the public lists, [`push`](Timeline::push) every
-/// outcome line, then [`render`] (or [`write_html`]).
+/// outcome line, then [`render`].
 #[derive(Debug, Default)]
 pub struct Timeline {
     /// The page's heading (e.g. the ledger paths).
@@ -414,10 +411,4 @@ impl Timeline {
 /// The whole page.
 pub fn render(timeline: &Timeline) -> String {
     page::render(timeline)
-}
-
-/// The whole page, written to `out` (a file, or stdout for `--html -`).
-pub fn write_html(timeline: &Timeline, out: &mut impl io::Write) -> io::Result<()> {
-    out.write_all(render(timeline).as_bytes())?;
-    out.flush()
 }

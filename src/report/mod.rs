@@ -9,7 +9,7 @@
 //! as blocked only until its block-till), requests by line, for every kind of value.
 
 mod failed_ids;
-pub(crate) mod html;
+pub mod html;
 mod text;
 
 pub use failed_ids::{write_failed_ids, write_failed_ids_csv};
@@ -33,18 +33,35 @@ const EXAMPLES_PER_KIND: usize = 3;
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub ledgers: Vec<LedgerSummary>,
-    pub ids: IdCounts,
-    pub batches: BatchCounts,
+    /// Values by their latest state now, per type the ledgers name (`contact`, `email`,
+    /// `ip`): a block counts as blocked only until its block-till.
+    pub now: BTreeMap<String, StateCounts>,
+    /// Every outcome line, per operation (`block`, `unblock`) and type.
+    pub history: Vec<HistoryRow>,
+    /// Input rows rejected (they carry no valid value, so they are counted by line).
+    pub rejected_rows: u64,
     /// Ordered by when each run started.
     pub runs: Vec<RunSummary>,
-    /// Every failed batch line, grouped by kind of error, most frequent kind first.
+    /// Every failed line (of every operation and type), grouped by kind of error, most
+    /// frequent kind first.
     pub failures: Vec<FailureKind>,
-    /// Emails and IPs by their latest status, per type (`email`, `ip`); absent when the
-    /// ledgers hold none.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub by_type: BTreeMap<String, StateCounts>,
     #[serde(skip)]
     latest: AllKinds,
+}
+
+/// What the lines of one operation on one type of value said, in all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HistoryRow {
+    /// `block` (retries included) or `unblock`.
+    pub op: String,
+    #[serde(rename = "type")]
+    pub value_type: String,
+    /// Lines by status (`blocked`, `failed`, `refused`, `unblocked`, `not_blocked`).
+    pub lines: BTreeMap<String, u64>,
+    /// Values on those lines, by status.
+    pub values: BTreeMap<String, u64>,
+    /// Values the server said were blocked already (part of the blocked ones).
+    pub already_blocked: u64,
 }
 
 /// The latest state of every value of every kind, read in one pass.
@@ -121,36 +138,6 @@ pub struct BadLine {
     pub reason: String,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct IdCounts {
-    /// IDs whose latest outcome is blocked, until a time still to come.
-    pub blocked: u64,
-    /// IDs blocked once, whose block has run out.
-    pub expired: u64,
-    /// Lines (IDs) the server said were blocked already (history, not current state).
-    pub already_blocked_lines: u64,
-    /// IDs whose latest outcome is failed (refused ones not included).
-    pub failed: u64,
-    /// IDs whose latest outcome is refused: the server refused each by name.
-    pub refused: u64,
-    /// Input rows rejected (they carry no valid ID, so they are counted by line).
-    pub rejected_rows: u64,
-    /// IDs on blocked lines the server said were blocked already (by line: an ID
-    /// re-blocked twice counts twice). Part of the blocked lines, counted apart.
-    pub already_blocked: u64,
-    /// IDs whose latest outcome is an unblock's `unblocked` or `not_blocked`.
-    pub unblocked: u64,
-    /// IDs whose latest outcome is a failed unblock.
-    pub unblock_failed: u64,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct BatchCounts {
-    pub blocked: u64,
-    pub failed: u64,
-    pub refused: u64,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunSummary {
     pub run: String,
@@ -158,29 +145,38 @@ pub struct RunSummary {
     /// ledgers written before run lines existed).
     pub command: Option<String>,
     pub target: Option<String>,
-    /// The earliest `started_at` of the run's batches (`None`: the run sent nothing).
+    /// The type of value its lines name (`None`: it wrote none).
+    #[serde(rename = "type")]
+    pub value_type: Option<String>,
+    /// The earliest `started_at` of the run's lines (`None`: the run sent nothing).
     #[serde(with = "timestamp::option")]
     pub started_at: Option<DateTime<Utc>>,
-    /// The latest `finished_at` of the run's batches.
+    /// The latest `finished_at` of the run's lines.
     #[serde(with = "timestamp::option")]
     pub finished_at: Option<DateTime<Utc>>,
-    pub batches: u64,
-    pub failed_batches: u64,
-    pub ids_sent: u64,
-    /// IDs of the run's blocked batches: failed ones are not throughput (issue 12).
-    pub ids_blocked: u64,
+    /// Outcome lines (one per request, or per values that needed none).
+    pub requests: u64,
+    pub failed_requests: u64,
+    pub values_sent: u64,
+    /// Values blocked, for a run that blocks (failed ones are not throughput).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<u64>,
+    /// Values unblocked, for a run that unblocks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unblocked: Option<u64>,
     pub rejected_rows: u64,
-    /// IDs blocked per second between the first start and the last finish.
-    pub ids_per_second: Option<f64>,
+    /// Values done (blocked, or unblocked) per second between the first start and the
+    /// last finish.
+    pub values_per_second: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FailureKind {
-    /// `http 500`, `timeout`, `connection`, `invalid input`, `not blocked`,
-    /// `unrecognized_answer`, `internal`, ...
+    /// `http 500`, `timeout`, `dns`, `connection refused`, `invalid input`, `not
+    /// blocked`, `unrecognized_answer`, `internal`, `not_listed`, ...
     pub kind: String,
-    pub batches: u64,
-    pub ids: u64,
+    pub lines: u64,
+    pub values: u64,
     /// The first few failed batches of this kind, in ledger order.
     pub examples: Vec<FailureExample>,
 }
@@ -188,58 +184,59 @@ pub struct FailureKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FailureExample {
     pub run: String,
+    pub op: String,
+    #[serde(rename = "type")]
+    pub value_type: String,
     pub batch: u64,
     pub source: String,
     pub http_status: Option<u16>,
     pub error: Option<String>,
 }
 
-/// Reads every ledger in `paths`, in order, into one report.
-pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
+/// Reads every ledger in `paths`, in order, into one report; `also` sees every record
+/// on the way (the HTML picture folds them).
+pub fn build_report(
+    paths: &[PathBuf],
+    mut also: impl FnMut(&Path, &Record),
+) -> Result<Report, LedgerError> {
     let now = Utc::now();
     let mut report = Report {
         ledgers: Vec::with_capacity(paths.len()),
-        ids: IdCounts::default(),
-        batches: BatchCounts::default(),
+        now: BTreeMap::new(),
+        history: Vec::new(),
+        rejected_rows: 0,
         runs: Vec::new(),
         failures: Vec::new(),
-        by_type: BTreeMap::new(),
         latest: AllKinds::default(),
     };
     let mut runs: HashMap<String, RunSummary> = HashMap::new();
+    let mut history: BTreeMap<(String, String), HistoryRow> = BTreeMap::new();
     let mut failures: BTreeMap<String, FailureKind> = BTreeMap::new();
     for path in paths {
-        let mut here = Latest::new(Contact);
+        let mut here = AllKinds::default();
         let mut latest = std::mem::take(&mut report.latest);
         let stats = ledger::read_records(path, |_, record| {
             here.apply(&record);
             latest.apply(&record);
-            report.count(&record, &mut runs, &mut failures);
+            also(path, &record);
+            report.count(&record, &mut runs, &mut history, &mut failures);
         })?;
         report.latest = latest;
-        let failed_here = here.count_where(|entry| entry.state == State::Failed);
+        let failed_here = here.counts(now).iter().map(|(_, c)| c.failed).sum();
         report
             .ledgers
             .push(summarize_ledger(path, stats, failed_here));
     }
-    for (value_type, counts) in report.latest.counts(now) {
-        if value_type == ValueType::Contact {
-            report.ids.blocked = counts.blocked;
-            report.ids.expired = counts.expired;
-            report.ids.failed = counts.failed;
-            report.ids.refused = counts.refused;
-            report.ids.unblocked = counts.unblocked;
-            report.ids.unblock_failed = counts.unblock_failed;
-        } else {
-            report
-                .by_type
-                .insert(value_type.as_str().to_owned(), counts);
-        }
-    }
-
+    report.now = report
+        .latest
+        .counts(now)
+        .into_iter()
+        .map(|(value_type, counts)| (value_type.as_str().to_owned(), counts))
+        .collect();
+    report.history = history.into_values().collect();
     report.runs = runs.into_values().collect();
     for run in &mut report.runs {
-        run.ids_per_second = throughput(run);
+        run.values_per_second = throughput(run);
     }
     // Runs that sent nothing have no start; they sort last, by id.
     report.runs.sort_by(|a, b| {
@@ -252,7 +249,7 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
     report.failures = failures.into_values().collect();
     report
         .failures
-        .sort_by(|a, b| b.batches.cmp(&a.batches).then_with(|| a.kind.cmp(&b.kind)));
+        .sort_by(|a, b| b.lines.cmp(&a.lines).then_with(|| a.kind.cmp(&b.kind)));
     Ok(report)
 }
 
@@ -260,6 +257,11 @@ impl Report {
     /// The latest state of every value the ledgers name.
     pub fn latest(&self) -> &AllKinds {
         &self.latest
+    }
+
+    /// Values the server still refuses by name, every type.
+    pub fn refused_now(&self) -> u64 {
+        self.now.values().map(|counts| counts.refused).sum()
     }
 
     /// The flags that reach the ledgers' target, when all their runs name one and the
@@ -277,6 +279,7 @@ impl Report {
         &mut self,
         record: &Record,
         runs: &mut HashMap<String, RunSummary>,
+        history: &mut BTreeMap<(String, String), HistoryRow>,
         failures: &mut BTreeMap<String, FailureKind>,
     ) {
         let run = runs
@@ -285,14 +288,16 @@ impl Report {
                 run: record.run().to_owned(),
                 command: None,
                 target: None,
+                value_type: None,
                 started_at: None,
                 finished_at: None,
-                batches: 0,
-                failed_batches: 0,
-                ids_sent: 0,
-                ids_blocked: 0,
+                requests: 0,
+                failed_requests: 0,
+                values_sent: 0,
+                blocked: None,
+                unblocked: None,
                 rejected_rows: 0,
-                ids_per_second: None,
+                values_per_second: None,
             });
         let line = match record {
             Record::Run(line) => {
@@ -301,58 +306,56 @@ impl Report {
                 return;
             }
             Record::Reject(_) => {
-                self.ids.rejected_rows += 1;
+                self.rejected_rows += 1;
                 run.rejected_rows += 1;
                 return;
             }
             Record::Outcome(line) => line,
         };
         let n = line.ids.len() as u64;
-        let done = matches!(line.status, Status::Blocked | Status::Unblocked);
-        run.add_requests(
-            n as usize,
-            u64::from(done) * n,
-            line.started_at,
-            line.finished_at,
-        );
-        // Unblock lines and other types change the current state (`latest`); the block
-        // counts below are the contact blocks' (issue 17 gives every kind its own).
-        if !line.op.blocks() || line.value_type != ValueType::Contact {
+        let op = if line.op.blocks() { "block" } else { "unblock" };
+        run.add_line(line, n);
+        let row = history
+            .entry((op.to_owned(), line.value_type.as_str().to_owned()))
+            .or_insert_with(|| HistoryRow {
+                op: op.to_owned(),
+                value_type: line.value_type.as_str().to_owned(),
+                ..HistoryRow::default()
+            });
+        *row.lines
+            .entry(line.status.as_str().to_owned())
+            .or_default() += 1;
+        *row.values
+            .entry(line.status.as_str().to_owned())
+            .or_default() += n;
+        if line.already {
+            row.already_blocked += n;
+        }
+        if line.status != Status::Failed {
             return;
         }
-        if line.already {
-            self.ids.already_blocked += n;
-        }
-        match line.status {
-            Status::Blocked => self.batches.blocked += 1,
-            // Parsing turns every `rejected` line into a `Record::Reject`.
-            Status::Rejected | Status::Run | Status::Unblocked | Status::NotBlocked => {}
-            Status::Refused => self.batches.refused += 1,
-            Status::Failed => {
-                self.batches.failed += 1;
-                run.failed_batches += 1;
-                let kind = line
-                    .kind
-                    .clone()
-                    .unwrap_or_else(|| failure_kind(line.http_status, line.error.as_deref()));
-                let entry = failures.entry(kind.clone()).or_insert_with(|| FailureKind {
-                    kind,
-                    batches: 0,
-                    ids: 0,
-                    examples: Vec::new(),
-                });
-                entry.batches += 1;
-                entry.ids += n;
-                if entry.examples.len() < EXAMPLES_PER_KIND {
-                    entry.examples.push(FailureExample {
-                        run: line.run.clone(),
-                        batch: line.batch,
-                        source: line.source.clone(),
-                        http_status: line.http_status,
-                        error: line.error.clone(),
-                    });
-                }
-            }
+        let kind = line
+            .kind
+            .clone()
+            .unwrap_or_else(|| failure_kind(line.http_status, line.error.as_deref()));
+        let entry = failures.entry(kind.clone()).or_insert_with(|| FailureKind {
+            kind,
+            lines: 0,
+            values: 0,
+            examples: Vec::new(),
+        });
+        entry.lines += 1;
+        entry.values += n;
+        if entry.examples.len() < EXAMPLES_PER_KIND {
+            entry.examples.push(FailureExample {
+                run: line.run.clone(),
+                op: op.to_owned(),
+                value_type: line.value_type.as_str().to_owned(),
+                batch: line.batch,
+                source: line.source.clone(),
+                http_status: line.http_status,
+                error: line.error.clone(),
+            });
         }
     }
 }
@@ -432,30 +435,42 @@ fn summarize_ledger(path: &Path, stats: LedgerReadStats, failed_ids: u64) -> Led
     }
 }
 impl RunSummary {
-    /// Folds one request's line into the run: its values, those done (blocked, or
-    /// unblocked for an unblock run), and its time span.
-    fn add_requests(
-        &mut self,
-        values: usize,
-        done: u64,
-        started_at: DateTime<Utc>,
-        finished_at: DateTime<Utc>,
-    ) {
-        self.batches += 1;
-        self.ids_sent += values as u64;
-        self.ids_blocked += done;
-        self.started_at = Some(self.started_at.map_or(started_at, |at| at.min(started_at)));
+    /// Folds one outcome line into the run: its values, those done (blocked, or unblocked
+    /// for a run that unblocks), its type and its time span.
+    fn add_line(&mut self, line: &OutcomeRecord, n: u64) {
+        self.requests += 1;
+        self.values_sent += n;
+        if line.status == Status::Failed {
+            self.failed_requests += 1;
+        }
+        self.value_type
+            .get_or_insert_with(|| line.value_type.as_str().to_owned());
+        let (slot, done) = if line.op.blocks() {
+            (&mut self.blocked, line.status == Status::Blocked)
+        } else {
+            (&mut self.unblocked, line.status == Status::Unblocked)
+        };
+        *slot.get_or_insert(0) += u64::from(done) * n;
+        self.started_at = Some(
+            self.started_at
+                .map_or(line.started_at, |at| at.min(line.started_at)),
+        );
         self.finished_at = Some(
             self.finished_at
-                .map_or(finished_at, |at| at.max(finished_at)),
+                .map_or(line.finished_at, |at| at.max(line.finished_at)),
         );
+    }
+
+    /// Values done, whatever the operation.
+    pub fn done(&self) -> u64 {
+        self.blocked.unwrap_or(0) + self.unblocked.unwrap_or(0)
     }
 }
 
 fn throughput(run: &RunSummary) -> Option<f64> {
     let (start, end) = (run.started_at?, run.finished_at?);
     let millis = (end - start).num_milliseconds();
-    (millis > 0).then(|| run.ids_blocked as f64 * 1000.0 / millis as f64)
+    (millis > 0).then(|| run.done() as f64 * 1000.0 / millis as f64)
 }
 
 #[cfg(test)]
@@ -602,30 +617,29 @@ pub(super) mod tests {
     fn two_ledgers_merge_into_one_report() {
         let dir = tempfile::tempdir().expect("tempdir");
         let paths = two_ledgers(dir.path());
-        let report = build_report(&paths).expect("report");
+        let report = build_report(&paths, |_, _| {}).expect("report");
 
+        let contacts = &report.now["contact"];
         assert_eq!(
-            report.ids,
-            IdCounts {
-                blocked: 4,
-                expired: 0,
-                already_blocked_lines: 0,
-                failed: 2,
-                refused: 0,
-                rejected_rows: 1,
-                already_blocked: 0,
-                unblocked: 0,
-                unblock_failed: 0,
-            }
+            (
+                contacts.blocked,
+                contacts.expired,
+                contacts.failed,
+                contacts.refused
+            ),
+            (4, 0, 2, 0)
         );
+        assert_eq!(report.rejected_rows, 1);
+        assert_eq!(report.history.len(), 1);
+        let history = &report.history[0];
         assert_eq!(
-            report.batches,
-            BatchCounts {
-                blocked: 2,
-                failed: 2,
-                refused: 0
-            }
+            (history.op.as_str(), history.value_type.as_str()),
+            ("block", "contact")
         );
+        assert_eq!(history.lines["blocked"], 2);
+        assert_eq!(history.lines["failed"], 2);
+        assert_eq!(history.values["blocked"], 4);
+        assert_eq!(history.values["failed"], 3);
         let lines: Vec<(u64, u64, u64)> = report
             .ledgers
             .iter()
@@ -640,8 +654,8 @@ pub(super) mod tests {
             .map(|run| {
                 (
                     run.run.as_str(),
-                    run.batches,
-                    run.ids_sent,
+                    run.requests,
+                    run.values_sent,
                     run.rejected_rows,
                 )
             })
@@ -649,14 +663,16 @@ pub(super) mod tests {
         assert_eq!(runs, [("run-1", 2, 5, 1), ("run-2", 2, 2, 0)]);
         // run-1 blocked 3 of its 5 IDs between second 0 and second 2: the 2 failed ones
         // are not throughput.
-        assert_eq!(report.runs[0].ids_blocked, 3);
-        assert_eq!(report.runs[0].ids_per_second, Some(1.5));
+        assert_eq!(report.runs[0].blocked, Some(3));
+        assert_eq!(report.runs[0].unblocked, None);
+        assert_eq!(report.runs[0].value_type.as_deref(), Some("contact"));
+        assert_eq!(report.runs[0].values_per_second, Some(1.5));
         assert_eq!(report.runs[0].finished_at, Some(at(2, 0)));
 
         let kinds: Vec<(&str, u64, u64)> = report
             .failures
             .iter()
-            .map(|kind| (kind.kind.as_str(), kind.batches, kind.ids))
+            .map(|kind| (kind.kind.as_str(), kind.lines, kind.values))
             .collect();
         assert_eq!(kinds, [("http 500", 1, 2), ("timeout", 1, 1)]);
         assert_eq!(report.failures[0].examples[0].source, "a.csv:4-5");
@@ -675,8 +691,11 @@ pub(super) mod tests {
     fn the_json_form_keeps_contract_timestamps() {
         let dir = tempfile::tempdir().expect("tempdir");
         let paths = two_ledgers(dir.path());
-        let json = serde_json::to_value(build_report(&paths).expect("report")).expect("serializes");
-        assert_eq!(json["ids"]["failed"], 2);
+        let json = serde_json::to_value(build_report(&paths, |_, _| {}).expect("report"))
+            .expect("serializes");
+        assert_eq!(json["now"]["contact"]["failed"], 2);
+        assert_eq!(json["runs"][0]["blocked"], 3);
+        assert!(json["runs"][0].get("unblocked").is_none());
         assert_eq!(json["runs"][0]["started_at"], "2026-11-18T11:06:40.000Z");
         assert_eq!(json["failures"][0]["kind"], "http 500");
         assert_eq!(json["ledgers"][1]["bad_lines"][0]["line"], 3);
@@ -685,7 +704,7 @@ pub(super) mod tests {
     #[test]
     fn a_missing_ledger_fails_the_report_naming_it() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let error = build_report(&[dir.path().join("gone.jsonl")]).expect_err("missing");
+        let error = build_report(&[dir.path().join("gone.jsonl")], |_, _| {}).expect_err("missing");
         assert!(error.to_string().contains("gone.jsonl"), "{error}");
     }
 

@@ -7,13 +7,14 @@
 use std::fmt::Write as _;
 
 use super::{LedgerSummary, Report, RunSummary};
-use crate::ui::summary::group_digits;
+use crate::values::ValueType;
+use crate::values::count::{group_digits, many, plural};
 
 /// Longest message shown per line.
 const MESSAGE_CHARS: usize = 72;
 
 impl Report {
-    /// The human summary `blockade report` prints.
+    /// The human summary `blockade report` prints: every figure is one of the JSON's.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         for ledger in &self.ledgers {
@@ -21,57 +22,65 @@ impl Report {
                 out,
                 "Ledger: {} ({}, {} unreadable)",
                 printable(&ledger.path.display().to_string()),
-                crate::ui::summary::plural(ledger.lines, "line"),
+                plural(ledger.lines, "line"),
                 group_digits(ledger.unreadable_lines)
             );
         }
-        let blocked = [
-            group_digits(self.ids.blocked),
-            group_digits(self.batches.blocked),
-        ];
-        let width = blocked.iter().map(String::len).max().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "Now (latest line per ID):\n  IDs      blocked {:<width$}   failed {}   refused {}",
-            blocked[0],
-            group_digits(self.ids.failed),
-            group_digits(self.ids.refused),
-        );
-        for (value_type, counts) in &self.by_type {
+        out.push_str("Now (latest line per value; a block counts until its block-till):\n");
+        if self.now.is_empty() {
+            out.push_str("  nothing blocked or sent yet\n");
+        }
+        for (value_type, counts) in &self.now {
+            let noun = ValueType::parse(value_type).map_or("value", ValueType::noun);
             let _ = writeln!(
                 out,
-                "  {:<8} blocked {}   failed {}   refused {}   unblocked {}",
-                format!("{value_type}s"),
+                "  {:<12} blocked {}   expired {}   failed {}   refused {}   unblocked {}   unblock failed {}",
+                many(noun),
                 group_digits(counts.blocked),
+                group_digits(counts.expired),
                 group_digits(counts.failed),
                 group_digits(counts.refused),
                 group_digits(counts.unblocked),
+                group_digits(counts.unblock_failed),
             );
+        }
+        out.push_str("History (every line):\n");
+        for row in &self.history {
+            let noun = ValueType::parse(&row.value_type).map_or("value", ValueType::noun);
+            let statuses: Vec<String> = row
+                .values
+                .iter()
+                .map(|(status, values)| {
+                    format!(
+                        "{} {} ({})",
+                        status.replace('_', " "),
+                        group_digits(*values),
+                        plural(row.lines.get(status).copied().unwrap_or(0), "line")
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {:<8} {:<12} {}",
+                row.op,
+                many(noun),
+                statuses.join("   ")
+            );
+            if row.already_blocked > 0 {
+                let _ = writeln!(
+                    out,
+                    "  {:<8} {:<12} of which {} already blocked at the server",
+                    "",
+                    "",
+                    group_digits(row.already_blocked)
+                );
+            }
         }
         let _ = writeln!(
             out,
-            "History (every line):\n  batches  blocked {:<width$}   failed {}   refused {}\n  rows     rejected {}   already blocked at the server {}",
-            blocked[1],
-            group_digits(self.batches.failed),
-            group_digits(self.batches.refused),
-            group_digits(self.ids.rejected_rows),
-            group_digits(self.ids.already_blocked_lines),
+            "  rows     rejected {}",
+            group_digits(self.rejected_rows)
         );
-        if self.ids.already_blocked > 0 {
-            let _ = writeln!(
-                out,
-                "Already:  {} IDs were blocked already at the server (part of blocked)",
-                group_digits(self.ids.already_blocked)
-            );
-        }
-        if self.ids.unblocked + self.ids.unblock_failed > 0 {
-            let _ = writeln!(
-                out,
-                "Unblock:  unblocked or not blocked {}   failed {}",
-                group_digits(self.ids.unblocked),
-                group_digits(self.ids.unblock_failed)
-            );
-        }
         self.render_runs(&mut out);
         self.render_failures(&mut out);
         self.render_bad_lines(&mut out);
@@ -84,10 +93,10 @@ impl Report {
             return;
         }
         out.push_str("Runs:\n");
-        let rows: Vec<[String; 6]> = self.runs.iter().map(run_cells).collect();
+        let rows: Vec<[String; 7]> = self.runs.iter().map(run_cells).collect();
         // Text columns align left, counts right, so that runs line up under each other.
-        let align_right = [false, false, true, true, true, true];
-        let widths: Vec<usize> = (0..6)
+        let align_right = [false, false, false, true, true, true, true];
+        let widths: Vec<usize> = (0..7)
             .map(|column| {
                 rows.iter()
                     .map(|row| row[column].chars().count())
@@ -118,11 +127,11 @@ impl Report {
         if self.failures.is_empty() {
             return;
         }
-        out.push_str("Failed batches by error:\n");
+        out.push_str("Failed lines by error:\n");
         let labels: Vec<String> = self
             .failures
             .iter()
-            .map(|kind| format!("{} ({})", kind.kind, group_digits(kind.batches)))
+            .map(|kind| format!("{} ({})", kind.kind, group_digits(kind.lines)))
             .collect();
         let label_width = labels
             .iter()
@@ -147,7 +156,7 @@ impl Report {
                 out.push_str(line.trim_end());
                 out.push('\n');
             }
-            let more = kind.batches.saturating_sub(kind.examples.len() as u64);
+            let more = kind.lines.saturating_sub(kind.examples.len() as u64);
             if more > 0 {
                 let _ = writeln!(
                     out,
@@ -191,7 +200,7 @@ impl Report {
             .collect();
         if to_retry.is_empty() {
             out.push_str("Next: nothing to retry");
-            if self.ids.rejected_rows > 0 {
+            if self.rejected_rows > 0 {
                 out.push_str("; rejected rows are in the ledger with their source line, fix and block them again");
             }
             out.push('\n');
@@ -210,16 +219,17 @@ impl Report {
                 shlex::try_quote(&path).map_or_else(|_| printable(&path), |q| printable(&q))
             );
         }
-        if self.ids.refused > 0 || self.ids.rejected_rows > 0 {
+        if self.refused_now() > 0 || self.rejected_rows > 0 {
             out.push_str(
-                "      (blockade report --rejected lists rejected rows and refused IDs with their file:line)\n",
+                "      (blockade report --rejected lists rejected rows and refused values with their file:line)\n",
             );
         }
     }
 }
 
-/// One line of the runs table: id, time span, batches, IDs, rate, rejected rows.
-fn run_cells(run: &RunSummary) -> [String; 6] {
+/// One line of the runs table: id, what it did, time span, requests, values, rate,
+/// rejected rows.
+fn run_cells(run: &RunSummary) -> [String; 7] {
     const DAY_AND_TIME: &str = "%Y-%m-%d %H:%M:%S";
     let when = match (run.started_at, run.finished_at) {
         (Some(start), Some(end)) if start.date_naive() == end.date_naive() => {
@@ -238,23 +248,42 @@ fn run_cells(run: &RunSummary) -> [String; 6] {
         }
         _ => "(sent nothing)".to_owned(),
     };
+    let value_type = run.value_type.as_deref().and_then(ValueType::parse);
+    let noun = value_type.map_or("value", ValueType::noun);
+    let done = if run.unblocked.is_some() {
+        "unblocked"
+    } else {
+        "blocked"
+    };
     let rate = run
-        .ids_per_second
-        .map(|rate| format!("{} IDs/s blocked", group_digits(rate.round() as u64)))
+        .values_per_second
+        .map(|rate| {
+            format!(
+                "{} {}/s {done}",
+                group_digits(rate.round() as u64),
+                many(noun)
+            )
+        })
         .unwrap_or_default();
     let rejected = match run.rejected_rows {
         0 => String::new(),
-        rows => crate::ui::summary::plural(rows, "rejected row"),
+        rows => plural(rows, "rejected row"),
     };
-    let run_name = match (&run.command, &run.target) {
-        (Some(command), Some(target)) => format!("{} {command} → {target}", run.run),
-        _ => run.run.clone(),
+    let what = [run.command.as_deref(), run.value_type.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let run_name = match &run.target {
+        Some(target) => format!("{} → {target}", run.run),
+        None => run.run.clone(),
     };
     [
         printable(&run_name),
+        printable(&what),
         when,
-        crate::ui::summary::plural(run.batches, "batch"),
-        crate::ui::summary::plural(run.ids_sent, "ID"),
+        plural(run.requests, "request"),
+        plural(run.values_sent, noun),
         rate,
         rejected,
     ]
@@ -294,15 +323,17 @@ fn quoted(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::ledger::record::tests::at;
+    use crate::report::build_report;
     use crate::report::tests::{blocked, failed, two_ledgers, write_ledger};
-    use crate::report::{BatchCounts, IdCounts, build_report};
     use chrono::{DateTime, Utc};
 
     #[test]
     fn the_text_rendering_names_counts_runs_failures_and_next_steps() {
         let dir = tempfile::tempdir().expect("tempdir");
         let paths = two_ledgers(dir.path());
-        let text = build_report(&paths).expect("report").render_text();
+        let text = build_report(&paths, |_, _| {})
+            .expect("report")
+            .render_text();
         let a = paths[0].display().to_string();
         let b = paths[1].display().to_string();
         assert!(
@@ -315,17 +346,17 @@ mod tests {
         );
         assert!(
             text.contains(
-                "Now (latest line per ID):\n  IDs      blocked 4   failed 2   refused 0\n"
+                "Now (latest line per value; a block counts until its block-till):\n  IDs          blocked 4   expired 0   failed 2   refused 0   unblocked 0   unblock failed 0\n"
             ),
             "{text}"
         );
         assert!(
-            text.contains("History (every line):\n  batches  blocked 2   failed 2   refused 0\n  rows     rejected 1   already blocked at the server 0\n"),
+            text.contains("History (every line):\n  block    IDs          blocked 4 (2 lines)   failed 3 (2 lines)\n  rows     rejected 1\n"),
             "{text}"
         );
         assert!(
-            text.contains("  run-1  2026-11-18 11:06:40 → 11:06:42  2 batches  5 IDs  2 IDs/s blocked  1 rejected row\n\
-                 \x20 run-2  2026-11-18 11:08:20 → 11:08:22  2 batches  2 IDs  1 IDs/s blocked\n"),
+            text.contains("  run-1  contact  2026-11-18 11:06:40 → 11:06:42  2 requests  5 IDs  2 IDs/s blocked  1 rejected row\n\
+                 \x20 run-2  contact  2026-11-18 11:08:20 → 11:08:22  2 requests  2 IDs  1 IDs/s blocked\n"),
             "{text}"
         );
         assert!(
@@ -356,10 +387,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("ok.jsonl");
         write_ledger(&path, &[blocked("r", &[1], "a.csv:1-1", 0, 1)], "");
-        let report = build_report(std::slice::from_ref(&path)).expect("report");
+        let report = build_report(std::slice::from_ref(&path), |_, _| {}).expect("report");
         let text = report.render_text();
         assert!(text.ends_with("Next: nothing to retry\n"), "{text}");
-        assert!(!text.contains("Failed batches"), "{text}");
+        assert!(!text.contains("Failed lines"), "{text}");
         assert_eq!(
             report
                 .latest()
@@ -387,37 +418,41 @@ mod tests {
             )],
             "",
         );
-        let text = build_report(&[path]).expect("report").render_text();
+        let text = build_report(&[path], |_, _| {})
+            .expect("report")
+            .render_text();
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(text.contains(r#""bad\n\u{1b}[31mred""#), "{text}");
     }
 
     #[test]
     fn runs_of_different_sizes_line_up() {
-        let run = |id: &str, ids_sent: u64, started: Option<DateTime<Utc>>| RunSummary {
-            command: None,
+        let run = |id: &str, values_sent: u64, started: Option<DateTime<Utc>>| RunSummary {
+            command: Some("block".into()),
             target: None,
+            value_type: Some("contact".into()),
             run: id.to_owned(),
             started_at: started,
             finished_at: started.map(|start| start + chrono::Duration::seconds(10)),
-            batches: ids_sent / 100,
-            failed_batches: 0,
-            ids_sent,
-            ids_blocked: ids_sent,
+            requests: values_sent / 100,
+            failed_requests: 0,
+            values_sent,
+            blocked: Some(values_sent),
+            unblocked: None,
             rejected_rows: 0,
-            ids_per_second: started.map(|_| ids_sent as f64 / 10.0),
+            values_per_second: started.map(|_| values_sent as f64 / 10.0),
         };
         let report = Report {
             ledgers: Vec::new(),
-            ids: IdCounts::default(),
-            batches: BatchCounts::default(),
+            now: Default::default(),
+            history: Vec::new(),
+            rejected_rows: 0,
             runs: vec![
                 run("long-run-id", 1_234_500, Some(at(0, 0))),
                 run("short", 700, Some(at(46_395, 0))),
                 run("rejects-only", 0, None),
             ],
             failures: Vec::new(),
-            by_type: Default::default(),
             latest: crate::report::AllKinds::default(),
         };
         let mut text = String::new();
@@ -427,8 +462,8 @@ mod tests {
         let lines: Vec<&str> = text.lines().skip(1).collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert_eq!(
-            column_of(lines[0], " batches"),
-            column_of(lines[1], " batches"),
+            column_of(lines[0], " requests"),
+            column_of(lines[1], " requests"),
             "{text}"
         );
         assert_eq!(
@@ -442,7 +477,7 @@ mod tests {
         );
         assert!(lines[2].contains("(sent nothing)"), "{text}");
         assert!(
-            lines[0].contains("12,345 batches  1,234,500 IDs  123,450 IDs/s blocked"),
+            lines[0].contains("12,345 requests  1,234,500 IDs  123,450 IDs/s blocked"),
             "{text}"
         );
     }

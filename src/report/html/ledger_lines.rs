@@ -94,7 +94,6 @@ pub(super) fn timeline<'a>(
                     outcome,
                     values: line["ids"].as_array().map_or(0, |ids| ids.len() as u64),
                     attempts: line["attempts"].as_u64().unwrap_or(1) as u32,
-                    http_status,
                     kind: kind.as_deref(),
                     error,
                 };

@@ -23,7 +23,6 @@ fn event(run: &str, finished_at_ms: i64, ms: u64, outcome: Outcome, values: u64)
         outcome,
         values,
         attempts: 1,
-        http_status: Some(if outcome.is_success() { 200 } else { 503 }),
         kind: (!outcome.is_success()).then_some("http 503"),
         error: (!outcome.is_success()).then_some("server error"),
     }
