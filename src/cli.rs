@@ -338,36 +338,83 @@ pub enum BlockFor {
     Months(u32),
 }
 
-/// Parses `--block-for`: `N month(s)`/`Nmo` and `N year(s)`/`Ny` as calendar months,
-/// anything else as a span. humantime's own month (30.44 days) is never used.
+/// The units `--block-for` takes, for messages.
+const BLOCK_UNITS: &str = "min, h, d, w, mo or y (e.g. 90min, 12h, 30d, 2w, 6mo, 1y)";
+
+/// Parses `--block-for`: whole numbers with a unit, `min`, `h`, `d` and `w` (which add
+/// up: `1d12h`), or calendar months `mo` and years `y` alone (January 31st + 1mo is the
+/// last day of February). A bare `m` is refused: operators mean months, `humantime`
+/// meant minutes. Seconds are refused: no block is that short. How long is checked
+/// against now (`config::block_till`): at least a minute, at most 10 years.
 pub fn parse_block_for(text: &str) -> Result<BlockFor, String> {
-    let text = text.trim();
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = text.split_at(digits);
-    let months_per_unit = match unit.trim() {
-        "mo" | "month" | "months" | "M" => Some(1),
-        "y" | "year" | "years" => Some(12),
-        _ => None,
-    };
-    if let Some(per_unit) = months_per_unit {
-        return number
-            .parse::<u32>()
-            .ok()
-            .and_then(|n| n.checked_mul(per_unit))
-            .map(BlockFor::Months)
-            .ok_or_else(|| {
-                format!("{text}: expected a whole number of months or years, e.g. 6months or 1year")
-            });
+    let trimmed = text.trim();
+    let mut rest = trimmed;
+    let mut seconds: u64 = 0;
+    let mut months: Option<u32> = None;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!(
+                "{trimmed}: expected a whole number and a unit: {BLOCK_UNITS}"
+            ));
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{trimmed}: the number is too large"))?;
+        let after = rest[digits..].trim_start();
+        let letters = after.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let (unit, tail) = after.split_at(letters);
+        rest = tail.trim_start();
+        parts += 1;
+        let per_unit = match unit {
+            "min" | "mins" | "minute" | "minutes" => 60,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3600,
+            "d" | "day" | "days" => 86_400,
+            "w" | "wk" | "week" | "weeks" => 7 * 86_400,
+            "mo" | "month" | "months" | "y" | "yr" | "year" | "years" => {
+                let per = if unit.starts_with('m') { 1 } else { 12 };
+                let n = u32::try_from(number)
+                    .ok()
+                    .and_then(|n| n.checked_mul(per))
+                    .ok_or_else(|| format!("{trimmed}: too many months"))?;
+                months = Some(months.unwrap_or(0).saturating_add(n));
+                continue;
+            }
+            "m" => {
+                return Err(format!(
+                    "{trimmed}: `m` is ambiguous: write {number}min for minutes or {number}mo for months"
+                ));
+            }
+            "s" | "sec" | "secs" | "second" | "seconds" | "ms" => {
+                return Err(format!(
+                    "{trimmed}: a block is at least a minute long; give it in {BLOCK_UNITS}"
+                ));
+            }
+            "" => {
+                return Err(format!(
+                    "{trimmed}: {number} what? give a unit: {BLOCK_UNITS}"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "{trimmed}: unknown unit `{other}`; give {BLOCK_UNITS}"
+                ));
+            }
+        };
+        seconds = number
+            .checked_mul(per_unit)
+            .and_then(|s| seconds.checked_add(s))
+            .ok_or_else(|| format!("{trimmed}: too long"))?;
     }
-    let calendar_unit = text
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .any(|unit| ["mo", "month", "months", "M", "y", "year", "years"].contains(&unit));
-    if calendar_unit {
-        return Err(format!(
-            "{text}: months and years are calendar units and cannot be mixed with others; give them alone (6months, 1year) or use days (e.g. 45d)"
-        ));
+    match months {
+        Some(_) if parts > 1 => Err(format!(
+            "{trimmed}: months and years are calendar units and cannot be mixed with others; give them alone (6mo, 1y) or use days (e.g. 45d)"
+        )),
+        Some(months) => Ok(BlockFor::Months(months)),
+        None if parts == 0 => Err(format!("an empty duration: give {BLOCK_UNITS}")),
+        None => Ok(BlockFor::Span(Duration::from_secs(seconds))),
     }
-    parse_duration(text).map(BlockFor::Span)
 }
 
 /// How the inputs are read (block, unblock, sync).
@@ -808,19 +855,34 @@ mod tests {
 
     #[test]
     fn block_for_takes_spans_or_calendar_months() {
+        let days = |n: u64| Ok(BlockFor::Span(Duration::from_secs(n * 86400)));
+        assert_eq!(parse_block_for("30d"), days(30));
+        assert_eq!(parse_block_for("2w"), days(14));
         assert_eq!(
-            parse_block_for("30d"),
-            Ok(BlockFor::Span(Duration::from_secs(30 * 86400)))
+            parse_block_for("1d 12h"),
+            Ok(BlockFor::Span(Duration::from_secs(36 * 3600)))
         );
+        assert_eq!(
+            parse_block_for("90min"),
+            Ok(BlockFor::Span(Duration::from_secs(90 * 60)))
+        );
+        assert_eq!(parse_block_for("6mo"), Ok(BlockFor::Months(6)));
         assert_eq!(parse_block_for("6months"), Ok(BlockFor::Months(6)));
         assert_eq!(parse_block_for("1 month"), Ok(BlockFor::Months(1)));
         assert_eq!(parse_block_for("2y"), Ok(BlockFor::Months(24)));
-        assert!(
-            parse_block_for("1y6months")
-                .unwrap_err()
-                .contains("calendar")
-        );
-        assert!(parse_block_for("soon").is_err());
+        assert!(parse_block_for("1y6mo").unwrap_err().contains("calendar"));
+        for (bad, why) in [
+            ("6m", "write 6min for minutes or 6mo for months"),
+            ("30s", "at least a minute"),
+            ("1ms", "at least a minute"),
+            ("soon", "a whole number and a unit"),
+            ("30", "give a unit"),
+            ("3fortnights", "unknown unit"),
+            ("", "empty"),
+        ] {
+            let error = parse_block_for(bad).unwrap_err();
+            assert!(error.contains(why), "{bad:?}: {error}");
+        }
     }
 
     #[test]

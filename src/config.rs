@@ -12,6 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use url::Url;
 
 use crate::cli::{BlockFor, BlockTillArgs, ConnectionArgs};
+use crate::ledger::timestamp;
 use crate::net::api_key::{ApiKey, KeyError};
 use crate::net::endpoint::{self, EndpointError};
 use crate::send::pool::{Backoff, PoolConfig};
@@ -25,15 +26,20 @@ pub enum ConfigError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
-    #[error("--block-till {0} is in the past: give a future instant, or --block-for 30d")]
-    BlockTillPast(String),
+    #[error("{what} is in the past: give a future instant, or --block-for 30d")]
+    BlockTillPast { what: String },
     #[error(
-        "--block-for {} is too long to add to today's date; give a shorter span",
-        humantime::format_duration(*.0)
+        "{what} ends {until}, less than a minute from now: a block that short protects nothing; give at least 1min (e.g. --block-for 30d)"
     )]
-    BlockForTooLong(Duration),
-    #[error("--block-for 0 blocks nothing: give a span such as 30d, 12h or 2months")]
-    BlockForZero,
+    BlockTooShort { what: String, until: String },
+    #[error(
+        "{what} ends {until}, more than 10 years from now; give at most 10y (10 years), or a date before {limit}"
+    )]
+    BlockTooLong {
+        what: String,
+        until: String,
+        limit: String,
+    },
     #[error(
         "no block-till: give --block-till TIME, --block-for DURATION (e.g. 30d) or --block-till-field NAME"
     )]
@@ -166,40 +172,60 @@ pub fn pool_config(args: &ConnectionArgs) -> Result<PoolConfig, ConfigError> {
     })
 }
 
-/// The run-wide block-till from `--block-till` or `--block-for`, if either is given.
+/// The longest block: 10 years.
+pub const MAX_BLOCK_MONTHS: u32 = 120;
+
+/// The run-wide block-till from `--block-till` or `--block-for`, if either is given: at
+/// least a minute and at most 10 years from `now`.
 pub fn block_till(
     args: &BlockTillArgs,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, ConfigError> {
-    if let Some(till) = args.block_till {
-        if till <= now {
-            return Err(ConfigError::BlockTillPast(till.to_rfc3339()));
-        }
-        return Ok(Some(till));
+    let (what, till) = match (args.block_till, args.block_for) {
+        (Some(till), _) => (
+            format!("--block-till {}", timestamp::format(&till)),
+            Some(till),
+        ),
+        (None, Some(BlockFor::Months(months))) => (
+            format!("--block-for {months}mo"),
+            now.checked_add_months(chrono::Months::new(months)),
+        ),
+        (None, Some(BlockFor::Span(span))) => (
+            format!("--block-for {}", humantime::format_duration(span)),
+            chrono::Duration::from_std(span)
+                .ok()
+                .and_then(|span| now.checked_add_signed(span)),
+        ),
+        (None, None) => return Ok(None),
+    };
+    let limit = latest_block_till(now);
+    let too_long = |until: String| ConfigError::BlockTooLong {
+        what: what.clone(),
+        until,
+        limit: timestamp::format(&limit),
+    };
+    let Some(till) = till else {
+        return Err(too_long("beyond any date".to_owned()));
+    };
+    if args.block_till.is_some() && till <= now {
+        return Err(ConfigError::BlockTillPast { what });
     }
-    match args.block_for {
-        Some(BlockFor::Months(months)) => {
-            if months == 0 {
-                return Err(ConfigError::BlockForZero);
-            }
-            now.checked_add_months(chrono::Months::new(months))
-                .map(Some)
-                .ok_or(ConfigError::BlockForTooLong(Duration::MAX))
-        }
-        Some(BlockFor::Span(span)) => {
-            if span.is_zero() {
-                return Err(ConfigError::BlockForZero);
-            }
-            let span =
-                chrono::Duration::from_std(span).map_err(|_| ConfigError::BlockForTooLong(span))?;
-            now.checked_add_signed(span)
-                .map(Some)
-                .ok_or(ConfigError::BlockForTooLong(
-                    span.to_std().unwrap_or_default(),
-                ))
-        }
-        None => Ok(None),
+    if till < now + chrono::Duration::minutes(1) {
+        return Err(ConfigError::BlockTooShort {
+            what,
+            until: timestamp::format(&till),
+        });
     }
+    if till > limit {
+        return Err(too_long(timestamp::format(&till)));
+    }
+    Ok(Some(till))
+}
+
+/// The latest block-till a block may have: 10 years from `now`.
+pub fn latest_block_till(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.checked_add_months(chrono::Months::new(MAX_BLOCK_MONTHS))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]
@@ -232,9 +258,36 @@ mod tests {
             };
             assert!(matches!(
                 block_till(&args, now),
-                Err(ConfigError::BlockForZero)
+                Err(ConfigError::BlockTooShort { .. })
             ));
         }
+    }
+
+    #[test]
+    fn a_block_lasts_a_minute_to_ten_years() {
+        let now: DateTime<Utc> = "2026-11-24T12:00:00Z".parse().unwrap();
+        let span = |secs: u64| till_args(None, Some(Duration::from_secs(secs)));
+        let error = block_till(&span(30), now).unwrap_err();
+        assert!(error.to_string().contains("less than a minute"), "{error}");
+        assert!(block_till(&span(60), now).is_ok());
+        let ten_years = BlockTillArgs {
+            block_till: None,
+            block_for: Some(BlockFor::Months(120)),
+        };
+        assert!(block_till(&ten_years, now).is_ok());
+        let longer = BlockTillArgs {
+            block_till: None,
+            block_for: Some(BlockFor::Months(121)),
+        };
+        let error = block_till(&longer, now).unwrap_err();
+        assert!(error.to_string().contains("more than 10 years"), "{error}");
+        let error = block_till(&till_args(Some("2040-01-01T00:00:00Z"), None), now).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("--block-till 2040-01-01T00:00:00.000Z"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -249,7 +302,7 @@ mod tests {
     fn block_till_in_the_past_is_refused() {
         let now: DateTime<Utc> = "2026-11-24T12:00:00Z".parse().unwrap();
         let err = block_till(&till_args(Some("2020-01-01T00:00:00Z"), None), now).unwrap_err();
-        assert!(err.to_string().contains("in the past"));
+        assert!(err.to_string().contains("in the past"), "{err}");
         assert!(block_till(&till_args(Some("2030-01-01T00:00:00Z"), None), now).is_ok());
     }
 

@@ -806,9 +806,10 @@ fn a_row_whose_own_block_till_is_past_is_a_rejected_row() {
     work.write(
         "in.csv",
         "contact_id,until\n\
-         1401,2099-01-01T00:00:00Z\n\
+         1401,2033-01-01T00:00:00Z\n\
          1402,2020-01-01T00:00:00Z\n\
-         1403,2099-06-01T00:00:00Z\n",
+         1403,2033-06-01T00:00:00Z\n\
+         1404,2099-06-01T00:00:00Z\n",
     );
     let mock = Mock::start(&[]);
     let ran = run(work
@@ -819,11 +820,50 @@ fn a_row_whose_own_block_till_is_past_is_a_rejected_row() {
     assert_blocked_exactly_once(&mock, [1401, 1403]);
     let ledger = work.ledger();
     let rejected = lines_with_status(&ledger, "rejected");
-    assert_eq!(rejected.len(), 1, "{ledger:?}");
+    assert_eq!(rejected.len(), 2, "{ledger:?}");
     assert_eq!(rejected[0]["source"], "in.csv:3", "{}", rejected[0]);
     let error = rejected[0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("in the past"), "{}", rejected[0]);
+    // More than 10 years away: refused as the flags are.
+    assert_eq!(rejected[1]["source"], "in.csv:5", "{}", rejected[1]);
+    let error = rejected[1]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("more than 10 years"), "{}", rejected[1]);
     work.assert_key_nowhere();
+}
+
+/// Issue 16: durations that cannot be misread. `6m` is refused (minutes or months?),
+/// a block under a minute or over 10 years is refused, and the summary says until when.
+#[test]
+fn durations_cannot_be_misread() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([1421, 1422]));
+    let mock = Mock::start(&[]);
+    for (span, hint) in [
+        ("6m", "write 6min for minutes or 6mo for months"),
+        ("1ms", "at least a minute"),
+        ("1000y", "more than 10 years"),
+        ("121mo", "more than 10 years"),
+    ] {
+        let ran = run(work.block(&mock, &["--block-for", span]).arg(&input));
+        assert_eq!(ran.code, 2, "--block-for {span}: {}", ran.all());
+        assert!(
+            ran.stderr.contains(hint),
+            "--block-for {span}: {}",
+            ran.stderr
+        );
+    }
+    assert_eq!(mock.requests(), 0);
+    let ran = run(work.block(&mock, &["--block-for", "6mo"]).arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    let till = lines_with_status(&work.ledger(), "blocked")[0]["block_till"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        ran.stdout.contains(&format!("until {till}")),
+        "the summary says until when: {}",
+        ran.stdout
+    );
 }
 
 #[test]

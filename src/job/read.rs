@@ -56,6 +56,10 @@ pub fn read_inputs<K: Kind>(
 ) {
     let mut tally = RowTally::default();
     let mut sources = sources.into_iter();
+    let (soonest, latest) = (
+        now + chrono::Duration::minutes(1),
+        crate::config::latest_block_till(now),
+    );
     'sources: while let Some(mut source) = sources.next() {
         while let Some(item) = source.next() {
             if tally.due() {
@@ -73,14 +77,26 @@ pub fn read_inputs<K: Kind>(
                         tally.other_shards += 1;
                         continue;
                     }
-                    // A row's own block-till already past would block nothing: a bad row.
-                    if row.block_till <= now {
+                    // A row's own block-till must make a block of a minute to 10 years, as
+                    // the flags must: a past one would block nothing.
+                    let till = row.block_till.to_rfc3339_opts(SecondsFormat::Millis, true);
+                    let bad_till = if row.block_till <= now {
+                        Some(format!(
+                            "block-till {till} is in the past: it would block nothing"
+                        ))
+                    } else if row.block_till < soonest {
+                        Some(format!(
+                            "block-till {till} is less than a minute away: a block that short protects nothing"
+                        ))
+                    } else if row.block_till > latest {
+                        Some(format!("block-till {till} is more than 10 years away"))
+                    } else {
+                        None
+                    };
+                    if let Some(reason) = bad_till {
                         sink.reject(Reject {
                             input: row.value.to_string(),
-                            reason: format!(
-                                "block-till {} is in the past: it would block nothing",
-                                row.block_till.to_rfc3339_opts(SecondsFormat::Millis, true)
-                            ),
+                            reason,
                             origin: row.origin,
                         });
                         continue;
