@@ -485,13 +485,19 @@ pub struct BlockArgs {
     /// blockade-sandbox.jsonl with --sandbox].
     #[arg(long, value_name = "PATH")]
     pub results: Option<PathBuf>,
-    /// Skip IDs whose latest outcome in the ledger (this target's runs only) is blocked.
+    /// Skip values whose latest outcome in the ledger (this target's runs only) is
+    /// blocked until a time still to come; expired blocks are sent again.
     #[arg(long)]
     pub resume: bool,
-    /// A preflight: read, validate, dedupe (and apply --resume), check the target and that
-    /// a key is there; print the plan. Sends nothing, writes no ledger.
+    /// A preflight: read, validate, dedupe (and apply --resume), and make one read-only
+    /// request that checks the host, the certificate, the key and the account; print the
+    /// plan. Changes nothing, writes no ledger; exits 3 or 1 where a real run would.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: make no request at all (the target, the key and the account are
+    /// then not checked).
+    #[arg(long, requires = "dry_run")]
+    pub offline: bool,
     /// Also write the final summary as JSON to this file (for monitoring).
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
@@ -522,10 +528,15 @@ pub struct RetryArgs {
     /// failed lines; given several, name one].
     #[arg(long = "type", value_enum, value_name = "TYPE")]
     pub value_type: Option<ValueType>,
-    /// A preflight: read the ledger, check the target and that a key is there, print what
-    /// would be re-sent. Sends nothing, writes nothing.
+    /// A preflight: read the ledger, make one read-only request that checks the host,
+    /// the certificate, the key and the account, and print what would be re-sent.
+    /// Changes nothing, writes nothing; exits 3 or 1 where a real run would.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: make no request at all (the target, the key and the account are
+    /// then not checked).
+    #[arg(long, requires = "dry_run")]
+    pub offline: bool,
     /// Append outcomes to this ledger instead of RESULTS.
     #[arg(long, value_name = "PATH")]
     pub results: Option<PathBuf>,
@@ -574,9 +585,14 @@ pub struct UnblockArgs {
     #[arg(long)]
     pub resume: bool,
     /// A preflight: find what would be deleted (this lists the block list when the ledger
-    /// does not name the records) and print it with counts. Deletes nothing, writes nothing.
+    /// does not name the records; else one read-only request checks the target) and print
+    /// it with counts. Deletes nothing, writes nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: make no request at all (the target, the key and the account are
+    /// then not checked).
+    #[arg(long, requires = "dry_run")]
+    pub offline: bool,
     /// Also write the final summary as JSON to this file (for monitoring).
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,

@@ -909,3 +909,71 @@ fn block_for_one_month_is_a_calendar_month() {
     );
     work.assert_key_nowhere();
 }
+
+/// Issue 16: a dry run is a real preflight. One read-only request checks the key and the
+/// account, and the dry run exits as a real run would: 3 for a refused key (after one
+/// GET, nothing changed), 1 for a host that cannot be reached; `--offline` makes no
+/// request and says so; the sandbox says it checked the imitation.
+#[test]
+fn a_dry_run_checks_the_target_with_one_read_and_exits_as_a_real_run_would() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of([1431, 1432]));
+    let mock = Mock::start(&[]);
+    let mut wrong_key = work.block(&mock, &["--block-for", "1d", "--dry-run"]);
+    wrong_key.env("ACQUIRE_API_KEY", "not-the-key").arg(&input);
+    let ran = run(&mut wrong_key);
+    assert_eq!(ran.code, 3, "{}", ran.all());
+    assert!(ran.stdout.contains("refused"), "{}", ran.stdout);
+    ran.assert_no_key();
+    let stats = mock.stats();
+    assert_eq!(stats["list_requests"], 1, "one read: {stats}");
+    assert_eq!(
+        stats["routes"].as_object().map(|r| r.len()),
+        Some(1),
+        "only the read: {stats}"
+    );
+    assert_eq!(stats["writes"], 0, "nothing changed: {stats}");
+
+    let ran = run(work
+        .block(&mock, &["--block-for", "1d", "--dry-run"])
+        .arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert!(
+        ran.stdout.contains("checked: the server answered"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(mock.stats()["writes"], 0);
+
+    let mut unreachable = work.blockade();
+    unreachable
+        .args(["block", "--dry-run", "--block-for", "1d", "--base-url"])
+        .arg(format!("http://127.0.0.1:{}", free_port()))
+        .arg(&input)
+        .env("ACQUIRE_API_KEY", KEY);
+    let ran = run(&mut unreachable);
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    assert!(ran.stdout.contains("not reached"), "{}", ran.stdout);
+
+    unreachable.arg("--offline");
+    let ran = run(&mut unreachable);
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert!(
+        ran.stdout.contains("not checked: --offline"),
+        "{}",
+        ran.stdout
+    );
+
+    let ran = run(work
+        .blockade()
+        .args(["block", "--sandbox", "--dry-run", "--block-for", "1d"])
+        .arg(&input));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert!(
+        ran.stdout
+            .contains("checked: the built-in imitation answered"),
+        "{}",
+        ran.stdout
+    );
+    assert!(!work.path("blockade-sandbox.jsonl").exists());
+}

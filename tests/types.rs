@@ -242,11 +242,19 @@ fn a_million_email_dry_run_stays_within_128_mb() {
         out.flush().expect("flush");
     }
     let mut cmd = work.blockade();
-    cmd.args(["block", "--dry-run", "--type", "email", "--block-for", "1d"])
-        .args(["--base-url", "http://127.0.0.1:9", "--results"])
-        .arg(work.ledger_path())
-        .arg(&path)
-        .env("ACQUIRE_API_KEY", KEY);
+    cmd.args([
+        "block",
+        "--dry-run",
+        "--offline",
+        "--type",
+        "email",
+        "--block-for",
+        "1d",
+    ])
+    .args(["--base-url", "http://127.0.0.1:9", "--results"])
+    .arg(work.ledger_path())
+    .arg(&path)
+    .env("ACQUIRE_API_KEY", KEY);
     let (ran, rss_kb) = run_measured(&mut cmd);
     eprintln!("1M emails dry run: peak RSS {rss_kb} KiB");
     assert_eq!(ran.code, 0, "{}", ran.all());

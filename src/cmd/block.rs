@@ -18,6 +18,7 @@ use crate::job::history::resume_from;
 use crate::job::next::next_commands;
 use crate::job::output::{print_stdout, write_error_summary};
 use crate::job::plan::{Plan, PlanHeader};
+use crate::job::preflight::{preflight, worse};
 use crate::job::read::{
     check_reject_limit, estimate_rows, open_inputs, read_inputs, refuse_input_as_results,
 };
@@ -78,8 +79,9 @@ async fn run_kind<K: Kind>(
     let chunker = Chunker::new(kind, batch_size);
 
     if args.dry_run {
-        // A preflight: the target and the key are checked (nothing is sent), and
-        // --resume is applied as the real run would.
+        // A preflight: one read-only request checks the target, and --resume is applied
+        // as the real run would.
+        let checked = preflight(&args.connection, &pool_config, args.offline).await?;
         let target = target_name(&args.connection)?;
         let dedupe = if args.resume {
             resume_from(&results, &target, kind, now)?
@@ -93,7 +95,7 @@ async fn run_kind<K: Kind>(
             sources, args.shard, dedupe, chunker, &counters, &mut plan, now,
         );
         let header = PlanHeader {
-            target: &format!("{target} (checked, with a key; nothing sent)"),
+            target: &checked.line,
             ledger: &results,
             noun: kind.value_type().noun(),
             batch_size,
@@ -101,7 +103,7 @@ async fn run_kind<K: Kind>(
         };
         let (text, status) = plan.render(&header, &counters);
         print_stdout(&text);
-        return Ok(status);
+        return Ok(worse(checked.status, status));
     }
 
     let connected = connect(&args.connection).await?;

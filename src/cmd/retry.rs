@@ -25,6 +25,7 @@ use crate::exit::ExitStatus;
 use crate::job::history::{self, one_type, types_in};
 use crate::job::next::next_commands;
 use crate::job::output::{print_stdout, write_error_summary};
+use crate::job::preflight::preflight;
 use crate::job::read::flush;
 use crate::job::send::{SendJob, send};
 use crate::job::target::{connect, default_results, target_name};
@@ -176,8 +177,10 @@ async fn retry<K: Kind>(
         );
     }
     if args.dry_run {
+        let checked = preflight(&args.connection, &pool_config, args.offline).await?;
         let mut out = format!(
-            "Plan (dry run: nothing sent, nothing written)\n  target    {target} (checked, with a key; nothing sent)\n  ledger    {}\n  re-send   {}\n",
+            "Plan (dry run: nothing sent, nothing written)\n  target    {}\n  ledger    {}\n  re-send   {}\n",
+            checked.line,
             ledger_path.display(),
             plural(resend, &format!("failed {noun}")),
         );
@@ -194,7 +197,7 @@ async fn retry<K: Kind>(
             );
         }
         print_stdout(&out);
-        return Ok(ExitStatus::Success);
+        return Ok(checked.status);
     }
     let Some(ledger) = ledger else {
         return Ok(ExitStatus::Success);

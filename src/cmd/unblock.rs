@@ -18,6 +18,7 @@ use crate::job::history::{check_ledger_read, latest, one_type, types_in};
 use crate::job::listing::{self, listing_stopped};
 use crate::job::next::next_commands;
 use crate::job::output::{print_stdout, write_error_summary};
+use crate::job::preflight::{Checked, preflight};
 use crate::job::read::{open_inputs, refuse_input_as_results};
 use crate::job::send::{SendJob, send_with_interrupt};
 use crate::job::signals::watch_signals;
@@ -127,7 +128,7 @@ async fn unblock<K: Kind>(
     let interrupt = watch_signals();
     let mut found = Found::new()?;
     let mut list_end = None;
-    if settled.unknown > 0 {
+    if settled.unknown > 0 && !args.offline {
         let client = connected
             .target
             .client(args.connection.timeout, pool_config.max_in_flight())?;
@@ -164,7 +165,13 @@ async fn unblock<K: Kind>(
         }
         list_end = Some(end);
     }
-    let incomplete = list_end.as_ref().and_then(|end| end.incomplete.clone());
+    let incomplete = match &list_end {
+        Some(end) => end.incomplete.clone(),
+        None if args.offline && settled.unknown > 0 => {
+            Some("--offline: the block list was not read".to_owned())
+        }
+        None => None,
+    };
     let (count, duplicates, rejects) = (
         wanted.count(),
         wanted.duplicates,
@@ -180,9 +187,20 @@ async fn unblock<K: Kind>(
         let mut plan = DeletePlan::default();
         deletes.produce(&mut plan, None);
         let listed = list_end.as_ref().map_or(0, |end| end.records);
+        // The listing checked the target already; else one read-only request does.
+        let checked = match &list_end {
+            Some(_) => Checked {
+                line: format!(
+                    "{} (checked: its block list was read with the key)",
+                    connected.target.name
+                ),
+                status: ExitStatus::Success,
+            },
+            None => preflight(&args.connection, &pool_config, args.offline).await?,
+        };
         let mut out = format!(
             "Plan (dry run: nothing deleted, nothing written)\n  target    {}\n  type      {}\n  values    {} to unblock ({} duplicates, {} already unblocked per the ledger, {} rejected rows)\n  delete    {} named in the ledger\n  delete    {} found by listing ({} records listed in {})\n",
-            connected.target.name,
+            checked.line,
             kind.value_type(),
             group_digits(count),
             group_digits(duplicates),
@@ -225,7 +243,7 @@ async fn unblock<K: Kind>(
         if let Some(server) = connected.sandbox {
             server.shutdown().await;
         }
-        return Ok(ExitStatus::Success);
+        return Ok(checked.status);
     }
     let Some(ledger) = ledger else {
         return Ok(ExitStatus::Success);

@@ -8,6 +8,7 @@ pub mod listing;
 pub mod next;
 pub mod output;
 pub mod plan;
+pub mod preflight;
 pub mod read;
 pub mod record;
 pub mod send;
