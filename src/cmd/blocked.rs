@@ -6,19 +6,20 @@
 //! its owner can read (it names customers); `-` is stdout. On a terminal, a progress line
 //! on stderr counts pages and records.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::api::list::ListedRecord;
-use crate::cli::{BlockedArgs, ExportFormat, LogArgs};
+use crate::cli::{BlockedArgs, ExportFormat, LogArgs, LogFormat};
 use crate::exit::ExitStatus;
 use crate::job::listing;
 use crate::job::signals::watch_signals;
 use crate::job::target::connect;
 use crate::send::pool::Stop;
+use crate::ui::progress::Mode;
 use crate::ui::summary::group_digits;
 
 pub const CSV_HEADER: [&str; 7] = [
@@ -47,16 +48,14 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
     let client = target.client(args.connection.timeout, pool_config.max_in_flight())?;
     let wanted_type = args.record_type.map(|t| t.as_str());
     let before = args.expiring_before;
-    let progress =
-        (!log.quiet && std::io::stderr().is_terminal()).then(indicatif::ProgressBar::new_spinner);
-    let (mut written, mut listed) = (0u64, 0u64);
+    let mut written = 0u64;
     let listed_all = listing::list_all(
         client,
         pool_config,
         args.page_size,
         watch_signals(),
+        Mode::pick(log.quiet, log.log_format == LogFormat::Json),
         |records| {
-            listed += records.len() as u64;
             for record in records {
                 if wanted_type.is_some_and(|kind| record.kind != kind)
                     || before.is_some_and(|before| !expires_before(record, before))
@@ -65,14 +64,6 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
                 }
                 writer.write(record)?;
                 written += 1;
-            }
-            if let Some(bar) = &progress {
-                bar.set_message(format!(
-                    "listed {} block records, exported {}",
-                    group_digits(listed),
-                    group_digits(written)
-                ));
-                bar.tick();
             }
             Ok(())
         },
@@ -86,9 +77,6 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
     match writer.finish() {
         Err(error) if broken_pipe(&error) => return Ok(ExitStatus::Success),
         other => other?,
-    }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
     }
     if let Some(server) = connected.sandbox {
         server.shutdown().await;

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cli::{LogArgs, UnblockArgs};
+use crate::cli::{LogArgs, LogFormat, UnblockArgs};
 use crate::exit::ExitStatus;
 use crate::job::history::{check_ledger_read, latest, one_type, types_in};
 use crate::job::listing::{self, listing_stopped};
@@ -29,6 +29,7 @@ use crate::job::unblock::{
 use crate::ledger::{LedgerError, LedgerWriter, Op, Status, TargetFilter};
 use crate::send::counters::Counters;
 use crate::send::pipeline::Sink;
+use crate::ui::progress::Mode;
 use crate::values::count::{group_digits, plural};
 use crate::values::{Kind, ValueType, with_kind};
 
@@ -142,6 +143,7 @@ async fn unblock<K: Kind>(
             pool_config.clone(),
             args.page_size,
             interrupt.clone(),
+            Mode::pick(log.quiet, log.log_format == LogFormat::Json),
             |records| {
                 for record in records {
                     found.consider(record, &wanted, &settled)?;

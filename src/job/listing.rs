@@ -9,6 +9,7 @@
 //! once. Memory: one page, and a bitmap of the record ids seen.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use roaring::RoaringTreemap;
 use tokio::sync::mpsc;
@@ -18,6 +19,7 @@ use crate::api::list::{ListPage, ListedRecord};
 use crate::exit::ExitStatus;
 use crate::net::client::Client;
 use crate::send::pool::{self, BatchStatus, PoolConfig, PoolCounters, Stop};
+use crate::ui::progress::{ListGauge, Mode, Progress};
 use crate::values::count::plural;
 
 /// How a listing ended.
@@ -37,13 +39,31 @@ pub struct ListEnd {
     pub rate_limited: u64,
 }
 
-/// Lists every block record, handing each page's new records to `on_page`.
+/// Lists every block record, handing each page's new records to `on_page`, with a
+/// progress display (`display`: pages, records, a rate and an ETA once the first page
+/// gives the count).
 pub async fn list_all(
     client: Client,
     config: PoolConfig,
     page_size: u64,
     interrupt: CancellationToken,
+    display: Mode,
     mut on_page: impl FnMut(&[ListedRecord]) -> anyhow::Result<()>,
+) -> anyhow::Result<ListEnd> {
+    let gauge = Arc::new(ListGauge::default());
+    let progress = Progress::start(display, gauge.clone());
+    let end = list_pages(client, config, page_size, interrupt, &gauge, &mut on_page).await;
+    progress.finish().await;
+    end
+}
+
+async fn list_pages(
+    client: Client,
+    config: PoolConfig,
+    page_size: u64,
+    interrupt: CancellationToken,
+    gauge: &ListGauge,
+    on_page: &mut impl FnMut(&[ListedRecord]) -> anyhow::Result<()>,
 ) -> anyhow::Result<ListEnd> {
     let (page_tx, page_rx) = mpsc::channel::<Vec<ListPage>>(1);
     let (outcome_tx, mut outcome_rx) = mpsc::channel(1);
@@ -87,6 +107,11 @@ pub async fn list_all(
             .filter(|record| seen.insert(record.id))
             .collect();
         end.records += fresh.len() as u64;
+        gauge.pages.store(end.pages, Ordering::Relaxed);
+        gauge.records.store(end.records, Ordering::Relaxed);
+        if let Some(count) = page.count {
+            gauge.count.store(count, Ordering::Relaxed);
+        }
         if let Err(error) = on_page(&fresh) {
             result = Err(error);
             break;
@@ -134,10 +159,8 @@ pub async fn list_all(
             end.incomplete = Some("the run stopped before the list was read to its end".into());
         }
     }
-    end.requests = counters.requests.load(std::sync::atomic::Ordering::Relaxed);
-    end.rate_limited = counters
-        .rate_limited
-        .load(std::sync::atomic::Ordering::Relaxed);
+    end.requests = counters.requests.load(Ordering::Relaxed);
+    end.rate_limited = counters.rate_limited.load(Ordering::Relaxed);
     result.map(|()| end)
 }
 

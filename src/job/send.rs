@@ -19,7 +19,7 @@ use crate::send::counters::Counters;
 use crate::send::pipeline::{self, ChannelSink, Recorded, Run};
 use crate::send::pool::{PoolConfig, PoolCounters};
 use crate::ui::logging;
-use crate::ui::progress::{self, Progress};
+use crate::ui::progress::{self, Progress, RunGauge};
 use crate::ui::summary::{NextCommands, RunFacts, Summary, plural};
 use crate::values::ValueType;
 
@@ -86,9 +86,16 @@ where
     let pool_counters = Arc::new(PoolCounters::default());
     let display = Progress::start(
         progress::Mode::pick(job.log.quiet, job.log.log_format == LogFormat::Json),
-        job.expected_rows,
-        counters.clone(),
-        pool_counters.clone(),
+        Arc::new(RunGauge {
+            counters: counters.clone(),
+            pool: pool_counters.clone(),
+            expected: job.expected_rows,
+            unit: crate::values::count::many(if job.op.blocks() {
+                job.value_type.noun()
+            } else {
+                job.value_type.thing()
+            }),
+        }),
     );
     let run = Run {
         run_id: run_id.clone(),

@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::send::counters::Counters;
 use crate::send::pool::PoolCounters;
-use crate::ui::summary::group_digits;
+use crate::values::count::{group_digits, plural};
 
 /// The bar being shown, if any; log lines are written above it.
 static ACTIVE_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
@@ -51,6 +53,93 @@ impl Mode {
     }
 }
 
+/// What a display shows: read on every tick, never pushed by the stages.
+pub trait Gauge: Send + Sync + 'static {
+    fn read(&self) -> Reading;
+    /// The total `done` goes to, if known (it may grow, as a line count's estimate does).
+    fn total(&self) -> Option<u64>;
+    /// What `done` counts, plural: `IDs`, `emails`, `records`.
+    fn unit(&self) -> &str;
+}
+
+/// One reading of a gauge.
+pub struct Reading {
+    /// What is settled so far (the bar's position).
+    pub done: u64,
+    /// Requests sent so far (for the rate).
+    pub requests: u64,
+    /// The rest of the line: `blocked 1,200  failed 0  rejected 1`.
+    pub detail: String,
+}
+
+/// A sending run's progress: its counters, the pool's, and the rows expected.
+pub struct RunGauge {
+    pub counters: Arc<Counters>,
+    pub pool: Arc<PoolCounters>,
+    pub expected: Option<u64>,
+    /// `IDs`, `emails`, `IP addresses`, `contacts`.
+    pub unit: String,
+}
+
+impl Gauge for RunGauge {
+    fn read(&self) -> Reading {
+        let counters = &self.counters;
+        let unblocked =
+            Counters::get(&counters.ids_unblocked) + Counters::get(&counters.ids_not_blocked);
+        let (verb, done) = if unblocked > 0 {
+            ("unblocked", unblocked)
+        } else {
+            ("blocked", Counters::get(&counters.ids_blocked))
+        };
+        Reading {
+            done: counters.settled(),
+            requests: Counters::get(&self.pool.requests),
+            detail: format!(
+                "{verb} {}  failed {}  rejected {}",
+                group_digits(done),
+                group_digits(Counters::get(&counters.ids_failed)),
+                group_digits(Counters::get(&counters.rejected))
+            ),
+        }
+    }
+
+    fn total(&self) -> Option<u64> {
+        self.expected
+    }
+
+    fn unit(&self) -> &str {
+        &self.unit
+    }
+}
+
+/// A listing's progress: pages and records read, against the count the first page gave.
+#[derive(Debug, Default)]
+pub struct ListGauge {
+    pub pages: AtomicU64,
+    pub records: AtomicU64,
+    /// The server's `count` of all records (0: not said).
+    pub count: AtomicU64,
+}
+
+impl Gauge for ListGauge {
+    fn read(&self) -> Reading {
+        let pages = self.pages.load(Ordering::Relaxed);
+        Reading {
+            done: self.records.load(Ordering::Relaxed),
+            requests: pages,
+            detail: format!("listing the block list: {}", plural(pages, "page")),
+        }
+    }
+
+    fn total(&self) -> Option<u64> {
+        Some(self.count.load(Ordering::Relaxed)).filter(|count| *count > 0)
+    }
+
+    fn unit(&self) -> &str {
+        "records"
+    }
+}
+
 /// A running progress display; `finish` stops it.
 pub struct Progress {
     stop: CancellationToken,
@@ -58,29 +147,13 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Starts showing progress. `expected_rows` is an estimate (line count of the inputs)
-    /// when one could be had cheaply.
-    pub fn start(
-        mode: Mode,
-        expected_rows: Option<u64>,
-        counters: Arc<Counters>,
-        pool: Arc<PoolCounters>,
-    ) -> Progress {
+    /// Starts showing what `gauge` reads.
+    pub fn start(mode: Mode, gauge: Arc<dyn Gauge>) -> Progress {
         let stop = CancellationToken::new();
         let task = match mode {
             Mode::Off => None,
-            Mode::Bar => Some(tokio::spawn(show_bar(
-                expected_rows,
-                counters,
-                pool,
-                stop.clone(),
-            ))),
-            Mode::Lines => Some(tokio::spawn(show_lines(
-                expected_rows,
-                counters,
-                pool,
-                stop.clone(),
-            ))),
+            Mode::Bar => Some(tokio::spawn(show_bar(gauge, stop.clone()))),
+            Mode::Lines => Some(tokio::spawn(show_lines(gauge, stop.clone()))),
         };
         Progress { stop, task }
     }
@@ -89,37 +162,6 @@ impl Progress {
         self.stop.cancel();
         if let Some(task) = self.task.take() {
             let _ = task.await;
-        }
-    }
-}
-
-struct Snapshot {
-    settled: u64,
-    /// What the run's kind of request has done: "blocked", or "unblocked" (an unblock
-    /// run counts deleted records and contacts found not blocked).
-    verb: &'static str,
-    blocked: u64,
-    failed: u64,
-    rejected: u64,
-    requests: u64,
-}
-
-impl Snapshot {
-    fn take(counters: &Counters, pool: &PoolCounters) -> Snapshot {
-        let unblocked =
-            Counters::get(&counters.ids_unblocked) + Counters::get(&counters.ids_not_blocked);
-        let (verb, done) = if unblocked > 0 {
-            ("unblocked", unblocked)
-        } else {
-            ("blocked", Counters::get(&counters.ids_blocked))
-        };
-        Snapshot {
-            settled: counters.settled(),
-            verb,
-            blocked: done,
-            failed: Counters::get(&counters.ids_failed),
-            rejected: Counters::get(&counters.rejected),
-            requests: Counters::get(&pool.requests),
         }
     }
 }
@@ -172,49 +214,53 @@ fn eta(expected: Option<u64>, settled: u64, rate: Option<f64>) -> Option<Duratio
     (secs < 1e9).then(|| Duration::from_secs(secs as u64))
 }
 
-async fn show_bar(
-    expected: Option<u64>,
-    counters: Arc<Counters>,
-    pool: Arc<PoolCounters>,
-    stop: CancellationToken,
-) {
+async fn show_bar(gauge: Arc<dyn Gauge>, stop: CancellationToken) {
+    let expected = gauge.total();
     let bar = ProgressBar::with_draw_target(expected, ProgressDrawTarget::stderr_with_hz(10));
-    let template = if expected.is_some() {
-        "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/{human_len} IDs  {msg}  ETA {eta}"
-    } else {
-        "{spinner} {elapsed_precise} {human_pos} IDs  {msg}"
-    };
-    bar.set_style(
+    let unit = gauge.unit().to_owned();
+    let template = format!(
+        "{{spinner}} {{elapsed_precise}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit}  {{msg}}  ETA {{eta}}"
+    );
+    let open_ended = format!("{{spinner}} {{elapsed_precise}} {{human_pos}} {unit}  {{msg}}");
+    let style = |template: &str| {
         ProgressStyle::with_template(template)
             .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
+            .progress_chars("=> ")
+    };
+    bar.set_style(style(if expected.is_some() {
+        &template
+    } else {
+        &open_ended
+    }));
     if let Ok(mut active) = ACTIVE_BAR.lock() {
         *active = Some(bar.clone());
     }
     let mut meter = RateMeter::new();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut had_total = expected.is_some();
     loop {
         let stopping = tokio::select! {
             _ = tick.tick() => false,
             _ = stop.cancelled() => true,
         };
-        let now = Snapshot::take(&counters, &pool);
-        if let Some(len) = expected {
+        let now = gauge.read();
+        if let Some(len) = gauge.total() {
+            if !had_total {
+                // A listing learns its total from the first page.
+                bar.set_style(style(&template));
+                had_total = true;
+            }
             // The estimate is a line count; never let the bar run past its end.
-            bar.set_length(len.max(now.settled));
+            bar.set_length(len.max(now.done));
         }
         // indicatif rate-limits the redraw of `set_position` on its own, so a frame drawn by
         // `set_message` could show the new counters beside an old position, until the next
         // tick. Both are set, then the frame is drawn from this one snapshot (issue 12).
-        bar.set_position(now.settled);
+        bar.set_position(now.done);
         bar.set_message(format!(
-            "{}{} {}  failed {}  rejected {}",
+            "{}{}",
             rate_text(meter.observe(now.requests)),
-            now.verb,
-            group_digits(now.blocked),
-            group_digits(now.failed),
-            group_digits(now.rejected)
+            now.detail
         ));
         bar.force_draw();
         if stopping {
@@ -227,18 +273,13 @@ async fn show_bar(
     }
 }
 
-async fn show_lines(
-    expected: Option<u64>,
-    counters: Arc<Counters>,
-    pool: Arc<PoolCounters>,
-    stop: CancellationToken,
-) {
+async fn show_lines(gauge: Arc<dyn Gauge>, stop: CancellationToken) {
     let mut meter = RateMeter::new();
-    let mut settle_meter = RateMeter::new();
+    let mut done_meter = RateMeter::new();
     // The first line, one period in, then has a whole period to measure over.
-    let start = Snapshot::take(&counters, &pool);
+    let start = gauge.read();
     meter.observe(start.requests);
-    settle_meter.observe(start.settled);
+    done_meter.observe(start.done);
     let mut tick = tokio::time::interval(PLAIN_EVERY);
     tick.tick().await;
     loop {
@@ -246,25 +287,25 @@ async fn show_lines(
             _ = tick.tick() => {}
             _ = stop.cancelled() => break,
         }
-        let now = Snapshot::take(&counters, &pool);
-        let of = expected
-            .map(|n| format!(" of ~{}", group_digits(n.max(now.settled))))
+        let now = gauge.read();
+        let total = gauge.total();
+        let of = total
+            .map(|n| format!(" of ~{}", group_digits(n.max(now.done))))
             .unwrap_or_default();
         let rate = meter
             .observe(now.requests)
             .map(|rate| format!(", {rate:.0} req/s"))
             .unwrap_or_default();
-        let left = eta(expected, now.settled, settle_meter.observe(now.settled))
+        let left = eta(total, now.done, done_meter.observe(now.done))
             .map(|left| format!(", ETA {}", humantime::format_duration(left)))
             .unwrap_or_default();
         tracing::info!(
-            done = now.blocked,
-            failed = now.failed,
-            rejected = now.rejected,
-            "Progress: {}{of} rows settled, {} {}{rate}{left}",
-            group_digits(now.settled),
-            now.verb,
-            group_digits(now.blocked),
+            done = now.done,
+            total,
+            "Progress: {}{of} {} settled, {}{rate}{left}",
+            group_digits(now.done),
+            gauge.unit(),
+            now.detail,
         );
     }
 }
