@@ -10,6 +10,7 @@ mod errors;
 mod goodput;
 mod hostile;
 mod inputs;
+mod operator;
 mod resilience;
 mod shards;
 mod tls;
