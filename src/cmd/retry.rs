@@ -196,6 +196,12 @@ async fn retry<K: Kind>(
                 plural(refused_left, noun)
             );
         }
+        let counts = latest.counts(now);
+        out += &format!(
+            "  blocked   {} now; {} blocked once whose block has run out (retry re-sends failures only: block --resume blocks expired ones again)\n",
+            plural(counts.blocked, noun),
+            crate::values::count::group_digits(counts.expired),
+        );
         print_stdout(&out);
         return Ok(checked.status);
     }

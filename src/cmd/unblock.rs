@@ -102,7 +102,8 @@ async fn unblock<K: Kind>(
     match &args.from_ledger {
         Some(path) => {
             let mut filter = TargetFilter::new(&target);
-            let (_, run_seen) = wanted.read_ledger(path, args.run.as_deref(), &mut filter)?;
+            let (_, run_seen) =
+                wanted.read_ledger(path, args.run.as_deref(), &mut filter, chrono::Utc::now())?;
             filter.warn_skipped(path);
             check_ledger_read(path, &filter, args.run.as_deref(), run_seen)?;
         }
@@ -174,9 +175,10 @@ async fn unblock<K: Kind>(
         }
         None => None,
     };
-    let (count, duplicates, rejects) = (
+    let (count, duplicates, expired, rejects) = (
         wanted.count(),
         wanted.duplicates,
+        wanted.expired,
         std::mem::take(&mut wanted.rejects),
     );
     let resumed = wanted.resumed - found.revived();
@@ -213,6 +215,12 @@ async fn unblock<K: Kind>(
             group_digits(listed),
             plural(list_end.as_ref().map_or(0, |end| end.pages), "page"),
         );
+        if expired > 0 {
+            out += &format!(
+                "  expired   {} whose block has run out: not blocked any more, nothing to delete\n",
+                plural(expired, noun)
+            );
+        }
         if extra > 0 {
             out += &format!(
                 "  also      {} not asked for, held by those records, would be unblocked with them\n",

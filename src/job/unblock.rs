@@ -55,6 +55,8 @@ pub struct Wanted<K: Kind> {
     pub duplicates: u64,
     /// Dropped by `--resume`.
     pub resumed: u64,
+    /// Values of the ledger whose block has run out: nothing to undo (from a ledger).
+    pub expired: u64,
     /// Where the values came from, for the ledger's `source`.
     pub source: String,
 }
@@ -71,6 +73,7 @@ impl<K: Kind> Wanted<K> {
             rejects: Vec::new(),
             duplicates: 0,
             resumed: 0,
+            expired: 0,
             source: String::new(),
         })
     }
@@ -138,12 +141,14 @@ impl<K: Kind> Wanted<K> {
     /// The values of this kind this target's `blocked` lines name (of `run`), with the
     /// block record ids the ledger knows (the latest per value, from any run). Values
     /// the server said were blocked already before the run are left alone: the run did
-    /// not block them.
+    /// not block them. Values whose block has run out by `now` are not deleted: they are
+    /// not blocked any more (their record may still be listed, expired).
     pub fn read_ledger(
         &mut self,
         ledger: &Path,
         run: Option<&str>,
         filter: &mut TargetFilter,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<(LedgerReadStats, bool)> {
         self.source = match run {
             Some(run) => format!("unblock of run {run} in {}", ledger.display()),
@@ -185,6 +190,10 @@ impl<K: Kind> Wanted<K> {
                     left_alone += values.len() as u64;
                     return;
                 }
+                if line.block_till.is_some_and(|till| till <= now) {
+                    self.expired += values.len() as u64;
+                    return;
+                }
                 for value in values {
                     if let Err(error) = self.add(value, false) {
                         failure = Some(error);
@@ -200,6 +209,12 @@ impl<K: Kind> Wanted<K> {
             tracing::info!(
                 values = left_alone,
                 "Leaving alone the values the server said were blocked already before this ledger's runs blocked them"
+            );
+        }
+        if self.expired > 0 {
+            tracing::info!(
+                values = self.expired,
+                "Leaving alone the values whose block has run out: they are not blocked any more"
             );
         }
         Ok((stats, run_seen))
