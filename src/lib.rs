@@ -1,8 +1,11 @@
 //! blockade: block contacts in Acquire in bulk.
 //!
-//! The flow is one-way: inputs → read (`input`) → dedupe (`dedupe`) → chunk (`batch`) →
-//! send (`pool`, `client`) → ledger (`ledger`), wired by `pipeline` and driven by one
-//! module per subcommand under `cmd`. See ARCHITECTURE.md for the why.
+//! The flow is one-way: inputs → read (`input`) → dedupe, shard and chunk (`values`) →
+//! send (`send`, over `net`, each answer read by its operation in `api`) → ledger
+//! (`ledger`), wired in `job` and driven by one module per subcommand under `cmd`; `ui`
+//! shows progress and the summary, `report` reads ledgers back, `mock` imitates the API.
+//! Every stage is written once, generic over the kind of value (`values::Kind`). See
+//! ARCHITECTURE.md for the why.
 
 pub mod api;
 pub mod cli;

@@ -1,6 +1,8 @@
-//! `blockade report`: summarize one or more ledgers (several shards' ledgers merge): counts
-//! by status, runs and their throughput, failed batches grouped by error; optionally write
-//! the failed IDs as CSV for another tool (`--failed-ids -`: to stdout, the report to stderr).
+//! `blockade report`: summarize one or more ledgers (several shards' ledgers merge): values
+//! by their latest state now, history per operation and type, runs and their throughput,
+//! failed lines grouped by error; optionally the values still failed as CSV for another
+//! tool (`--failed-ids -`: to stdout, the report to stderr), and one offline HTML picture
+//! of the runs (`--html FILE|-`).
 
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,12 @@
-//! CSV reader: a header row, then one contact per record.
+//! CSV reader: a header row, then one value per record (the value column's), for any kind
+//! of value (`values::Kind`); a plain list is read by the same code with no header.
 //!
 //! Two paths over one buffer:
 //! - Fast path, for a physical line without a `"` (nearly every line of a real export): the
-//!   line is found with `memchr`, split on the delimiter in place and its ID parsed straight
-//!   from the bytes. No copy, no allocation, no UTF-8 pass unless the ID is unusual (then
-//!   [`parse_id`] gives the exact reject reason). In a one-column file a line of digits is
+//!   line is found with `memchr`, split on the delimiter in place and a contact ID parsed
+//!   straight from the bytes. No copy, no allocation, no UTF-8 pass unless the ID is
+//!   unusual (then [`parse_id`] gives the exact reject reason); other kinds of value go
+//!   through their kind's `parse`. In a one-column file a line of digits is
 //!   found and parsed in a single pass ([`Records::digits_line`]), inlined into the caller.
 //! - Slow path, for a line with a `"` (or longer than the read buffer): the record is parsed
 //!   by `csv_core`'s state machine from the start of that line, so quoted delimiters, `""`

@@ -1,4 +1,5 @@
-//! JSON Lines reader: one JSON object per line, the ID under one key.
+//! JSON Lines reader: one JSON object per line, the value under one key (read by the
+//! kind's `parse_json`).
 //!
 //! Constraints kept:
 //! - Bounded memory: a line is buffered up to [`MAX_LINE_BYTES`]; a longer one becomes one
