@@ -212,10 +212,11 @@ fn lookups(kind: Option<Kind>, value: &str) -> Vec<(Kind, String)> {
         None if value.trim().parse::<u64>().is_ok() => {
             vec![(Kind::Contact, value.trim().to_owned())]
         }
-        None => vec![
-            (Kind::Email, canonical(value)),
-            (Kind::Ip, canonical(value)),
-        ],
+        None => Kind::ALL
+            .into_iter()
+            .filter(|kind| *kind != Kind::Contact)
+            .map(|kind| (kind, canonical(value)))
+            .collect(),
     }
 }
 

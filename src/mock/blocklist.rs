@@ -156,8 +156,11 @@ pub enum Kind {
     Ip,
 }
 
+/// How many kinds there are (`Kind::ALL`).
+const KINDS: usize = 3;
+
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Contact, Kind::Email, Kind::Ip];
+    pub const ALL: [Kind; KINDS] = [Kind::Contact, Kind::Email, Kind::Ip];
 
     /// The `type` string of the API.
     pub fn as_str(self) -> &'static str {
@@ -376,8 +379,8 @@ pub struct BlockList {
     /// Slots in `slots` that are deleted but not yet compacted away.
     tombstones: usize,
     contacts: ValueIndex<u64>,
-    /// Per string kind (email, ip).
-    by_text: [ValueIndex<Box<str>>; 2],
+    /// Per kind, for the string kinds (email, ip); the contact slot stays empty.
+    by_text: [ValueIndex<Box<str>>; KINDS],
     /// Every string of every record, each record's contiguous.
     texts: Vec<Box<str>>,
     /// Distinct `blockTill` values: the RFC 3339 text, its milliseconds, live records with it.
@@ -385,7 +388,7 @@ pub struct BlockList {
     till_ms: Vec<i64>,
     till_live: Vec<u64>,
     till_index: HashMap<i64, u32>,
-    live_by_kind: [u64; 3],
+    live_by_kind: [u64; KINDS],
     live_by_user: BTreeMap<u32, u64>,
     counts: ListCounts,
 }
@@ -565,7 +568,7 @@ impl BlockList {
                 Ok(contact) => self.contacts.ids(&contact).collect(),
                 Err(_) => Vec::new(),
             },
-            Kind::Email | Kind::Ip => self.text_index(kind).ids(value).collect(),
+            _ => self.text_index(kind).ids(value).collect(),
         }
     }
 
@@ -581,7 +584,7 @@ impl BlockList {
     }
 
     fn text_index(&self, kind: Kind) -> &ValueIndex<Box<str>> {
-        &self.by_text[usize::from(kind == Kind::Ip)]
+        &self.by_text[kind.index()]
     }
 
     fn intern_till(&mut self, ms: i64) -> u32 {
@@ -632,7 +635,7 @@ impl BlockList {
             .extend(texts.iter().map(|&text| Box::<str>::from(text)));
         let value = (start << TEXT_COUNT_BITS) | texts.len() as u64;
         let id = self.push_slot(kind, value, till, created_ms, by);
-        let index = &mut self.by_text[usize::from(kind == Kind::Ip)];
+        let index = &mut self.by_text[kind.index()];
         for &text in texts {
             index.insert(text.into(), id);
         }
@@ -698,9 +701,7 @@ impl BlockList {
     fn view(&self, slot: &Slot) -> RecordView<'_> {
         let blocked = match slot.kind {
             Kind::Contact => Blocked::Contact(slot.value),
-            Kind::Email | Kind::Ip => {
-                Blocked::Texts(self.texts.get(Self::text_range(slot)).unwrap_or_default())
-            }
+            _ => Blocked::Texts(self.texts.get(Self::text_range(slot)).unwrap_or_default()),
         };
         let till = slot.till as usize;
         RecordView {
@@ -765,10 +766,10 @@ impl BlockList {
         self.tombstones += 1;
         match slot.kind {
             Kind::Contact => self.contacts.remove(&slot.value, slot.id),
-            Kind::Email | Kind::Ip => {
+            _ => {
                 // The strings stay in `texts` (a later record may not reuse their place).
                 let BlockList { texts, by_text, .. } = self;
-                let index = &mut by_text[usize::from(slot.kind == Kind::Ip)];
+                let index = &mut by_text[slot.kind.index()];
                 for text in texts.get(Self::text_range(&slot)).unwrap_or_default() {
                     index.remove(&**text, slot.id);
                 }
@@ -1244,7 +1245,7 @@ mod tests {
         assert_eq!(list.records_holding(Kind::Email, "a@x.co"), [3]);
         assert!(list.delete(3));
         assert!(list.records_holding(Kind::Email, "a@x.co").is_empty());
-        assert!(list.by_text[0].older.is_empty() && list.by_text[0].newest.is_empty());
+        assert!(list.by_text[1].older.is_empty() && list.by_text[1].newest.is_empty());
         assert_eq!((list.counts().deleted, list.counts().admin_deleted), (2, 1));
     }
 
