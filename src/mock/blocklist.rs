@@ -171,6 +171,18 @@ impl Kind {
         }
     }
 
+    /// The value number `n` of this kind, for seeds: a contact ID, `seedN@example.com`,
+    /// or 10.0.0.0 + N.
+    pub fn generated(self, n: u64) -> String {
+        match self {
+            Kind::Contact => n.to_string(),
+            Kind::Email => format!("seed{n}@example.com"),
+            Kind::Ip => {
+                std::net::Ipv4Addr::from(0x0A00_0000_u32.wrapping_add(n as u32)).to_string()
+            }
+        }
+    }
+
     /// The kind a `type` string names.
     pub fn parse(text: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|kind| kind.as_str() == text)

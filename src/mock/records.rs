@@ -126,7 +126,7 @@ pub(crate) fn block(
 fn duplicate_answer(kind: Kind, duplicate: &Duplicate) -> (u16, Response) {
     let value = match kind {
         Kind::Contact => duplicate.value.clone(),
-        Kind::Email | Kind::Ip => quoted(&duplicate.value),
+        _ => quoted(&duplicate.value),
     };
     let what = match duplicate.record {
         Some(record) if duplicate.expired => {

@@ -11,7 +11,7 @@
 
 use std::fmt;
 use std::io::BufRead;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -287,7 +287,7 @@ fn seed_values(kind: Option<Kind>, values: &Value) -> Result<SeedValues, String>
                 items.len()
             )),
         },
-        Kind::Email | Kind::Ip => items
+        _ => items
             .iter()
             .map(|item| {
                 item.as_str()
@@ -338,13 +338,9 @@ impl SeedRange {
         }
     }
 
-    /// The generated value number `n`: a contact ID, `seedN@example.com`, or 10.0.0.0 + N.
+    /// The generated value number `n` (see [`Kind::generated`]).
     pub fn value(kind: Kind, n: u64) -> String {
-        match kind {
-            Kind::Contact => n.to_string(),
-            Kind::Email => format!("seed{n}@example.com"),
-            Kind::Ip => Ipv4Addr::from(0x0A00_0000_u32.wrapping_add(n as u32)).to_string(),
-        }
+        kind.generated(n)
     }
 
     /// How many values it generates.
