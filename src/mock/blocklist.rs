@@ -183,6 +183,28 @@ impl Kind {
         }
     }
 
+    /// What a value of this kind is, for messages.
+    pub fn what(self) -> &'static str {
+        match self {
+            Kind::Contact => "a contact ID",
+            Kind::Email => "an email address (local@domain.tld, no spaces)",
+            Kind::Ip => "an IP address",
+        }
+    }
+
+    /// A string value of this kind in its canonical form, or `None` when it is not one
+    /// (a contact ID is a number, never a string).
+    pub fn canonical(self, text: &str) -> Option<String> {
+        match self {
+            Kind::Contact => None,
+            Kind::Email => is_email(text).then(|| text.to_owned()),
+            Kind::Ip => text
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| ip.to_string()),
+        }
+    }
+
     /// The kind a `type` string names.
     pub fn parse(text: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|kind| kind.as_str() == text)
@@ -191,6 +213,24 @@ impl Kind {
     fn index(self) -> usize {
         self as usize
     }
+}
+
+/// local@domain.tld: one `@`, something before it, a dot inside the domain with
+/// something on both sides, no whitespace or control characters, at most 254 bytes.
+pub(crate) fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let Some((name, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
+    text.len() <= 254
+        && !local.is_empty()
+        && !name.is_empty()
+        && !tld.is_empty()
+        && !domain.contains('@')
+        && !name.starts_with('.')
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The values of one block request: contact IDs, or strings of one kind.

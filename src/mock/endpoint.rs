@@ -137,13 +137,13 @@ pub(crate) enum InvalidBody {
     ZeroId { index: usize },
     #[error("`type` is missing; send \"type\": \"contact\"")]
     MissingType,
-    #[error("`type` is {found}; the supported types are \"contact\", \"email\" and \"ip\"")]
+    #[error("`type` is {found}; the supported types are {}", Kind::ALL.map(|k| format!("\"{}\"", k.as_str())).join(", "))]
     WrongType { found: String },
     #[error("`data` holds strings but `type` is \"contact\"; contact IDs are positive integers")]
     TextsForContact,
     #[error("`data` holds numbers but `type` is \"{}\"; send an array of strings", kind.as_str())]
     IdsForText { kind: Kind },
-    #[error("`data[{index}]` {value} is not {}", match kind { Kind::Ip => "an IP address", _ => "an email address (local@domain.tld, no spaces)" })]
+    #[error("`data[{index}]` {value} is not {}", kind.what())]
     BadText {
         index: usize,
         value: String,
@@ -287,48 +287,14 @@ pub(crate) fn quoted(value: &str) -> String {
     }
 }
 
-/// local@domain.tld: one `@`, something before it, a dot inside the domain with
-/// something on both sides, no whitespace or control characters, at most 254 bytes.
-pub(crate) fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else {
-        return false;
-    };
-    let Some((name, tld)) = domain.rsplit_once('.') else {
-        return false;
-    };
-    text.len() <= 254
-        && !local.is_empty()
-        && !name.is_empty()
-        && !tld.is_empty()
-        && !domain.contains('@')
-        && !name.starts_with('.')
-        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-/// Checks every string of an email or IP block; IPs are put in canonical form.
+/// Checks every string of an email or IP block, each in its kind's canonical form.
 fn check_texts<'a>(kind: Kind, texts: Vec<Cow<'a, str>>) -> Result<RequestData<'a>, InvalidBody> {
     let mut checked = Vec::with_capacity(texts.len());
     for (index, text) in texts.into_iter().enumerate() {
-        match kind {
-            Kind::Email if is_email(&text) => checked.push(text),
-            Kind::Ip => match text.parse::<std::net::IpAddr>() {
-                Ok(ip) => {
-                    let canonical = ip.to_string();
-                    checked.push(if canonical == text {
-                        text
-                    } else {
-                        Cow::Owned(canonical)
-                    });
-                }
-                Err(_) => {
-                    return Err(InvalidBody::BadText {
-                        index,
-                        value: quoted(&text),
-                        kind,
-                    });
-                }
-            },
-            _ => {
+        match kind.canonical(&text) {
+            Some(canonical) if canonical == text => checked.push(text),
+            Some(canonical) => checked.push(Cow::Owned(canonical)),
+            None => {
                 return Err(InvalidBody::BadText {
                     index,
                     value: quoted(&text),
@@ -355,14 +321,9 @@ pub(crate) fn parse_block_request<'a>(
     let data = raw.data.ok_or(InvalidBody::MissingData)?;
     let kind = match raw.kind.as_ref().map(|Text(kind)| kind.as_ref()) {
         None => return Err(InvalidBody::MissingType),
-        Some("contact") => Kind::Contact,
-        Some("email") => Kind::Email,
-        Some("ip") => Kind::Ip,
-        Some(other) => {
-            return Err(InvalidBody::WrongType {
-                found: quoted(other),
-            });
-        }
+        Some(name) => Kind::parse(name).ok_or_else(|| InvalidBody::WrongType {
+            found: quoted(name),
+        })?,
     };
     let data = match (kind, data) {
         (_, RawData::Ids(ids)) if ids.is_empty() => return Err(InvalidBody::EmptyData),

@@ -11,7 +11,6 @@
 
 use std::fmt;
 use std::io::BufRead;
-use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -19,7 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value};
 
 use super::blocklist::{BlockList, Kind, OTHER_USER, Values};
-use super::endpoint::{is_email, quoted};
+use super::endpoint::quoted;
 
 /// The most values all the ranges of one call may generate.
 pub const MAX_RANGE_VALUES: u64 = 10_000_000;
@@ -300,16 +299,15 @@ fn seed_values(kind: Option<Kind>, values: &Value) -> Result<SeedValues, String>
 }
 
 fn check_text(kind: Kind, text: &str) -> Result<String, String> {
-    let ip = text.parse::<IpAddr>().map(|ip| ip.to_string());
-    match (kind, ip) {
-        (_, Ok(canonical)) => Ok(canonical),
-        (Kind::Email, Err(_)) if is_email(text) => Ok(text.to_owned()),
-        (Kind::Ip, Err(_)) => Err(format!("{} is not an IP address", quoted(text))),
-        _ => Err(format!(
-            "{} is not an email address (local@domain.tld, no spaces) or an IP address",
-            quoted(text)
-        )),
-    }
+    // Acquire's own example has an email record holding an IP address.
+    let ip_in_email = || {
+        (kind == Kind::Email)
+            .then(|| Kind::Ip.canonical(text))
+            .flatten()
+    };
+    kind.canonical(text)
+        .or_else(ip_in_email)
+        .ok_or_else(|| format!("{} is not {}", quoted(text), kind.what()))
 }
 
 /// Generated records: values FIRST..=LAST, contacts one per record, emails
