@@ -34,7 +34,7 @@ pub struct Summary {
     pub run: String,
     /// `sandbox`, or the API base URL.
     pub target: String,
-    pub outcome: &'static str,
+    pub outcome: String,
     pub exit_code: i32,
     /// Every row read: valid ones, rejected ones and those left to other shards.
     pub rows_read: u64,
@@ -487,16 +487,18 @@ impl Summary {
 }
 
 /// The summary's first words.
-fn outcome_word(op: Op, value_type: ValueType, status: ExitStatus) -> &'static str {
-    match (op.blocks(), status, value_type) {
-        (true, ExitStatus::Success, ValueType::Contact) => "done, every valid ID blocked",
-        (true, ExitStatus::Success, ValueType::Email) => "done, every valid email blocked",
-        (true, ExitStatus::Success, ValueType::Ip) => "done, every valid IP address blocked",
-        (false, ExitStatus::Success, _) => {
-            "done, every valid value unblocked (or found not blocked)"
-        }
-        (_, ExitStatus::Failed, _) => "not done: some values failed or were not sent",
-        (_, status, _) => status.word(),
+fn outcome_word(op: Op, value_type: ValueType, status: ExitStatus) -> String {
+    match (op.blocks(), status) {
+        (true, ExitStatus::Success) => format!("done, every valid {} blocked", value_type.noun()),
+        (false, ExitStatus::Success) => format!(
+            "done, every valid {} unblocked (or found not blocked)",
+            value_type.thing()
+        ),
+        (_, ExitStatus::Failed) => format!(
+            "not done: some {} failed or were not sent",
+            many(value_type.noun())
+        ),
+        (_, status) => status.word().to_owned(),
     }
 }
 
