@@ -498,8 +498,9 @@ pub struct BlockArgs {
     /// then not checked).
     #[arg(long, requires = "dry_run")]
     pub offline: bool,
-    /// Also write the final summary as JSON to this file (for monitoring).
-    #[arg(long, value_name = "PATH")]
+    /// Also write the final summary as JSON to this file (for monitoring), on every exit;
+    /// - writes it to standard output (the text summary then goes to standard error).
+    #[arg(long, value_name = "PATH|-")]
     pub summary_json: Option<PathBuf>,
     /// Take only the IDs of shard K of N (a stable hash of the ID), so N copies of blockade
     /// split one list with no overlap and no gap; give each its share of the rate.
@@ -545,8 +546,9 @@ pub struct RetryArgs {
     pub batch_size: u32,
     #[command(flatten)]
     pub till: BlockTillArgs,
-    /// Also write the final summary as JSON to this file (for monitoring).
-    #[arg(long, value_name = "PATH")]
+    /// Also write the final summary as JSON to this file (for monitoring), on every exit;
+    /// - writes it to standard output (the text summary then goes to standard error).
+    #[arg(long, value_name = "PATH|-")]
     pub summary_json: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -593,8 +595,9 @@ pub struct UnblockArgs {
     /// then not checked).
     #[arg(long, requires = "dry_run")]
     pub offline: bool,
-    /// Also write the final summary as JSON to this file (for monitoring).
-    #[arg(long, value_name = "PATH")]
+    /// Also write the final summary as JSON to this file (for monitoring), on every exit;
+    /// - writes it to standard output (the text summary then goes to standard error).
+    #[arg(long, value_name = "PATH|-")]
     pub summary_json: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
