@@ -13,6 +13,7 @@
 
 pub mod block;
 pub mod delete;
+pub mod get;
 pub mod list;
 
 pub use crate::net::client::HttpCall;

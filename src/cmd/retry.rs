@@ -243,7 +243,7 @@ async fn retry<K: Kind>(
                 _ => return,
             };
             let Some(values) = latest.of_kind(&line) else { return };
-            if !line.op.blocks() || !wanted(state) {
+            if !line.blocks() || !wanted(state) {
                 return;
             }
             let Some(block_till) = send_till(line.block_till) else {

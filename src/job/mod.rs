@@ -3,6 +3,7 @@
 //! list, working out an unblock's deletes, the ledger line of each outcome, and sending
 //! with a summary at the end.
 
+pub mod apply;
 pub mod history;
 pub mod listing;
 pub mod next;
@@ -14,3 +15,4 @@ pub mod send;
 pub mod signals;
 pub mod target;
 pub mod unblock;
+pub mod write;

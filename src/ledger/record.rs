@@ -38,6 +38,8 @@ pub enum Status {
     /// (`affected: 0`): the value is not blocked.
     #[serde(rename = "not_blocked")]
     NotBlocked,
+    /// A sync gave the value a new, later blockTill (its block was about to end).
+    Renewed,
 }
 
 impl Status {
@@ -51,6 +53,7 @@ impl Status {
             Status::Run => "run",
             Status::Unblocked => "unblocked",
             Status::NotBlocked => "not_blocked",
+            Status::Renewed => "renewed",
         }
     }
 }
@@ -90,6 +93,16 @@ pub struct OutcomeRecord {
 }
 
 impl OutcomeRecord {
+    /// Whether the line blocks (it says until when): a block's and a retry's always, an
+    /// unblock's never, a sync's when it has a `block_till` (`blocked`, `renewed`, or a
+    /// failed block), not when it deletes (`unblocked`, `not_blocked`, a failed delete).
+    pub fn blocks(&self) -> bool {
+        match self.op {
+            Op::Sync => self.block_till.is_some(),
+            op => op.blocks(),
+        }
+    }
+
     /// Contact unblock lines of 0.1.0 carry `block_ids` right after `ids`, always (`null`
     /// when no record was found); every other line carries it after `kind`, when known.
     fn legacy_block_ids(&self) -> bool {

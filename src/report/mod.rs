@@ -307,7 +307,10 @@ impl Report {
             Record::Outcome(line) => line,
         };
         let n = line.ids.len() as u64;
-        let done = matches!(line.status, Status::Blocked | Status::Unblocked);
+        let done = matches!(
+            line.status,
+            Status::Blocked | Status::Renewed | Status::Unblocked
+        );
         run.add_requests(
             n as usize,
             u64::from(done) * n,
@@ -316,14 +319,14 @@ impl Report {
         );
         // Unblock lines and other types change the current state (`latest`); the block
         // counts below are the contact blocks' (issue 17 gives every kind its own).
-        if !line.op.blocks() || line.value_type != ValueType::Contact {
+        if !line.blocks() || line.value_type != ValueType::Contact {
             return;
         }
         if line.already {
             self.ids.already_blocked += n;
         }
         match line.status {
-            Status::Blocked => self.batches.blocked += 1,
+            Status::Blocked | Status::Renewed => self.batches.blocked += 1,
             // Parsing turns every `rejected` line into a `Record::Reject`.
             Status::Rejected | Status::Run | Status::Unblocked | Status::NotBlocked => {}
             Status::Refused => self.batches.refused += 1,
@@ -391,7 +394,7 @@ pub fn for_each_rejected(
             }),
             Record::Outcome(line)
                 if line.status == Status::Refused
-                    && line.op.blocks()
+                    && line.blocks()
                     && latest.still(&line, State::Refused) =>
             {
                 each(RejectedLine {

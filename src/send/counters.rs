@@ -40,6 +40,15 @@ pub struct Counters {
     pub records_listed: AtomicU64,
     pub batches_blocked: AtomicU64,
     pub batches_failed: AtomicU64,
+    /// `sync`: of `ids_blocked`, those whose block was renewed (it was about to end).
+    pub ids_renewed: AtomicU64,
+    /// `sync`: listed values the account already holds long enough (nothing sent).
+    pub ids_held: AtomicU64,
+    /// Values not asked for that a deleted record also held, blocked again at once with
+    /// its blockTill (exact unblock, prune, a replaced record). Not rows: outside the sums.
+    pub ids_reblocked: AtomicU64,
+    /// Of those, the ones whose block again failed: they are left unblocked (exit 1).
+    pub reblock_failed: AtomicU64,
 }
 
 impl Counters {
@@ -64,6 +73,7 @@ impl Counters {
             &self.other_shards,
             &self.ids_unblocked,
             &self.ids_not_blocked,
+            &self.ids_held,
         ]
         .iter()
         .map(|c| Self::get(c))

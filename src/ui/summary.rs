@@ -43,6 +43,15 @@ pub struct Summary {
     pub unblocked: u64,
     /// `unblock`: contacts with no block record, or whose record was already gone.
     pub not_blocked: u64,
+    /// `sync`: of `blocked`, the blocks renewed (they were about to end).
+    pub renewed: u64,
+    /// `sync`: listed values the account already blocks long enough (nothing sent).
+    pub held: u64,
+    /// Values not asked for that a deleted record also held, blocked again at once
+    /// (outside the sums: they are not rows).
+    pub reblocked: u64,
+    /// Of those, the ones that could not be blocked again: left unblocked (exit 1).
+    pub reblock_failed: u64,
     /// `unblock`: requests that listed the block list (not in `requests`), and the
     /// records they listed.
     pub list_requests: u64,
@@ -115,6 +124,8 @@ impl Summary {
             (get(&counters.duplicates), get(&counters.already_blocked));
         let (unblocked, not_blocked) =
             (get(&counters.ids_unblocked), get(&counters.ids_not_blocked));
+        let held = get(&counters.ids_held);
+        let reblock_failed = get(&counters.reblock_failed);
         let accounted = rows_read
             == blocked
                 + failed
@@ -123,6 +134,7 @@ impl Summary {
                 + not_blocked
                 + duplicates
                 + already_blocked
+                + held
                 + not_sent;
         let rejected = get(&counters.rejected);
         // Nothing valid at all (rows left to other shards are this shard's choice, not
@@ -141,7 +153,12 @@ impl Summary {
         } else if no_valid_id {
             ExitStatus::Usage
         } else {
-            exit_status(stop, failed + refused, not_sent, inputs_broken)
+            exit_status(
+                stop,
+                failed + refused + reblock_failed,
+                not_sent,
+                inputs_broken,
+            )
         };
         let seconds = elapsed.as_secs_f64();
         let stop_reason = match stop {
@@ -185,6 +202,10 @@ impl Summary {
             not_sent,
             unblocked,
             not_blocked,
+            renewed: get(&counters.ids_renewed),
+            held,
+            reblocked: get(&counters.ids_reblocked),
+            reblock_failed,
             list_requests: get(&counters.list_requests),
             records_listed: get(&counters.records_listed),
             unread_rows: get(&counters.unread),
@@ -333,7 +354,7 @@ impl Summary {
             n(self.rejected),
             n(self.duplicates),
             n(self.already_blocked),
-            plural(self.requests, "DELETE request"),
+            plural(self.requests, "request"),
         );
         if self.list_requests > 0 {
             out += &format!(
@@ -343,11 +364,12 @@ impl Summary {
             );
         }
         out += &format!(
-            "  unblocked {} deleted\n  not blocked {} (no block record, or it was gone already)\n  failed    {}\n",
-            plural(self.unblocked, "block record"),
+            "  unblocked {} (their block records deleted)\n  not blocked {} (no block record, or it was gone already)\n  failed    {}\n",
+            plural(self.unblocked, self.unblock_noun()),
             plural(self.not_blocked, self.unblock_noun()),
             plural(self.failed + self.refused, self.unblock_noun()),
         );
+        out += &self.render_reblocked();
         if self.not_sent > 0 {
             out += &format!(
                 "  not sent  {} (stopped early)\n",
@@ -361,6 +383,24 @@ impl Summary {
             );
         }
         out += &self.render_end("unblocked");
+        out
+    }
+
+    /// The values not asked for that deleted records also held, blocked again at once.
+    fn render_reblocked(&self) -> String {
+        let mut out = String::new();
+        if self.reblocked > 0 {
+            out += &format!(
+                "  re-blocked {} not asked for that deleted records also held, each until its record's blockTill\n",
+                plural(self.reblocked, self.noun())
+            );
+        }
+        if self.reblock_failed > 0 {
+            out += &format!(
+                "  LEFT UNBLOCKED {} not asked for that deleted records also held: blocking them again failed (see the ledger's failed lines)\n",
+                plural(self.reblock_failed, self.noun())
+            );
+        }
         out
     }
 
