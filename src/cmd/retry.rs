@@ -15,7 +15,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::bail;
 use chrono::{DateTime, Utc};
 
 use crate::cli::{LogArgs, RetryArgs};
@@ -73,7 +72,7 @@ async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
     }
     let results = args.results.clone().unwrap_or_else(|| ledger_path.clone());
     let target = target_name(&args.connection)?;
-    refuse_other_targets(&ledger_path, &target)?;
+    history::refuse_other_targets(&ledger_path, &target)?;
     // Lock before reading, so no other run appends between the read and the retry.
     let ledger = if args.dry_run {
         None
@@ -94,23 +93,6 @@ async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
         now,
     };
     with_kind!(value_type, |kind| retry(kind, &args, checked, log).await)
-}
-
-/// A ledger with lines of other targets and none of this one: the command points at the
-/// wrong target (or the wrong ledger). Nothing to retry would be a lie.
-fn refuse_other_targets(ledger: &Path, target: &str) -> anyhow::Result<()> {
-    let mut filter = TargetFilter::new(target);
-    read_records(ledger, |_, record| {
-        filter.admits(&record);
-    })?;
-    if filter.only_others() {
-        bail!(
-            "{} holds no line of runs against {target}, only of: {}; give the target those runs used (--sandbox, --account or --base-url)",
-            ledger.display(),
-            filter.skipped_list()
-        );
-    }
-    Ok(())
 }
 
 /// The type whose values failed (now), when `--type` is not given: contact IDs when

@@ -147,7 +147,7 @@ async fn unblock<K: Kind>(
         )
         .await?;
         if let Some(stop) = &end.stop {
-            return listing_stopped(stop, &end);
+            return listing_stopped(Op::Unblock.command(), stop, &end);
         }
         tracing::info!(
             records = end.records,

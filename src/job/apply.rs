@@ -297,6 +297,8 @@ struct LineOf<'a, K: Kind> {
     till: Option<DateTime<Utc>>,
     block_ids: Option<Vec<Option<u64>>>,
     already: bool,
+    /// The block again of values a deleted record also held.
+    reblocked: bool,
     source: String,
     meta: &'a Meta,
     /// Replaces the answer's error (a duplicate refusal, a failed look).
@@ -363,6 +365,7 @@ impl<K: Kind> Cx<'_, K> {
             kind: line.kind.or_else(|| meta.kind.clone()),
             block_ids: line.block_ids,
             already: line.already,
+            reblocked: line.reblocked,
             source: line.source,
             ms: (meta.finished_at - meta.started_at)
                 .num_milliseconds()
@@ -417,6 +420,7 @@ impl<K: Kind> Cx<'_, K> {
                 till: Some(batch.block_till),
                 block_ids,
                 already,
+                reblocked: false,
                 source: source.to_owned(),
                 meta: &meta,
                 error: None,
@@ -572,6 +576,7 @@ fn absent_line<K: Kind>(outcome: Outcome<Write<K>>, source: &str, cx: &mut Cx<'_
             till: None,
             block_ids: None,
             already: false,
+            reblocked: false,
             source: source.to_owned(),
             meta: &meta,
             error: None,
@@ -695,6 +700,7 @@ impl<K: Kind> ReplaceTask<K> {
                 till: None,
                 block_ids: Some(vec![Some(work.record); work.unblock.len()]),
                 already: false,
+                reblocked: false,
                 source: source.clone(),
                 meta,
                 error: Some(error.clone()),
@@ -709,6 +715,7 @@ impl<K: Kind> ReplaceTask<K> {
                 till: renew_till,
                 block_ids: None,
                 already: false,
+                reblocked: false,
                 source,
                 meta,
                 error: Some(error),
@@ -759,6 +766,7 @@ impl<K: Kind> ReplaceTask<K> {
                         till: None,
                         block_ids: None,
                         already: false,
+                        reblocked: false,
                         source,
                         meta: &meta,
                         error: Some(format!(
@@ -818,6 +826,7 @@ impl<K: Kind> ReplaceTask<K> {
                             till: None,
                             block_ids: None,
                             already: false,
+                            reblocked: false,
                             source,
                             meta: &meta,
                             error: None,
@@ -844,7 +853,7 @@ impl<K: Kind> ReplaceTask<K> {
             Counters::add(&cx.counters.ids_unblocked, unblock_n);
             let mut source = work.source.to_string();
             if !work.renew.is_empty() || reblock || !work.superseded.is_empty() {
-                source = format!("{source}; {}", work.why);
+                source = format!("{source}; block record {record}: {}", work.why);
             }
             if reblock {
                 source = format!(
@@ -864,6 +873,7 @@ impl<K: Kind> ReplaceTask<K> {
                         till: renew_till,
                         block_ids: None,
                         already: false,
+                        reblocked: false,
                         source,
                         meta: &meta,
                         error: None,
@@ -880,6 +890,7 @@ impl<K: Kind> ReplaceTask<K> {
                         till: None,
                         block_ids: Some(vec![Some(record); n]),
                         already: false,
+                        reblocked: false,
                         source,
                         meta: &meta,
                         error: None,
@@ -901,6 +912,7 @@ impl<K: Kind> ReplaceTask<K> {
                     till: None,
                     block_ids: None,
                     already: false,
+                    reblocked: false,
                     source,
                     meta: &meta,
                     error: None,
@@ -964,6 +976,7 @@ impl<K: Kind> ReplaceTask<K> {
                 till: Some(batch.block_till),
                 block_ids,
                 already,
+                reblocked: true,
                 source,
                 meta: &meta,
                 error: None,
@@ -1168,6 +1181,7 @@ impl<K: Kind> RenewTask<K> {
                 till: Some(batch.block_till),
                 block_ids: None,
                 already: false,
+                reblocked: false,
                 source: self.source.to_string(),
                 meta: &meta,
                 error: Some(

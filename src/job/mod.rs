@@ -13,6 +13,8 @@ pub mod read;
 pub mod record;
 pub mod send;
 pub mod signals;
+pub mod sync;
 pub mod target;
 pub mod unblock;
+pub mod verify;
 pub mod write;

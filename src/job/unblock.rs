@@ -183,7 +183,7 @@ impl<K: Kind> Wanted<K> {
                 }
             }
             if run.is_none_or(|run| run == line.run) {
-                if line.already {
+                if line.already || line.reblocked {
                     left_alone += values.len() as u64;
                     return;
                 }
@@ -201,7 +201,7 @@ impl<K: Kind> Wanted<K> {
         if left_alone > 0 {
             tracing::info!(
                 values = left_alone,
-                "Leaving alone the values the server said were blocked already before this ledger's runs blocked them"
+                "Leaving alone the values the server said were blocked already before this ledger's runs blocked them, and those blocked again only because a deleted record also held them"
             );
         }
         Ok((stats, run_seen))

@@ -85,6 +85,11 @@ pub struct OutcomeRecord {
     pub block_ids: Option<Vec<Option<u64>>>,
     /// The server said these values were already blocked (a duplicate record).
     pub already: bool,
+    /// Values nobody asked about, blocked again (with their record's blockTill) because
+    /// a record that also held them was deleted: an exact unblock's, a prune's or a
+    /// renewal's. `unblock --from-ledger` leaves them alone, and `sync --prune` does not
+    /// take them for values a sync blocked.
+    pub reblocked: bool,
     /// Where the values came from: `path:first-last`, `retry of ...`, `unblock of ...`.
     pub source: String,
     pub started_at: DateTime<Utc>,
@@ -93,13 +98,14 @@ pub struct OutcomeRecord {
 }
 
 impl OutcomeRecord {
-    /// Whether the line blocks (it says until when): a block's and a retry's always, an
-    /// unblock's never, a sync's when it has a `block_till` (`blocked`, `renewed`, or a
-    /// failed block), not when it deletes (`unblocked`, `not_blocked`, a failed delete).
+    /// Whether the line blocks (it says until when): a block's and a retry's always; a
+    /// sync's or an unblock's when it has a `block_till` (a sync's `blocked`, `renewed` or
+    /// failed block; the block again of values a deleted record also held), not when it
+    /// deletes (`unblocked`, `not_blocked`, a failed delete).
     pub fn blocks(&self) -> bool {
         match self.op {
-            Op::Sync => self.block_till.is_some(),
-            op => op.blocks(),
+            Op::Block | Op::Retry => true,
+            Op::Sync | Op::Unblock => self.block_till.is_some(),
         }
     }
 
@@ -148,6 +154,9 @@ impl Serialize for OutcomeRecord {
         }
         if self.already {
             line.serialize_field("already", &true)?;
+        }
+        if self.reblocked {
+            line.serialize_field("reblocked", &true)?;
         }
         line.serialize_field("source", &self.source)?;
         line.serialize_field("started_at", &Stamp(&self.started_at))?;
@@ -251,6 +260,8 @@ struct RawRecord {
     block_ids: Option<Vec<Option<u64>>>,
     #[serde(default)]
     already: bool,
+    #[serde(default)]
+    reblocked: bool,
     input: Option<String>,
     op: Option<String>,
     command: Option<String>,
@@ -341,6 +352,7 @@ fn outcome(raw: RawRecord) -> Result<OutcomeRecord, String> {
         kind: raw.kind,
         block_ids: raw.block_ids,
         already: raw.already,
+        reblocked: raw.reblocked,
         source: raw.source.ok_or_else(|| required("source"))?,
         started_at: raw.started_at.ok_or_else(|| required("started_at"))?,
         finished_at: raw.finished_at.ok_or_else(|| required("finished_at"))?,
@@ -453,6 +465,7 @@ pub(crate) mod tests {
             kind: None,
             block_ids: None,
             already: false,
+            reblocked: false,
             source: "lists/a.csv:1101-1200".to_owned(),
             started_at: at(0, 5),
             finished_at: at(0, 148),
@@ -476,6 +489,7 @@ pub(crate) mod tests {
             kind: None,
             block_ids: block_id.map(|id| vec![Some(id)]),
             already: false,
+            reblocked: false,
             source: "unblock of run r1 in results.jsonl".to_owned(),
             started_at: at(0, 5),
             finished_at: at(0, 9),

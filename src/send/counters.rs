@@ -44,6 +44,9 @@ pub struct Counters {
     pub ids_renewed: AtomicU64,
     /// `sync`: listed values the account already holds long enough (nothing sent).
     pub ids_held: AtomicU64,
+    /// `sync --prune`: values to unblock that the inputs no longer name (in `rows` too:
+    /// each ends unblocked, failed or not sent).
+    pub ids_to_prune: AtomicU64,
     /// Values not asked for that a deleted record also held, blocked again at once with
     /// its blockTill (exact unblock, prune, a replaced record). Not rows: outside the sums.
     pub ids_reblocked: AtomicU64,

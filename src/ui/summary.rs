@@ -47,6 +47,8 @@ pub struct Summary {
     pub renewed: u64,
     /// `sync`: listed values the account already blocks long enough (nothing sent).
     pub held: u64,
+    /// `sync --prune`: values to unblock that the inputs no longer name (in `rows_read`).
+    pub to_prune: u64,
     /// Values not asked for that a deleted record also held, blocked again at once
     /// (outside the sums: they are not rows).
     pub reblocked: u64,
@@ -183,10 +185,14 @@ impl Summary {
             command: facts.op.command(),
             run: facts.run.to_owned(),
             target: facts.target.to_owned(),
-            outcome: if !facts.op.blocks() && status == ExitStatus::Success {
-                "done, every valid ID unblocked (or found not blocked)"
-            } else {
-                status.word()
+            outcome: match (facts.op, status) {
+                (Op::Unblock, ExitStatus::Success) => {
+                    "done, every valid ID unblocked (or found not blocked)"
+                }
+                (Op::Sync, ExitStatus::Success) => {
+                    "done, the account blocks every value listed long enough"
+                }
+                _ => status.word(),
             },
             exit_code: status.code(),
             rows_read,
@@ -204,6 +210,7 @@ impl Summary {
             not_blocked,
             renewed: get(&counters.ids_renewed),
             held,
+            to_prune: get(&counters.ids_to_prune),
             reblocked: get(&counters.ids_reblocked),
             reblock_failed,
             list_requests: get(&counters.list_requests),
@@ -268,6 +275,9 @@ impl Summary {
         let n = group_digits;
         if !self.op.blocks() {
             return self.render_unblock();
+        }
+        if self.op == Op::Sync {
+            return self.render_sync();
         }
         let mut out = format!(
             "blockade {}: {}\n  read      {} ({} rejected, {} duplicates, {} already blocked per the ledger)\n  sent      {} in {}\n",
@@ -386,6 +396,66 @@ impl Summary {
         out
     }
 
+    /// The text summary of `sync`: what the account held already, what was blocked,
+    /// renewed and pruned.
+    fn render_sync(&self) -> String {
+        let n = group_digits;
+        let noun = self.noun();
+        let mut out = format!(
+            "blockade sync: {}\n  read      {} ({} rejected, {} duplicates)\n  listed    {} block records in {}\n  held      {} blocked long enough (nothing sent)\n  sent      {}\n",
+            self.outcome,
+            plural(self.rows_read - self.to_prune + self.rejected, "row"),
+            n(self.rejected),
+            n(self.duplicates),
+            n(self.records_listed),
+            plural(self.list_requests, "request"),
+            plural(self.held, noun),
+            plural(self.requests, "request"),
+        );
+        out += &format!(
+            "  blocked   {} ({} new, {} renewed)\n",
+            plural(self.blocked, noun),
+            n(self.blocked - self.renewed),
+            n(self.renewed)
+        );
+        if self.blocked_already > 0 {
+            out += &format!(
+                "            of which {} already blocked at the server\n",
+                n(self.blocked_already)
+            );
+        }
+        if self.to_prune > 0 {
+            out += &format!(
+                "  pruned    {} of {} the list no longer names ({} found not blocked)\n",
+                n(self.unblocked),
+                plural(self.to_prune, noun),
+                n(self.not_blocked)
+            );
+        }
+        out += &self.render_reblocked();
+        out += &format!("  failed    {}\n", plural(self.failed, noun));
+        if self.refused > 0 {
+            out += &format!(
+                "  refused   {} (the server refused each by name)\n",
+                plural(self.refused, noun)
+            );
+        }
+        if self.not_sent > 0 {
+            out += &format!(
+                "  not sent  {} (stopped early: run the same sync again)\n",
+                plural(self.not_sent, noun)
+            );
+        }
+        if self.rate_limited > 0 {
+            out += &format!(
+                "  429s      {} (the pool waited and slowed down)\n",
+                n(self.rate_limited)
+            );
+        }
+        out += &self.render_end("blocked");
+        out
+    }
+
     /// The values not asked for that deleted records also held, blocked again at once.
     fn render_reblocked(&self) -> String {
         let mut out = String::new();
@@ -425,7 +495,7 @@ impl Summary {
         }
         if !self.accounted {
             out += &format!(
-                "  BUG       the counts do not add up: {} valid rows read, but {} blocked + {} unblocked + {} not blocked + {} failed + {} refused + {} duplicates + {} skipped by --resume + {} not sent = {}. Please report this with the ledger.\n",
+                "  BUG       the counts do not add up: {} valid rows read, but {} blocked + {} unblocked + {} not blocked + {} failed + {} refused + {} duplicates + {} skipped by --resume + {} held + {} not sent = {}. Please report this with the ledger.\n",
                 self.rows_read,
                 self.blocked,
                 self.unblocked,
@@ -434,6 +504,7 @@ impl Summary {
                 self.refused,
                 self.duplicates,
                 self.already_blocked,
+                self.held,
                 self.not_sent,
                 self.blocked
                     + self.unblocked
@@ -442,6 +513,7 @@ impl Summary {
                     + self.refused
                     + self.duplicates
                     + self.already_blocked
+                    + self.held
                     + self.not_sent
             );
         }
