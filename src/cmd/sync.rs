@@ -83,11 +83,7 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
         Some(LedgerWriter::open(&results)?)
     };
     let mut desired = Desired::read(kind, &args.inputs, sources)?;
-    let synced = if args.prune {
-        Some(Synced::load(&results, &target, kind)?)
-    } else {
-        None
-    };
+    let synced = Synced::load(&results, &target, kind)?;
 
     // The account, listed (dry runs too: it only reads).
     let connected = connect(&args.connection).await?;
@@ -104,7 +100,7 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
         interrupt.clone(),
         |records| {
             for record in records {
-                view.consider(record, &desired, synced.as_ref(), &clock)?;
+                view.consider(record, &desired, args.prune.then_some(&synced), &clock)?;
             }
             Ok(())
         },
@@ -133,7 +129,14 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
         desired.duplicates,
         std::mem::take(&mut desired.rejects),
     );
-    let plan = Plan::new(desired, view, synced, clock, args.batch_size as usize);
+    let plan = Plan::new(
+        desired,
+        view,
+        synced,
+        args.prune,
+        clock,
+        args.batch_size as usize,
+    );
 
     if args.dry_run {
         let mut dry = DryRun::default();

@@ -51,6 +51,10 @@ pub struct Held<K: Kind> {
     pub till: Option<DateTime<Utc>>,
     /// Every value of the kind it holds, in normal form.
     pub values: Vec<K::Value>,
+    /// A sync of this tool made it (per the ledger). A renewal deletes an old record it
+    /// no longer needs (the server added a new one) only then: someone else's record is
+    /// left to expire on its own.
+    pub ours: bool,
 }
 
 /// One piece of planned work.
@@ -748,6 +752,7 @@ impl<K: Kind> ReplaceTask<K> {
                     id: record.id,
                     till: record.block_till_at(),
                     values: record.values_of(cx.kind),
+                    ours: false,
                 };
                 self.delete(&held, cx);
             }
@@ -1104,6 +1109,10 @@ impl<K: Kind> RenewTask<K> {
 
     fn supersede(&self, r: usize, cx: &mut Cx<'_, K>) {
         let held = self.records[r].clone();
+        if !held.ours {
+            // Someone else's record: it keeps blocking until its own blockTill.
+            return;
+        }
         cx.spawned.push(Work::Replace(Replace {
             record: held.id,
             held: Some(held),

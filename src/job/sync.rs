@@ -108,7 +108,8 @@ pub struct Synced<K: Kind> {
 
 impl<K: Kind> Synced<K> {
     /// Reads the lines of `kind` of runs against `target` (none when the ledger does not
-    /// exist yet).
+    /// exist yet). Always read: a renewal deletes an old record left beside a new one only
+    /// when a sync made it; `--prune` also takes the values to prune from it.
     pub fn load(ledger: &Path, target: &str, kind: K) -> anyhow::Result<Synced<K>> {
         let mut synced = Synced {
             latest: Latest::new(kind),
@@ -277,7 +278,8 @@ pub struct Plan<K: Kind> {
     kind: K,
     desired: K::Spool,
     view: View<K>,
-    synced: Option<Synced<K>>,
+    synced: Synced<K>,
+    prune: bool,
     clock: Clock,
     batch_size: usize,
     source: Arc<str>,
@@ -290,7 +292,8 @@ where
     pub fn new(
         desired: Desired<K>,
         view: View<K>,
-        synced: Option<Synced<K>>,
+        synced: Synced<K>,
+        prune: bool,
         clock: Clock,
         batch_size: usize,
     ) -> Plan<K> {
@@ -299,6 +302,7 @@ where
             desired: desired.spool,
             view,
             synced,
+            prune,
             clock,
             batch_size: batch_size.max(1),
             source: Arc::from(desired.source.as_str()),
@@ -326,6 +330,7 @@ where
             desired,
             view,
             synced,
+            prune: pruning,
             clock,
             batch_size,
             source,
@@ -390,19 +395,18 @@ where
                         assigned.insert(key);
                         again.push(value.clone());
                     }
-                } else if live
-                    && view.prune.contains(key)
-                    && synced
-                        .as_ref()
-                        .is_some_and(|synced| synced.made(id, till, key))
+                } else if pruning && live && view.prune.contains(key) && synced.made(id, till, key)
                 {
                     prune.push(value.clone());
                 }
             }
+            // A sync made it if it made it for one of the values it renews.
+            let ours = renew.iter().any(|v| synced.made(id, till, K::key(v)));
             let held = || Held {
                 id,
                 till,
                 values: values.clone(),
+                ours,
             };
             if !prune.is_empty() {
                 out.emit(Work::Replace(Replace {
@@ -728,7 +732,12 @@ mod tests {
         assert_eq!(view.held(), 1);
         assert_eq!(view.records, 5);
         let mut sink = Collect::default();
-        Plan::new(desired, view, None, clock, 100).produce(&mut sink, None);
+        let synced = Synced {
+            latest: Latest::new(Contact),
+            synced: RoaringTreemap::new(),
+            ours: RoaringTreemap::new(),
+        };
+        Plan::new(desired, view, synced, false, clock, 100).produce(&mut sink, None);
         assert_eq!(
             sink.0,
             [

@@ -442,6 +442,7 @@ where
                 id: block_id,
                 till: None,
                 values: values.clone(),
+                ours: false,
             });
             replace(block_id, held, values, 0)
         };
@@ -503,6 +504,7 @@ where
                 id: block_id,
                 till,
                 values,
+                ours: false,
             };
             if !emitter.emit(sink, replace(block_id, Some(held), asked, n_others)) {
                 return Ok(());
