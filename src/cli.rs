@@ -166,8 +166,9 @@ for contact IDs, hashes for strings), then plans from what the account holds now
 A value held long enough gets nothing: a second sync right after sends no write.
 Renewal works whatever the server does with a value that has a record: it updates the
 record (done), refuses a second one (the record is deleted and the value blocked again
-at once), or adds a second one (the old one is then deleted). A deleted record's other
-values are blocked again at once with its blockTill. Ledger lines say op \"sync\":
+at once), or adds a second one (the old one is then deleted when a sync made it; someone
+else's is left to expire). A deleted record's other values are blocked again at once
+with its blockTill. Ledger lines say op \"sync\":
 blocked, renewed or unblocked.
 There is no --resume: an interrupted or failed sync is picked up by running it again,
 since each run plans from the account.";
@@ -625,7 +626,7 @@ pub struct SyncArgs {
     /// Block records asked for per list page.
     #[arg(long, default_value_t = crate::api::list::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub page_size: u64,
-    /// The results ledger, appended to (and read, for --prune) [default:
+    /// The results ledger, appended to, and read for what earlier syncs blocked [default:
     /// blockade-results.jsonl, or blockade-sandbox.jsonl with --sandbox].
     #[arg(long, value_name = "PATH")]
     pub results: Option<PathBuf>,

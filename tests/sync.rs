@@ -436,3 +436,52 @@ fn latest_string_status(lines: &[Value], value: &str) -> String {
         .map(|l| l["status"].as_str().unwrap().to_owned())
         .unwrap_or_default()
 }
+
+#[test]
+fn an_interrupted_renewal_leaves_no_value_unblocked_and_the_same_sync_finishes_it() {
+    // Every renewal is a delete and a block again (duplicates refused), slowly.
+    let mock = Mock::start(&["--on-duplicate", "400", "--latency", "20ms"]);
+    let work = Work::new();
+    work.write("list.csv", csv_of(1..=200));
+    let ran = run(&mut work.sync(
+        &mock,
+        &["list.csv", "--block-for", "2d", "--batch-size", "50"],
+    ));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    let running = Running::spawn(&mut work.sync(
+        &mock,
+        &["list.csv", "--block-for", "30d", "--rate", "100/s"],
+    ));
+    wait_until(
+        std::time::Duration::from_secs(30),
+        "some records were replaced",
+        || {
+            read_ledger_tolerant(&work.ledger_path())
+                .0
+                .iter()
+                .filter(|l| l["status"] == "unblocked")
+                .count()
+                >= 10
+        },
+    );
+    running.signal("INT");
+    let ran = running.finish(std::time::Duration::from_secs(60));
+    assert_eq!(ran.code, 130, "{}", ran.all());
+    for contact in 1..=200 {
+        assert!(
+            !live_records_of(&mock, "contact", &contact.to_string()).is_empty(),
+            "{contact} was left unblocked by the interrupt"
+        );
+    }
+    // Every delete's values were blocked again: the latest line of each is a block.
+    let latest = latest_status(&work.ledger());
+    assert!(
+        latest.values().all(|status| status != "unblocked"),
+        "{latest:?}"
+    );
+    let ran = run(&mut work.sync(&mock, &["list.csv", "--block-for", "30d"]));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    for contact in 1..=200 {
+        held_once(&mock, "contact", &contact.to_string(), Duration::days(29));
+    }
+}

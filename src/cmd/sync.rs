@@ -175,7 +175,7 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
         pool: pool_config,
         ledger,
         results: &results,
-        expected_rows: Some(count - held),
+        expected_rows: Some(count + duplicates),
         summary_json: args.summary_json.as_deref(),
         log,
         next: next_commands(Op::Sync, &args.connection, &results),

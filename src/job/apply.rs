@@ -261,6 +261,8 @@ struct Cx<'a, K: Kind> {
     learned: &'a mut Learned,
     seq: &'a mut u64,
     now: DateTime<Utc>,
+    /// The run is stopping: no delete is started any more.
+    stopping: bool,
     task: u64,
     /// Requests to send now.
     out: Vec<Write<K>>,
@@ -471,8 +473,10 @@ enum Stage {
 struct ReplaceTask<K: Kind> {
     work: Replace<K>,
     stage: Stage,
-    /// The seq of the block again of the record's other values.
+    /// The seq of the block again of the record's other values, and how many of them
+    /// wait for its answer.
     reblock_seq: Option<u64>,
+    reblock_waiting: u64,
     /// The record's values that are neither to unblock, to renew, nor superseded.
     others: Vec<K::Value>,
     record_till: Option<DateTime<Utc>>,
@@ -546,6 +550,15 @@ impl<K: Kind> Task<K> {
         matches!(self, Task::Replace(task) if matches!(task.stage, Stage::Deleting | Stage::Blocking))
     }
 
+    /// Values a deleted record also held whose block again was never answered (the pool
+    /// stopped): they are left unblocked.
+    fn left_unblocked(&self) -> u64 {
+        match self {
+            Task::Replace(task) => task.reblock_waiting,
+            _ => 0,
+        }
+    }
+
     /// Ends a task the run stops: a renewal that was teaching the behaviour no longer is.
     fn stop(&self, learned: &mut Learned) {
         if let Task::Renew(task) = self
@@ -615,6 +628,7 @@ impl<K: Kind> ReplaceTask<K> {
         let mut task = ReplaceTask {
             stage: Stage::Looking,
             reblock_seq: None,
+            reblock_waiting: 0,
             others: Vec::new(),
             record_till: None,
             work,
@@ -635,6 +649,12 @@ impl<K: Kind> ReplaceTask<K> {
     /// Deletes the record, now that what it holds is known; or, when the values it holds
     /// that must stay blocked could not be blocked again, leaves it alone.
     fn delete(&mut self, held: &Held<K>, cx: &mut Cx<'_, K>) {
+        if cx.stopping {
+            // The run is stopping: no record is deleted any more (its values are counted
+            // as not sent).
+            self.stage = Stage::Done;
+            return;
+        }
         let work = &self.work;
         self.others = minus::<K>(
             &held.values,
@@ -930,6 +950,7 @@ impl<K: Kind> ReplaceTask<K> {
         self.stage = Stage::Done;
         if reblock && let Some(till) = self.record_till {
             let others = self.others.clone();
+            self.reblock_waiting = others.len() as u64;
             self.reblock_seq = Some(cx.post(others, till, &source, false));
             self.stage = Stage::Blocking;
         }
@@ -948,6 +969,7 @@ impl<K: Kind> ReplaceTask<K> {
             return;
         };
         let n = batch.values.len() as u64;
+        self.reblock_waiting = self.reblock_waiting.saturating_sub(n);
         let (status, block_ids, already) = match (outcome.status, outcome.done) {
             (BatchStatus::Done, Some(WriteDone::Blocked(done))) => {
                 Counters::add(&cx.counters.ids_reblocked, n);
@@ -1349,6 +1371,7 @@ where
                 learned: &mut learned,
                 seq: &mut seq,
                 now: Utc::now(),
+                stopping,
                 task: next_task,
                 out: Vec::new(),
                 spawned: Vec::new(),
@@ -1404,6 +1427,7 @@ where
                     learned: &mut learned,
                     seq: &mut seq,
                     now: Utc::now(),
+                    stopping,
                     task: id,
                     out: Vec::new(),
                     spawned: Vec::new(),
@@ -1452,6 +1476,14 @@ where
     // What was never sent: open tasks' undecided values, queued work, the plan's rest.
     for entry in open.values() {
         Counters::add(&counters.not_sent, entry.unsettled);
+        let left = entry.task.left_unblocked();
+        if left > 0 {
+            tracing::error!(
+                values = left,
+                "The run stopped between the delete of a record and the block again of the other values it held: they are unblocked now (the ledger's unblocked line names them)"
+            );
+            Counters::add(&counters.reblock_failed, left);
+        }
     }
     let queued: u64 = backlog.iter().chain(parked.iter()).map(Work::counted).sum();
     Counters::add(&counters.not_sent, queued);

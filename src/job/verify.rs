@@ -236,9 +236,7 @@ impl<K: Kind> Check for Claims<K> {
                 if !differing.contains(key) || !written.insert(key) {
                     continue;
                 }
-                let mark = if self.exact.contains(key) {
-                    '='
-                } else if self.later.contains(key) || self.sooner.contains(key) {
+                let mark = if self.later.contains(key) || self.sooner.contains(key) {
                     '*'
                 } else {
                     '-'

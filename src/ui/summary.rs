@@ -264,7 +264,9 @@ impl Summary {
             out.push(next.retry.clone());
         }
         let left = self.not_sent > 0 || self.unread_rows > 0 || self.unread_uncounted;
-        if left && next.resume != next.retry {
+        // A sync is picked up by the same command: said once, for failures or the rest.
+        let again = self.op == Op::Sync && self.failed == 0;
+        if left && (next.resume != next.retry || again) {
             out.push(next.resume.clone());
         }
         out
