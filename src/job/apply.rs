@@ -479,6 +479,8 @@ struct ReplaceTask<K: Kind> {
     reblock_waiting: u64,
     /// The record's values that are neither to unblock, to renew, nor superseded.
     others: Vec<K::Value>,
+    /// They are blocked now, and are blocked again once the record is gone.
+    reblock: bool,
     record_till: Option<DateTime<Utc>>,
 }
 
@@ -630,6 +632,7 @@ impl<K: Kind> ReplaceTask<K> {
             reblock_seq: None,
             reblock_waiting: 0,
             others: Vec::new(),
+            reblock: false,
             record_till: None,
             work,
         };
@@ -661,16 +664,16 @@ impl<K: Kind> ReplaceTask<K> {
             &[&work.unblock, &work.renew, &work.superseded],
         );
         self.record_till = held.till;
-        let reblock = work.keep_others && !self.others.is_empty();
-        let till_ok = held.till.is_some_and(|till| till > cx.now);
-        if reblock && !till_ok {
+        // An expired record blocks nothing: its other values need no block again.
+        let expired = held.till.is_some_and(|till| till <= cx.now);
+        self.reblock = work.keep_others && !self.others.is_empty() && !expired;
+        if self.reblock && held.till.is_none() {
             // Its other values could not be blocked again with their blockTill: leave the
             // record, and say why the values asked for are still blocked.
             let why = format!(
-                "block record {} also holds {} other value(s), and its blockTill ({}) cannot be read or has passed; the record is left alone",
+                "block record {} also holds {} other value(s), and its blockTill cannot be read; the record is left alone",
                 work.record,
                 self.others.len(),
-                stamp(held.till)
             );
             self.fail_all(None, &why, cx);
             return;
@@ -764,10 +767,22 @@ impl<K: Kind> ReplaceTask<K> {
         }
     }
 
+    /// Whether the record's `values` include one this task is about.
+    fn holds_any(&self, values: &[K::Value]) -> bool {
+        let held: HashSet<K::Key> = values.iter().map(K::key).collect();
+        self.work
+            .unblock
+            .iter()
+            .chain(&self.work.renew)
+            .any(|v| held.contains(&K::key(v)))
+    }
+
     fn looked(&mut self, outcome: Outcome<Write<K>>, cx: &mut Cx<'_, K>) {
         let meta = Meta::of(&outcome);
         match (outcome.status, outcome.done) {
-            (BatchStatus::Done, Some(WriteDone::Looked(Some(record)))) => {
+            (BatchStatus::Done, Some(WriteDone::Looked(Some(record))))
+                if self.holds_any(&record.values_of(cx.kind)) =>
+            {
                 let held = Held {
                     id: record.id,
                     till: record.block_till_at(),
@@ -776,8 +791,9 @@ impl<K: Kind> ReplaceTask<K> {
                 };
                 self.delete(&held, cx);
             }
-            (BatchStatus::Done, Some(WriteDone::Looked(None))) => {
-                // No such record: the values it was to unblock are not blocked by it.
+            (BatchStatus::Done, Some(WriteDone::Looked(_))) => {
+                // No such record, or it holds none of them any more (deleting it would
+                // unblock only others): they are not blocked by it.
                 let unblock = self.work.unblock.clone();
                 cx.settled += unblock.len() as u64;
                 Counters::add(&cx.counters.ids_not_blocked, unblock.len() as u64);
@@ -795,7 +811,7 @@ impl<K: Kind> ReplaceTask<K> {
                         source,
                         meta: &meta,
                         error: Some(format!(
-                            "block record {} is not there (ERROR_RECORD_NOT_FOUND)",
+                            "block record {} is not there, or no longer holds them",
                             self.work.record
                         )),
                         kind: None,
@@ -865,14 +881,14 @@ impl<K: Kind> ReplaceTask<K> {
                 return;
             }
         };
-        let reblock = work.keep_others && !self.others.is_empty() && affected > 0;
+        let reblock = self.reblock && affected > 0;
         let renew_till = work.renew_till;
         let (unblock_n, renew) = (work.unblock.len() as u64, work.renew.clone());
         cx.settled += unblock_n;
         if affected > 0 {
             let mut unblocked: Vec<K::Value> = work.unblock.clone();
             unblocked.extend(work.renew.iter().cloned());
-            if work.keep_others {
+            if reblock {
                 unblocked.extend(self.others.iter().cloned());
             }
             Counters::add(&cx.counters.ids_unblocked, unblock_n);
@@ -1197,13 +1213,18 @@ impl<K: Kind> RenewTask<K> {
         let Call::Post { batch, .. } = outcome.batch.call else {
             return;
         };
-        let mut records: Vec<usize> = batch
-            .values
-            .iter()
-            .filter_map(|v| self.owner.get(&K::key(v)).copied())
-            .collect();
-        records.sort_unstable();
-        records.dedup();
+        // Each record with the values of it this answer concerns (a bisected request's
+        // half may hold only some of a record's values).
+        let mut records: Vec<(usize, Vec<K::Value>)> = Vec::new();
+        for value in &batch.values {
+            let Some(&r) = self.owner.get(&K::key(value)) else {
+                continue;
+            };
+            match records.iter_mut().find(|(index, _)| *index == r) {
+                Some((_, values)) => values.push(value.clone()),
+                None => records.push((r, vec![value.clone()])),
+            }
+        }
         cx.line(
             batch.seq,
             LineOf {
@@ -1222,13 +1243,13 @@ impl<K: Kind> RenewTask<K> {
             },
         );
         let status = self.status();
-        for r in records {
+        for (r, renew) in records {
             let held = self.records[r].clone();
             cx.spawned.push(Work::Replace(Replace {
                 record: held.id,
                 held: Some(held),
                 unblock: Vec::new(),
-                renew: std::mem::take(&mut self.renew[r]),
+                renew,
                 renew_till: Some(self.till),
                 renew_status: status,
                 superseded: Vec::new(),
