@@ -138,10 +138,14 @@ Examples:
   Unblock emails (or IPs: --type ip) from a list, one per line:
     blockade unblock --type email --no-header emails.txt --account acme
 
-Block records named in the ledger (block_ids, from a records answer) are deleted directly;
-the others are found by listing the account's block list. Each DELETE is one ledger line:
+Block records named in the ledger (block_ids, from a records answer) are deleted directly
+(an email or IP record is looked at first, GET, to learn what else it holds); the others are
+found by listing the account's block list. An email or IP record may hold values that were
+not asked for: it is deleted and those are blocked again at once, with the record's
+blockTill, so that exactly the values asked for end unblocked (the dry run and the summary
+count them; their ledger line says \"reblocked\": true). Each request is one ledger line:
 unblocked, not_blocked (no record, or it was gone) or failed. The latest status of those
-contacts is then unblocked, so a later `block --resume` of the same list blocks them again.";
+values is then unblocked, so a later `block --resume` of the same list blocks them again.";
 
 const SYNC_EXAMPLES: &str = "\
 Examples:

@@ -120,6 +120,11 @@ async fn verify(args: VerifyArgs, _log: &LogArgs) -> anyhow::Result<ExitStatus> 
         }
     };
 
+    if args.connection.sandbox {
+        tracing::warn!(
+            "Each --sandbox run starts a fresh imitation whose account is empty: every claim is missing there. Verify a real account, or a `blockade mock` kept running (--base-url)"
+        );
+    }
     let connected = connect(&args.connection).await?;
     let interrupt = watch_signals();
     let client = connected

@@ -8,10 +8,13 @@
 //!    `unblocked` or `not_blocked`.
 //! 2. [`Found`]: values with no known record are looked for in the block list; every
 //!    record of the kind holding at least one of them is kept (a value with two records
-//!    gets both deleted), spooled with all the values it holds. Deleting a record unblocks
-//!    every value it holds, asked for or not: its ledger line names them all.
-//! 3. [`Deletes`]: one DELETE per record, then the values with no record (`not_blocked`,
-//!    or `failed` kind `not_listed` when the list could not be read to its end).
+//!    gets both deleted), spooled with the values asked for and the others it holds.
+//! 3. [`Deletes`]: the plan's work (`job/apply.rs`): one [`Replace`] per record (the
+//!    DELETE, and at once the block again of the values it held that were not asked for,
+//!    with its blockTill: the unblock is exact; an email or IP record the ledger names is
+//!    looked at first to learn them), then the values with no record (`not_blocked`, or
+//!    `failed` kind `not_listed` when the list could not be read to its end). `sync
+//!    --prune` deletes through the same [`Replace`].
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;

@@ -56,7 +56,7 @@ impl Op {
     }
 
     /// Whether the command blocks (its summary counts blocks). A sync's lines may also
-    /// unblock: ask a line itself ([`crate::ledger::OutcomeRecord::blocks`]).
+    /// unblock: ask a line itself (`OutcomeRecord::blocks`).
     pub fn blocks(self) -> bool {
         match self {
             Op::Block | Op::Retry | Op::Sync => true,
