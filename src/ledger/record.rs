@@ -659,6 +659,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn sync_lines_round_trip_and_say_whether_they_block() {
+        let mut renewed = batch("r1", Status::Renewed, &[5], at(0, 0));
+        renewed.op = Op::Sync;
+        let line = serde_json::to_string(&Record::Outcome(renewed.clone())).expect("serializes");
+        assert!(line.contains(r#""status":"renewed""#), "{line}");
+        assert!(line.contains(r#""op":"sync""#), "{line}");
+        assert!(!line.contains("reblocked"), "{line}");
+        assert!(renewed.blocks());
+        let mut reblocked = renewed.clone();
+        reblocked.status = Status::Blocked;
+        reblocked.reblocked = true;
+        let again = serde_json::to_string(&Record::Outcome(reblocked.clone())).expect("serializes");
+        assert!(again.contains(r#""reblocked":true"#), "{again}");
+        for record in [renewed, reblocked] {
+            let text = serde_json::to_string(&Record::Outcome(record.clone())).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Record>(&text).expect("parses"),
+                Record::Outcome(record)
+            );
+        }
+        // A sync's (or an unblock's) delete says no block-till: it does not block.
+        let mut deleted = unblock(Status::Unblocked, &[5], Some(3));
+        deleted.op = Op::Sync;
+        assert!(!deleted.blocks());
+        let mut unblock_reblock = batch("r1", Status::Blocked, &[6], at(0, 0));
+        unblock_reblock.op = Op::Unblock;
+        assert!(unblock_reblock.blocks());
+    }
+
+    #[test]
     fn a_run_line_names_its_target_and_round_trips() {
         let record = Record::Run(RunRecord {
             run: "r1".to_owned(),
