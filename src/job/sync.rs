@@ -43,7 +43,6 @@ use crate::values::{Kind, ValueType};
 
 /// The values the inputs list: the state wanted.
 pub struct Desired<K: Kind> {
-    kind: K,
     dedupe: Dedupe<K>,
     spool: K::Spool,
     pub rejects: Vec<Reject>,
@@ -55,8 +54,7 @@ pub struct Desired<K: Kind> {
 impl<K: Kind> Desired<K> {
     /// Reads every input (as `block` reads them); bad rows are kept for the ledger.
     pub fn read(kind: K, inputs: &[String], sources: Vec<Source<K>>) -> anyhow::Result<Self> {
-        let mut desired = Desired {
-            kind,
+        let mut desired: Desired<K> = Desired {
             dedupe: Dedupe::new(),
             spool: kind.spool().context("a temporary spool file")?,
             rejects: Vec::new(),
@@ -275,7 +273,6 @@ impl<K: Kind> View<K> {
 
 /// Everything the plan is made from, after listing.
 pub struct Plan<K: Kind> {
-    kind: K,
     desired: K::Spool,
     view: View<K>,
     synced: Synced<K>,
@@ -298,7 +295,6 @@ where
         batch_size: usize,
     ) -> Plan<K> {
         Plan {
-            kind: desired.kind,
             desired: desired.spool,
             view,
             synced,
@@ -326,7 +322,6 @@ where
 
     fn produce_with(self, out: &mut Out<'_, K>) -> anyhow::Result<()> {
         let Plan {
-            kind,
             desired,
             view,
             synced,
@@ -445,7 +440,6 @@ where
                 out.emit(Work::Renew(last));
             }
         }
-        let _ = kind;
         Ok(())
     }
 }
@@ -668,8 +662,7 @@ mod tests {
     }
 
     fn desired(values: &[u64]) -> Desired<Contact> {
-        let mut desired = Desired {
-            kind: Contact,
+        let mut desired: Desired<Contact> = Desired {
             dedupe: Dedupe::new(),
             spool: Contact.spool().unwrap(),
             rejects: Vec::new(),
