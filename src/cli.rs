@@ -36,6 +36,10 @@ Examples:
   Block a plain list, one ID per line, from a pipe:
     some-export | blockade block --no-header --account acme --block-for 7d
 
+  Keep a list blocked, nightly (block, renew, unblock what left it), then check:
+    blockade sync --account acme --block-for 30d --prune abusers.csv
+    blockade verify --account acme
+
   Re-send what failed, then summarize:
     blockade retry blockade-results.jsonl --account acme
     blockade report blockade-results.jsonl
@@ -78,6 +82,14 @@ pub enum Command {
     /// Unblock the contacts listed, or undo what a ledger (a run) blocked.
     #[command(after_help = UNBLOCK_EXAMPLES)]
     Unblock(UnblockArgs),
+    /// Make the account hold a lasting block on every value listed: block, renew what is
+    /// about to end, and (--prune) unblock what earlier syncs blocked and the list no
+    /// longer names.
+    #[command(after_help = SYNC_EXAMPLES)]
+    Sync(SyncArgs),
+    /// Compare the account with what the ledger says is blocked (read-only).
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
     /// Export the account's block list (CSV or JSONL), in constant memory.
     #[command(after_help = BLOCKED_EXAMPLES)]
     Blocked(BlockedArgs),
@@ -126,10 +138,63 @@ Examples:
   Unblock emails (or IPs: --type ip) from a list, one per line:
     blockade unblock --type email --no-header emails.txt --account acme
 
-Block records named in the ledger (block_ids, from a records answer) are deleted directly;
-the others are found by listing the account's block list. Each DELETE is one ledger line:
+Block records named in the ledger (block_ids, from a records answer) are deleted directly
+(an email or IP record is looked at first, GET, to learn what else it holds); the others are
+found by listing the account's block list. An email or IP record may hold values that were
+not asked for: it is deleted and those are blocked again at once, with the record's
+blockTill, so that exactly the values asked for end unblocked (the dry run and the summary
+count them; their ledger line says \"reblocked\": true). Each request is one ledger line:
 unblocked, not_blocked (no record, or it was gone) or failed. The latest status of those
-contacts is then unblocked, so a later `block --resume` of the same list blocks them again.";
+values is then unblocked, so a later `block --resume` of the same list blocks them again.";
+
+const SYNC_EXAMPLES: &str = "\
+Examples:
+  The nightly import (cron): every value on the list stays blocked, renewed a week
+  before its block ends; values that left the list are unblocked:
+    ACQUIRE_API_KEY=... blockade sync --account acme --block-for 30d --prune \\
+        --renew-within 7d abusers.csv
+  Look first: list the account (read-only) and print the plan with examples:
+    blockade sync --account acme --block-for 30d --prune abusers.csv --dry-run
+  Emails, one per line:
+    blockade sync --type email --no-header emails.txt --account acme --block-for 90d
+  Then check the account against the ledger:
+    blockade verify --account acme
+
+What it does: lists the account's block records of --type (constant memory: bitmaps
+for contact IDs, hashes for strings), then plans from what the account holds now:
+  block   values with no live record;
+  renew   values whose block ends before now + --renew-within (default: a quarter
+          of --block-for): each gets now + --block-for;
+  prune   (--prune) values an earlier sync blocked, per this target's ledger lines,
+          that the list no longer names; records made by anyone else are never touched.
+A value held long enough gets nothing: a second sync right after sends no write.
+Renewal works whatever the server does with a value that has a record: it updates the
+record (done), refuses a second one (the record is deleted and the value blocked again
+at once), or adds a second one (the old one is then deleted when a sync made it; someone
+else's is left to expire). A deleted record's other values are blocked again at once
+with its blockTill. Ledger lines say op \"sync\":
+blocked, renewed or unblocked.
+There is no --resume: an interrupted or failed sync is picked up by running it again,
+since each run plans from the account.";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  After the nightly sync:
+    blockade verify --account acme && echo \"every claim holds\"
+  One run's claims, the differences as a file:
+    blockade verify blockade-results.jsonl --run 20261124T142001Z-4f2a \\
+        --account acme --combined diff.txt
+  For monitoring:
+    blockade verify --account acme --summary-json verify.json --combined -
+
+Lists the account (read-only, constant memory) and compares it with every value whose
+latest ledger line (this target's) says blocked and whose block has not expired:
+  =  held, with the blockTill the ledger says
+  -  claimed, but no live record on the server
+  *  held, with another blockTill (a later one still holds; an earlier one does not)
+  +  on the server, though the ledger's latest line says unblocked
+--combined writes one line per differing value: its mark, a space, the value.
+Exit 0 when every claim holds (only = and later *), 1 otherwise.";
 
 const BLOCKED_EXAMPLES: &str = "\
 Examples:
@@ -597,6 +662,73 @@ pub struct UnblockArgs {
     pub offline: bool,
     /// Also write the final summary as JSON to this file (for monitoring), on every exit;
     /// - writes it to standard output (the text summary then goes to standard error).
+    #[arg(long, value_name = "PATH|-")]
+    pub summary_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Input files (.csv, .tsv, .jsonl, .ndjson, .txt, each optionally .gz), or - for stdin:
+    /// the whole list (a value not in it is pruned with --prune).
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// What the values are: contact IDs, email addresses or IP addresses.
+    #[arg(long = "type", value_enum, value_name = "TYPE", default_value_t = ValueType::Contact, help_heading = "Input")]
+    pub value_type: ValueType,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// How long each block lasts from now: 30d, 2w, 6months, 1year.
+    #[arg(long, value_name = "DURATION", value_parser = parse_block_for, help_heading = "Block till")]
+    pub block_for: BlockFor,
+    /// Renew a block that ends sooner than this from now [default: a quarter of
+    /// --block-for].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Block till")]
+    pub renew_within: Option<Duration>,
+    /// Also unblock the values that earlier syncs blocked (per this target's ledger lines)
+    /// and the inputs no longer name. Records made by anyone else are never touched.
+    #[arg(long)]
+    pub prune: bool,
+    /// Values per block request.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Input")]
+    pub batch_size: u32,
+    /// Block records asked for per list page.
+    #[arg(long, default_value_t = crate::api::list::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub page_size: u64,
+    /// The results ledger, appended to, and read for what earlier syncs blocked [default:
+    /// blockade-results.jsonl, or blockade-sandbox.jsonl with --sandbox].
+    #[arg(long, value_name = "PATH")]
+    pub results: Option<PathBuf>,
+    /// List the account (read-only) and print the plan with counts and examples. Sends no
+    /// write, writes no ledger.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the final summary as JSON to this file (for monitoring).
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The results ledger whose claims are checked [default: blockade-results.jsonl, or
+    /// blockade-sandbox.jsonl with --sandbox]. Only lines of runs against the same target
+    /// are used.
+    #[arg(value_name = "RESULTS")]
+    pub ledger: Option<PathBuf>,
+    /// Only the values whose latest line is of this run.
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// Write one line per differing value (`- value`, `* value`, `+ value`) to this file,
+    /// or - for standard output (the summary then goes to standard error).
+    #[arg(long, value_name = "FILE|-")]
+    pub combined: Option<PathBuf>,
+    /// Block records asked for per list page.
+    #[arg(long, default_value_t = crate::api::list::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub page_size: u64,
+    /// Also write the summary as JSON to this file, or - for standard output.
     #[arg(long, value_name = "PATH|-")]
     pub summary_json: Option<PathBuf>,
     #[command(flatten)]

@@ -55,6 +55,8 @@ pub fn run(cli: Cli) -> ExitStatus {
             Command::Block(args) => cmd::block::run(args, &log).await,
             Command::Retry(args) => cmd::retry::run(args, &log).await,
             Command::Unblock(args) => cmd::unblock::run(args, &log).await,
+            Command::Sync(args) => cmd::sync::run(args, &log).await,
+            Command::Verify(args) => cmd::verify::run(args, &log).await,
             Command::Blocked(args) => cmd::blocked::run(args, &log).await,
             Command::Report(args) => cmd::report::run(args),
             Command::Mock(args) => cmd::mock::run(args).await,

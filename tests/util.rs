@@ -729,3 +729,58 @@ impl Work {
         cmd
     }
 }
+
+// ---- Helpers for the sync, verify and exact-unblock tests (appended; nothing above changed). ----
+
+impl Mock {
+    /// `POST path` of an admin route (`/_mock/unblock`, `/_mock/expire`, `/_mock/seed`)
+    /// with the key and a JSON body: the answer, parsed.
+    pub fn admin(&self, path: &str, body: &Value) -> Value {
+        let addr = self.url.trim_start_matches("http://");
+        let body = body.to_string();
+        let mut stream = TcpStream::connect(addr).expect("connect to mock");
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read answer");
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        assert!(head.contains(" 200 "), "{path} answered: {response}");
+        serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("answer is not JSON ({e}): {response}"))
+    }
+
+    /// The account's records (`GET /_mock/records?QUERY`), e.g. `type=email&expired=false`.
+    pub fn records(&self, query: &str) -> Vec<Value> {
+        let (status, body) = self.get_json(&format!("/_mock/records?{query}"));
+        assert_eq!(status, 200, "{body}");
+        body["records"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Writes (POSTs and DELETEs) the imitation received from clients.
+    pub fn writes(&self) -> u64 {
+        self.stats()["writes"].as_u64().expect("stats has writes")
+    }
+}
+
+impl Work {
+    /// `blockade sync` against `mock`, set up as [`Work::block`] is; `args` come after.
+    pub fn sync(&self, mock: &Mock, args: &[&str]) -> Command {
+        self.sending("sync", mock, args)
+    }
+
+    /// `blockade verify LEDGER` against `mock` (read-only); `args` come after.
+    pub fn verify(&self, mock: &Mock, args: &[&str]) -> Command {
+        let mut cmd = self.blockade();
+        cmd.arg("verify")
+            .arg(self.ledger_path())
+            .args(["--base-url", &mock.url])
+            .args(["--backoff-base", "1ms", "--backoff-max", "5ms"])
+            .env("ACQUIRE_API_KEY", KEY)
+            .args(args);
+        cmd
+    }
+}

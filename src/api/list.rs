@@ -160,7 +160,7 @@ pub fn read_page(body: &[u8]) -> Option<Page> {
     Some(page)
 }
 
-fn read_record(record: &Value) -> Option<ListedRecord> {
+pub(crate) fn read_record(record: &Value) -> Option<ListedRecord> {
     let id = number(record.get("id")?).filter(|&id| id > 0)?;
     let kind = text(record.get("type")).unwrap_or_else(|| "contact".to_owned());
     let data = record.get("data");

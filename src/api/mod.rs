@@ -6,6 +6,7 @@
 //! - `block`: `POST /crm/block-visitor` for a batch of values (a [`crate::values::Batch`]);
 //! - `delete`: `DELETE /crm/block-visitor?id=N` for one block record, with the values it
 //!   holds;
+//! - `get`: `GET /crm/block-visitor/{id}`, one block record;
 //! - `list`: `GET /crm/block-visitor?offset=&limit=`, one page of block records.
 //!
 //! Another operation is a type implementing [`Operation`] in a new file here; the pool,
@@ -13,6 +14,7 @@
 
 pub mod block;
 pub mod delete;
+pub mod get;
 pub mod list;
 
 pub use crate::net::client::HttpCall;

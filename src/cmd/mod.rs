@@ -7,4 +7,6 @@ pub mod blocked;
 pub mod mock;
 pub mod report;
 pub mod retry;
+pub mod sync;
 pub mod unblock;
+pub mod verify;

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::bail;
 use chrono::{DateTime, Utc};
 
 use crate::cli::{LogArgs, RetryArgs};
@@ -77,7 +76,7 @@ async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
     }
     let results = args.results.clone().unwrap_or_else(|| ledger_path.clone());
     let target = target_name(&args.connection)?;
-    refuse_other_targets(&ledger_path, &target)?;
+    history::refuse_other_targets(&ledger_path, &target)?;
     // Lock before reading, so no other run appends between the read and the retry.
     let ledger = if args.dry_run {
         None
@@ -99,23 +98,6 @@ async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
         started,
     };
     with_kind!(value_type, |kind| retry(kind, &args, checked, log).await)
-}
-
-/// A ledger with lines of other targets and none of this one: the command points at the
-/// wrong target (or the wrong ledger). Nothing to retry would be a lie.
-fn refuse_other_targets(ledger: &Path, target: &str) -> anyhow::Result<()> {
-    let mut filter = TargetFilter::new(target);
-    read_records(ledger, |_, record| {
-        filter.admits(&record);
-    })?;
-    if filter.only_others() {
-        bail!(
-            "{} holds no line of runs against {target}, only of: {}; give the target those runs used (--sandbox, --account or --base-url)",
-            ledger.display(),
-            filter.skipped_list()
-        );
-    }
-    Ok(())
 }
 
 /// The type whose values failed (now), when `--type` is not given: contact IDs when
@@ -258,7 +240,7 @@ async fn retry<K: Kind>(
                 _ => return,
             };
             let Some(values) = latest.of_kind(&line) else { return };
-            if !line.op.blocks() || !wanted(state) {
+            if !line.blocks() || !wanted(state) {
                 return;
             }
             let Some(block_till) = send_till(line.block_till) else {

@@ -20,7 +20,7 @@ use crate::job::next::next_commands;
 use crate::job::output::{print_stdout, write_error_summary};
 use crate::job::preflight::{Checked, preflight};
 use crate::job::read::{open_inputs, refuse_input_as_results};
-use crate::job::send::{SendJob, send_with_interrupt};
+use crate::job::send::{SendJob, apply_plan};
 use crate::job::signals::watch_signals;
 use crate::job::target::{connect, default_results, target_name};
 use crate::job::unblock::{
@@ -28,7 +28,6 @@ use crate::job::unblock::{
 };
 use crate::ledger::{LedgerError, LedgerWriter, Op, Status, TargetFilter};
 use crate::send::counters::Counters;
-use crate::send::pipeline::Sink;
 use crate::ui::progress::Mode;
 use crate::values::count::{group_digits, plural};
 use crate::values::{Kind, ValueType, with_kind};
@@ -59,7 +58,7 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
         (None, Some(ledger)) => {
             let target = target_name(&args.connection)?;
             let blocked = types_in(ledger, args.run.as_deref(), &target, |op, status| {
-                op.blocks() && status == Status::Blocked
+                op.blocks() && matches!(status, Status::Blocked | Status::Renewed)
             })?;
             let what = match &args.run {
                 Some(run) => format!("run {run} blocked"),
@@ -154,7 +153,7 @@ async fn unblock<K: Kind>(
         )
         .await?;
         if let Some(stop) = &end.stop {
-            return listing_stopped(stop, &end);
+            return listing_stopped(Op::Unblock.command(), stop, &end);
         }
         tracing::info!(
             records = end.records,
@@ -183,7 +182,7 @@ async fn unblock<K: Kind>(
     );
     let resumed = wanted.resumed - found.revived();
     let known_records = settled.per_record.len() as u64;
-    let (found_records, extra) = (found.records, found.values - found.asked);
+    let (found_records, others, with_others) = (found.records, found.others(), found.with_others);
     let deletes = Deletes::new(wanted, settled, found, incomplete)?;
     let total = deletes.total;
 
@@ -221,10 +220,17 @@ async fn unblock<K: Kind>(
                 plural(expired, noun)
             );
         }
-        if extra > 0 {
+        if others > 0 {
             out += &format!(
-                "  also      {} not asked for, held by those records, would be unblocked with them\n",
-                plural(extra, noun)
+                "  re-block  {} not asked for, held by {}: each is blocked again at once after its record's delete, until the record's blockTill\n",
+                plural(others, noun),
+                plural(with_others, "record"),
+            );
+        }
+        if plan.looked_at > 0 && !K::WHOLE_NUMBERS {
+            out += &format!(
+                "  look at   {} named in the ledger, just before its delete: values it holds that were not asked for are blocked again at once\n",
+                plural(plan.looked_at, "block record")
             );
         }
         out += &format!(
@@ -282,15 +288,12 @@ async fn unblock<K: Kind>(
         started,
     };
     let reader_counters = counters.clone();
-    send_with_interrupt(
+    apply_plan(
         job,
         counters,
-        move |sink| {
-            for reject in rejects {
-                sink.reject(reject);
-            }
-            deletes.produce(sink, Some(&reader_counters));
-        },
+        kind,
+        rejects,
+        move |sink| deletes.produce(sink, Some(&reader_counters)),
         interrupt,
     )
     .await

@@ -128,3 +128,20 @@ pub fn check_ledger_read(
     }
     Ok(())
 }
+
+/// A ledger with lines of other targets and none of this one: the command points at the
+/// wrong target (or the wrong ledger). Nothing to retry would be a lie.
+pub fn refuse_other_targets(ledger: &Path, target: &str) -> anyhow::Result<()> {
+    let mut filter = TargetFilter::new(target);
+    read_records(ledger, |_, record| {
+        filter.admits(&record);
+    })?;
+    if filter.only_others() {
+        bail!(
+            "{} holds no line of runs against {target}, only of: {}; give the target those runs used (--sandbox, --account or --base-url)",
+            ledger.display(),
+            filter.skipped_list()
+        );
+    }
+    Ok(())
+}

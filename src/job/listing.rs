@@ -1,6 +1,7 @@
 //! Reading the whole block list, page by page, through the pool (the same gate, retries,
 //! 429 pauses, circuit breaker and interrupt as every other request), for `unblock`
-//! (contact → block records) and `blocked` (the export).
+//! (value → block records), `sync` and `verify` (the account's state) and `blocked`
+//! (the export).
 //!
 //! Never trusting the server's paging: `offset` and `limit` are sent, a short page ends
 //! the list unless the answer's `count` says there is more, an empty page ends it, and a
@@ -164,9 +165,9 @@ async fn list_pages(
     result.map(|()| end)
 }
 
-/// The listing stopped the run (credentials refused, interrupt, unreachable): nothing was
-/// deleted and nothing is written.
-pub fn listing_stopped(stop: &Stop, end: &ListEnd) -> anyhow::Result<ExitStatus> {
+/// The listing stopped the run of `command` (credentials refused, interrupt,
+/// unreachable): nothing was sent but the listing, and nothing is written.
+pub fn listing_stopped(command: &str, stop: &Stop, end: &ListEnd) -> anyhow::Result<ExitStatus> {
     let (status, why) = match stop {
         Stop::Aborted(reason) => (ExitStatus::Aborted, reason.clone()),
         Stop::Interrupted => (crate::exit::interrupted_status(), "interrupted".to_owned()),
@@ -183,7 +184,7 @@ pub fn listing_stopped(stop: &Stop, end: &ListEnd) -> anyhow::Result<ExitStatus>
         ),
     };
     crate::ui::logging::error(&format!(
-        "stopped while listing the block list ({}, {}), before anything was changed: {why}",
+        "{command}: stopped while listing the block list ({}, {}), before any write: {why}",
         plural(end.pages, "page"),
         plural(end.requests, "request")
     ));

@@ -3,6 +3,7 @@
 //! list, working out an unblock's deletes, the ledger line of each outcome, and sending
 //! with a summary at the end.
 
+pub mod apply;
 pub mod history;
 pub mod listing;
 pub mod next;
@@ -13,5 +14,8 @@ pub mod read;
 pub mod record;
 pub mod send;
 pub mod signals;
+pub mod sync;
 pub mod target;
 pub mod unblock;
+pub mod verify;
+pub mod write;

@@ -9,19 +9,22 @@ use std::time::Instant;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use super::apply::{self, WorkSink};
 use super::output::{print_stdout, write_summary_json};
 use super::signals::watch_signals;
 use super::target::Connected;
 use crate::cli::{ConnectionArgs, LogArgs, LogFormat};
 use crate::exit::ExitStatus;
+use crate::exit::RuntimeError;
+use crate::input::Reject;
 use crate::ledger::{LedgerWriter, Op, Record, RunRecord, Status, new_run_id};
 use crate::send::counters::Counters;
-use crate::send::pipeline::{self, ChannelSink, Recorded, Run};
+use crate::send::pipeline::{self, ChannelSink, Recorded, Run, RunEnd};
 use crate::send::pool::{PoolConfig, PoolCounters};
 use crate::ui::logging;
 use crate::ui::progress::{self, Progress, RunGauge};
 use crate::ui::summary::{NextCommands, RunFacts, Summary, plural};
-use crate::values::ValueType;
+use crate::values::{Kind, ValueType};
 
 /// What a sending command hands to `send`.
 pub struct SendJob<'a> {
@@ -68,6 +71,47 @@ where
     W: Recorded,
     P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
 {
+    let engine_counters = counters.clone();
+    run_job(job, counters, interrupt, move |run| {
+        pipeline::execute(run, engine_counters, produce)
+    })
+    .await
+}
+
+/// [`send_with_interrupt`] for a plan whose requests may depend on answers (`sync`,
+/// `unblock`): `produce` makes the plan's work, `job/apply.rs` sends it.
+pub async fn apply_plan<K, P>(
+    job: SendJob<'_>,
+    counters: Arc<Counters>,
+    kind: K,
+    rejects: Vec<Reject>,
+    produce: P,
+    interrupt: CancellationToken,
+) -> anyhow::Result<ExitStatus>
+where
+    K: Kind,
+    P: FnOnce(&mut dyn WorkSink<K>) + Send + 'static,
+{
+    let op = job.op;
+    let engine_counters = counters.clone();
+    run_job(job, counters, interrupt, move |run| {
+        apply::execute(run, engine_counters, op, kind, rejects, produce)
+    })
+    .await
+}
+
+/// Build the client, write the run line, show progress while `engine` runs, then print
+/// the summary, write `--summary-json` and stop the sandbox.
+async fn run_job<E, F>(
+    job: SendJob<'_>,
+    counters: Arc<Counters>,
+    interrupt: CancellationToken,
+    engine: E,
+) -> anyhow::Result<ExitStatus>
+where
+    E: FnOnce(Run) -> F,
+    F: std::future::Future<Output = Result<RunEnd, RuntimeError>>,
+{
     let target = &job.connected.target;
     let client = target.client(job.connection.timeout, job.pool.max_in_flight())?;
     let run_id = new_run_id();
@@ -105,7 +149,7 @@ where
         interrupt,
         pool_counters,
     };
-    let end = pipeline::execute(run, counters.clone(), produce).await;
+    let end = engine(run).await;
     display.finish().await;
     let end = end?;
     Counters::add(&counters.not_sent, end.pool.ids_not_sent);

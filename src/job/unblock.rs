@@ -8,10 +8,13 @@
 //!    `unblocked` or `not_blocked`.
 //! 2. [`Found`]: values with no known record are looked for in the block list; every
 //!    record of the kind holding at least one of them is kept (a value with two records
-//!    gets both deleted), spooled with all the values it holds. Deleting a record unblocks
-//!    every value it holds, asked for or not: its ledger line names them all.
-//! 3. [`Deletes`]: one DELETE per record, then the values with no record (`not_blocked`,
-//!    or `failed` kind `not_listed` when the list could not be read to its end).
+//!    gets both deleted), spooled with the values asked for and the others it holds.
+//! 3. [`Deletes`]: the plan's work (`job/apply.rs`): one [`Replace`] per record (the
+//!    DELETE, and at once the block again of the values it held that were not asked for,
+//!    with its blockTill: the unblock is exact; an email or IP record the ledger names is
+//!    looked at first to learn them), then the values with no record (`not_blocked`, or
+//!    `failed` kind `not_listed` when the list could not be read to its end). `sync
+//!    --prune` deletes through the same [`Replace`].
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -23,14 +26,14 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::delete::{Delete, DeleteWhat};
+use super::apply::{Held, Replace, Work, WorkSink};
+use crate::api::delete::DeleteWhat;
 use crate::api::list::ListedRecord;
 use crate::input::{Item, ReadOptions, Reject, Source};
 use crate::ledger::{Latest, LedgerReadStats, Record, State, Status, TargetFilter, read_records};
 use crate::send::counters::Counters;
-use crate::send::pipeline::Sink;
 use crate::values::Kind;
-use crate::values::count::plural;
+use crate::values::count::{group_digits, plural};
 use crate::values::dedupe::{Dedupe, Seen};
 use crate::values::sets::SeenSet;
 use crate::values::spool::Spool;
@@ -171,7 +174,9 @@ impl<K: Kind> Wanted<K> {
             let Record::Outcome(line) = record else {
                 return;
             };
-            if !line.op.blocks() || line.status != Status::Blocked || line.value_type != value_type
+            if !line.blocks()
+                || !matches!(line.status, Status::Blocked | Status::Renewed)
+                || line.value_type != value_type
             {
                 return;
             }
@@ -186,7 +191,7 @@ impl<K: Kind> Wanted<K> {
                 }
             }
             if run.is_none_or(|run| run == line.run) {
-                if line.already {
+                if line.already || line.reblocked {
                     left_alone += values.len() as u64;
                     return;
                 }
@@ -208,7 +213,7 @@ impl<K: Kind> Wanted<K> {
         if left_alone > 0 {
             tracing::info!(
                 values = left_alone,
-                "Leaving alone the values the server said were blocked already before this ledger's runs blocked them"
+                "Leaving alone the values the server said were blocked already before this ledger's runs blocked them, and those blocked again only because a deleted record also held them"
             );
         }
         if self.expired > 0 {
@@ -253,7 +258,8 @@ pub struct Settled {
     pub per_record: HashMap<u64, u64>,
 }
 
-/// Records found by listing, spooled as JSON lines `[record id, [values], asked]`.
+/// Records found by listing, spooled as JSON lines
+/// `[record id, blockTill, [values asked for], [other values]]`.
 pub struct Found<K: Kind> {
     spool: BufWriter<File>,
     pub records: u64,
@@ -261,6 +267,8 @@ pub struct Found<K: Kind> {
     pub values: u64,
     /// Of those, the values asked for.
     pub asked: u64,
+    /// Records that also hold values not asked for.
+    pub with_others: u64,
     /// Record ids seen (a record is listed once, but a hostile server may repeat one).
     ids: HashSet<u64>,
     /// Wanted (not done) values a found record holds.
@@ -276,6 +284,7 @@ impl<K: Kind> Found<K> {
             records: 0,
             values: 0,
             asked: 0,
+            with_others: 0,
             ids: HashSet::new(),
             covered: K::Seen::default(),
             revived: K::Seen::default(),
@@ -297,27 +306,41 @@ impl<K: Kind> Found<K> {
             return Ok(());
         }
         let values = record.values_of(wanted.kind);
-        let mut asked = 0u64;
-        for value in &values {
-            let key = K::key(value);
+        let (mut asked, mut others) = (Vec::new(), Vec::new());
+        for value in values {
+            let key = K::key(&value);
             if wanted.looked_for(key) {
-                asked += 1;
                 if wanted.done.contains(key) {
                     self.revived.insert(key);
                 } else {
                     self.covered.insert(key);
                 }
+                asked.push(value);
+            } else {
+                others.push(value);
             }
         }
-        if asked == 0 {
+        if asked.is_empty() {
             return Ok(());
         }
         self.ids.insert(record.id);
         self.records += 1;
-        self.values += values.len() as u64;
-        self.asked += asked;
-        serde_json::to_writer(&mut self.spool, &(record.id, &values, asked))?;
+        self.values += (asked.len() + others.len()) as u64;
+        self.asked += asked.len() as u64;
+        if !others.is_empty() {
+            self.with_others += 1;
+        }
+        serde_json::to_writer(
+            &mut self.spool,
+            &(record.id, &record.block_till, &asked, &others),
+        )?;
         self.spool.write_all(b"\n")
+    }
+
+    /// Values not asked for that the found records hold: blocked again at once after
+    /// their record is deleted.
+    pub fn others(&self) -> u64 {
+        self.values - self.asked
     }
 
     /// Wanted values a found record holds.
@@ -343,7 +366,7 @@ pub struct Deletes<K: Kind> {
     source: Arc<str>,
     /// Why the list could not be read to its end, if it could not.
     incomplete: Option<String>,
-    /// Values the deletes and the record-less lines name, in all.
+    /// Values the work decides, in all (a value held by two records counts twice).
     pub total: u64,
 }
 
@@ -358,7 +381,7 @@ where
         incomplete: Option<String>,
     ) -> anyhow::Result<Deletes<K>> {
         let not_found = settled.unknown - found.covered();
-        let total = settled.known_values + found.values + not_found;
+        let total = settled.known_values + found.asked + not_found;
         let mut found_file = found
             .spool
             .into_inner()
@@ -378,14 +401,12 @@ where
         })
     }
 
-    /// Hands every delete to `sink`: the records the ledger names (each once, with the
-    /// wanted values it holds), the values with no record, then the records found by
+    /// Hands every piece of work to `sink`: the records the ledger names (each once, with
+    /// the wanted values it holds), the values with no record, then the records found by
     /// listing. With `counters`, what is left once the sink stops is counted not sent.
-    pub fn produce(self, sink: &mut dyn Sink<Delete<K>>, counters: Option<&Counters>) {
+    pub fn produce(self, sink: &mut dyn WorkSink<K>, counters: Option<&Counters>) {
         let mut emitter = Emitter {
-            seq: 0,
             left: self.total,
-            kind: self.kind,
             counters,
         };
         if let Err(error) = self.produce_with(sink, &mut emitter) {
@@ -396,8 +417,8 @@ where
 
     fn produce_with(
         self,
-        sink: &mut dyn Sink<Delete<K>>,
-        emitter: &mut Emitter<'_, K>,
+        sink: &mut dyn WorkSink<K>,
+        emitter: &mut Emitter<'_>,
     ) -> anyhow::Result<()> {
         let none = match &self.incomplete {
             Some(why) => DeleteWhat::NotListed(Arc::from(format!(
@@ -405,9 +426,44 @@ where
             ))),
             None => DeleteWhat::NoRecord,
         };
+        // A contact record holds one contact; an email or IP record may hold values that
+        // were not asked for, so a record the ledger names is looked at (GET) first.
+        let contact = K::WHOLE_NUMBERS;
+        let replace = |record: u64, held: Option<Held<K>>, unblock: Vec<K::Value>, others: u64| {
+            let why = if others > 0 {
+                format!(
+                    "the record also held {} not asked for: deleted, and those blocked again at once",
+                    plural(others, self.kind.value_type().noun())
+                )
+            } else {
+                "the record held values not asked for: deleted, and those blocked again at once"
+                    .to_owned()
+            };
+            Work::Replace(Replace {
+                record,
+                held,
+                unblock,
+                renew: Vec::new(),
+                renew_till: None,
+                renew_status: Status::Blocked,
+                superseded: Vec::new(),
+                keep_others: true,
+                source: self.source.clone(),
+                why: Arc::from(why),
+            })
+        };
         // The records the ledger names, gathered per record; values with no record.
         let mut pending: HashMap<u64, Vec<K::Value>> = HashMap::new();
         let mut not_found: Vec<K::Value> = Vec::new();
+        let named = |block_id: u64, values: Vec<K::Value>| {
+            let held = contact.then(|| Held {
+                id: block_id,
+                till: None,
+                values: values.clone(),
+                ours: false,
+            });
+            replace(block_id, held, values, 0)
+        };
         for value in self.wanted {
             let value = value?;
             let key = K::key(&value);
@@ -416,49 +472,59 @@ where
                 group.push(value);
                 if group.len() as u64 >= self.per_record.get(&block_id).copied().unwrap_or(1) {
                     let values = pending.remove(&block_id).unwrap_or_default();
-                    if !emitter.emit(sink, DeleteWhat::Record(block_id), values, &self.source) {
+                    if !emitter.emit(sink, named(block_id, values)) {
                         return Ok(());
                     }
                 }
             } else if !self.covered.contains(key) {
                 not_found.push(value);
-                if not_found.len() == VALUES_PER_LINE
-                    && !emitter.emit(
-                        sink,
-                        none.clone(),
-                        std::mem::take(&mut not_found),
-                        &self.source,
-                    )
-                {
-                    return Ok(());
+                if not_found.len() == VALUES_PER_LINE {
+                    let work = Work::Absent {
+                        values: std::mem::take(&mut not_found),
+                        what: none.clone(),
+                        source: self.source.clone(),
+                    };
+                    if !emitter.emit(sink, work) {
+                        return Ok(());
+                    }
                 }
             }
         }
         let mut rest: Vec<(u64, Vec<K::Value>)> = pending.into_iter().collect();
         rest.sort_unstable_by_key(|(block_id, _)| *block_id);
         for (block_id, values) in rest {
-            if !emitter.emit(sink, DeleteWhat::Record(block_id), values, &self.source) {
+            if !emitter.emit(sink, named(block_id, values)) {
                 return Ok(());
             }
         }
-        if !not_found.is_empty() && !emitter.emit(sink, none, not_found, &self.source) {
-            return Ok(());
-        }
-        // The records found by listing, each with all its values.
-        for line in BufReader::new(self.found).lines() {
-            let (block_id, values, asked): (u64, Vec<K::Value>, u64) =
-                serde_json::from_str(&line?).context("a line of the spool file")?;
-            let extra = (values.len() as u64).saturating_sub(asked);
-            let source = if extra > 0 {
-                Arc::from(format!(
-                    "{}; the record also held {} not asked for, unblocked with it",
-                    self.source,
-                    plural(extra, self.kind.value_type().noun())
-                ))
-            } else {
-                self.source.clone()
+        if !not_found.is_empty() {
+            let work = Work::Absent {
+                values: not_found,
+                what: none,
+                source: self.source.clone(),
             };
-            if !emitter.emit(sink, DeleteWhat::Record(block_id), values, &source) {
+            if !emitter.emit(sink, work) {
+                return Ok(());
+            }
+        }
+        // The records found by listing: the values asked for are unblocked, the others
+        // blocked again at once with the record's blockTill.
+        for line in BufReader::new(self.found).lines() {
+            let (block_id, block_till, asked, others): (u64, String, Vec<K::Value>, Vec<K::Value>) =
+                serde_json::from_str(&line?).context("a line of the spool file")?;
+            let till = chrono::DateTime::parse_from_rfc3339(block_till.trim())
+                .ok()
+                .map(|at| at.with_timezone(&chrono::Utc));
+            let n_others = others.len() as u64;
+            let mut values = asked.clone();
+            values.extend(others);
+            let held = Held {
+                id: block_id,
+                till,
+                values,
+                ours: false,
+            };
+            if !emitter.emit(sink, replace(block_id, Some(held), asked, n_others)) {
                 return Ok(());
             }
         }
@@ -466,32 +532,16 @@ where
     }
 }
 
-struct Emitter<'a, K: Kind> {
-    seq: u64,
+struct Emitter<'a> {
     left: u64,
-    kind: K,
     counters: Option<&'a Counters>,
 }
 
-impl<K: Kind> Emitter<'_, K> {
-    /// Hands one delete (or record-less values) to the sink; `false` once it stops.
-    fn emit(
-        &mut self,
-        sink: &mut dyn Sink<Delete<K>>,
-        what: DeleteWhat,
-        values: Vec<K::Value>,
-        source: &Arc<str>,
-    ) -> bool {
-        self.seq += 1;
-        self.left = self.left.saturating_sub(values.len() as u64);
-        let delete = Delete {
-            seq: self.seq,
-            kind: self.kind,
-            values,
-            what,
-            source: source.clone(),
-        };
-        if sink.batch(delete) {
+impl Emitter<'_> {
+    /// Hands one piece of work to the sink; `false` once it stops.
+    fn emit<K: Kind>(&mut self, sink: &mut dyn WorkSink<K>, work: Work<K>) -> bool {
+        self.left = self.left.saturating_sub(work.counted());
+        if sink.work(work) {
             return true;
         }
         // The sink counted the one it refused; the rest are not sent either.
@@ -516,31 +566,52 @@ pub struct DeletePlan {
     pub not_blocked: u64,
     pub unknown: u64,
     pub records: u64,
+    /// Records the ledger names whose other values are learned only when they are looked
+    /// at (GET), just before the delete.
+    pub looked_at: u64,
+    /// Values not asked for, blocked again at once after their record's delete.
+    pub reblocked: u64,
     pub shown: Vec<String>,
 }
 
-impl<K: Kind> Sink<Delete<K>> for DeletePlan {
-    fn batch(&mut self, batch: Delete<K>) -> bool {
-        let n = batch.values.len() as u64;
-        match batch.what {
-            DeleteWhat::Record(block_id) => {
+impl<K: Kind> WorkSink<K> for DeletePlan {
+    fn work(&mut self, work: Work<K>) -> bool {
+        match work {
+            Work::Replace(replace) => {
                 self.records += 1;
+                let others = replace.held.as_ref().map_or(0, |held| {
+                    held.values.len().saturating_sub(replace.unblock.len())
+                });
+                self.reblocked += others as u64;
+                if replace.held.is_none() {
+                    self.looked_at += 1;
+                }
                 if self.shown.len() < DRY_RUN_SHOWN {
-                    let values: Vec<String> = batch.values.iter().map(|v| v.to_string()).collect();
-                    self.shown
-                        .push(format!("{block_id}: {}", values.join(", ")));
+                    let values: Vec<String> =
+                        replace.unblock.iter().map(|v| v.to_string()).collect();
+                    let mut line = format!("{}: {}", replace.record, values.join(", "));
+                    if others > 0 {
+                        line += &format!(
+                            " (and {} not asked for: blocked again until {})",
+                            group_digits(others as u64),
+                            replace.held.as_ref().and_then(|h| h.till).map_or_else(
+                                || "their blockTill".to_owned(),
+                                |till| till.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                            )
+                        );
+                    }
+                    self.shown.push(line);
                 }
             }
-            DeleteWhat::NoRecord => self.not_blocked += n,
-            DeleteWhat::NotListed(_) => self.unknown += n,
+            Work::Absent { values, what, .. } => match what {
+                DeleteWhat::NotListed(_) => self.unknown += values.len() as u64,
+                DeleteWhat::Record(_) | DeleteWhat::NoRecord => {
+                    self.not_blocked += values.len() as u64
+                }
+            },
+            Work::Block { .. } | Work::Renew(_) => {}
         }
         true
-    }
-
-    fn reject(&mut self, _: Reject) {}
-
-    fn stopping(&self) -> bool {
-        false
     }
 }
 
@@ -595,12 +666,22 @@ mod tests {
                 .unwrap();
         }
         assert_eq!((found.records, found.values, found.asked), (1, 2, 1));
+        assert_eq!((found.others(), found.with_others), (1, 1));
         assert_eq!(found.covered(), 1);
         let deletes = Deletes::new(wanted, settled, found, None).unwrap();
         let mut plan = DeletePlan::default();
         deletes.produce(&mut plan, None);
         assert_eq!(plan.records, 2);
-        assert_eq!(plan.shown, ["50: k@x.io", "1: other@x.io, a@x.io"]);
+        // The record the ledger names is looked at first; the listed one's other value is
+        // blocked again, not unblocked with it.
+        assert_eq!(
+            plan.shown,
+            [
+                "50: k@x.io",
+                "1: a@x.io (and 1 not asked for: blocked again until their blockTill)"
+            ]
+        );
+        assert_eq!((plan.looked_at, plan.reblocked), (1, 1));
         assert_eq!(plan.not_blocked, 0);
     }
 }

@@ -129,7 +129,7 @@ impl<K: Kind> Latest<K> {
             return;
         };
         let keys: Vec<K::Key> = values.iter().map(K::key).collect();
-        match (line.op.blocks(), line.status) {
+        match (line.blocks(), line.status) {
             (_, Status::Rejected | Status::Run) => {}
             (true, status) => {
                 let state = match status {

@@ -12,7 +12,14 @@ pub enum Op {
     Retry,
     /// `blockade unblock`: delete the block records of values.
     Unblock,
+    /// `blockade sync`: make the account hold a lasting block on every value listed. Its
+    /// lines block (`blocked`, `renewed`: they say until when) or unblock (`unblocked`:
+    /// a prune, or the delete of a record whose values are blocked again at once).
+    Sync,
 }
+
+/// Every sending command.
+const ALL: [Op; 4] = [Op::Block, Op::Retry, Op::Unblock, Op::Sync];
 
 impl Op {
     /// The command's name (the run line's `command`, the summary's first word).
@@ -21,14 +28,13 @@ impl Op {
             Op::Block => "block",
             Op::Retry => "retry",
             Op::Unblock => "unblock",
+            Op::Sync => "sync",
         }
     }
 
     /// A run line's `command` read back (`None` for a command this version does not know).
     pub fn from_command(text: &str) -> Option<Op> {
-        [Op::Block, Op::Retry, Op::Unblock]
-            .into_iter()
-            .find(|op| op.command() == text)
+        ALL.into_iter().find(|op| op.command() == text)
     }
 
     /// The `op` of its outcome lines; a block's (and a retry's) lines have none.
@@ -36,6 +42,7 @@ impl Op {
         match self {
             Op::Block | Op::Retry => None,
             Op::Unblock => Some("unblock"),
+            Op::Sync => Some("sync"),
         }
     }
 
@@ -43,34 +50,37 @@ impl Op {
     pub fn from_ledger(text: &str) -> Option<Op> {
         match text {
             "unblock" => Some(Op::Unblock),
+            "sync" => Some(Op::Sync),
             _ => None,
         }
     }
 
-    /// Whether the op's lines block (and so say until when).
+    /// Whether the command blocks (its summary counts blocks). A sync's lines may also
+    /// unblock: ask a line itself (`OutcomeRecord::blocks`).
     pub fn blocks(self) -> bool {
         match self {
-            Op::Block | Op::Retry => true,
+            Op::Block | Op::Retry | Op::Sync => true,
             Op::Unblock => false,
         }
     }
 
     /// Whether the command takes `--resume` (the same command line again picks up what
-    /// was not sent). `retry` is simply run again.
+    /// was not sent). `retry` is simply run again, and so is `sync`: it plans from the
+    /// account each time, so a second run does what the first left undone.
     pub fn resumes(self) -> bool {
         match self {
             Op::Block | Op::Unblock => true,
-            Op::Retry => false,
+            Op::Retry | Op::Sync => false,
         }
     }
 
-    /// How its failures are sent again: blocks by `blockade retry LEDGER`; a retry by
-    /// running it again; an unblock by itself with `--resume` (`retry` re-sends blocks,
-    /// never unblocks).
+    /// How its failures are sent again: blocks by `blockade retry LEDGER`; a retry or a
+    /// sync by running it again; an unblock by itself with `--resume` (`retry` re-sends
+    /// blocks, never unblocks).
     pub fn resend(self) -> Resend {
         match self {
             Op::Block => Resend::RetryCommand,
-            Op::Retry | Op::Unblock => Resend::RunAgain,
+            Op::Retry | Op::Unblock | Op::Sync => Resend::RunAgain,
         }
     }
 }
@@ -88,7 +98,7 @@ mod tests {
 
     #[test]
     fn names_read_back() {
-        for op in [Op::Block, Op::Retry, Op::Unblock] {
+        for op in ALL {
             assert_eq!(Op::from_command(op.command()), Some(op));
             if let Some(word) = op.ledger_op() {
                 assert_eq!(Op::from_ledger(word), Some(op));

@@ -38,6 +38,8 @@ pub enum Status {
     /// (`affected: 0`): the value is not blocked.
     #[serde(rename = "not_blocked")]
     NotBlocked,
+    /// A sync gave the value a new, later blockTill (its block was about to end).
+    Renewed,
 }
 
 impl Status {
@@ -51,6 +53,7 @@ impl Status {
             Status::Run => "run",
             Status::Unblocked => "unblocked",
             Status::NotBlocked => "not_blocked",
+            Status::Renewed => "renewed",
         }
     }
 }
@@ -82,6 +85,11 @@ pub struct OutcomeRecord {
     pub block_ids: Option<Vec<Option<u64>>>,
     /// The server said these values were already blocked (a duplicate record).
     pub already: bool,
+    /// Values nobody asked about, blocked again (with their record's blockTill) because
+    /// a record that also held them was deleted: an exact unblock's, a prune's or a
+    /// renewal's. `unblock --from-ledger` leaves them alone, and `sync --prune` does not
+    /// take them for values a sync blocked.
+    pub reblocked: bool,
     /// Where the values came from: `path:first-last`, `retry of ...`, `unblock of ...`.
     pub source: String,
     pub started_at: DateTime<Utc>,
@@ -90,6 +98,17 @@ pub struct OutcomeRecord {
 }
 
 impl OutcomeRecord {
+    /// Whether the line blocks (it says until when): a block's and a retry's always; a
+    /// sync's or an unblock's when it has a `block_till` (a sync's `blocked`, `renewed` or
+    /// failed block; the block again of values a deleted record also held), not when it
+    /// deletes (`unblocked`, `not_blocked`, a failed delete).
+    pub fn blocks(&self) -> bool {
+        match self.op {
+            Op::Block | Op::Retry => true,
+            Op::Sync | Op::Unblock => self.block_till.is_some(),
+        }
+    }
+
     /// Contact unblock lines of 0.1.0 carry `block_ids` right after `ids`, always (`null`
     /// when no record was found); every other line carries it after `kind`, when known.
     fn legacy_block_ids(&self) -> bool {
@@ -135,6 +154,9 @@ impl Serialize for OutcomeRecord {
         }
         if self.already {
             line.serialize_field("already", &true)?;
+        }
+        if self.reblocked {
+            line.serialize_field("reblocked", &true)?;
         }
         line.serialize_field("source", &self.source)?;
         line.serialize_field("started_at", &Stamp(&self.started_at))?;
@@ -238,6 +260,8 @@ struct RawRecord {
     block_ids: Option<Vec<Option<u64>>>,
     #[serde(default)]
     already: bool,
+    #[serde(default)]
+    reblocked: bool,
     input: Option<String>,
     op: Option<String>,
     command: Option<String>,
@@ -328,6 +352,7 @@ fn outcome(raw: RawRecord) -> Result<OutcomeRecord, String> {
         kind: raw.kind,
         block_ids: raw.block_ids,
         already: raw.already,
+        reblocked: raw.reblocked,
         source: raw.source.ok_or_else(|| required("source"))?,
         started_at: raw.started_at.ok_or_else(|| required("started_at"))?,
         finished_at: raw.finished_at.ok_or_else(|| required("finished_at"))?,
@@ -440,6 +465,7 @@ pub(crate) mod tests {
             kind: None,
             block_ids: None,
             already: false,
+            reblocked: false,
             source: "lists/a.csv:1101-1200".to_owned(),
             started_at: at(0, 5),
             finished_at: at(0, 148),
@@ -463,6 +489,7 @@ pub(crate) mod tests {
             kind: None,
             block_ids: block_id.map(|id| vec![Some(id)]),
             already: false,
+            reblocked: false,
             source: "unblock of run r1 in results.jsonl".to_owned(),
             started_at: at(0, 5),
             finished_at: at(0, 9),
@@ -629,6 +656,36 @@ pub(crate) mod tests {
             serde_json::from_str::<Record>(&line).expect("parses"),
             Record::Outcome(record)
         );
+    }
+
+    #[test]
+    fn sync_lines_round_trip_and_say_whether_they_block() {
+        let mut renewed = batch("r1", Status::Renewed, &[5], at(0, 0));
+        renewed.op = Op::Sync;
+        let line = serde_json::to_string(&Record::Outcome(renewed.clone())).expect("serializes");
+        assert!(line.contains(r#""status":"renewed""#), "{line}");
+        assert!(line.contains(r#""op":"sync""#), "{line}");
+        assert!(!line.contains("reblocked"), "{line}");
+        assert!(renewed.blocks());
+        let mut reblocked = renewed.clone();
+        reblocked.status = Status::Blocked;
+        reblocked.reblocked = true;
+        let again = serde_json::to_string(&Record::Outcome(reblocked.clone())).expect("serializes");
+        assert!(again.contains(r#""reblocked":true"#), "{again}");
+        for record in [renewed, reblocked] {
+            let text = serde_json::to_string(&Record::Outcome(record.clone())).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Record>(&text).expect("parses"),
+                Record::Outcome(record)
+            );
+        }
+        // A sync's (or an unblock's) delete says no block-till: it does not block.
+        let mut deleted = unblock(Status::Unblocked, &[5], Some(3));
+        deleted.op = Op::Sync;
+        assert!(!deleted.blocks());
+        let mut unblock_reblock = batch("r1", Status::Blocked, &[6], at(0, 0));
+        unblock_reblock.op = Op::Unblock;
+        assert!(unblock_reblock.blocks());
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn write_kind<K: Kind, W: std::io::Write>(
         let (Some(values), Some(till)) = (latest.of_kind(&line), line.block_till) else {
             continue;
         };
-        if !line.op.blocks() {
+        if !line.blocks() {
             continue;
         }
         let fresh: Vec<K::Value> = values

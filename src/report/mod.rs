@@ -313,7 +313,7 @@ impl Report {
             Record::Outcome(line) => line,
         };
         let n = line.ids.len() as u64;
-        let op = if line.op.blocks() { "block" } else { "unblock" };
+        let op = line.op.ledger_op().unwrap_or("block");
         run.add_line(line, n);
         let row = history
             .entry((op.to_owned(), line.value_type.as_str().to_owned()))
@@ -395,7 +395,7 @@ pub fn for_each_rejected(
             }),
             Record::Outcome(line)
                 if line.status == Status::Refused
-                    && line.op.blocks()
+                    && line.blocks()
                     && latest.still(&line, State::Refused) =>
             {
                 each(RejectedLine {
@@ -446,7 +446,10 @@ impl RunSummary {
         self.value_type
             .get_or_insert_with(|| line.value_type.as_str().to_owned());
         let (slot, done) = if line.op.blocks() {
-            (&mut self.blocked, line.status == Status::Blocked)
+            (
+                &mut self.blocked,
+                matches!(line.status, Status::Blocked | Status::Renewed),
+            )
         } else {
             (&mut self.unblocked, line.status == Status::Unblocked)
         };

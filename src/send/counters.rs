@@ -50,6 +50,18 @@ pub struct Counters {
     pub records_listed: AtomicU64,
     pub batches_blocked: AtomicU64,
     pub batches_failed: AtomicU64,
+    /// `sync`: of `ids_blocked`, those whose block was renewed (it was about to end).
+    pub ids_renewed: AtomicU64,
+    /// `sync`: listed values the account already holds long enough (nothing sent).
+    pub ids_held: AtomicU64,
+    /// `sync --prune`: values to unblock that the inputs no longer name (in `rows` too:
+    /// each ends unblocked, failed or not sent).
+    pub ids_to_prune: AtomicU64,
+    /// Values not asked for that a deleted record also held, blocked again at once with
+    /// its blockTill (exact unblock, prune, a replaced record). Not rows: outside the sums.
+    pub ids_reblocked: AtomicU64,
+    /// Of those, the ones whose block again failed: they are left unblocked (exit 1).
+    pub reblock_failed: AtomicU64,
     /// The earliest and latest block-till of the blocked lines, in ms since the epoch
     /// (0: none yet).
     till_first: AtomicI64,
@@ -90,6 +102,7 @@ impl Counters {
             &self.other_shards,
             &self.ids_unblocked,
             &self.ids_not_blocked,
+            &self.ids_held,
         ]
         .iter()
         .map(|c| Self::get(c))

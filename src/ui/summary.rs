@@ -60,6 +60,17 @@ pub struct Summary {
     pub not_blocked: u64,
     /// `unblock`: block records deleted (a record may hold several values).
     pub records_deleted: u64,
+    /// `sync`: of `blocked`, the blocks renewed (they were about to end).
+    pub renewed: u64,
+    /// `sync`: listed values the account already blocks long enough (nothing sent).
+    pub held: u64,
+    /// `sync --prune`: values to unblock that the inputs no longer name (in `valid_rows`).
+    pub to_prune: u64,
+    /// Values not asked for that a deleted record also held, blocked again at once
+    /// (outside the sums: they are not rows).
+    pub reblocked: u64,
+    /// Of those, the ones that could not be blocked again: left unblocked (exit 1).
+    pub reblock_failed: u64,
     /// Requests that listed the block list (not in `requests`), and the records listed.
     pub list_requests: u64,
     pub records_listed: u64,
@@ -100,7 +111,8 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
     /// The sum check: valid rows read = blocked + unblocked + not blocked + failed +
-    /// refused + duplicates + skipped by --resume + not sent. False is a bug (exit 70).
+    /// refused + duplicates + skipped by --resume + held (sync) + not sent. False is a
+    /// bug (exit 70).
     pub accounted: bool,
     /// Commands to run next, runnable as printed.
     pub next: Vec<String>,
@@ -144,8 +156,10 @@ impl Summary {
             (get(&counters.duplicates), get(&counters.already_blocked));
         let (unblocked, not_blocked) =
             (get(&counters.ids_unblocked), get(&counters.ids_not_blocked));
+        let held = get(&counters.ids_held);
+        let reblock_failed = get(&counters.reblock_failed);
         let settled = blocked + failed + refused + unblocked + not_blocked;
-        let accounted = valid_rows == settled + duplicates + already_blocked + not_sent;
+        let accounted = valid_rows == settled + duplicates + already_blocked + held + not_sent;
         let (rejected, other_shards) = (get(&counters.rejected), get(&counters.other_shards));
         // Nothing valid at all (rows left to other shards are this shard's choice, not
         // a bad input).
@@ -161,7 +175,12 @@ impl Summary {
         } else if no_valid_value {
             ExitStatus::Usage
         } else {
-            exit_status(stop, failed + refused, not_sent, inputs_broken)
+            exit_status(
+                stop,
+                failed + refused + reblock_failed,
+                not_sent,
+                inputs_broken,
+            )
         };
         let seconds = facts.elapsed.as_secs_f64();
         let (stopped_by, stop_reason) = match stop {
@@ -216,6 +235,11 @@ impl Summary {
             unblocked,
             not_blocked,
             records_deleted: get(&counters.records_deleted),
+            renewed: get(&counters.ids_renewed),
+            held,
+            to_prune: get(&counters.ids_to_prune),
+            reblocked: get(&counters.ids_reblocked),
+            reblock_failed,
             list_requests: get(&counters.list_requests),
             records_listed: get(&counters.records_listed),
             unread_rows: get(&counters.unread),
@@ -281,7 +305,9 @@ impl Summary {
             out.push(next.retry.clone());
         }
         let left = self.not_sent > 0 || self.unread_rows > 0 || self.unread_uncounted;
-        if left && next.resume != next.retry {
+        // A sync is picked up by the same command: said once, for failures or the rest.
+        let again = self.op == Op::Sync && self.failed == 0;
+        if left && (next.resume != next.retry || again) {
             out.push(next.resume.clone());
         }
         out
@@ -317,17 +343,35 @@ impl Summary {
                 plural(self.list_requests, "request")
             );
         }
-        let requests = if self.op.blocks() {
-            plural(self.requests, "request")
-        } else {
-            plural(self.requests, "DELETE request")
-        };
+        if self.op == Op::Sync {
+            out += &format!(
+                "  held      {} blocked long enough (nothing sent)\n",
+                plural(self.held, noun)
+            );
+        }
+        let requests = plural(self.requests, "request");
         out += &format!(
             "  sent      {} in {requests}{}\n",
             plural(self.sent, noun),
             self.retries_text()
         );
-        if self.op.blocks() {
+        if self.op == Op::Sync {
+            out += &format!(
+                "  blocked   {} ({} new, {} renewed){}\n",
+                plural(self.blocked, noun),
+                n(self.blocked - self.renewed),
+                n(self.renewed),
+                self.till_text()
+            );
+            if self.to_prune > 0 {
+                out += &format!(
+                    "  pruned    {} of {} the list no longer names ({} found not blocked)\n",
+                    n(self.unblocked),
+                    plural(self.to_prune, noun),
+                    n(self.not_blocked)
+                );
+            }
+        } else if self.op.blocks() {
             out += &format!(
                 "  blocked   {} ({}){}\n",
                 plural(self.blocked, noun),
@@ -346,6 +390,18 @@ impl Summary {
                 plural(self.unblocked, noun),
                 plural(self.records_deleted, "block record"),
                 plural(self.not_blocked, noun),
+            );
+        }
+        if self.reblocked > 0 {
+            out += &format!(
+                "  re-blocked {} not asked for that deleted records also held, each until its record's blockTill\n",
+                plural(self.reblocked, noun)
+            );
+        }
+        if self.reblock_failed > 0 {
+            out += &format!(
+                "  LEFT UNBLOCKED {} not asked for that deleted records also held: blocking them again failed (see the ledger's failed lines)\n",
+                plural(self.reblock_failed, noun)
             );
         }
         out += &format!("  failed    {}", plural(self.failed, noun));
@@ -412,9 +468,10 @@ impl Summary {
             out += &format!("  stopped   {reason}\n");
         }
         if !self.accounted {
-            let sum = self.sent + self.duplicates + self.already_blocked + self.not_sent;
+            let sum =
+                self.sent + self.duplicates + self.already_blocked + self.held + self.not_sent;
             out += &format!(
-                "  BUG       the counts do not add up: {} valid rows read, but {} blocked + {} unblocked + {} not blocked + {} failed + {} refused + {} duplicates + {} skipped by --resume + {} not sent = {sum}. Please report this with the ledger.\n",
+                "  BUG       the counts do not add up: {} valid rows read, but {} blocked + {} unblocked + {} not blocked + {} failed + {} refused + {} duplicates + {} skipped by --resume + {} held + {} not sent = {sum}. Please report this with the ledger.\n",
                 self.valid_rows,
                 self.blocked,
                 self.unblocked,
@@ -423,6 +480,7 @@ impl Summary {
                 self.refused,
                 self.duplicates,
                 self.already_blocked,
+                self.held,
                 self.not_sent,
             );
         }
@@ -488,6 +546,12 @@ impl Summary {
 
 /// The summary's first words.
 fn outcome_word(op: Op, value_type: ValueType, status: ExitStatus) -> String {
+    if op == Op::Sync && status == ExitStatus::Success {
+        return format!(
+            "done, the account blocks every {} listed long enough",
+            value_type.noun()
+        );
+    }
     match (op.blocks(), status) {
         (true, ExitStatus::Success) => format!("done, every valid {} blocked", value_type.noun()),
         (false, ExitStatus::Success) => format!(

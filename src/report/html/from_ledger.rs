@@ -30,6 +30,7 @@ impl Timeline {
                     Status::Refused => Outcome::Refused,
                     Status::Unblocked => Outcome::Unblocked,
                     Status::NotBlocked => Outcome::NotBlocked,
+                    Status::Renewed => Outcome::Renewed,
                     Status::Rejected | Status::Run => return,
                 };
                 let kind = (!outcome.is_success()).then(|| match &line.kind {
