@@ -15,8 +15,7 @@ use crate::cli::{BlockArgs, LogArgs};
 use crate::config::{self, ConfigError};
 use crate::exit::ExitStatus;
 use crate::job::history::resume_from;
-use crate::job::next::next_commands;
-use crate::job::output::{print_stdout, write_error_summary};
+use crate::job::output::{print_stdout, summarising_errors};
 use crate::job::plan::{Plan, PlanHeader};
 use crate::job::preflight::{preflight, worse};
 use crate::job::read::{
@@ -35,11 +34,10 @@ const MAX_PRESIZE: u64 = 16_000_000;
 
 pub async fn run(args: BlockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     let summary_json = args.summary_json.clone();
-    let result = with_kind!(args.value_type, |kind| run_kind(kind, args, log).await);
-    if let Err(error) = &result {
-        write_error_summary(summary_json.as_deref(), Op::Block.command(), error);
-    }
-    result
+    summarising_errors(summary_json, Op::Block.command(), async move {
+        with_kind!(args.value_type, |kind| run_kind(kind, args, log).await)
+    })
+    .await
 }
 
 async fn run_kind<K: Kind>(
@@ -124,7 +122,6 @@ async fn run_kind<K: Kind>(
         expected_rows: rows_estimate,
         summary_json: args.summary_json.as_deref(),
         log,
-        next: next_commands(Op::Block, &args.connection, &results),
         value_type: kind.value_type(),
         started,
     };

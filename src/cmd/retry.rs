@@ -22,8 +22,7 @@ use crate::cli::{LogArgs, RetryArgs};
 use crate::config;
 use crate::exit::ExitStatus;
 use crate::job::history::{self, one_type, types_in};
-use crate::job::next::next_commands;
-use crate::job::output::{print_stdout, write_error_summary};
+use crate::job::output::{print_stdout, summarising_errors};
 use crate::job::preflight::preflight;
 use crate::job::read::flush;
 use crate::job::send::{SendJob, send};
@@ -39,12 +38,12 @@ use crate::values::sets::SeenSet;
 use crate::values::{Chunker, Kind, Origin, Row, ValueType, with_kind};
 
 pub async fn run(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
-    let summary_json = args.summary_json.clone();
-    let result = run_checked(args, log).await;
-    if let Err(error) = &result {
-        write_error_summary(summary_json.as_deref(), Op::Retry.command(), error);
-    }
-    result
+    summarising_errors(
+        args.summary_json.clone(),
+        Op::Retry.command(),
+        run_checked(args, log),
+    )
+    .await
 }
 
 /// What is checked before the retry of one kind.
@@ -125,28 +124,18 @@ async fn retry<K: Kind>(
     checked: Checked,
     log: &LogArgs,
 ) -> anyhow::Result<ExitStatus> {
-    let Checked {
-        ledger_path,
-        results,
-        target,
-        ledger,
-        pool_config,
-        override_till,
-        now,
-        started,
-    } = checked;
     let noun = kind.value_type().noun();
     let include_refused = args.include_refused;
-    let (latest, _, _) = history::latest(&ledger_path, &target, kind)?;
+    let (latest, _, _) = history::latest(&checked.ledger_path, &checked.target, kind)?;
     let refused_left = if include_refused {
         0
     } else {
         latest.count_where(|entry| entry.state == State::Refused)
     };
     // The block-till to send a value with: the override, else its own unless past.
-    let send_till = move |till: Option<DateTime<Utc>>| match (override_till, till) {
+    let send_till = move |till: Option<DateTime<Utc>>| match (checked.override_till, till) {
         (Some(new_till), _) => Some(new_till),
-        (None, Some(till)) if till > now => Some(till),
+        (None, Some(till)) if till > checked.now => Some(till),
         (None, _) => None,
     };
     let wanted = move |state| to_retry(state, include_refused);
@@ -159,11 +148,11 @@ async fn retry<K: Kind>(
         );
     }
     if args.dry_run {
-        let checked = preflight(&args.connection, &pool_config, args.offline).await?;
+        let answer = preflight(&args.connection, &checked.pool_config, args.offline).await?;
         let mut out = format!(
             "Plan (dry run: nothing sent, nothing written)\n  target    {}\n  ledger    {}\n  re-send   {}\n",
-            checked.line,
-            ledger_path.display(),
+            answer.line,
+            checked.ledger_path.display(),
             plural(resend, &format!("failed {noun}")),
         );
         if past > 0 {
@@ -178,16 +167,16 @@ async fn retry<K: Kind>(
                 plural(refused_left, noun)
             );
         }
-        let counts = latest.counts(now);
+        let counts = latest.counts(checked.now);
         out += &format!(
             "  blocked   {} now; {} blocked once whose block has run out (retry re-sends failures only: block --resume blocks expired ones again)\n",
             plural(counts.blocked, noun),
             crate::values::count::group_digits(counts.expired),
         );
         print_stdout(&out);
-        return Ok(checked.status);
+        return Ok(answer.status);
     }
-    let Some(ledger) = ledger else {
+    let Some(ledger) = checked.ledger else {
         return Ok(ExitStatus::Success);
     };
     if past > 0 {
@@ -206,18 +195,17 @@ async fn retry<K: Kind>(
         op: Op::Retry,
         connected,
         connection: &args.connection,
-        pool: pool_config,
+        pool: checked.pool_config,
         ledger,
-        results: &results,
+        results: &checked.results,
         expected_rows: Some(resend),
         summary_json: args.summary_json.as_deref(),
         log,
-        next: next_commands(Op::Retry, &args.connection, &ledger_path),
         value_type: kind.value_type(),
-        started,
+        started: checked.started,
     };
     let batch_size = args.batch_size as usize;
-    let origin_path: Arc<str> = Arc::from(format!("retry of {}", ledger_path.display()));
+    let origin_path: Arc<str> = Arc::from(format!("retry of {}", checked.ledger_path.display()));
     let counters = Arc::new(Counters::default());
     let reader_counters = counters.clone();
     // Those skipped count as read and not sent, so that the summary adds up.
@@ -228,8 +216,8 @@ async fn retry<K: Kind>(
         let mut sent = K::Seen::default();
         let mut line_no = 0u64;
         let mut going = true;
-        let mut filter = TargetFilter::new(&target);
-        let read = read_records(&ledger_path, |_, record| {
+        let mut filter = TargetFilter::new(&checked.target);
+        let read = read_records(&checked.ledger_path, |_, record| {
             if !going || !filter.admits(&record) {
                 return;
             }

@@ -20,8 +20,7 @@ use crate::cli::{BlockTillArgs, LogArgs, LogFormat, SyncArgs};
 use crate::config;
 use crate::exit::ExitStatus;
 use crate::job::listing::{self, listing_stopped};
-use crate::job::next::next_commands;
-use crate::job::output::{print_stdout, write_error_summary};
+use crate::job::output::{print_stdout, summarising_errors};
 use crate::job::read::{open_inputs, refuse_input_as_results};
 use crate::job::send::{SendJob, apply_plan};
 use crate::job::signals::watch_signals;
@@ -35,11 +34,10 @@ use crate::values::{Kind, with_kind};
 
 pub async fn run(args: SyncArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     let summary_json = args.summary_json.clone();
-    let result = with_kind!(args.value_type, |kind| sync(kind, args, log).await);
-    if let Err(error) = &result {
-        write_error_summary(summary_json.as_deref(), Op::Sync.command(), error);
-    }
-    result
+    summarising_errors(summary_json, Op::Sync.command(), async move {
+        with_kind!(args.value_type, |kind| sync(kind, args, log).await)
+    })
+    .await
 }
 
 async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
@@ -181,7 +179,6 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
         expected_rows: Some(count + duplicates),
         summary_json: args.summary_json.as_deref(),
         log,
-        next: next_commands(Op::Sync, &args.connection, &results),
         value_type: kind.value_type(),
         started,
     };

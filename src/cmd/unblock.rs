@@ -16,8 +16,7 @@ use crate::cli::{LogArgs, LogFormat, UnblockArgs};
 use crate::exit::ExitStatus;
 use crate::job::history::{check_ledger_read, latest, one_type, types_in};
 use crate::job::listing::{self, listing_stopped};
-use crate::job::next::next_commands;
-use crate::job::output::{print_stdout, write_error_summary};
+use crate::job::output::{print_stdout, summarising_errors};
 use crate::job::preflight::{Checked, preflight};
 use crate::job::read::{open_inputs, refuse_input_as_results};
 use crate::job::send::{SendJob, apply_plan};
@@ -33,12 +32,12 @@ use crate::values::count::{group_digits, plural};
 use crate::values::{Kind, ValueType, with_kind};
 
 pub async fn run(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
-    let summary_json = args.summary_json.clone();
-    let result = run_checked(args, log).await;
-    if let Err(error) = &result {
-        write_error_summary(summary_json.as_deref(), Op::Unblock.command(), error);
-    }
-    result
+    summarising_errors(
+        args.summary_json.clone(),
+        Op::Unblock.command(),
+        run_checked(args, log),
+    )
+    .await
 }
 
 async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
@@ -283,7 +282,6 @@ async fn unblock<K: Kind>(
         expected_rows: Some(total),
         summary_json: args.summary_json.as_deref(),
         log,
-        next: next_commands(Op::Unblock, &args.connection, &results),
         value_type: kind.value_type(),
         started,
     };

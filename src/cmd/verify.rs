@@ -21,7 +21,7 @@ use crate::config;
 use crate::exit::ExitStatus;
 use crate::job::history::{refuse_other_targets, types_in};
 use crate::job::listing::{self, listing_stopped};
-use crate::job::output::{print_stdout, write_error_summary, write_private, write_summary_json};
+use crate::job::output::{print_stdout, summarising_errors, write_private, write_summary_json};
 use crate::job::signals::watch_signals;
 use crate::job::target::{connect, default_results, target_name};
 use crate::job::verify::{Check, Claims, VerifyCounts};
@@ -34,12 +34,7 @@ use crate::values::{ValueType, with_kind};
 const COMMAND: &str = "verify";
 
 pub async fn run(args: VerifyArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
-    let summary_json = args.summary_json.clone();
-    let result = verify(args, log).await;
-    if let Err(error) = &result {
-        write_error_summary(summary_json.as_deref(), COMMAND, error);
-    }
-    result
+    summarising_errors(args.summary_json.clone(), COMMAND, verify(args, log)).await
 }
 
 /// The figures of one type, for the summary.

@@ -114,6 +114,32 @@ pub struct Replace<K: Kind> {
     pub why: Arc<str>,
 }
 
+impl<K: Kind> Replace<K> {
+    /// Delete `held`, then block `renew` again at once until `till` (their lines with
+    /// `status`), and the record's other values too when `keep_others`.
+    pub fn renewing(
+        held: Held<K>,
+        renew: Vec<K::Value>,
+        (till, status): (DateTime<Utc>, Status),
+        keep_others: bool,
+        source: Arc<str>,
+        why: Arc<str>,
+    ) -> Self {
+        Replace {
+            record: held.id,
+            held: Some(held),
+            unblock: Vec::new(),
+            renew,
+            renew_till: Some(till),
+            renew_status: status,
+            superseded: Vec::new(),
+            keep_others,
+            source,
+            why,
+        }
+    }
+}
+
 impl<K: Kind> Work<K> {
     /// The values whose fate this work decides (and counts).
     pub fn counted(&self) -> u64 {
@@ -141,18 +167,14 @@ impl<K: Kind> Renewal<K> {
         self.records
             .into_iter()
             .map(|(held, renew)| {
-                Work::Replace(Replace {
-                    record: held.id,
-                    held: Some(held),
-                    unblock: Vec::new(),
+                Work::Replace(Replace::renewing(
+                    held,
                     renew,
-                    renew_till: Some(self.till),
-                    renew_status: status,
-                    superseded: Vec::new(),
-                    keep_others: self.live,
-                    source: self.source.clone(),
-                    why: why.clone(),
-                })
+                    (self.till, status),
+                    self.live,
+                    self.source.clone(),
+                    why.clone(),
+                ))
             })
             .collect()
     }
@@ -272,6 +294,45 @@ struct Cx<'a, K: Kind> {
     settled: u64,
 }
 
+/// What the handlers of every task share in one run.
+#[derive(Clone, Copy)]
+struct Scope<'a, K: Kind> {
+    kind: K,
+    op: Op,
+    run_id: &'a str,
+    counters: &'a Counters,
+}
+
+impl<'a, K: Kind> Scope<'a, K> {
+    /// The context of one handler call of task `task`.
+    fn cx<'b>(
+        self,
+        learned: &'b mut Learned,
+        seq: &'b mut u64,
+        stopping: bool,
+        task: u64,
+    ) -> Cx<'b, K>
+    where
+        'a: 'b,
+    {
+        Cx {
+            kind: self.kind,
+            op: self.op,
+            run_id: self.run_id,
+            counters: self.counters,
+            learned,
+            seq,
+            now: Utc::now(),
+            stopping,
+            task,
+            out: Vec::new(),
+            spawned: Vec::new(),
+            lines: Vec::new(),
+            settled: 0,
+        }
+    }
+}
+
 /// The request-related fields of a line.
 struct Meta {
     attempts: u32,
@@ -309,6 +370,25 @@ struct LineOf<'a, K: Kind> {
     /// Replaces the answer's error (a duplicate refusal, a failed look).
     error: Option<String>,
     kind: Option<String>,
+}
+
+impl<'a, K: Kind> LineOf<'a, K> {
+    /// A line of `values` with `status`, and nothing else to say (the fields below are
+    /// set where there is).
+    fn new(status: Status, values: Vec<K::Value>, source: String, meta: &'a Meta) -> Self {
+        LineOf {
+            status,
+            values,
+            till: None,
+            block_ids: None,
+            already: false,
+            reblocked: false,
+            source,
+            meta,
+            error: None,
+            kind: None,
+        }
+    }
 }
 
 impl<K: Kind> Cx<'_, K> {
@@ -420,16 +500,10 @@ impl<K: Kind> Cx<'_, K> {
         self.line(
             batch.seq,
             LineOf {
-                status,
-                values: batch.values,
                 till: Some(batch.block_till),
                 block_ids,
                 already,
-                reblocked: false,
-                source: source.to_owned(),
-                meta: &meta,
-                error: None,
-                kind: None,
+                ..LineOf::new(status, batch.values, source.to_owned(), &meta)
             },
         );
         let ended = if status == Status::Refused {
@@ -588,18 +662,7 @@ fn absent_line<K: Kind>(outcome: Outcome<Write<K>>, source: &str, cx: &mut Cx<'_
     };
     cx.line(
         delete.seq,
-        LineOf {
-            status,
-            values: delete.values,
-            till: None,
-            block_ids: None,
-            already: false,
-            reblocked: false,
-            source: source.to_owned(),
-            meta: &meta,
-            error: None,
-            kind: None,
-        },
+        LineOf::new(status, delete.values, source.to_owned(), &meta),
     );
 }
 
@@ -721,31 +784,17 @@ impl<K: Kind> ReplaceTask<K> {
         cx.line(
             seq,
             LineOf {
-                status: Status::Failed,
-                values: unblock,
-                till: None,
                 block_ids: Some(vec![Some(work.record); work.unblock.len()]),
-                already: false,
-                reblocked: false,
-                source: source.clone(),
-                meta,
                 error: Some(error.clone()),
-                kind: None,
+                ..LineOf::new(Status::Failed, unblock, source.clone(), meta)
             },
         );
         cx.line(
             seq,
             LineOf {
-                status: Status::Failed,
-                values: renew,
                 till: renew_till,
-                block_ids: None,
-                already: false,
-                reblocked: false,
-                source,
-                meta,
                 error: Some(error),
-                kind: None,
+                ..LineOf::new(Status::Failed, renew, source, meta)
             },
         );
         self.stage = Stage::Done;
@@ -858,21 +907,7 @@ impl<K: Kind> ReplaceTask<K> {
                     );
                     let source = format!("{}; {why}, it stays until it expires", work.source);
                     let superseded = work.superseded.clone();
-                    cx.line(
-                        seq,
-                        LineOf {
-                            status: Status::Failed,
-                            values: superseded,
-                            till: None,
-                            block_ids: None,
-                            already: false,
-                            reblocked: false,
-                            source,
-                            meta: &meta,
-                            error: None,
-                            kind: None,
-                        },
-                    );
+                    cx.line(seq, LineOf::new(Status::Failed, superseded, source, &meta));
                     self.stage = Stage::Done;
                 } else {
                     self.fail_all(Some(&meta), &why, cx);
@@ -908,16 +943,8 @@ impl<K: Kind> ReplaceTask<K> {
                 cx.line(
                     seq,
                     LineOf {
-                        status: Status::Renewed,
-                        values: superseded,
                         till: renew_till,
-                        block_ids: None,
-                        already: false,
-                        reblocked: false,
-                        source,
-                        meta: &meta,
-                        error: None,
-                        kind: None,
+                        ..LineOf::new(Status::Renewed, superseded, source, &meta)
                     },
                 );
             } else {
@@ -925,16 +952,8 @@ impl<K: Kind> ReplaceTask<K> {
                 cx.line(
                     seq,
                     LineOf {
-                        status: Status::Unblocked,
-                        values: unblocked,
-                        till: None,
                         block_ids: Some(vec![Some(record); n]),
-                        already: false,
-                        reblocked: false,
-                        source,
-                        meta: &meta,
-                        error: None,
-                        kind: None,
+                        ..LineOf::new(Status::Unblocked, unblocked, source, &meta)
                     },
                 );
             }
@@ -944,21 +963,7 @@ impl<K: Kind> ReplaceTask<K> {
             gone.extend(work.renew.iter().cloned());
             Counters::add(&cx.counters.ids_not_blocked, unblock_n);
             let source = work.source.to_string();
-            cx.line(
-                seq,
-                LineOf {
-                    status: Status::NotBlocked,
-                    values: gone,
-                    till: None,
-                    block_ids: None,
-                    already: false,
-                    reblocked: false,
-                    source,
-                    meta: &meta,
-                    error: None,
-                    kind: None,
-                },
-            );
+            cx.line(seq, LineOf::new(Status::NotBlocked, gone, source, &meta));
         }
         // At once: the values that must stay blocked.
         let source = work.source.clone();
@@ -1013,16 +1018,11 @@ impl<K: Kind> ReplaceTask<K> {
         cx.line(
             batch.seq,
             LineOf {
-                status,
-                values: batch.values,
                 till: Some(batch.block_till),
                 block_ids,
                 already,
                 reblocked: true,
-                source,
-                meta: &meta,
-                error: None,
-                kind: None,
+                ..LineOf::new(status, batch.values, source, &meta)
             },
         );
     }
@@ -1151,16 +1151,15 @@ impl<K: Kind> RenewTask<K> {
             return;
         }
         cx.spawned.push(Work::Replace(Replace {
-            record: held.id,
-            held: Some(held),
-            unblock: Vec::new(),
-            renew: Vec::new(),
-            renew_till: Some(self.till),
-            renew_status: Status::Renewed,
             superseded: self.renew[r].clone(),
-            keep_others: true,
-            source: self.source.clone(),
-            why: Arc::from(WHY_SUPERSEDED),
+            ..Replace::renewing(
+                held,
+                Vec::new(),
+                (self.till, Status::Renewed),
+                true,
+                self.source.clone(),
+                Arc::from(WHY_SUPERSEDED),
+            )
         }));
     }
 
@@ -1244,18 +1243,14 @@ impl<K: Kind> RenewTask<K> {
         let status = self.status();
         for (r, renew) in records {
             let held = self.records[r].clone();
-            cx.spawned.push(Work::Replace(Replace {
-                record: held.id,
-                held: Some(held),
-                unblock: Vec::new(),
+            cx.spawned.push(Work::Replace(Replace::renewing(
+                held,
                 renew,
-                renew_till: Some(self.till),
-                renew_status: status,
-                superseded: Vec::new(),
-                keep_others: self.live,
-                source: self.source.clone(),
-                why: Arc::from(WHY_DUPLICATE),
-            }));
+                (self.till, status),
+                self.live,
+                self.source.clone(),
+                Arc::from(WHY_DUPLICATE),
+            )));
         }
     }
 
@@ -1339,6 +1334,12 @@ where
     let mut parked: Option<Work<K>> = None;
     let mut learned = Learned::default();
     let (mut seq, mut next_task) = (0u64, 0u64);
+    let scope = Scope {
+        kind,
+        op,
+        run_id: &run.run_id,
+        counters: &counters,
+    };
     let mut source_open = true;
     let mut stopping = false;
     let mut failure: Option<RuntimeError> = None;
@@ -1382,21 +1383,7 @@ where
             };
             next_task += 1;
             let unsettled = work.counted();
-            let mut cx = Cx {
-                kind,
-                op,
-                run_id: &run.run_id,
-                counters: &counters,
-                learned: &mut learned,
-                seq: &mut seq,
-                now: Utc::now(),
-                stopping,
-                task: next_task,
-                out: Vec::new(),
-                spawned: Vec::new(),
-                lines: Vec::new(),
-                settled: 0,
-            };
+            let mut cx = scope.cx(&mut learned, &mut seq, stopping, next_task);
             let task = Task::start(work, &mut cx);
             let (out, spawned, lines, settled) = (cx.out, cx.spawned, cx.lines, cx.settled);
             let mut entry = Open {
@@ -1438,21 +1425,7 @@ where
                 entry.in_flight = entry.in_flight.saturating_sub(
                     crate::api::Operation::size(&outcome.batch),
                 );
-                let mut cx = Cx {
-                    kind,
-                    op,
-                    run_id: &run.run_id,
-                    counters: &counters,
-                    learned: &mut learned,
-                    seq: &mut seq,
-                    now: Utc::now(),
-                    stopping,
-                    task: id,
-                    out: Vec::new(),
-                    spawned: Vec::new(),
-                    lines: Vec::new(),
-                    settled: 0,
-                };
+                let mut cx = scope.cx(&mut learned, &mut seq, stopping, id);
                 entry.task.answer(outcome, &mut cx);
                 let (out, spawned, lines, settled) = (cx.out, cx.spawned, cx.lines, cx.settled);
                 if let Err(error) = write_lines(&mut ledger, &lines) {

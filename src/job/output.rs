@@ -45,6 +45,23 @@ pub fn write_summary_json(path: &Path, json: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write --summary-json {}", path.display()))
 }
 
+/// Runs a command's `work`; when it ends in an error, writes that error's summary to
+/// `--summary-json` (see [`write_error_summary`]) before handing the error on.
+pub async fn summarising_errors<F>(
+    summary_json: Option<std::path::PathBuf>,
+    command: &str,
+    work: F,
+) -> anyhow::Result<ExitStatus>
+where
+    F: std::future::Future<Output = anyhow::Result<ExitStatus>>,
+{
+    let result = work.await;
+    if let Err(error) = &result {
+        write_error_summary(summary_json.as_deref(), command, error);
+    }
+    result
+}
+
 /// The summary of a command that stopped on an error before or while sending, for
 /// `--summary-json`: monitoring learns of every exit, 2 and 3 included, and why.
 pub fn write_error_summary(path: Option<&Path>, command: &str, error: &anyhow::Error) {

@@ -10,6 +10,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use super::apply::{self, WorkSink};
+use super::next::next_commands;
 use super::output::{print_stdout, write_summary_json};
 use super::signals::watch_signals;
 use super::target::Connected;
@@ -23,7 +24,7 @@ use crate::send::pipeline::{self, ChannelSink, Recorded, Run, RunEnd};
 use crate::send::pool::{PoolConfig, PoolCounters};
 use crate::ui::logging;
 use crate::ui::progress::{self, Progress, RunGauge};
-use crate::ui::summary::{NextCommands, RunFacts, Summary, plural};
+use crate::ui::summary::{RunFacts, Summary, plural};
 use crate::values::{Kind, ValueType};
 
 /// What a sending command hands to `send`.
@@ -37,7 +38,6 @@ pub struct SendJob<'a> {
     pub expected_rows: Option<u64>,
     pub summary_json: Option<&'a Path>,
     pub log: &'a LogArgs,
-    pub next: NextCommands,
     /// What the run's values are: the summary names them (IDs, emails, IP addresses).
     pub value_type: ValueType,
     /// When the command started: the summary's time includes what came before sending
@@ -158,7 +158,7 @@ where
         run: &run_id,
         target: &target_name,
         ledger: job.results,
-        next: &job.next,
+        next: &next_commands(job.op, job.connection, job.results),
         value_type: job.value_type,
         elapsed: job.started.elapsed(),
     };

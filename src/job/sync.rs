@@ -405,16 +405,15 @@ where
             };
             if !prune.is_empty() {
                 out.emit(Work::Replace(Replace {
-                    record: id,
-                    held: Some(held()),
                     unblock: prune,
-                    renew,
-                    renew_till: Some(clock.till),
-                    renew_status: Status::Renewed,
-                    superseded: Vec::new(),
-                    keep_others: true,
-                    source: source.clone(),
-                    why: prune_why.clone(),
+                    ..Replace::renewing(
+                        held(),
+                        renew,
+                        (clock.till, Status::Renewed),
+                        true,
+                        source.clone(),
+                        prune_why.clone(),
+                    )
                 }));
                 continue;
             }

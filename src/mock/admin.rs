@@ -154,16 +154,7 @@ impl Selector {
                 .collect::<Result<_, _>>()?,
             Some(other) => return Err(format!("`ids` {other} is not an array")),
         };
-        let kind = match object.get("type") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(text)) => Some(Kind::parse(text).ok_or_else(|| {
-                format!(
-                    "`type` {} is not \"contact\", \"email\" or \"ip\"",
-                    quoted(text)
-                )
-            })?),
-            Some(other) => return Err(format!("`type` {other} is not a string")),
-        };
+        let kind = seed::kind_field(object.get("type"))?;
         let values = match object.get("values") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(values)) => values

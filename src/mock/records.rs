@@ -232,27 +232,11 @@ fn number_param(
 
 /// `GET /api/v1/crm/block-visitor?offset=&limit=`: one page of live records in id order.
 /// `where`, `select`, `order` and `relations` are accepted and ignored.
-pub(crate) async fn list(
-    State(state): State<Arc<MockState>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let sequence = state.stats.on_call(Call::List);
-    counted(
-        &state,
-        Call::List,
-        answer_list(&state, sequence, &headers, &uri).await,
-    )
+pub(crate) async fn list(state: State<Arc<MockState>>, headers: HeaderMap, uri: Uri) -> Response {
+    serve(Call::List, state, headers, uri).await
 }
 
-async fn answer_list(
-    state: &MockState,
-    sequence: u64,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<(u16, Response), (u16, Response)> {
-    endpoint::answer_prelude(state, sequence, headers).await?;
-    let list = state.block_list.as_ref().ok_or_else(no_list)?;
+fn answer_list(state: &MockState, list: &Mutex<BlockList>, uri: &Uri) -> Answer {
     let params = query_params(uri).map_err(|why| invalid_input(&why))?;
     let mut offset = number_param(&params, "offset", 0).map_err(|why| invalid_input(&why))?;
     let limit = number_param(&params, "limit", DEFAULT_LIMIT).map_err(|why| invalid_input(&why))?;
@@ -273,14 +257,29 @@ async fn answer_list(
     Ok((200, json_answer(&body)))
 }
 
-/// The answer of a list, get or delete call (a success or a fault alike), its status
-/// counted in the stats.
-fn counted(
-    state: &MockState,
+/// The answer to a list, get or delete call: its status and response, a success or a
+/// fault alike.
+type Answer = Result<(u16, Response), (u16, Response)>;
+
+/// A list, get or delete call: counted, then checked as every call is (key, faults), then
+/// answered from the block list; its status is counted in the stats.
+async fn serve(
     call: Call,
-    answer: Result<(u16, Response), (u16, Response)>,
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    uri: Uri,
 ) -> Response {
-    let (status, response) = match answer {
+    let sequence = state.stats.on_call(call);
+    let answer = async {
+        endpoint::answer_prelude(&state, sequence, &headers).await?;
+        let list = state.block_list.as_ref().ok_or_else(no_list)?;
+        match call {
+            Call::List => answer_list(&state, list, &uri),
+            Call::Get => answer_get(&state, list, &uri),
+            Call::Delete => answer_delete(&state, list, &uri),
+        }
+    };
+    let (status, response) = match answer.await {
         Ok(answer) | Err(answer) => answer,
     };
     state.stats.record_route_status(Route::from(call), status);
@@ -289,26 +288,14 @@ fn counted(
 
 /// `GET /api/v1/crm/block-visitor/{id}`: one record, or 400 `ERROR_RECORD_NOT_FOUND`.
 pub(crate) async fn get_one(
-    State(state): State<Arc<MockState>>,
+    state: State<Arc<MockState>>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let sequence = state.stats.on_call(Call::Get);
-    counted(
-        &state,
-        Call::Get,
-        answer_get(&state, sequence, &headers, &uri).await,
-    )
+    serve(Call::Get, state, headers, uri).await
 }
 
-async fn answer_get(
-    state: &MockState,
-    sequence: u64,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<(u16, Response), (u16, Response)> {
-    endpoint::answer_prelude(state, sequence, headers).await?;
-    let list = state.block_list.as_ref().ok_or_else(no_list)?;
+fn answer_get(state: &MockState, list: &Mutex<BlockList>, uri: &Uri) -> Answer {
     let text = uri
         .path()
         .strip_prefix(BLOCK_PATH)
@@ -338,27 +325,11 @@ async fn answer_get(
 
 /// `DELETE /api/v1/crm/block-visitor?id=N`: `affected` 1 when the record was deleted
 /// (all its values unblocked), 0 when there was none (a 200 either way, as documented).
-pub(crate) async fn delete(
-    State(state): State<Arc<MockState>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let sequence = state.stats.on_call(Call::Delete);
-    counted(
-        &state,
-        Call::Delete,
-        answer_delete(&state, sequence, &headers, &uri).await,
-    )
+pub(crate) async fn delete(state: State<Arc<MockState>>, headers: HeaderMap, uri: Uri) -> Response {
+    serve(Call::Delete, state, headers, uri).await
 }
 
-async fn answer_delete(
-    state: &MockState,
-    sequence: u64,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<(u16, Response), (u16, Response)> {
-    endpoint::answer_prelude(state, sequence, headers).await?;
-    let list = state.block_list.as_ref().ok_or_else(no_list)?;
+fn answer_delete(state: &MockState, list: &Mutex<BlockList>, uri: &Uri) -> Answer {
     let params = query_params(uri).map_err(|why| invalid_input(&why))?;
     let Some(text) = params.get("id") else {
         return Err(invalid_input(

@@ -184,16 +184,7 @@ impl SeedRecord {
         let object = value
             .as_object()
             .ok_or_else(|| "a seed record is a JSON object such as {\"type\": \"contact\", \"values\": [827], \"blockTill\": \"-1d\", \"blockBy\": 2}".to_owned())?;
-        let kind = match object.get("type") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(text)) => Some(Kind::parse(text).ok_or_else(|| {
-                format!(
-                    "`type` {} is not \"contact\", \"email\" or \"ip\"",
-                    quoted(text)
-                )
-            })?),
-            Some(other) => return Err(format!("`type` {other} is not a string")),
-        };
+        let kind = kind_field(object.get("type"))?;
         let values = object
             .get("values")
             .or_else(|| object.get("data"))
@@ -690,6 +681,20 @@ pub(crate) fn apply(
         }
     }
     Ok(ids)
+}
+
+/// A JSON object's `type`: a kind's name, or absent (`null`).
+pub(crate) fn kind_field(value: Option<&Value>) -> Result<Option<Kind>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Kind::parse(text).map(Some).ok_or_else(|| {
+            format!(
+                "`type` {} is not \"contact\", \"email\" or \"ip\"",
+                quoted(text)
+            )
+        }),
+        Some(other) => Err(format!("`type` {other} is not a string")),
+    }
 }
 
 #[cfg(test)]

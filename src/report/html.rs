@@ -23,6 +23,7 @@
 //! Why SVG written here and not a vendored chart library (uPlot was measured against
 //! it): docs/report-html.md.
 
+mod format;
 mod from_ledger;
 mod page;
 mod svg;

@@ -107,13 +107,13 @@ pub(super) fn timeline<'a>(
         if n > 0 {
             timeline.summary.push(SummaryRow::new(
                 format!("values {} (lines)", outcome.as_str()),
-                super::page::fmt_count(n),
+                crate::values::count::group_digits(n),
             ));
         }
     }
     timeline.summary.push(SummaryRow::new(
         "rows rejected",
-        super::page::fmt_count(rejected),
+        crate::values::count::group_digits(rejected),
     ));
     timeline
 }

@@ -5,7 +5,10 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::svg::{self, Axis, Frame, fmt_utc, outcome_color};
+use crate::values::count::group_digits;
+
+use super::format::{escape, fmt_ms, fmt_rate, fmt_utc};
+use super::svg::{self, Axis, Frame, outcome_color};
 use super::windows::Series;
 use super::{Episode, ErrorRow, Outcome, RunSpan, Stop, SummaryRow, Timeline};
 
@@ -98,13 +101,13 @@ fn heading(out: &mut String, series: &Series, runs: &[RunSpan], timeline: &Timel
         ));
         meta.push(format!(
             "{} windows of {}",
-            fmt_count(series.windows as u64),
+            group_digits(series.windows as u64),
             fmt_ms(series.window_ms as u64)
         ));
     }
     meta.push(match runs.len() {
         1 => "1 run".to_owned(),
-        n => format!("{} runs", fmt_count(n as u64)),
+        n => format!("{} runs", group_digits(n as u64)),
     });
     let mut ledgers: Vec<&str> = timeline
         .runs
@@ -245,8 +248,8 @@ fn errors_table(out: &mut String, errors: &[ErrorRow]) {
             out,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"err\">{}</td></tr>",
             escape(&error.kind),
-            fmt_count(error.values),
-            fmt_count(error.lines),
+            group_digits(error.values),
+            group_digits(error.lines),
             fmt_utc(error.first_ms),
             fmt_utc(error.last_ms),
             escape(&example)
@@ -268,7 +271,7 @@ fn runs_table(out: &mut String, runs: &[RunSpan]) {
         let values = run
             .values
             .iter()
-            .map(|(outcome, n)| format!("{outcome} {}", fmt_count(*n)))
+            .map(|(outcome, n)| format!("{outcome} {}", group_digits(*n)))
             .collect::<Vec<_>>()
             .join(", ");
         let command = [run.command.as_str(), run.value_type.as_str()]
@@ -285,7 +288,7 @@ fn runs_table(out: &mut String, runs: &[RunSpan]) {
             escape(&run.ledger),
             fmt_utc(run.start_ms),
             fmt_utc(run.end_ms),
-            fmt_count(run.requests),
+            group_digits(run.requests),
             escape(&values)
         );
     }
@@ -313,7 +316,7 @@ fn episodes_table(out: &mut String, episodes: &[Episode], stops: &[Stop]) {
                 let _ = write!(what, "; pace restarted at {}/s", fmt_rate(pace));
             }
             if let Some(answers) = e.answers {
-                let _ = write!(what, "; {} answers 429", fmt_count(answers));
+                let _ = write!(what, "; {} answers 429", group_digits(answers));
             }
             (e.started_at_ms, e.run.as_str(), what)
         })
@@ -347,7 +350,7 @@ fn episodes_table(out: &mut String, episodes: &[Episode], stops: &[Stop]) {
         let _ = writeln!(
             out,
             "<tr><td colspan=\"3\">and {} more (in the embedded JSON)</td></tr>",
-            fmt_count(more as u64)
+            group_digits(more as u64)
         );
     }
     out.push_str("</tbody></table>\n");
@@ -384,100 +387,4 @@ fn embed_data(
     out.push_str("<script type=\"application/json\" id=\"blockade-series\">");
     out.push_str(&json.replace('<', "\\u003c"));
     out.push_str("</script>\n");
-}
-
-/// Text for HTML (element content and attribute values).
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// 1234567 → "1,234,567".
-pub(super) fn fmt_count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A rate, with as many decimals as it needs.
-pub(super) fn fmt_rate(rate: f64) -> String {
-    if rate >= 100.0 {
-        fmt_count(rate.round() as u64)
-    } else if rate >= 10.0 {
-        format!("{rate:.1}")
-    } else {
-        format!("{rate:.2}")
-    }
-}
-
-/// A duration: "850 ms", "4.2 s", "3 min 20 s", "2 h 5 min".
-pub(super) fn fmt_ms(ms: u64) -> String {
-    match ms {
-        0..1_000 => format!("{ms} ms"),
-        1_000..60_000 => {
-            let s = ms as f64 / 1000.0;
-            if ms.is_multiple_of(1000) {
-                format!("{} s", ms / 1000)
-            } else {
-                format!("{s:.1} s")
-            }
-        }
-        60_000..3_600_000 => {
-            let (min, s) = (ms / 60_000, ms % 60_000 / 1000);
-            if s == 0 {
-                format!("{min} min")
-            } else {
-                format!("{min} min {s} s")
-            }
-        }
-        _ => {
-            let (h, min) = (ms / 3_600_000, ms % 3_600_000 / 60_000);
-            if min == 0 {
-                format!("{h} h")
-            } else {
-                format!("{h} h {min} min")
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats() {
-        assert_eq!(fmt_count(0), "0");
-        assert_eq!(fmt_count(999), "999");
-        assert_eq!(fmt_count(1000), "1,000");
-        assert_eq!(fmt_count(1_234_567), "1,234,567");
-        assert_eq!(fmt_ms(850), "850 ms");
-        assert_eq!(fmt_ms(4_200), "4.2 s");
-        assert_eq!(fmt_ms(2_000), "2 s");
-        assert_eq!(fmt_ms(200_000), "3 min 20 s");
-        assert_eq!(fmt_ms(7_500_000), "2 h 5 min");
-        assert_eq!(fmt_rate(9.734), "9.73");
-        assert_eq!(fmt_rate(97.34), "97.3");
-        assert_eq!(fmt_rate(1234.4), "1,234");
-        assert_eq!(
-            escape("<a href='x'>&\"</a>"),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
-        );
-    }
 }

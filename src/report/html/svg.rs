@@ -7,9 +7,10 @@ use std::fmt::Write;
 
 use chrono::DateTime;
 
-use super::page::{escape, fmt_count, fmt_ms, fmt_rate};
+use super::format::{escape, fmt_ms, fmt_rate, fmt_utc};
 use super::windows::Series;
 use super::{Episode, Outcome, RunSpan, Stop, StopReason};
+use crate::values::count::group_digits;
 
 /// The drawing's width in SVG units (it scales to the page's width).
 const WIDTH: f64 = 1200.0;
@@ -421,7 +422,7 @@ fn fmt_tick(value: f64) -> String {
     } else if value >= 1e4 {
         format!("{}k", trim(format!("{:.1}", value / 1e3)))
     } else if value.fract() == 0.0 {
-        fmt_count(value as u64)
+        group_digits(value as u64)
     } else {
         trim(format!("{value:.2}"))
     }
@@ -554,10 +555,10 @@ pub(super) fn latency_panel(frame: &Frame<'_>, out: &mut String) {
         series.p50[at].map(|p50| {
             format!(
                 "p50 {} ms, p95 {} ms, p99 {} ms ({} lines)",
-                fmt_count(p50),
-                fmt_count(series.p95[at].unwrap_or(p50)),
-                fmt_count(series.p99[at].unwrap_or(p50)),
-                fmt_count(series.lines[at])
+                group_digits(p50),
+                group_digits(series.p95[at].unwrap_or(p50)),
+                group_digits(series.p99[at].unwrap_or(p50)),
+                group_digits(series.lines[at])
             )
         })
     });
@@ -580,7 +581,7 @@ pub(super) fn progress_panel(frame: &Frame<'_>, out: &mut String) {
             WIDTH - RIGHT,
             LEFT + 6.0,
             if y < TOP + 16.0 { y + 14.0 } else { y - 4.0 },
-            fmt_count(total)
+            group_digits(total)
         );
     }
     for (values, color) in [(&series.done, DONE), (&series.succeeded, SUCCEEDED)] {
@@ -598,7 +599,7 @@ pub(super) fn progress_panel(frame: &Frame<'_>, out: &mut String) {
             .map(|t| {
                 format!(
                     " of {} ({:.1} %)",
-                    fmt_count(t),
+                    group_digits(t),
                     series.succeeded[at] as f64 * 100.0 / t as f64
                 )
             })
@@ -606,8 +607,8 @@ pub(super) fn progress_panel(frame: &Frame<'_>, out: &mut String) {
         (series.lines[at] > 0).then(|| {
             format!(
                 "done {}, succeeded {}{share}",
-                fmt_count(done),
-                fmt_count(series.succeeded[at])
+                group_digits(done),
+                group_digits(series.succeeded[at])
             )
         })
     });
@@ -629,7 +630,7 @@ pub(super) fn runs_panel(frame: &Frame<'_>, runs: &[RunSpan], out: &mut String) 
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ");
-            let label = format!("{} {what} · {} values", run.id, fmt_count(values));
+            let label = format!("{} {what} · {} values", run.id, group_digits(values));
             (run, label, x0, x1)
         })
         .collect();
@@ -682,7 +683,7 @@ pub(super) fn runs_panel(frame: &Frame<'_>, runs: &[RunSpan], out: &mut String) 
                 escape(&run.target),
                 fmt_utc(run.start_ms),
                 fmt_utc(run.end_ms),
-                fmt_count(run.requests),
+                group_digits(run.requests),
                 y + ROW - 9.0,
                 escape(label)
             );
@@ -723,7 +724,7 @@ pub(super) fn events_panel(frame: &Frame<'_>, out: &mut String) {
                 let _ = write!(text, ", admitted {}/s", fmt_rate(rate));
             }
             if let Some(answers) = e.answers {
-                let _ = write!(text, ", {} answers", fmt_count(answers));
+                let _ = write!(text, ", {} answers", group_digits(answers));
             }
             (e.started_at_ms, text, EPISODE_FILL)
         })
@@ -783,12 +784,6 @@ pub(super) fn events_panel(frame: &Frame<'_>, out: &mut String) {
         }
     }
     out.push_str("</svg>");
-}
-
-pub(super) fn fmt_utc(at_ms: i64) -> String {
-    DateTime::from_timestamp_millis(at_ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
