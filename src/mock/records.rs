@@ -236,6 +236,7 @@ pub(crate) async fn list(state: State<Arc<MockState>>, headers: HeaderMap, uri: 
     serve(Call::List, state, headers, uri).await
 }
 
+#[allow(clippy::result_large_err)] // an error is an answer like any other, sent once
 fn answer_list(state: &MockState, list: &Mutex<BlockList>, uri: &Uri) -> Answer {
     let params = query_params(uri).map_err(|why| invalid_input(&why))?;
     let mut offset = number_param(&params, "offset", 0).map_err(|why| invalid_input(&why))?;
@@ -295,6 +296,7 @@ pub(crate) async fn get_one(
     serve(Call::Get, state, headers, uri).await
 }
 
+#[allow(clippy::result_large_err)] // an error is an answer like any other, sent once
 fn answer_get(state: &MockState, list: &Mutex<BlockList>, uri: &Uri) -> Answer {
     let text = uri
         .path()
@@ -329,6 +331,7 @@ pub(crate) async fn delete(state: State<Arc<MockState>>, headers: HeaderMap, uri
     serve(Call::Delete, state, headers, uri).await
 }
 
+#[allow(clippy::result_large_err)] // an error is an answer like any other, sent once
 fn answer_delete(state: &MockState, list: &Mutex<BlockList>, uri: &Uri) -> Answer {
     let params = query_params(uri).map_err(|why| invalid_input(&why))?;
     let Some(text) = params.get("id") else {
