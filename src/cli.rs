@@ -525,6 +525,10 @@ impl ReadArgs {
     }
 }
 
+/// The help of options several commands share, written once.
+const OFFLINE_HELP: &str = "With --dry-run: make no request at all (the target, the key and the account are then not checked).";
+const SUMMARY_JSON_HELP: &str = "Also write the final summary as JSON to this file (for monitoring), on every exit; - writes it to standard output (the text summary then goes to standard error).";
+
 #[derive(Debug, Args)]
 pub struct BlockArgs {
     /// Input files (.csv, .tsv, .jsonl, .ndjson, .txt, each optionally .gz), or - for stdin.
@@ -559,13 +563,9 @@ pub struct BlockArgs {
     /// plan. Changes nothing, writes no ledger; exits 3 or 1 where a real run would.
     #[arg(long)]
     pub dry_run: bool,
-    /// With --dry-run: make no request at all (the target, the key and the account are
-    /// then not checked).
-    #[arg(long, requires = "dry_run")]
+    #[arg(long, requires = "dry_run", help = OFFLINE_HELP)]
     pub offline: bool,
-    /// Also write the final summary as JSON to this file (for monitoring), on every exit;
-    /// - writes it to standard output (the text summary then goes to standard error).
-    #[arg(long, value_name = "PATH|-")]
+    #[arg(long, value_name = "PATH|-", help = SUMMARY_JSON_HELP)]
     pub summary_json: Option<PathBuf>,
     /// Take only the IDs of shard K of N (a stable hash of the ID), so N copies of blockade
     /// split one list with no overlap and no gap; give each its share of the rate.
@@ -599,9 +599,7 @@ pub struct RetryArgs {
     /// Changes nothing, writes nothing; exits 3 or 1 where a real run would.
     #[arg(long)]
     pub dry_run: bool,
-    /// With --dry-run: make no request at all (the target, the key and the account are
-    /// then not checked).
-    #[arg(long, requires = "dry_run")]
+    #[arg(long, requires = "dry_run", help = OFFLINE_HELP)]
     pub offline: bool,
     /// Append outcomes to this ledger instead of RESULTS.
     #[arg(long, value_name = "PATH")]
@@ -611,9 +609,7 @@ pub struct RetryArgs {
     pub batch_size: u32,
     #[command(flatten)]
     pub till: BlockTillArgs,
-    /// Also write the final summary as JSON to this file (for monitoring), on every exit;
-    /// - writes it to standard output (the text summary then goes to standard error).
-    #[arg(long, value_name = "PATH|-")]
+    #[arg(long, value_name = "PATH|-", help = SUMMARY_JSON_HELP)]
     pub summary_json: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -656,13 +652,9 @@ pub struct UnblockArgs {
     /// it with counts. Deletes nothing, writes nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// With --dry-run: make no request at all (the target, the key and the account are
-    /// then not checked).
-    #[arg(long, requires = "dry_run")]
+    #[arg(long, requires = "dry_run", help = OFFLINE_HELP)]
     pub offline: bool,
-    /// Also write the final summary as JSON to this file (for monitoring), on every exit;
-    /// - writes it to standard output (the text summary then goes to standard error).
-    #[arg(long, value_name = "PATH|-")]
+    #[arg(long, value_name = "PATH|-", help = SUMMARY_JSON_HELP)]
     pub summary_json: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -704,8 +696,7 @@ pub struct SyncArgs {
     /// write, writes no ledger.
     #[arg(long)]
     pub dry_run: bool,
-    /// Also write the final summary as JSON to this file (for monitoring).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH|-", help = SUMMARY_JSON_HELP)]
     pub summary_json: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
