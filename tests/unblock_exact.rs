@@ -146,3 +146,55 @@ fn a_record_the_ledger_names_is_looked_at_before_its_delete() {
         mock.records("type=email")
     );
 }
+
+/// A block again that failed leaves values unblocked that nobody asked to unblock: the
+/// summary said `LEFT UNBLOCKED`, and `blockade retry` (no `--type`: the failed line says
+/// it) must send them again.
+#[test]
+fn a_failed_block_again_is_sent_again_by_retry_with_no_type_given() {
+    let mock = Mock::start(&["--seed-range", "email:1-10,per=10,till=+10d"]);
+    let work = Work::new();
+    work.write("unblock.txt", "seed1@example.com\n");
+    let ran = run(&mut work.sending(
+        "unblock",
+        &mock,
+        &["--type", "email", "--no-header", "unblock.txt"],
+    ));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    // The line the failing path writes: the block again, failed (the imitation answered
+    // it; the account is then made to match, so that retry has something to restore).
+    let ledger = work.ledger_path();
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let again = lines
+        .iter_mut()
+        .find(|l| l["reblocked"] == true)
+        .expect("a block again line");
+    again["status"] = "failed".into();
+    again["error"] = "HTTP 503".into();
+    let nine = emails(again);
+    assert_eq!(nine.len(), 9);
+    let rewritten: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&ledger, rewritten).unwrap();
+    mock.admin(
+        "/_mock/unblock",
+        &serde_json::json!({"type": "email", "values": nine}),
+    );
+    assert!(mock.records("type=email&expired=false").is_empty());
+
+    let ran = run(&mut work.retry(&mock, &ledger, &[]));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    let mut held: Vec<String> = mock
+        .records("type=email&expired=false")
+        .iter()
+        .flat_map(|r| r["values"].as_array().unwrap().clone())
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    held.sort();
+    let mut expected = nine.clone();
+    expected.sort();
+    assert_eq!(held, expected, "exactly the nine are blocked again");
+}

@@ -102,8 +102,8 @@ async fn run_checked(args: RetryArgs, log: &LogArgs) -> anyhow::Result<ExitStatu
 /// The type whose values failed (now), when `--type` is not given: contact IDs when
 /// nothing failed; an error naming them when several types did.
 fn failed_type(ledger: &Path, target: &str, include_refused: bool) -> anyhow::Result<ValueType> {
-    let ever_failed = types_in(ledger, None, target, |op, status| {
-        op.blocks() && matches!(status, Status::Failed | Status::Refused)
+    let ever_failed = types_in(ledger, None, target, |line| {
+        line.blocks() && matches!(line.status, Status::Failed | Status::Refused)
     })?;
     let mut failing = Vec::new();
     for (value_type, _) in ever_failed {

@@ -56,8 +56,12 @@ async fn run_checked(args: UnblockArgs, log: &LogArgs) -> anyhow::Result<ExitSta
         (None, None) => ValueType::Contact,
         (None, Some(ledger)) => {
             let target = target_name(&args.connection)?;
-            let blocked = types_in(ledger, args.run.as_deref(), &target, |op, status| {
-                op.blocks() && matches!(status, Status::Blocked | Status::Renewed)
+            let blocked = types_in(ledger, args.run.as_deref(), &target, |line| {
+                // What the runs blocked (a block again of a deleted record's other values is left
+                // alone, as undoing leaves it).
+                line.blocks()
+                    && !line.reblocked
+                    && matches!(line.status, Status::Blocked | Status::Renewed)
             })?;
             let what = match &args.run {
                 Some(run) => format!("run {run} blocked"),

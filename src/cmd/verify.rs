@@ -86,7 +86,7 @@ async fn verify(args: VerifyArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         );
     }
     // Every type this target's lines name, each checked by its kind.
-    let present = types_in(&ledger, None, &target, |_, _| true)?;
+    let present = types_in(&ledger, None, &target, |_| true)?;
     let mut checks: Vec<Box<dyn Check>> = Vec::new();
     for (value_type, _) in &present {
         let check: Box<dyn Check> = with_kind!(*value_type, |kind| Box::new(Claims::load(

@@ -8,7 +8,7 @@ use anyhow::bail;
 use chrono::{DateTime, Utc};
 
 use crate::ledger::{
-    Latest, LedgerError, LedgerReadStats, Op, Record, Status, TargetFilter, read_records,
+    Latest, LedgerError, LedgerReadStats, OutcomeRecord, Record, TargetFilter, read_records,
 };
 use crate::values::count::group_digits;
 use crate::values::dedupe::Dedupe;
@@ -64,7 +64,7 @@ pub fn types_in(
     ledger: &Path,
     run: Option<&str>,
     target: &str,
-    keep: impl Fn(Op, Status) -> bool,
+    keep: impl Fn(&OutcomeRecord) -> bool,
 ) -> anyhow::Result<Vec<(ValueType, u64)>> {
     let mut filter = TargetFilter::new(target);
     let mut counts = [0u64; ValueType::ALL.len()];
@@ -73,7 +73,7 @@ pub fn types_in(
             return;
         }
         if let Record::Outcome(line) = &record
-            && keep(line.op, line.status)
+            && keep(line)
             && run.is_none_or(|run| run == line.run)
         {
             let slot = ValueType::ALL
