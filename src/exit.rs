@@ -63,7 +63,9 @@ impl ExitStatus {
     /// The status of a command that ended with `error`: 1 once sending may have begun
     /// (`RuntimeError`), else 2 (usage, configuration or input; nothing sent).
     pub fn of_error(error: &anyhow::Error) -> ExitStatus {
-        if error.downcast_ref::<RuntimeError>().is_some() {
+        if let Some(stopped) = error.downcast_ref::<Stopped>() {
+            stopped.status
+        } else if error.downcast_ref::<RuntimeError>().is_some() {
             ExitStatus::Failed
         } else {
             ExitStatus::Usage
@@ -98,3 +100,13 @@ pub fn interrupted_status() -> ExitStatus {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct RuntimeError(pub String);
+
+/// A command that stopped before its first write, with the status to exit with (the
+/// account refused the key: 3; the server could not be listed to the end: 1): an error,
+/// so that `--summary-json` says why as for any other error.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct Stopped {
+    pub status: ExitStatus,
+    pub reason: String,
+}

@@ -485,3 +485,54 @@ fn an_interrupted_renewal_leaves_no_value_unblocked_and_the_same_sync_finishes_i
         held_once(&mock, "contact", &contact.to_string(), Duration::days(29));
     }
 }
+
+/// A sync that cannot list the account writes nothing, exits 1 (3 for a refused key) and
+/// still leaves its `--summary-json`, with the reason, for the nightly job's alert.
+#[test]
+fn a_sync_that_cannot_list_the_account_writes_nothing_and_says_why_in_its_summary() {
+    let failing = Mock::start(&["--block-list", "--fail-rate", "1.0"]);
+    let work = Work::new();
+    work.write("list.txt", "1\n2\n3\n");
+    let ran = run(&mut work.sync(
+        &failing,
+        &[
+            "--block-for",
+            "30d",
+            "--no-header",
+            "list.txt",
+            "--max-attempts",
+            "1",
+            "--summary-json",
+            "s.json",
+        ],
+    ));
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    assert_eq!(failing.writes(), 0);
+    let summary = work.summary("s.json");
+    assert_eq!(summary["exit_code"], 1);
+    let reason = summary["stop_reason"].as_str().expect("a reason");
+    assert!(reason.contains("could not be read to its end"), "{reason}");
+
+    let refusing = Mock::start(&["--block-list", "--key", "another-key"]);
+    let ran = run(&mut work.sync(
+        &refusing,
+        &[
+            "--block-for",
+            "30d",
+            "--no-header",
+            "list.txt",
+            "--summary-json",
+            "s.json",
+        ],
+    ));
+    assert_eq!(ran.code, 3, "{}", ran.all());
+    assert_eq!(refusing.writes(), 0);
+    let summary = work.summary("s.json");
+    assert_eq!(summary["exit_code"], 3);
+    assert!(
+        summary["stop_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("before any write")),
+        "{summary}"
+    );
+}

@@ -18,7 +18,7 @@ use chrono::Utc;
 
 use crate::cli::{BlockTillArgs, LogArgs, LogFormat, SyncArgs};
 use crate::config;
-use crate::exit::ExitStatus;
+use crate::exit::{ExitStatus, Stopped};
 use crate::job::listing::{self, listing_stopped};
 use crate::job::output::{print_stdout, summarising_errors};
 use crate::job::read::{open_inputs, refuse_input_as_results};
@@ -108,15 +108,18 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
     )
     .await?;
     if let Some(stop) = &end.stop {
-        return listing_stopped(Op::Sync.command(), stop, &end);
+        return Err(listing_stopped(stop, &end));
     }
     if let Some(why) = &end.incomplete {
         // A plan from part of the account would block again what it holds, and miss what
         // to renew or prune.
-        eprintln!(
-            "blockade sync: the block list could not be read to its end ({why}); nothing was sent. Run it again."
-        );
-        return Ok(ExitStatus::Failed);
+        return Err(Stopped {
+            status: ExitStatus::Failed,
+            reason: format!(
+                "the block list could not be read to its end ({why}); nothing was sent. Run it again"
+            ),
+        }
+        .into());
     }
     tracing::info!(
         records = end.records,

@@ -156,7 +156,7 @@ async fn unblock<K: Kind>(
         )
         .await?;
         if let Some(stop) = &end.stop {
-            return listing_stopped(Op::Unblock.command(), stop, &end);
+            return Err(listing_stopped(stop, &end));
         }
         tracing::info!(
             records = end.records,

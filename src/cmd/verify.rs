@@ -138,7 +138,7 @@ async fn verify(args: VerifyArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     )
     .await?;
     if let Some(stop) = &end.stop {
-        return listing_stopped(COMMAND, stop, &end);
+        return Err(listing_stopped(stop, &end));
     }
     let mut types = Vec::new();
     let mut total = VerifyCounts::default();

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::list::{ListPage, ListedRecord};
-use crate::exit::ExitStatus;
+use crate::exit::{ExitStatus, Stopped};
 use crate::net::client::Client;
 use crate::send::pool::{self, BatchStatus, PoolConfig, PoolCounters, Stop};
 use crate::ui::progress::{ListGauge, Mode, Progress};
@@ -165,9 +165,9 @@ async fn list_pages(
     result.map(|()| end)
 }
 
-/// The listing stopped the run of `command` (credentials refused, interrupt,
-/// unreachable): nothing was sent but the listing, and nothing is written.
-pub fn listing_stopped(command: &str, stop: &Stop, end: &ListEnd) -> anyhow::Result<ExitStatus> {
+/// The listing stopped the run (credentials refused, interrupt, unreachable): nothing
+/// was sent but the listing, and nothing is written. The error says so, with the status.
+pub fn listing_stopped(stop: &Stop, end: &ListEnd) -> anyhow::Error {
     let (status, why) = match stop {
         Stop::Aborted(reason) => (ExitStatus::Aborted, reason.clone()),
         Stop::Interrupted => (crate::exit::interrupted_status(), "interrupted".to_owned()),
@@ -183,10 +183,13 @@ pub fn listing_stopped(command: &str, stop: &Stop, end: &ListEnd) -> anyhow::Res
             ),
         ),
     };
-    crate::ui::logging::error(&format!(
-        "{command}: stopped while listing the block list ({}, {}), before any write: {why}",
-        plural(end.pages, "page"),
-        plural(end.requests, "request")
-    ));
-    Ok(status)
+    Stopped {
+        status,
+        reason: format!(
+            "stopped while listing the block list ({}, {}), before any write: {why}",
+            plural(end.pages, "page"),
+            plural(end.requests, "request")
+        ),
+    }
+    .into()
 }
