@@ -142,7 +142,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
     server.shutdown().await;
     crate::job::output::print_stdout(&format!(
         "blockade mock stopped after {} ({} blocked)\n",
-        crate::ui::summary::plural(stats.requests, "request"),
+        crate::ui::summary::plural(stats.api_calls(), "request"),
         crate::ui::summary::plural(stats.ids_blocked, "ID")
     ));
     Ok(ExitStatus::Success)

@@ -436,6 +436,9 @@ impl<K: Kind> Cx<'_, K> {
             return;
         }
         let meta = line.meta;
+        if meta.attempts == 0 && !line.reblocked {
+            Counters::add(&self.counters.ids_unsent, line.values.len() as u64);
+        }
         self.lines.push(Record::Outcome(OutcomeRecord {
             run: self.run_id.to_owned(),
             batch: seq,

@@ -1,10 +1,10 @@
-//! The ledger line of each operation's outcome, written once for every kind of value:
-//! a block batch's (`blocked`, `failed`, `refused`) and a delete's (`unblocked`,
-//! `not_blocked`, `failed`), counted as they are written.
+//! The ledger line of a block batch's outcome (`blocked`, `failed`, `refused`), for every
+//! kind of value, counted as it is written: what `block` and `retry` send through the
+//! pipeline. (A plan's requests, `sync`'s and `unblock`'s, are recorded by
+//! `job/apply.rs`.)
 
 use chrono::{DateTime, Utc};
 
-use crate::api::delete::{Delete, DeleteWhat};
 use crate::api::failure_kind;
 use crate::ledger::{Op, OutcomeRecord, Record, Status};
 use crate::send::counters::Counters;
@@ -15,6 +15,9 @@ use crate::values::{Batch, Kind};
 impl<K: Kind> Recorded for Batch<K> {
     fn record(run_id: &str, outcome: Outcome<Batch<K>>, counters: &Counters) -> Record {
         let n = outcome.batch.values.len() as u64;
+        if outcome.attempts == 0 {
+            Counters::add(&counters.ids_unsent, n);
+        }
         let done = outcome.done.unwrap_or_default();
         let status = match outcome.status {
             BatchStatus::Done => {
@@ -76,79 +79,6 @@ impl<K: Kind> Recorded for Batch<K> {
             started_at: outcome.started_at,
             finished_at: outcome.finished_at,
         })
-    }
-}
-
-impl<K: Kind> Recorded for Delete<K> {
-    fn record(run_id: &str, outcome: Outcome<Delete<K>>, counters: &Counters) -> Record {
-        let n = outcome.batch.values.len() as u64;
-        let affected = outcome.done.as_ref().map(|done| done.affected);
-        let status = unblock_status(outcome.status, affected, n, counters);
-        match status {
-            Status::Unblocked => Counters::add(&counters.records_deleted, 1),
-            Status::Failed => note_failure(
-                counters,
-                &outcome.kind,
-                outcome.http_status,
-                &outcome.error,
-                n,
-            ),
-            _ => {}
-        }
-        let delete = outcome.batch;
-        let block_ids = match delete.what {
-            DeleteWhat::Record(id) => Some(vec![Some(id); delete.values.len()]),
-            DeleteWhat::NoRecord | DeleteWhat::NotListed(_) => None,
-        };
-        Record::Outcome(OutcomeRecord {
-            run: run_id.to_owned(),
-            batch: delete.seq,
-            op: Op::Unblock,
-            status,
-            value_type: delete.kind.value_type(),
-            ids: K::to_values(delete.values),
-            block_till: None,
-            attempts: outcome.attempts,
-            http_status: outcome.http_status,
-            error: outcome.error,
-            kind: outcome.kind.map(str::to_owned),
-            block_ids,
-            already: false,
-            reblocked: false,
-            source: delete.source.to_string(),
-            ms: millis(outcome.started_at, outcome.finished_at),
-            started_at: outcome.started_at,
-            finished_at: outcome.finished_at,
-        })
-    }
-}
-
-/// The ledger status of a delete's `n` values, counted: deleted (`affected` > 0), not
-/// blocked (nothing to delete), or failed (a refusal included: the values stay blocked).
-fn unblock_status(
-    status: BatchStatus,
-    affected: Option<u64>,
-    n: u64,
-    counters: &Counters,
-) -> Status {
-    match (status, affected) {
-        (BatchStatus::Done, Some(affected)) if affected > 0 => {
-            Counters::add(&counters.ids_unblocked, n);
-            Status::Unblocked
-        }
-        (BatchStatus::Done, _) => {
-            Counters::add(&counters.ids_not_blocked, n);
-            Status::NotBlocked
-        }
-        (BatchStatus::Refused, _) => {
-            Counters::add(&counters.ids_refused, n);
-            Status::Failed
-        }
-        (BatchStatus::Failed, _) => {
-            Counters::add(&counters.ids_failed, n);
-            Counters::add(&counters.batches_failed, 1);
-            Status::Failed
-        }
     }
 }
 

@@ -45,8 +45,8 @@ pub struct SendJob<'a> {
     pub started: Instant,
 }
 
-/// Build the client, run the pipeline with `produce`
-/// as its producer, then print the summary, write `--summary-json` and stop the sandbox.
+/// Build the client, run the pipeline with `produce` as its producer, then print the
+/// summary, write `--summary-json` and stop the sandbox.
 pub async fn send<W, P>(
     job: SendJob<'_>,
     counters: Arc<Counters>,
@@ -56,29 +56,14 @@ where
     W: Recorded,
     P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
 {
-    send_with_interrupt(job, counters, produce, watch_signals()).await
-}
-
-/// [`send`], stopped by `interrupt` (a command that sent something before, such as
-/// `unblock`'s listing, watches the signals once for both).
-pub async fn send_with_interrupt<W, P>(
-    job: SendJob<'_>,
-    counters: Arc<Counters>,
-    produce: P,
-    interrupt: CancellationToken,
-) -> anyhow::Result<ExitStatus>
-where
-    W: Recorded,
-    P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
-{
     let engine_counters = counters.clone();
-    run_job(job, counters, interrupt, move |run| {
+    run_job(job, counters, watch_signals(), move |run| {
         pipeline::execute(run, engine_counters, produce)
     })
     .await
 }
 
-/// [`send_with_interrupt`] for a plan whose requests may depend on answers (`sync`,
+/// [`send`] for a plan whose requests may depend on answers (`sync`,
 /// `unblock`): `produce` makes the plan's work, `job/apply.rs` sends it.
 pub async fn apply_plan<K, P>(
     job: SendJob<'_>,
@@ -169,7 +154,7 @@ where
         let stats = server.stats();
         text += &format!(
             "  sandbox   the imitation answered {}\n",
-            plural(stats.requests, "request")
+            plural(stats.api_calls(), "request")
         );
         server.shutdown().await;
     }

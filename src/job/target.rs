@@ -46,7 +46,7 @@ pub async fn connect(args: &ConnectionArgs) -> anyhow::Result<Connected> {
     .await
     .context("cannot start the sandbox imitation on 127.0.0.1")?;
     let base = endpoint::check_base_url(&server.base_url())?;
-    tracing::info!(url = %server.base_url(), "Sandbox: sending to the built-in imitation; no real contact is blocked");
+    tracing::info!(url = %server.base_url(), "Sandbox: sending to the built-in imitation; no real contact is blocked. It starts empty each time: it holds none of the blocks of earlier sandbox runs");
     Ok(Connected {
         target: Target {
             url: endpoint::block_url(&base),

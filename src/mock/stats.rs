@@ -198,6 +198,13 @@ impl Drop for InFlightGuard<'_> {
     }
 }
 
+impl Stats {
+    /// Every call of the API the imitation answered: blocks, lists, gets and deletes.
+    pub fn api_calls(&self) -> u64 {
+        self.requests + self.list_requests + self.get_requests + self.delete_requests
+    }
+}
+
 impl StatsRecorder {
     pub(crate) fn new(record_ids: bool) -> Self {
         StatsRecorder {

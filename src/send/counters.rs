@@ -62,6 +62,9 @@ pub struct Counters {
     pub ids_reblocked: AtomicU64,
     /// Of those, the ones whose block again failed: they are left unblocked (exit 1).
     pub reblock_failed: AtomicU64,
+    /// Values whose outcome was decided with no request (no record to delete, a value
+    /// the list did not show): in the outcome counts, not in what was sent.
+    pub ids_unsent: AtomicU64,
     /// The earliest and latest block-till of the blocked lines, in ms since the epoch
     /// (0: none yet).
     till_first: AtomicI64,

@@ -45,7 +45,8 @@ pub struct Summary {
     /// Skipped by `--resume`: the ledger shows them done (blocked now; unblocked).
     pub already_blocked: u64,
     pub other_shards: u64,
-    /// Values the requests settled (every outcome).
+    /// Values whose outcome a request settled (not those decided with no request: no
+    /// record to delete, not listed).
     pub sent: u64,
     pub blocked: u64,
     /// Of `blocked`, those the server said were blocked already.
@@ -226,7 +227,7 @@ impl Summary {
             duplicates,
             already_blocked,
             other_shards,
-            sent: settled,
+            sent: settled.saturating_sub(get(&counters.ids_unsent)),
             blocked,
             blocked_already: get(&counters.ids_already),
             failed,
