@@ -2,8 +2,6 @@
 //! imitation (its live records, listed), what the ledger says, and the exit codes.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -30,20 +28,9 @@ impl Work {
 
 /// One authenticated GET to the imitation, its body parsed.
 fn get(mock: &Mock, path: &str) -> Value {
-    let addr = mock.url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).expect("connect to mock");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    // The imitation answers with a content length, or chunked: take the JSON object.
-    let start = body.find('{').unwrap_or(0);
-    let end = body.rfind('}').map_or(body.len(), |e| e + 1);
-    serde_json::from_str(&body[start..end]).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+    let (status, body) = mock.get_json(path);
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
 }
 
 /// The imitation's live contact records: contact → its block record ids.
@@ -553,20 +540,11 @@ fn undoing_a_run_leaves_alone_what_was_blocked_already_before_it() {
     );
 }
 
-/// One authenticated POST of a block to the imitation (email and IP blocks, which
-/// `blockade block` does not send).
-fn post_block(mock: &Mock, body: &str) {
-    let addr = mock.url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).expect("connect to mock");
-    write!(
-        stream,
-        "POST /api/v1/crm/block-visitor HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+/// One authenticated POST of a block to the imitation, behind the tool's back (no ledger
+/// line names it).
+fn post_block(mock: &Mock, body: Value) {
+    let (status, answer) = mock.post_json("/api/v1/crm/block-visitor", &body);
+    assert_eq!(status, 200, "{answer}");
 }
 
 #[test]
@@ -576,7 +554,9 @@ fn blocked_filters_by_type_and_expiry_and_unblock_lists_only_contacts() {
     block(&work, &mock, &work.write("ids.csv", csv_of(1..=3)), &[]);
     post_block(
         &mock,
-        r#"{"data":["spam@example.com"],"type":"email","blockTill":"2030-01-01T00:00:00.000Z"}"#,
+        serde_json::json!({
+            "data": ["spam@example.com"], "type": "email", "blockTill": "2030-01-01T00:00:00.000Z"
+        }),
     );
     let export = |args: &[&str]| {
         let mut cmd = work.blockade();

@@ -4,13 +4,50 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
 pub const KEY: &str = "test-key-0123456789";
+
+/// The one HTTP client the tests use for their own requests to the imitation (stats,
+/// admin routes, list pages, hand-made blocks): reqwest's blocking client, shared. It
+/// never goes through a proxy: test traffic stays on 127.0.0.1.
+pub fn http() -> &'static reqwest::blocking::Client {
+    static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        // reqwest is built without a default TLS provider and refuses to build a client
+        // until one is installed, even for plain http (as src/net/client.rs does). Err
+        // means one already is.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("the test HTTP client builds")
+    })
+}
+
+/// One request with the key (`Authorization: Bearer KEY`) and, if given, a JSON body:
+/// the status and the body parsed as JSON (the test fails on a body that is not JSON).
+pub fn http_json(method: reqwest::Method, url: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut request = http().request(method.clone(), url).bearer_auth(KEY);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request
+        .send()
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status().as_u16();
+    let text = response
+        .text()
+        .unwrap_or_else(|e| panic!("{method} {url}: reading the answer: {e}"));
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{method} {url} answered {status}, not JSON ({e}): {text}"));
+    (status, body)
+}
 
 /// The built binary.
 pub fn bin() -> PathBuf {
@@ -232,21 +269,9 @@ impl Mock {
 
     /// `GET /_mock/stats`, parsed.
     pub fn stats(&self) -> Value {
-        let addr = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("connect to mock");
-        write!(
-            stream,
-            "GET /_mock/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read stats");
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b)
-            .unwrap_or("");
-        serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("stats are not JSON ({e}): {response}"))
+        let (status, stats) = http_json(reqwest::Method::GET, &self.at("/_mock/stats"), None);
+        assert_eq!(status, 200, "stats: {stats}");
+        stats
     }
 
     /// Blocked ID → how many times the imitation blocked it.
@@ -628,24 +653,18 @@ impl Mock {
     /// `GET path` (with its query) with the key, as a client would call the list and get
     /// routes: the status and the body, parsed.
     pub fn get_json(&self, path: &str) -> (u16, Value) {
-        let addr = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("connect to mock");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read answer");
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status line: {response}"));
-        let body = serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("answer is not JSON ({e}): {response}"));
-        (status, body)
+        http_json(reqwest::Method::GET, &self.at(path), None)
+    }
+
+    /// `POST path` with the key and `body` as JSON (a block, or an admin route): the
+    /// status and the body, parsed.
+    pub fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        http_json(reqwest::Method::POST, &self.at(path), Some(body))
+    }
+
+    /// The full URL of `path` (with its query) at the imitation.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
     }
 
     /// The port the imitation listens on.
