@@ -110,7 +110,8 @@ pub struct LedgerSummary {
     pub unreadable_lines: u64,
     /// The first unreadable lines, with why each was skipped.
     pub bad_lines: Vec<BadLine>,
-    /// IDs whose latest outcome in this ledger alone is failed.
+    /// Values (of every kind) whose latest outcome in this ledger alone is failed: what
+    /// its `retry` would re-send.
     pub failed_ids: u64,
 }
 
@@ -208,7 +209,7 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
     let mut runs: HashMap<String, RunSummary> = HashMap::new();
     let mut failures: BTreeMap<String, FailureKind> = BTreeMap::new();
     for path in paths {
-        let mut here = Latest::new(Contact);
+        let mut here = AllKinds::default();
         let mut latest = std::mem::take(&mut report.latest);
         let stats = ledger::read_records(path, |_, record| {
             here.apply(&record);
@@ -216,7 +217,7 @@ pub fn build_report(paths: &[PathBuf]) -> Result<Report, LedgerError> {
             report.count(&record, &mut runs, &mut failures);
         })?;
         report.latest = latest;
-        let failed_here = here.count_where(|entry| entry.state == State::Failed);
+        let failed_here = here.counts(now).iter().map(|(_, c)| c.failed).sum();
         report
             .ledgers
             .push(summarize_ledger(path, stats, failed_here));
