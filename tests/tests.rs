@@ -3,10 +3,13 @@
 //! checks what the imitation received and what the ledger says.
 
 mod util;
+#[macro_use]
+mod scenario;
 
 mod block;
 mod cli12;
 mod errors;
+mod every_kind;
 mod goodput;
 mod hostile;
 mod inputs;
@@ -17,5 +20,4 @@ mod transport;
 mod truth;
 mod types;
 mod unblock;
-mod unblock_types;
 mod worker_panic;

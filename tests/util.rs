@@ -444,6 +444,39 @@ impl Running {
         assert!(status.success(), "kill -{name} {} failed", self.pid());
     }
 
+    /// Polls `condition` every 20 ms until it holds, as [`wait_until`] does, but fails at
+    /// once, with what the child printed, if the child has exited before it held.
+    pub fn wait_until(
+        &mut self,
+        limit: std::time::Duration,
+        what: &str,
+        mut condition: impl FnMut() -> bool,
+    ) {
+        let deadline = std::time::Instant::now() + limit;
+        while !condition() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                if condition() {
+                    return;
+                }
+                let take = |handle: Option<std::thread::JoinHandle<String>>| {
+                    handle
+                        .map(|h| h.join().unwrap_or_default())
+                        .unwrap_or_default()
+                };
+                panic!(
+                    "blockade exited ({status}) before {what}:\n{}\n{}",
+                    take(self.stdout.take()),
+                    take(self.stderr.take())
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out after {limit:?} waiting until {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Waits at most `limit` for the child to exit (killing it and failing the test
     /// past that), and returns what it printed.
     pub fn finish(mut self, limit: std::time::Duration) -> Ran {
