@@ -207,6 +207,15 @@ impl Kind {
         latest
     }
 
+    /// A report's (`--json`) latest-state counts of this kind: `ids` for contacts,
+    /// `by_type.NAME` for the others.
+    pub fn counts(self, report: &Value) -> &Value {
+        match self {
+            Kind::Contact => &report["ids"],
+            kind => &report["by_type"][kind.name()],
+        }
+    }
+
     /// The imitation's records of this kind (live and expired, as it lists them), each
     /// with its values as strings: record id → values.
     pub fn records(self, mock: &Mock) -> BTreeMap<u64, Vec<String>> {
@@ -382,10 +391,7 @@ impl Scenario {
     /// A report's latest-state counts of this kind: `ids` for contacts, `by_type.NAME`
     /// for the others.
     pub fn counts<'a>(&self, report: &'a Value) -> &'a Value {
-        match self.kind {
-            Kind::Contact => &report["ids"],
-            kind => &report["by_type"][kind.name()],
-        }
+        self.kind.counts(report)
     }
 
     /// Asserts the account holds each of `expected` in exactly one record and no other

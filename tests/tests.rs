@@ -13,6 +13,7 @@ mod every_kind;
 mod goodput;
 mod hostile;
 mod inputs;
+mod ledgers_v01;
 mod resilience;
 mod shards;
 mod tls;
