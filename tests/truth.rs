@@ -40,40 +40,6 @@ fn assert_rows_accounted(summary: &Value) {
     );
 }
 
-/// The `Next:` lines a run printed (stdout or stderr), without the prefix.
-fn next_lines(ran: &Ran) -> Vec<String> {
-    ran.all()
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("Next: "))
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Runs a printed command line, exactly as printed, through `sh -c` in the work
-/// directory. It must start with the program as it was started (here the built binary's
-/// path: `blockade` itself when it was found on the PATH).
-fn run_printed(work: &Work, line: &str, key_in_env: bool) -> Ran {
-    let program = bin().display().to_string();
-    assert!(
-        line.starts_with(&program) || line.starts_with(&format!("'{program}'")),
-        "a Next: line starts with the program as it was started ({program}): {line}"
-    );
-    let script = line.to_owned();
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(script)
-        .current_dir(work.dir.path())
-        .env_remove("ACQUIRE_API_KEY")
-        .env_remove("ACQUIRE_ACCOUNT")
-        .env_remove("ACQUIRE_BASE_URL")
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null());
-    if key_in_env {
-        cmd.env("ACQUIRE_API_KEY", KEY);
-    }
-    run(&mut cmd)
-}
-
 // 1 to 3 (a records answer's block_ids, 400 duplicates as already blocked, a 200 in
 // neither documented form) are in `every_kind.rs`, for every kind of value.
 
