@@ -205,24 +205,6 @@ fn per_row_block_till_groups_batches() {
 }
 
 #[test]
-fn resume_skips_ids_the_ledger_shows_blocked() {
-    let work = Work::new();
-    let mock = Mock::start(&[]);
-    let first = work.write("first.csv", csv_of(1..=100));
-    assert_eq!(
-        run(work.block(&mock, &["--block-for", "1d"]).arg(&first)).code,
-        0
-    );
-    let all = work.write("all.csv", csv_of(1..=250));
-    let ran = run(work
-        .block(&mock, &["--block-for", "1d", "--resume"])
-        .arg(&all));
-    assert_eq!(ran.code, 0, "{}", ran.all());
-    assert_blocked_exactly_once(&mock, 1..=250);
-    assert!(ran.stdout.contains("100 already blocked"), "{}", ran.stdout);
-}
-
-#[test]
 fn rate_limit_holds_in_every_one_second_window_the_imitation_saw() {
     let work = Work::new();
     let input = work.write("a.csv", csv_of(1..=600));
@@ -331,63 +313,4 @@ fn dry_run_of_a_broken_input_is_an_input_error() {
         "the plan still counts the rows read: {}",
         ran.stdout
     );
-}
-
-/// `report` keeps the current state apart from history, lists rejected rows and refused
-/// IDs with their file:line (`--rejected`), and its Next: hint names the ledger's target.
-#[test]
-fn report_lists_rejected_rows_and_refused_ids_and_names_the_target() {
-    let work = Work::new();
-    let input = work.write("in.csv", "id\n11\n12\nnot-a-number\n13\n");
-    let mock = Mock::start(&["--poison", "12"]);
-    let ran = run(work.block(&mock, &["--block-for", "1d"]).arg(&input));
-    assert_eq!(ran.code, 1, "{}", ran.all());
-
-    let ran = run(work.report(&["--rejected"]).arg(work.ledger_path()));
-    assert_eq!(ran.code, 0, "{}", ran.all());
-    let text = &ran.stdout;
-    assert!(
-        text.contains("blocked 2   expired 0   failed 0   refused 1"),
-        "{text}"
-    );
-    let source = input.display().to_string();
-    assert!(
-        text.contains(&format!("{source}:4  rejected  \"not-a-number\"")),
-        "{text}"
-    );
-    assert!(text.contains("refused  \"12\""), "{text}");
-    // Nothing failed (the refused ID is left alone), so nothing to retry.
-    assert!(text.contains("Next: nothing to retry"), "{text}");
-
-    let ran = run(work
-        .report(&["--json", "--rejected"])
-        .arg(work.ledger_path()));
-    let json: serde_json::Value = serde_json::from_str(&ran.stdout).expect("JSON");
-    let statuses: Vec<&str> = json["rejected"]
-        .as_array()
-        .expect("a rejected array")
-        .iter()
-        .map(|row| row["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(statuses, ["rejected", "refused"], "{json}");
-    assert_eq!(json["runs"][0]["target"], mock.url.as_str(), "{json}");
-}
-
-#[test]
-fn reports_next_retry_names_the_target_of_the_runs() {
-    let work = Work::new();
-    let input = work.write("in.csv", "id\n21\n22\n");
-    let mock = Mock::start(&["--fail-rate", "1"]);
-    let ran = run(work
-        .block(&mock, &["--block-for", "1d", "--max-attempts", "1"])
-        .arg(&input));
-    assert_eq!(ran.code, 1, "{}", ran.all());
-    let ran = run(work.report(&[]).arg(work.ledger_path()));
-    let expected = format!(
-        "Next: {} retry {} --base-url {}",
-        bin().display(),
-        work.ledger_path().display(),
-        mock.url
-    );
-    assert!(ran.stdout.contains(&expected), "{}", ran.stdout);
 }

@@ -4,34 +4,6 @@
 use crate::util::*;
 
 #[test]
-fn exit_1_when_the_server_answers_500_to_everything() {
-    let work = Work::new();
-    let input = work.write("a.csv", csv_of(1..=50));
-    let mock = Mock::start(&["--fail-rate", "1"]);
-    let ran = run(work
-        .block(&mock, &["--block-for", "1d", "--max-attempts", "3"])
-        .arg(&input));
-    assert_eq!(ran.code, 1, "{}", ran.all());
-    let ledger = work.ledger();
-    assert_eq!(ledger_ids(&ledger, "failed"), (1..=50).collect::<Vec<_>>());
-    for line in lines_with_status(&ledger, "failed") {
-        assert_eq!(line["attempts"], 3);
-        let status = line["http_status"].as_u64().unwrap();
-        assert!(status == 500 || status == 503, "{line}");
-        assert!(
-            line["error"].as_str().unwrap().contains("HTTP 50"),
-            "{line}"
-        );
-    }
-    assert_eq!(mock.requests(), 3, "one batch of 50, three attempts");
-    assert!(
-        ran.stdout.contains("blockade retry"),
-        "the summary says what to do: {}",
-        ran.stdout
-    );
-}
-
-#[test]
 fn exit_2_without_a_key_and_nothing_sent() {
     let work = Work::new();
     let input = work.write("a.csv", csv_of(1..=5));

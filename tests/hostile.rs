@@ -1,9 +1,15 @@
 //! Hostile input (issue "Hardening"): one test per file of `fixtures/hostile/` and per large
-//! or special input generated here at test time (a 100 MiB line, a gzip bomb, random
-//! bytes, 100,000-deep JSON, a million CSV columns, a directory, a FIFO). Each checks its
-//! expected outcome from `fixtures/hostile/EXPECTED.md`: a clear `rejected` ledger line, or
-//! exit 2 with nothing sent; never a panic or a hang. Where the input is large the child's
-//! peak memory (`ru_maxrss`, via `wait4`) is held under [`MAX_RSS_KB`].
+//! or special input generated here at test time (lines past the readers' caps, gzip
+//! bombs, random bytes, 100,000-deep JSON, a million CSV columns, a directory, a FIFO).
+//! Each checks its expected outcome from `fixtures/hostile/EXPECTED.md`: a clear
+//! `rejected` ledger line, or exit 2 with nothing sent; never a panic or a hang. Where the
+//! input is large the child's peak memory (`ru_maxrss`, via `wait4`) is held under
+//! [`MAX_RSS_KB`].
+//!
+//! Sizes sit just over the cap they test (the CSV record cap of 1 MiB, the JSONL skip cap
+//! of 64 MiB): a cap that holds there holds further on, and the suite stays quick. The
+//! nesting stays 100,000 deep: what it tests is that skipping does not recurse, which
+//! only a depth a recursive parser would not survive shows.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -22,6 +28,12 @@ use crate::util::*;
 const MAX_RSS_KB: u64 = 100 * 1024;
 
 const MIB: usize = 1024 * 1024;
+/// The CSV reader's record cap (`input::csv::MAX_RECORD_BYTES`).
+const CSV_RECORD_CAP: usize = MIB;
+/// Where the JSONL reader stops skipping a line (`input::jsonl::MAX_SKIP_BYTES`).
+const JSONL_SKIP_CAP: usize = 64 * MIB;
+/// How far past a cap the generated inputs go.
+const PAST_CAP: usize = 64 * 1024;
 
 fn hostile(name: &str) -> PathBuf {
     root().join("fixtures/hostile").join(name)
@@ -127,18 +139,18 @@ fn write_streaming(path: &Path, head: &[u8], chunk: &[u8], repeat: usize) {
     out.flush().expect("flush");
 }
 
-/// A gzip bomb: `head` as one gzip member, then 1,024 members of 1 MiB of zeros each, about
-/// 1 MB on disk for 1 GiB of one line. Concatenated members are one valid gzip file
-/// (`gzip -d` reads them all; so does blockade), and compressing the 1 MiB member once keeps
-/// the test fast in a debug build.
-fn gzip_bomb(path: &Path, head: &[u8]) -> u64 {
+/// A gzip bomb: `head` as one gzip member, then `mib` members of 1 MiB of zeros each, about
+/// 1 KB on disk per MiB of one line. Concatenated members are one valid gzip file (`gzip
+/// -d` reads them all; so does blockade), and compressing the 1 MiB member once keeps the
+/// test fast in a debug build.
+fn gzip_bomb(path: &Path, head: &[u8], mib: usize) -> u64 {
     let gzip = |bytes: &[u8]| {
         let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
         encoder.write_all(bytes).expect("compress");
         encoder.finish().expect("compress")
     };
     let zeros = gzip(&vec![0u8; MIB]);
-    write_streaming(path, &gzip(head), &zeros, 1024);
+    write_streaming(path, &gzip(head), &zeros, mib);
     std::fs::metadata(path).expect("bomb").len()
 }
 
@@ -258,25 +270,36 @@ fn blank_lines_jsonl_sends_nothing_and_is_an_input_error() {
 // ---------- generated: huge lines and a gzip bomb ----------
 
 #[test]
-fn csv_100_mib_line_without_newline_is_broken_in_bounded_memory() {
+fn csv_line_past_the_record_cap_without_newline_is_broken_in_bounded_memory() {
     let work = Work::new();
     let path = work.path("line.csv");
-    write_streaming(&path, b"id,name\n1,a\n", &[b'7'; MIB], 100);
-    check_huge("csv 100 MiB line", &path, &[1], (3, "longer than 1 MiB"), 1);
+    write_streaming(
+        &path,
+        b"id,name\n1,a\n",
+        &[b'7'; PAST_CAP],
+        (CSV_RECORD_CAP + PAST_CAP) / PAST_CAP,
+    );
+    check_huge(
+        "csv line past the cap",
+        &path,
+        &[1],
+        (3, "longer than 1 MiB"),
+        1,
+    );
 }
 
 #[test]
-fn jsonl_100_mib_line_without_newline_is_broken_in_bounded_memory() {
+fn jsonl_line_past_the_skip_cap_without_newline_is_broken_in_bounded_memory() {
     let work = Work::new();
     let path = work.path("line.jsonl");
     write_streaming(
         &path,
         b"{\"id\": 1}\n{\"id\": 2, \"pad\": \"",
         &[b'x'; MIB],
-        100,
+        (JSONL_SKIP_CAP + MIB) / MIB,
     );
     let (run, _) = check_huge(
-        "jsonl 100 MiB line",
+        "jsonl line past the skip cap",
         &path,
         &[1],
         (2, "longer than 64 MiB"),
@@ -297,7 +320,7 @@ fn jsonl_100_mib_line_without_newline_is_broken_in_bounded_memory() {
 fn csv_gzip_bomb_stops_at_the_record_cap_in_bounded_memory() {
     let work = Work::new();
     let path = work.path("bomb.csv.gz");
-    let size = gzip_bomb(&path, b"id,name\n1,a\n");
+    let size = gzip_bomb(&path, b"id,name\n1,a\n", CSV_RECORD_CAP / MIB + 1);
     assert!(size < 2 * MIB as u64, "the bomb is small: {size} bytes");
     check_huge("csv gzip bomb", &path, &[1], (3, "longer than 1 MiB"), 1);
 }
@@ -306,7 +329,7 @@ fn csv_gzip_bomb_stops_at_the_record_cap_in_bounded_memory() {
 fn jsonl_gzip_bomb_stops_at_the_skip_cap_in_bounded_memory() {
     let work = Work::new();
     let path = work.path("bomb.jsonl.gz");
-    let size = gzip_bomb(&path, b"{\"id\": 1}\n");
+    let size = gzip_bomb(&path, b"{\"id\": 1}\n", JSONL_SKIP_CAP / MIB + 1);
     assert!(size < 2 * MIB as u64, "the bomb is small: {size} bytes");
     check_huge("jsonl gzip bomb", &path, &[1], (2, "longer than 64 MiB"), 1);
 }
@@ -377,11 +400,13 @@ fn deeply_nested_jsonl_gives_clear_rejects_and_keeps_good_rows() {
 }
 
 #[test]
-fn csv_header_of_a_million_columns_over_1_mib_is_exit_2() {
+fn csv_header_of_many_columns_past_the_record_cap_is_exit_2() {
     let work = Work::new();
     let path = work.path("wide.csv");
     let mut header = String::from("id");
-    for column in 1..1_000_000 {
+    let mut column = 0;
+    while header.len() <= CSV_RECORD_CAP + PAST_CAP {
+        column += 1;
         header += &format!(",c{column}");
     }
     write_streaming(&path, header.as_bytes(), b"\n1\n", 1);
@@ -419,13 +444,18 @@ fn csv_id_column_of_500_kib_is_too_large_and_the_next_row_is_read() {
 }
 
 #[test]
-fn csv_id_column_of_10_mib_breaks_the_file_off_with_a_reject() {
+fn csv_id_column_past_the_record_cap_breaks_the_file_off_with_a_reject() {
     // Past the 1 MiB record cap the CSV reader cannot tell a huge field from an unclosed
     // quote swallowing the file, so it stops: the rows after are not read, the ledger
     // says so and the exit code is 1.
     let work = Work::new();
     let path = work.path("tall.csv");
-    write_streaming(&path, b"id,name\n1,a\n", &[b'9'; MIB], 10);
+    write_streaming(
+        &path,
+        b"id,name\n1,a\n",
+        &[b'9'; PAST_CAP],
+        (CSV_RECORD_CAP + PAST_CAP) / PAST_CAP,
+    );
     std::fs::OpenOptions::new()
         .append(true)
         .open(&path)

@@ -258,3 +258,34 @@ fn a_refused_key_gets_no_hint_to_run_the_same_again() {
         ran.stdout
     );
 }
+
+/// A ledger that holds failures of two types: the summary's `Next: ... retry` line names
+/// the run's type, so it runs as printed (without it `retry` would ask which type).
+#[test]
+fn the_retry_hint_names_the_type_when_the_ledger_holds_failures_of_two() {
+    let failing = Mock::start(&["--block-list", "--fail-rate", "1"]);
+    let work = Work::new();
+    work.write("ids.txt", "1\n2\n");
+    work.write("emails.txt", "a@example.com\nb@example.com\n");
+    let args = |extra: &'static [&'static str]| {
+        let mut args = vec!["--block-for", "1d", "--max-attempts", "1", "--no-header"];
+        args.extend_from_slice(extra);
+        args
+    };
+    let ran = run(&mut work.block(&failing, &args(&["ids.txt"])));
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    let ran = run(&mut work.block(&failing, &args(&["--type", "email", "emails.txt"])));
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    let retry = next_lines(&ran)
+        .into_iter()
+        .find(|line| line.contains(" retry "))
+        .unwrap_or_else(|| panic!("a retry hint: {}", ran.all()));
+    assert!(retry.contains("--type email"), "{retry}");
+
+    // The same target, healthy now: the hint as printed blocks the two emails.
+    let healthy = Mock::restart(failing, &["--block-list"]);
+    let ran = run_printed(&work, &retry, true);
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    let held: Vec<Value> = healthy.records("type=email");
+    assert_eq!(held.len(), 2, "{held:?}");
+}

@@ -3,13 +3,17 @@
 //! checks what the imitation received and what the ledger says.
 
 mod util;
+#[macro_use]
+mod scenario;
 
 mod block;
 mod cli12;
 mod errors;
+mod every_kind;
 mod goodput;
 mod hostile;
 mod inputs;
+mod ledgers_v01;
 mod operator;
 mod resilience;
 mod shards;
@@ -20,6 +24,5 @@ mod truth;
 mod types;
 mod unblock;
 mod unblock_exact;
-mod unblock_types;
 mod verify;
 mod worker_panic;

@@ -1,4 +1,6 @@
-//! `--type email|ip`: emails and IP addresses end to end, against the imitation.
+//! `--type email|ip`: how emails and IP addresses are read (normal form, dedupe, rejects)
+//! and a million of them in bounded memory. Everything after reading runs for every kind
+//! in `every_kind.rs`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -141,89 +143,6 @@ fn ip_addresses_take_their_canonical_form_and_bad_ones_are_rejected() {
     for line in lines_with_status(&lines, "blocked") {
         assert_eq!(line["type"], "ip", "{line}");
     }
-}
-
-#[test]
-fn a_failed_email_batch_is_retried_from_the_ledger() {
-    let mock = Mock::start(&["--fail-rate", "1", "--block-list"]);
-    let work = Work::new();
-    work.write("list.txt", "a@b.co\nC@D.co\ne@f.co\n");
-    let ran = run(&mut work.block(
-        &mock,
-        &[
-            "--type",
-            "email",
-            "--block-for",
-            "1d",
-            "--max-attempts",
-            "1",
-            "--batch-size",
-            "2",
-            "list.txt",
-        ],
-    ));
-    assert_eq!(ran.code, 1, "{}", ran.all());
-    assert_eq!(
-        ledger_values(&work.ledger(), "failed", "email"),
-        ["a@b.co", "c@d.co", "e@f.co"]
-    );
-
-    let mock = Mock::restart(mock, &["--block-list"]);
-    let ran = run(&mut work.retry(&mock, &work.ledger_path(), &[]));
-    assert_eq!(ran.code, 0, "{}", ran.all());
-    assert_eq!(
-        exported(&work, &mock, "email"),
-        ["a@b.co", "c@d.co", "e@f.co"]
-    );
-    assert_eq!(mock.stats()["ids_blocked"], 3);
-    // Nothing is left to retry.
-    let ran = run(&mut work.retry(&mock, &work.ledger_path(), &["--dry-run"]));
-    assert_eq!(ran.code, 0, "{}", ran.all());
-    assert!(ran.stdout.contains("re-send   0 failed"), "{}", ran.stdout);
-    // The report counts the emails by their latest status.
-    let ran = run(work.report(&["--json"]).arg(work.ledger_path()));
-    assert_eq!(ran.code, 0, "{}", ran.all());
-    let report: Value = serde_json::from_str(&ran.stdout).expect("report JSON");
-    assert_eq!(report["now"]["email"]["blocked"], 3, "{report}");
-    assert_eq!(report["now"]["email"]["failed"], 0, "{report}");
-    let ran = run(work.report(&[]).arg(work.ledger_path()));
-    assert!(
-        ran.stdout
-            .contains("emails       blocked 3   expired 0   failed 0"),
-        "{}",
-        ran.stdout
-    );
-}
-
-#[test]
-fn resume_skips_the_emails_the_ledger_shows_blocked() {
-    let mock = Mock::start(&[]);
-    let work = Work::new();
-    work.write("first.txt", "a@b.co\nc@d.co\n");
-    work.write("all.txt", "A@B.co\nc@d.co\ne@f.co\ng@h.co\n");
-    let ran = run(&mut work.block(
-        &mock,
-        &["--type", "email", "--block-for", "1d", "first.txt"],
-    ));
-    assert_eq!(ran.code, 0, "{}", ran.all());
-    let ran = run(&mut work.block(
-        &mock,
-        &[
-            "--type",
-            "email",
-            "--block-for",
-            "1d",
-            "--resume",
-            "all.txt",
-        ],
-    ));
-    assert_eq!(ran.code, 0, "{}", ran.all());
-    assert!(ran.stdout.contains("2 already blocked"), "{}", ran.stdout);
-    assert_eq!(mock.stats()["ids_blocked"], 4, "2 + 2: nothing sent twice");
-    assert_eq!(
-        ledger_values(&work.ledger(), "blocked", "email"),
-        ["a@b.co", "c@d.co", "e@f.co", "g@h.co"]
-    );
 }
 
 /// Peak RSS allowed for a dry run of a million distinct emails (issue 12).

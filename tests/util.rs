@@ -4,13 +4,50 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
 pub const KEY: &str = "test-key-0123456789";
+
+/// The one HTTP client the tests use for their own requests to the imitation (stats,
+/// admin routes, list pages, hand-made blocks): reqwest's blocking client, shared. It
+/// never goes through a proxy: test traffic stays on 127.0.0.1.
+pub fn http() -> &'static reqwest::blocking::Client {
+    static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        // reqwest is built without a default TLS provider and refuses to build a client
+        // until one is installed, even for plain http (as src/net/client.rs does). Err
+        // means one already is.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("the test HTTP client builds")
+    })
+}
+
+/// One request with the key (`Authorization: Bearer KEY`) and, if given, a JSON body:
+/// the status and the body parsed as JSON (the test fails on a body that is not JSON).
+pub fn http_json(method: reqwest::Method, url: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut request = http().request(method.clone(), url).bearer_auth(KEY);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request
+        .send()
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status().as_u16();
+    let text = response
+        .text()
+        .unwrap_or_else(|e| panic!("{method} {url}: reading the answer: {e}"));
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{method} {url} answered {status}, not JSON ({e}): {text}"));
+    (status, body)
+}
 
 /// The built binary.
 pub fn bin() -> PathBuf {
@@ -232,21 +269,9 @@ impl Mock {
 
     /// `GET /_mock/stats`, parsed.
     pub fn stats(&self) -> Value {
-        let addr = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("connect to mock");
-        write!(
-            stream,
-            "GET /_mock/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read stats");
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b)
-            .unwrap_or("");
-        serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("stats are not JSON ({e}): {response}"))
+        let (status, stats) = http_json(reqwest::Method::GET, &self.at("/_mock/stats"), None);
+        assert_eq!(status, 200, "stats: {stats}");
+        stats
     }
 
     /// Blocked ID → how many times the imitation blocked it.
@@ -417,6 +442,39 @@ impl Running {
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -{name} {} failed", self.pid());
+    }
+
+    /// Polls `condition` every 20 ms until it holds, as [`wait_until`] does, but fails at
+    /// once, with what the child printed, if the child has exited before it held.
+    pub fn wait_until(
+        &mut self,
+        limit: std::time::Duration,
+        what: &str,
+        mut condition: impl FnMut() -> bool,
+    ) {
+        let deadline = std::time::Instant::now() + limit;
+        while !condition() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                if condition() {
+                    return;
+                }
+                let take = |handle: Option<std::thread::JoinHandle<String>>| {
+                    handle
+                        .map(|h| h.join().unwrap_or_default())
+                        .unwrap_or_default()
+                };
+                panic!(
+                    "blockade exited ({status}) before {what}:\n{}\n{}",
+                    take(self.stdout.take()),
+                    take(self.stderr.take())
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out after {limit:?} waiting until {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// Waits at most `limit` for the child to exit (killing it and failing the test
@@ -628,24 +686,18 @@ impl Mock {
     /// `GET path` (with its query) with the key, as a client would call the list and get
     /// routes: the status and the body, parsed.
     pub fn get_json(&self, path: &str) -> (u16, Value) {
-        let addr = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("connect to mock");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read answer");
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status line: {response}"));
-        let body = serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("answer is not JSON ({e}): {response}"));
-        (status, body)
+        http_json(reqwest::Method::GET, &self.at(path), None)
+    }
+
+    /// `POST path` with the key and `body` as JSON (a block, or an admin route): the
+    /// status and the body, parsed.
+    pub fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        http_json(reqwest::Method::POST, &self.at(path), Some(body))
+    }
+
+    /// The full URL of `path` (with its query) at the imitation.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
     }
 
     /// The port the imitation listens on.
@@ -730,27 +782,49 @@ impl Work {
     }
 }
 
-// ---- Helpers for the sync, verify and exact-unblock tests (appended; nothing above changed). ----
+// ---- Next: hints (moved from truth.rs; used by every_kind.rs too) ----
+
+/// The `Next:` lines a run printed (stdout or stderr), without the prefix.
+pub fn next_lines(ran: &Ran) -> Vec<String> {
+    ran.all()
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Next: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs a printed command line, exactly as printed, through `sh -c` in the work
+/// directory. It must start with the program as it was started (here the built binary's
+/// path: `blockade` itself when it was found on the PATH).
+pub fn run_printed(work: &Work, line: &str, key_in_env: bool) -> Ran {
+    let program = bin().display().to_string();
+    assert!(
+        line.starts_with(&program) || line.starts_with(&format!("'{program}'")),
+        "a Next: line starts with the program as it was started ({program}): {line}"
+    );
+    let script = line.to_owned();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(script)
+        .current_dir(work.dir.path())
+        .env_remove("ACQUIRE_API_KEY")
+        .env_remove("ACQUIRE_ACCOUNT")
+        .env_remove("ACQUIRE_BASE_URL")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null());
+    if key_in_env {
+        cmd.env("ACQUIRE_API_KEY", KEY);
+    }
+    run(&mut cmd)
+}
 
 impl Mock {
     /// `POST path` of an admin route (`/_mock/unblock`, `/_mock/expire`, `/_mock/seed`)
     /// with the key and a JSON body: the answer, parsed.
     pub fn admin(&self, path: &str, body: &Value) -> Value {
-        let addr = self.url.trim_start_matches("http://");
-        let body = body.to_string();
-        let mut stream = TcpStream::connect(addr).expect("connect to mock");
-        write!(
-            stream,
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read answer");
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        assert!(head.contains(" 200 "), "{path} answered: {response}");
-        serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("answer is not JSON ({e}): {response}"))
+        let (status, answer) = self.post_json(path, body);
+        assert_eq!(status, 200, "{path} answered: {answer}");
+        answer
     }
 
     /// The account's records (`GET /_mock/records?QUERY`), e.g. `type=email&expired=false`.

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::cli::ConnectionArgs;
 use crate::ledger::{Op, Resend};
 use crate::ui::summary::NextCommands;
+use crate::values::ValueType;
 
 /// The target flags of a run, as a later command needs them to reach the same target:
 /// never the key, only where it comes from.
@@ -30,11 +31,18 @@ pub fn target_flags(args: &ConnectionArgs) -> Vec<String> {
     flags
 }
 
-/// The "Next:" commands of a sending run: `retry` of its ledger against the same target
-/// (for what failed), and this very command line again, with `--resume` where the
-/// command has one (for what was not sent). A failed unblock is sent again by the same
-/// unblock with `--resume`: `retry` re-sends blocks, never unblocks.
-pub fn next_commands(op: Op, args: &ConnectionArgs, ledger: &Path) -> NextCommands {
+/// The "Next:" commands of a sending run: `retry` of its ledger for this run's type
+/// against the same target (`--type` always: the ledger may hold failures of another
+/// type too, and `retry` then asks for it), and this very command line again, with
+/// `--resume` where the command has one (for what was not sent). A failed unblock is sent
+/// again by the same unblock with `--resume`: `retry` re-sends blocks, never unblocks;
+/// but a failed block again of a deleted record's other values is a block, for `retry`.
+pub fn next_commands(
+    op: Op,
+    value_type: ValueType,
+    args: &ConnectionArgs,
+    ledger: &Path,
+) -> NextCommands {
     let mut again: Vec<String> = std::iter::once(crate::ui::program_name())
         .chain(std::env::args().skip(1))
         .collect();
@@ -42,19 +50,23 @@ pub fn next_commands(op: Op, args: &ConnectionArgs, ledger: &Path) -> NextComman
         again.push("--resume".to_owned());
     }
     let again = quote(again);
+    let mut retry = vec![
+        crate::ui::program_name(),
+        "retry".to_owned(),
+        ledger.display().to_string(),
+        "--type".to_owned(),
+        value_type.as_str().to_owned(),
+    ];
+    retry.extend(target_flags(args));
+    let block_again = quote(retry);
     let retry = if op.resend() == Resend::RetryCommand {
-        let mut retry = vec![
-            crate::ui::program_name(),
-            "retry".to_owned(),
-            ledger.display().to_string(),
-        ];
-        retry.extend(target_flags(args));
-        quote(retry)
+        block_again.clone()
     } else {
         again.clone()
     };
     NextCommands {
         retry,
+        block_again,
         resume: again,
     }
 }

@@ -143,7 +143,7 @@ where
         run: &run_id,
         target: &target_name,
         ledger: job.results,
-        next: &next_commands(job.op, job.connection, job.results),
+        next: &next_commands(job.op, job.value_type, job.connection, job.results),
         value_type: job.value_type,
         elapsed: job.started.elapsed(),
     };

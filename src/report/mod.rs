@@ -128,7 +128,8 @@ pub struct LedgerSummary {
     pub unreadable_lines: u64,
     /// The first unreadable lines, with why each was skipped.
     pub bad_lines: Vec<BadLine>,
-    /// IDs whose latest outcome in this ledger alone is failed.
+    /// Values (of every kind) whose latest outcome in this ledger alone is failed: what
+    /// its `retry` would re-send.
     pub failed_ids: u64,
 }
 

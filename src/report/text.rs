@@ -209,15 +209,32 @@ impl Report {
             .target_flags()
             .map(|flags| format!(" {flags}"))
             .unwrap_or_else(|| " --account ACCOUNT".to_owned());
+        // `retry` takes one type at a time when more than one failed: one line for each.
+        let failed_types: Vec<&str> = self
+            .now
+            .iter()
+            .filter(|(_, counts)| counts.failed > 0)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let type_flags: Vec<String> = match failed_types.as_slice() {
+            [_, _, ..] => failed_types
+                .iter()
+                .map(|t| format!(" --type {t}"))
+                .collect(),
+            _ => vec![String::new()],
+        };
         for ledger in to_retry {
             let path = ledger.path.display().to_string();
             let program = crate::ui::program_name();
-            let _ = writeln!(
-                out,
-                "Next: {} retry {}{target}",
-                shlex::try_quote(&program).map_or_else(|_| printable(&program), |q| printable(&q)),
-                shlex::try_quote(&path).map_or_else(|_| printable(&path), |q| printable(&q))
-            );
+            for type_flag in &type_flags {
+                let _ = writeln!(
+                    out,
+                    "Next: {} retry {}{type_flag}{target}",
+                    shlex::try_quote(&program)
+                        .map_or_else(|_| printable(&program), |q| printable(&q)),
+                    shlex::try_quote(&path).map_or_else(|_| printable(&path), |q| printable(&q))
+                );
+            }
         }
         if self.refused_now() > 0 || self.rejected_rows > 0 {
             out.push_str(

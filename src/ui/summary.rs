@@ -123,8 +123,12 @@ pub struct Summary {
 /// flags): re-send failures, and pick up what was never sent.
 #[derive(Clone, Debug, Default)]
 pub struct NextCommands {
-    /// `blockade retry LEDGER <target flags>`.
+    /// What sends this run's failures again: `blockade retry LEDGER --type T <target
+    /// flags>`, or for an unblock the same command with `--resume`.
     pub retry: String,
+    /// `blockade retry LEDGER --type T <target flags>`: blocks a failed block again of
+    /// values a deleted record also held.
+    pub block_again: String,
     /// The same command again, with `--resume` where it has one.
     pub resume: String,
 }
@@ -304,6 +308,9 @@ impl Summary {
         }
         if self.failed > 0 {
             out.push(next.retry.clone());
+        }
+        if self.reblock_failed > 0 && !out.contains(&next.block_again) {
+            out.push(next.block_again.clone());
         }
         let left = self.not_sent > 0 || self.unread_rows > 0 || self.unread_uncounted;
         // A sync is picked up by the same command: said once, for failures or the rest.
@@ -591,7 +598,8 @@ mod tests {
             pool_counters: Default::default(),
         };
         let next = NextCommands {
-            retry: "blockade retry r.jsonl --sandbox".into(),
+            retry: "blockade retry r.jsonl --type contact --sandbox".into(),
+            block_again: "blockade retry r.jsonl --type contact --sandbox".into(),
             resume: "blockade block in.csv --sandbox --resume".into(),
         };
         let facts = RunFacts {
@@ -634,7 +642,7 @@ mod tests {
         assert_eq!(
             summary.next,
             [
-                "blockade retry r.jsonl --sandbox",
+                "blockade retry r.jsonl --type contact --sandbox",
                 "blockade block in.csv --sandbox --resume"
             ]
         );
