@@ -132,6 +132,30 @@ fn text_and_json_give_the_same_figures_for_block_retry_and_unblock() {
     let json = work.summary("unblock.json");
     assert_text_matches_json(&ran.stdout, &json, false);
     assert_eq!(json["command"], "unblock");
+
+    // The report's runs, read from the ledger, give each run's figures as its summary did.
+    let report = run(work.report(&["--json"]).arg(work.ledger_path()));
+    let report: Value = serde_json::from_str(&report.stdout).expect("report --json");
+    let runs = report["runs"].as_array().expect("runs");
+    for (name, file) in [
+        ("block", "block.json"),
+        ("retry", "retry.json"),
+        ("unblock", "unblock.json"),
+    ] {
+        let summary = work.summary(file);
+        let row = runs
+            .iter()
+            .find(|row| row["run"] == summary["run"])
+            .unwrap_or_else(|| panic!("the {name} run in the report: {report}"));
+        assert_eq!(
+            row["requests"], summary["requests"],
+            "{name}: {row} {summary}"
+        );
+        assert_eq!(
+            row["values_sent"], summary["sent"],
+            "{name}: {row} {summary}"
+        );
+    }
 }
 
 /// Every stderr line parses as JSON under `--log-format json`: a run that works, one that

@@ -155,7 +155,8 @@ pub struct RunSummary {
     /// The latest `finished_at` of the run's lines.
     #[serde(with = "timestamp::option")]
     pub finished_at: Option<DateTime<Utc>>,
-    /// Outcome lines (one per request, or per values that needed none).
+    /// HTTP requests the run's lines say were made (their attempts: retries count; a
+    /// line decided with no request, such as a value with no record to delete, none).
     pub requests: u64,
     pub failed_requests: u64,
     pub values_sent: u64,
@@ -439,8 +440,10 @@ impl RunSummary {
     /// Folds one outcome line into the run: its values, those done (blocked, or unblocked
     /// for a run that unblocks), its type and its time span.
     fn add_line(&mut self, line: &OutcomeRecord, n: u64) {
-        self.requests += 1;
-        self.values_sent += n;
+        self.requests += u64::from(line.attempts);
+        if line.attempts > 0 {
+            self.values_sent += n;
+        }
         if line.status == Status::Failed {
             self.failed_requests += 1;
         }
