@@ -233,7 +233,7 @@ Without it those calls answer 404 and blocks stay as fast as they can be.
 Blocks accept type contact (IDs), email and ip (strings; checked, IPs made
 canonical). blockTill is kept and answered as RFC 3339 UTC with milliseconds.
 
-Account state (each flag is also a field of MockConfig's Faults::block_list):
+Account state (each flag is also a field of MockConfig: its seeds, or Faults::block_list):
   blockade mock --seed-records others.jsonl
     one record a line; blockBy defaults to 2 (someone else), blockTill to +30d
     (RFC 3339, or an offset from now: -1d has expired a day ago):

@@ -619,8 +619,6 @@ mod send_stage {
         let server = MockServer::start(
             ([127, 0, 0, 1], 0).into(),
             MockConfig {
-                key: KEY.to_owned(),
-                record_ids: true,
                 faults: Faults {
                     fail_rate: case.fail_rate,
                     false_rate: case.false_rate,
@@ -629,6 +627,7 @@ mod send_stage {
                     seed: Some(case.seed),
                     ..Faults::default()
                 },
+                ..MockConfig::new(KEY)
             },
         )
         .await

@@ -13,23 +13,27 @@ use crate::mock::{BlockListOptions, Faults, MockConfig, MockServer, MockTls, See
 /// The key the imitation accepts when none is given.
 pub const DEFAULT_MOCK_KEY: &str = "test-key";
 
-/// The block list's options from the flags, the seed files read.
-fn block_list_options(args: &MockArgs) -> anyhow::Result<BlockListOptions> {
-    let mut seed = Vec::new();
-    for path in &args.seed_records {
-        seed.extend(crate::mock::read_seed_file(path)?);
-    }
-    seed.extend(args.seed_range.iter().cloned().map(Seed::Range));
-    Ok(BlockListOptions {
+/// The block list's options from the flags.
+fn block_list_options(args: &MockArgs) -> BlockListOptions {
+    BlockListOptions {
         keep: args.block_list,
         answer: args.answer,
         on_duplicate: args.on_duplicate,
         on_expired_duplicate: args.on_expired_duplicate,
         values_per_record: args.values_per_record,
         list_ignores_offset: args.list_ignores_offset,
-        seed,
         block_till_rounding: args.block_till_rounding,
-    })
+    }
+}
+
+/// The account's records before the first request: the seed files read, then the ranges.
+fn seeds(args: &MockArgs) -> anyhow::Result<Vec<Seed>> {
+    let mut seeds = Vec::new();
+    for path in &args.seed_records {
+        seeds.extend(crate::mock::read_seed_file(path)?);
+    }
+    seeds.extend(args.seed_range.iter().cloned().map(Seed::Range));
+    Ok(seeds)
 }
 
 pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
@@ -46,7 +50,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
         .or_else(|| std::env::var(crate::net::api_key::KEY_ENV).ok())
         .unwrap_or_else(|| DEFAULT_MOCK_KEY.to_owned());
     // Seed files are read before the port is taken: a bad line is a usage error.
-    let block_list = block_list_options(&args)?;
+    let seeds = seeds(&args)?;
     let config = MockConfig {
         key,
         record_ids: args.record_ids,
@@ -63,8 +67,9 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
             poison: args.poison.clone(),
             revoke_after: args.revoke_after,
             seed: args.seed,
-            block_list,
+            block_list: block_list_options(&args),
         },
+        seeds,
     };
     // Certificates are read (or made) before the port is taken: a bad file is a usage error.
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -155,10 +160,10 @@ mod tests {
     use crate::mock::{Kind, OnDuplicate, SeedRange, SeedRecord, SeedTill};
     use clap::Parser;
 
-    fn options(flags: &[&str]) -> anyhow::Result<BlockListOptions> {
+    fn options(flags: &[&str]) -> anyhow::Result<(BlockListOptions, Vec<Seed>)> {
         let cli = Cli::try_parse_from(["blockade", "mock"].iter().chain(flags))?;
         match cli.command {
-            Command::Mock(args) => block_list_options(&args),
+            Command::Mock(args) => Ok((block_list_options(&args), seeds(&args)?)),
             _ => anyhow::bail!("not the mock command"),
         }
     }
@@ -173,7 +178,7 @@ mod tests {
         )
         .expect("write");
         let file = file.to_str().expect("UTF-8 path");
-        let options = options(&[
+        let (options, seeds) = options(&[
             "--seed-records",
             file,
             "--seed-range",
@@ -198,7 +203,7 @@ mod tests {
             crate::mock::TillRounding::EndOfDay
         );
         assert_eq!(
-            options.seed,
+            seeds,
             [
                 Seed::Record(
                     SeedRecord::ips(["::1"]).till(SeedTill::FromNow(chrono::TimeDelta::days(-1)))
@@ -235,12 +240,13 @@ mod tests {
 
     #[test]
     fn defaults_keep_the_fast_path_and_bad_values_are_refused() {
-        let plain = options(&[]).expect("no flags");
+        let (plain, seeds) = options(&[]).expect("no flags");
         assert_eq!(plain, BlockListOptions::default());
+        assert!(seeds.is_empty());
         assert!(!plain.keeps_list(false));
         assert_eq!(
             options(&["--values-per-record", "3"])
-                .map(|o| o.values_per_record)
+                .map(|(o, _)| o.values_per_record)
                 .ok(),
             Some(3)
         );

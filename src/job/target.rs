@@ -33,6 +33,7 @@ pub async fn connect(args: &ConnectionArgs) -> anyhow::Result<Connected> {
         MockConfig {
             key: key_text,
             record_ids: false,
+            seeds: Vec::new(),
             // The block list is kept, so that `unblock` and `blocked` work in the sandbox.
             faults: crate::mock::Faults {
                 block_list: crate::mock::BlockListOptions {

@@ -24,10 +24,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::blocklist::{BlockList, Blocked, Kind, RecordView};
-use super::endpoint::{self, MockState, error_answer, json_bytes, quoted};
-use super::records;
+use super::blocklist::{BlockList, Blocked, Kind, RecordView, lock};
+use super::endpoint::{self, MockState, error_answer, json_bytes};
 use super::seed::{self, Seed, SeedTill};
+use super::text::quoted;
 
 /// Largest admin body: seeds may be long.
 const MAX_ADMIN_BODY: usize = 64 * 1024 * 1024;
@@ -227,7 +227,7 @@ pub struct RecordQuery {
 
 impl RecordQuery {
     fn from_uri(uri: &Uri) -> Result<RecordQuery, String> {
-        let params = records::query_params(uri)?;
+        let params = endpoint::query_params(uri)?;
         let mut query = RecordQuery::default();
         for (name, text) in &params {
             let bad = || format!("`{name}` {} is not valid here", quoted(text));
@@ -338,7 +338,7 @@ pub(crate) async fn list_records(
         Err(why) => return bad_request(&why),
     };
     let now = now();
-    let (count, records) = query.run(&records::lock(list), now.timestamp_millis());
+    let (count, records) = query.run(&lock(list), now.timestamp_millis());
     answer(&json!({
         "now": super::blocklist::format_ms(now.timestamp_millis()),
         "count": count,
@@ -361,11 +361,7 @@ pub(crate) async fn unblock(State(state): State<Arc<MockState>>, request: Reques
         Ok(selector) => selector,
         Err(why) => return bad_request(&why),
     };
-    let deleted = delete(
-        &mut records::lock(list),
-        &selector,
-        now().timestamp_millis(),
-    );
+    let deleted = delete(&mut lock(list), &selector, now().timestamp_millis());
     answer(&json!({ "affected": deleted.len(), "deleted": deleted }))
 }
 
@@ -405,7 +401,7 @@ pub(crate) async fn expire(State(state): State<Arc<MockState>>, request: Request
         Ok(both) => both,
         Err(why) => return bad_request(&why),
     };
-    let records = retime(&mut records::lock(list), &selector, till, now());
+    let records = retime(&mut lock(list), &selector, till, now());
     answer(&json!({ "affected": records.len(), "records": records }))
 }
 
@@ -447,8 +443,16 @@ pub(crate) async fn add_seeds(State(state): State<Arc<MockState>>, request: Requ
         Ok(seeds) => seeds,
         Err(why) => return bad_request(&why),
     };
-    match seed::apply(&mut records::lock(list), &seeds, now()) {
+    match seed::apply(&mut lock(list), &seeds, now()) {
         Ok(ids) => answer(&json!({ "created": ids })),
         Err(why) => bad_request(&why),
     }
+}
+/// Adds the seeds to the imitation's block list (which they make it keep).
+pub(crate) fn seed(state: &MockState, seeds: &[Seed]) -> Result<Vec<u64>, String> {
+    let list = state
+        .block_list
+        .as_ref()
+        .ok_or("this imitation keeps no block list to seed")?;
+    seed::apply(&mut lock(list), seeds, chrono::Utc::now())
 }

@@ -18,10 +18,9 @@
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
-
-use super::seed::Seed;
 
 /// What the block list and the block answers imitate; part of [`super::Faults`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,9 +43,6 @@ pub struct BlockListOptions {
     /// The list call always answers the first page, whatever `offset` asks (a fault;
     /// keeps the list).
     pub list_ignores_offset: bool,
-    /// Records the account holds before the first request (made by others unless they
-    /// say `blockBy` 1), in this order, ids from 1 (keeps the list).
-    pub seed: Vec<Seed>,
     /// What a block's `blockTill` becomes when kept (keeps the list unless `None`).
     pub block_till_rounding: TillRounding,
 }
@@ -83,7 +79,6 @@ impl Default for BlockListOptions {
             on_expired_duplicate: None,
             values_per_record: 1,
             list_ignores_offset: false,
-            seed: Vec::new(),
             block_till_rounding: TillRounding::None,
         }
     }
@@ -101,7 +96,6 @@ impl BlockListOptions {
                 .is_some_and(|rule| rule != OnDuplicate::Update)
             || self.values_per_record > 1
             || self.list_ignores_offset
-            || !self.seed.is_empty()
             || self.block_till_rounding != TillRounding::None
     }
 
@@ -878,6 +872,12 @@ impl BlockList {
     }
 }
 
+/// Locks the block list; a panic elsewhere cannot leave it worse than one request
+/// half-applied, so a poisoned lock is still used.
+pub(crate) fn lock(list: &Mutex<BlockList>) -> MutexGuard<'_, BlockList> {
+    list.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1075,7 +1075,7 @@ mod tests {
         assert_eq!(plain.values_per_record, 1);
         assert!(!plain.keeps_list(false));
         assert!(plain.keeps_list(true));
-        let needs: [BlockListOptions; 8] = [
+        let needs: [BlockListOptions; 7] = [
             BlockListOptions {
                 answer: AnswerMode::Records,
                 ..plain.clone()
@@ -1092,10 +1092,6 @@ mod tests {
             },
             BlockListOptions {
                 list_ignores_offset: true,
-                ..plain.clone()
-            },
-            BlockListOptions {
-                seed: vec![Seed::Record(super::super::seed::SeedRecord::contact(1))],
                 ..plain.clone()
             },
             BlockListOptions {

@@ -8,33 +8,31 @@
 //! struct borrowing from the request bytes and the answers are static bytes.
 
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::extract::Query;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::admin;
-use super::blocklist::{BlockList, Kind};
-use super::faults::{Revocation, ServerFailure};
+use super::blocklist::{BlockList, Kind, lock};
+use super::faults::{FaultPlan, Revocation, ServerFailure};
 use super::limiter::{Limiter, retry_after_secs};
-use super::records;
-use super::stats::{Route, Stats, StatsRecorder};
+use super::stats::{Stats, StatsRecorder};
+use super::text::quoted;
 use super::{Faults, MockConfig};
 
 /// The path of Acquire's block endpoint.
 pub const BLOCK_PATH: &str = "/api/v1/crm/block-visitor";
 /// Larger bodies are refused: 32 MiB is over 1.5 million 20-digit IDs in one batch.
-const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 const BLOCKED_BODY: &[u8] = br#"{"data":true}"#;
-const NOT_BLOCKED_BODY: &[u8] = br#"{"data":false}"#;
+pub(crate) const NOT_BLOCKED_BODY: &[u8] = br#"{"data":false}"#;
 /// A 200 in neither documented form (the odd-answer fault).
-const ODD_BODY: &[u8] = br#"{"status":"ok"}"#;
+pub(crate) const ODD_BODY: &[u8] = br#"{"status":"ok"}"#;
 
 /// Put in a response's extensions to ask the connection layer to drop the connection
 /// instead of answering (the reset fault).
@@ -86,30 +84,10 @@ impl MockState {
     pub(crate) fn snapshot(&self) -> Stats {
         let mut stats = self.stats.snapshot();
         if let Some(list) = &self.block_list {
-            records::add_list_stats(&records::lock(list), &mut stats);
+            stats.add_list(&lock(list));
         }
         stats
     }
-}
-
-pub(crate) fn router(state: Arc<MockState>) -> Router {
-    Router::new()
-        .route(
-            BLOCK_PATH,
-            post(block_visitor)
-                .get(records::list)
-                .delete(records::delete),
-        )
-        .route(records::RECORD_PATH, get(records::get_one))
-        .route("/_mock/stats", get(stats))
-        .route("/_mock/health", get(health))
-        .route("/_mock/records", get(admin::list_records))
-        .route("/_mock/seed", post(admin::add_seeds))
-        .route("/_mock/unblock", post(admin::unblock))
-        .route("/_mock/expire", post(admin::expire))
-        .fallback(not_found)
-        .method_not_allowed_fallback(not_found)
-        .with_state(state)
 }
 
 /// Why a request body was refused; each message says what to send instead.
@@ -275,18 +253,6 @@ pub(crate) struct BlockRequest<'a> {
     pub(crate) block_till: Cow<'a, str>,
 }
 
-/// Longest value quoted back in an error message: a hostile body cannot make the
-/// answer as large as itself.
-const QUOTED_MAX: usize = 80;
-
-/// `value` for an error message, cut at `QUOTED_MAX` characters.
-pub(crate) fn quoted(value: &str) -> String {
-    match value.char_indices().nth(QUOTED_MAX) {
-        Some((cut, _)) => format!("{:?}...", &value[..cut]),
-        None => format!("{value:?}"),
-    }
-}
-
 /// Checks every string of an email or IP block, each in its kind's canonical form.
 fn check_texts<'a>(kind: Kind, texts: Vec<Cow<'a, str>>) -> Result<RequestData<'a>, InvalidBody> {
     let mut checked = Vec::with_capacity(texts.len());
@@ -375,100 +341,6 @@ pub(crate) fn check_key(headers: &HeaderMap, key: &str) -> Result<(), Unauthoriz
     }
 }
 
-async fn block_visitor(State(state): State<Arc<MockState>>, request: Request) -> Response {
-    let sequence = state.stats.on_arrival();
-    let _in_flight = state.stats.enter();
-    let (status, response) = answer_block(&state, sequence, request).await;
-    state.stats.record_route_status(Route::Block, status);
-    response
-}
-
-/// Runs the checks in contract order; returns the status to count (0 = dropped) and the response.
-async fn answer_block(state: &MockState, sequence: u64, request: Request) -> (u16, Response) {
-    let faults = &state.faults;
-    let plan = faults.plan(sequence);
-    if plan.reset {
-        let mut dropped = Response::new(Body::empty());
-        dropped.extensions_mut().insert(DropConnection);
-        return (0, dropped);
-    }
-
-    let (parts, body) = request.into_parts();
-    let authorized = check_key(&parts.headers, &state.key).and_then(|()| {
-        if state.revocation.is_revoked() {
-            Err(Unauthorized::Revoked(
-                faults.revoke_after.unwrap_or_default(),
-            ))
-        } else {
-            Ok(())
-        }
-    });
-    if let Err(why) = authorized {
-        return error_answer(StatusCode::UNAUTHORIZED, "ERROR_UNAUTHORIZED", &why);
-    }
-
-    if let Some(limiter) = &state.limiter
-        && let Err(wait) = limiter.admit(std::time::Instant::now())
-    {
-        let retry_after = retry_after_secs(wait, faults.retry_after_secs);
-        return rate_limited(limiter.limit(), retry_after);
-    }
-
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            let why = InvalidBody::Unreadable(error.to_string());
-            return error_answer(StatusCode::BAD_REQUEST, "ERROR_INVALID_INPUT", &why);
-        }
-    };
-    let block = match parse_block_request(&bytes, &faults.poison) {
-        Ok(block) => block,
-        Err(why) => return error_answer(StatusCode::BAD_REQUEST, "ERROR_INVALID_INPUT", &why),
-    };
-
-    if let Some(delay) = plan.latency {
-        tokio::time::sleep(delay).await;
-    }
-    match plan.failure {
-        Some(ServerFailure::Internal) => {
-            return error_answer(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "ERROR_INTERNAL",
-                &"internal error (mock fail_rate); retry later",
-            );
-        }
-        Some(ServerFailure::Maintenance) => {
-            return error_answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ERROR_MAINTENANCE",
-                &"service under maintenance (mock fail_rate); retry later",
-            );
-        }
-        None => {}
-    }
-    if plan.answer_false {
-        return (
-            200,
-            json_bytes(StatusCode::OK, Bytes::from_static(NOT_BLOCKED_BODY)),
-        );
-    }
-    if plan.answer_odd {
-        return (
-            200,
-            json_bytes(StatusCode::OK, Bytes::from_static(ODD_BODY)),
-        );
-    }
-    if let Some(list) = &state.block_list {
-        return records::block(state, list, &block);
-    }
-    if !state.revocation.claim_success() {
-        let why = Unauthorized::Revoked(faults.revoke_after.unwrap_or_default());
-        return error_answer(StatusCode::UNAUTHORIZED, "ERROR_UNAUTHORIZED", &why);
-    }
-    record_blocked(&state.stats, &block);
-    (200, blocked_true())
-}
-
 /// Counts a blocked batch in the stats.
 pub(crate) fn record_blocked(stats: &StatsRecorder, block: &BlockRequest<'_>) {
     match &block.data {
@@ -490,14 +362,15 @@ pub(crate) fn revoked(state: &MockState) -> (u16, Response) {
     error_answer(StatusCode::UNAUTHORIZED, "ERROR_UNAUTHORIZED", &why)
 }
 
-/// The checks every call other than a block runs before its own work, in the block's
-/// order: reset, key, rate limit, latency, server failure. `Ok` carries nothing: the
-/// caller answers. (`{"data": false}` and `poison` are block answers only.)
-pub(crate) async fn answer_prelude(
+/// What every API call meets first, in the contract's order: the reset fault, the key
+/// (and its revocation), the rate limit. The call's fault plan comes back for
+/// [`after_checks`], which runs once the call has checked its own input.
+#[allow(clippy::result_large_err)] // an error is an answer like any other, sent once
+pub(crate) fn admit(
     state: &MockState,
     sequence: u64,
     headers: &HeaderMap,
-) -> Result<(), (u16, Response)> {
+) -> Result<FaultPlan, (u16, Response)> {
     let faults = &state.faults;
     let plan = faults.plan(sequence);
     if plan.reset {
@@ -527,6 +400,11 @@ pub(crate) async fn answer_prelude(
         let retry_after = retry_after_secs(wait, faults.retry_after_secs);
         return Err(rate_limited(limiter.limit(), retry_after));
     }
+    Ok(plan)
+}
+
+/// The faults that come after a call's own checks: the latency, then a 500 or 503.
+pub(crate) async fn after_checks(plan: &FaultPlan) -> Result<(), (u16, Response)> {
     if let Some(delay) = plan.latency {
         tokio::time::sleep(delay).await;
     }
@@ -543,6 +421,25 @@ pub(crate) async fn answer_prelude(
         )),
         None => Ok(()),
     }
+}
+
+/// The checks a call with no body of its own runs before its work (list, get, delete):
+/// [`admit`], then [`after_checks`]. (`{"data": false}` and `poison` are block answers
+/// only.)
+pub(crate) async fn answer_prelude(
+    state: &MockState,
+    sequence: u64,
+    headers: &HeaderMap,
+) -> Result<(), (u16, Response)> {
+    let plan = admit(state, sequence, headers)?;
+    after_checks(&plan).await
+}
+
+/// The query string's parameters; a malformed one is a 400.
+pub(crate) fn query_params(uri: &Uri) -> Result<HashMap<String, String>, String> {
+    Query::<HashMap<String, String>>::try_from_uri(uri)
+        .map(|Query(params)| params)
+        .map_err(|error| format!("malformed query string ({error})"))
 }
 
 /// Takes one of `revoke_after`'s successes; false when the key is now revoked.
@@ -583,22 +480,6 @@ pub(crate) fn json_bytes(status: StatusCode, body: Bytes) -> Response {
         HeaderValue::from_static("application/json"),
     );
     response
-}
-
-async fn stats(State(state): State<Arc<MockState>>) -> axum::Json<Stats> {
-    axum::Json(state.snapshot())
-}
-
-async fn health() -> Response {
-    json_bytes(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
-}
-
-async fn not_found(method: Method, uri: Uri) -> Response {
-    let message = format!(
-        "no route for {method} {}; the mock serves POST, GET and DELETE {BLOCK_PATH}, GET {BLOCK_PATH}/{{id}}, GET /_mock/stats, GET /_mock/health, GET /_mock/records, POST /_mock/seed, /_mock/unblock and /_mock/expire",
-        uri.path()
-    );
-    error_answer(StatusCode::NOT_FOUND, "ERROR_NOT_FOUND", &message).1
 }
 
 #[cfg(test)]

@@ -19,8 +19,10 @@ mod endpoint;
 mod faults;
 mod limiter;
 mod records;
+mod router;
 mod seed;
 mod stats;
+mod text;
 mod tls;
 
 #[cfg(test)]
@@ -66,6 +68,10 @@ pub struct MockConfig {
     /// Keep per-ID counts and arrival times (tests); off is the fast path (benchmarks).
     pub record_ids: bool,
     pub faults: Faults,
+    /// Records the account holds before the first request (made by others unless they
+    /// say `blockBy` 1), in this order, ids from 1; any makes the imitation keep its
+    /// block list.
+    pub seeds: Vec<Seed>,
 }
 
 impl MockConfig {
@@ -75,6 +81,7 @@ impl MockConfig {
             key: key.into(),
             record_ids: true,
             faults: Faults::default(),
+            seeds: Vec::new(),
         }
     }
 }
@@ -85,6 +92,7 @@ impl fmt::Debug for MockConfig {
             .field("key", &"[redacted]")
             .field("record_ids", &self.record_ids)
             .field("faults", &self.faults)
+            .field("seeds", &self.seeds.len())
             .finish()
     }
 }
@@ -131,11 +139,11 @@ impl MockServer {
     ) -> std::io::Result<MockServer> {
         let mut config = config;
         // The seeds go into the list once; the state does not keep a second copy.
-        let seeds = std::mem::take(&mut config.faults.block_list.seed);
+        let seeds = std::mem::take(&mut config.seeds);
         config.faults.block_list.keep |= !seeds.is_empty();
         let state = Arc::new(MockState::new(config));
         if !seeds.is_empty() {
-            records::seed(&state, &seeds).map_err(|why| {
+            admin::seed(&state, &seeds).map_err(|why| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     format!("mock seeds: {why}"),
@@ -149,7 +157,7 @@ impl MockServer {
         let accept_loop = tokio::spawn(accept_loop(
             listener,
             Arc::clone(&state),
-            endpoint::router(Arc::clone(&state)),
+            router::router(Arc::clone(&state)),
             stop.clone(),
             connections.clone(),
             tls.as_ref().map(MockTls::acceptor),
@@ -200,7 +208,7 @@ impl MockServer {
         self.state
             .block_list
             .as_ref()
-            .map_or_else(Vec::new, |list| query.run(&records::lock(list), now_ms).1)
+            .map_or_else(Vec::new, |list| query.run(&blocklist::lock(list), now_ms).1)
     }
 
     /// The records holding `value` (a contact ID in decimal, an email, an IP) of `kind`.
@@ -221,7 +229,7 @@ impl MockServer {
             .block_list
             .as_ref()
             .map_or_else(Vec::new, |list| {
-                admin::delete(&mut records::lock(list), selector, now_ms)
+                admin::delete(&mut blocklist::lock(list), selector, now_ms)
             })
     }
 
@@ -233,7 +241,12 @@ impl MockServer {
             .block_list
             .as_ref()
             .map_or_else(Vec::new, |list| {
-                admin::retime(&mut records::lock(list), selector, till, chrono::Utc::now())
+                admin::retime(
+                    &mut blocklist::lock(list),
+                    selector,
+                    till,
+                    chrono::Utc::now(),
+                )
             })
     }
 
@@ -241,7 +254,7 @@ impl MockServer {
     /// nothing; an error when no list is kept.
     pub fn seed(&self, seeds: &[Seed]) -> Result<Vec<u64>, String> {
         self.state.stats.on_admin();
-        records::seed(&self.state, seeds)
+        admin::seed(&self.state, seeds)
     }
 
     /// Stops accepting, lets requests being handled finish, closes idle connections.

@@ -10,22 +10,24 @@
 //! whatever RFC 3339 form the block sent; a record stays listed after it has passed.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::blocklist::{
-    AnswerMode, BLOCK_BY, BlockList, Blocked, Duplicate, Kind, RecordView, Values,
+    AnswerMode, BLOCK_BY, BlockList, Blocked, Duplicate, Kind, RecordView, Values, lock,
 };
 use super::endpoint::{
-    self, BLOCK_PATH, BlockRequest, MockState, RequestData, error_answer, json_bytes, quoted,
+    self, BLOCK_PATH, BlockRequest, InvalidBody, MAX_BODY_BYTES, MockState, NOT_BLOCKED_BODY,
+    ODD_BODY, RequestData, blocked_true, error_answer, json_bytes, parse_block_request,
+    query_params, record_blocked,
 };
-use super::seed::{self, Seed};
-use super::stats::{Call, Route, Stats};
+use super::stats::{Call, Route};
+use super::text::quoted;
 
 /// The path of one record, as the router spells it.
 pub(crate) const RECORD_PATH: &str = "/api/v1/crm/block-visitor/{id}";
@@ -34,39 +36,60 @@ pub(crate) const DEFAULT_LIMIT: usize = 100;
 /// The most records one list page holds, whatever `limit` asks.
 pub(crate) const MAX_LIMIT: usize = 1000;
 
-/// Locks the block list; a panic elsewhere cannot leave it worse than one request
-/// half-applied, so a poisoned lock is still used.
-pub(crate) fn lock(list: &Mutex<BlockList>) -> MutexGuard<'_, BlockList> {
-    list.lock().unwrap_or_else(PoisonError::into_inner)
+/// `POST /api/v1/crm/block-visitor`: the block.
+pub(crate) async fn block_visitor(
+    State(state): State<Arc<MockState>>,
+    request: Request,
+) -> Response {
+    let sequence = state.stats.on_arrival();
+    let _in_flight = state.stats.enter();
+    let (status, response) = answer_block(&state, sequence, request).await;
+    state.stats.record_route_status(Route::Block, status);
+    response
 }
 
-/// Fills the block list's figures into a stats snapshot.
-pub(crate) fn add_list_stats(list: &BlockList, stats: &mut Stats) {
-    stats.live_records = list.live();
-    stats.live_by_type = Kind::ALL
-        .iter()
-        .map(|&kind| (kind.as_str().to_owned(), list.live_of(kind)))
-        .filter(|&(_, count)| count > 0)
-        .collect();
-    stats.expired_records = list.expired(chrono::Utc::now().timestamp_millis());
-    stats.live_by_block_by = list.live_by_user().clone();
-    let counts = list.counts();
-    stats.records_deleted = counts.deleted;
-    stats.records_created = counts.created;
-    stats.values_updated = counts.updated;
-    stats.duplicates_refused = counts.refused;
-    stats.records_seeded = counts.seeded;
-    stats.admin_records_deleted = counts.admin_deleted;
-    stats.admin_records_retimed = counts.admin_retimed;
-}
-
-/// Adds the seeds to the imitation's block list (which they make it keep).
-pub(crate) fn seed(state: &MockState, seeds: &[Seed]) -> Result<Vec<u64>, String> {
-    let list = state
-        .block_list
-        .as_ref()
-        .ok_or("this imitation keeps no block list to seed")?;
-    seed::apply(&mut lock(list), seeds, chrono::Utc::now())
+/// Runs the checks in contract order; returns the status to count (0 = dropped) and the
+/// response.
+async fn answer_block(state: &MockState, sequence: u64, request: Request) -> (u16, Response) {
+    let (parts, body) = request.into_parts();
+    let plan = match endpoint::admit(state, sequence, &parts.headers) {
+        Ok(plan) => plan,
+        Err(answer) => return answer,
+    };
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let why = InvalidBody::Unreadable(error.to_string());
+            return error_answer(StatusCode::BAD_REQUEST, "ERROR_INVALID_INPUT", &why);
+        }
+    };
+    let request = match parse_block_request(&bytes, &state.faults().poison) {
+        Ok(request) => request,
+        Err(why) => return error_answer(StatusCode::BAD_REQUEST, "ERROR_INVALID_INPUT", &why),
+    };
+    if let Err(answer) = endpoint::after_checks(&plan).await {
+        return answer;
+    }
+    if plan.answer_false {
+        return (
+            200,
+            json_bytes(StatusCode::OK, Bytes::from_static(NOT_BLOCKED_BODY)),
+        );
+    }
+    if plan.answer_odd {
+        return (
+            200,
+            json_bytes(StatusCode::OK, Bytes::from_static(ODD_BODY)),
+        );
+    }
+    if let Some(list) = &state.block_list {
+        return block(state, list, &request);
+    }
+    if !endpoint::claim_success(state) {
+        return endpoint::revoked(state);
+    }
+    record_blocked(&state.stats, &request);
+    (200, blocked_true())
 }
 
 /// The end of a block when the list is kept: duplicates, then the revocation count,
@@ -206,13 +229,6 @@ fn no_list() -> (u16, Response) {
         "ERROR_NOT_FOUND",
         &"this imitation keeps no block list: start it with --block-list (or --record-ids, --answer records, --on-duplicate 400, --list-ignores-offset)",
     )
-}
-
-/// The query string's parameters; a malformed one is a 400.
-pub(crate) fn query_params(uri: &Uri) -> Result<HashMap<String, String>, String> {
-    Query::<HashMap<String, String>>::try_from_uri(uri)
-        .map(|Query(params)| params)
-        .map_err(|error| format!("malformed query string ({error})"))
 }
 
 /// A non-negative integer query parameter, or `default` when absent.

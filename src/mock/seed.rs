@@ -18,7 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value};
 
 use super::blocklist::{BlockList, Kind, OTHER_USER, Values};
-use super::endpoint::quoted;
+use super::text::quoted;
 
 /// The most values all the ranges of one call may generate.
 pub const MAX_RANGE_VALUES: u64 = 10_000_000;

@@ -13,6 +13,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::blocklist::{BlockList, Kind};
+
 use serde::{Deserialize, Serialize};
 
 /// A snapshot of everything the mock counted, as served by `GET /_mock/stats`.
@@ -199,6 +201,26 @@ impl Drop for InFlightGuard<'_> {
 }
 
 impl Stats {
+    /// Fills in the block list's figures.
+    pub(crate) fn add_list(&mut self, list: &BlockList) {
+        self.live_records = list.live();
+        self.live_by_type = Kind::ALL
+            .iter()
+            .map(|&kind| (kind.as_str().to_owned(), list.live_of(kind)))
+            .filter(|&(_, count)| count > 0)
+            .collect();
+        self.expired_records = list.expired(chrono::Utc::now().timestamp_millis());
+        self.live_by_block_by = list.live_by_user().clone();
+        let counts = list.counts();
+        self.records_deleted = counts.deleted;
+        self.records_created = counts.created;
+        self.values_updated = counts.updated;
+        self.duplicates_refused = counts.refused;
+        self.records_seeded = counts.seeded;
+        self.admin_records_deleted = counts.admin_deleted;
+        self.admin_records_retimed = counts.admin_retimed;
+    }
+
     /// Every call of the API the imitation answered: blocks, lists, gets and deletes.
     pub fn api_calls(&self) -> u64 {
         self.requests + self.list_requests + self.get_requests + self.delete_requests

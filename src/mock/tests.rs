@@ -1044,7 +1044,10 @@ async fn admin_post(
 }
 
 fn seeded(seed: Vec<Seed>, block_list: BlockListOptions) -> MockConfig {
-    with_list(BlockListOptions { seed, ..block_list })
+    MockConfig {
+        seeds: seed,
+        ..with_list(block_list)
+    }
 }
 
 /// The values of the records in a `/_mock/records` answer, by record id.
