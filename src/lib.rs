@@ -19,6 +19,8 @@ pub mod mock;
 pub mod net;
 pub(crate) mod report;
 pub mod send;
+#[cfg(test)]
+mod testing;
 pub(crate) mod ui;
 pub mod values;
 

@@ -170,13 +170,10 @@ mod tests {
 
     #[test]
     fn account_state_flags_reach_the_block_list_options() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let file = dir.path().join("others.jsonl");
-        std::fs::write(
-            &file,
+        let (_dir, file) = crate::testing::temp_file(
+            "others.jsonl",
             "{\"type\":\"ip\",\"values\":[\"::1\"],\"blockTill\":\"-1d\"}\n",
-        )
-        .expect("write");
+        );
         let file = file.to_str().expect("UTF-8 path");
         let (options, seeds) = options(&[
             "--seed-records",

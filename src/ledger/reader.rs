@@ -360,9 +360,10 @@ mod tests {
 
     #[test]
     fn a_complete_last_line_without_newline_is_still_read() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("ledger.jsonl");
-        std::fs::write(&path, format!("{}\n{}", line_of(&[1]), line_of(&[2]))).expect("seeded");
+        let (_dir, path) = crate::testing::temp_file(
+            "ledger.jsonl",
+            format!("{}\n{}", line_of(&[1]), line_of(&[2])),
+        );
         let (records, stats) = read_all(&path);
         assert_eq!(ids_of(&records), [(1, vec![1]), (2, vec![2])]);
         assert_eq!(stats.bad_line_count, 0);

@@ -221,7 +221,6 @@ mod tests {
     use super::*;
     use crate::ledger::record::tests::{at, batch};
     use crate::ledger::{RejectRecord, Status};
-    use std::os::unix::fs::PermissionsExt;
 
     fn reject(input: &str) -> Record {
         Record::Reject(RejectRecord {
@@ -295,11 +294,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("ledger.jsonl");
         drop(LedgerWriter::open(&path).expect("opens"));
-        let mode = std::fs::metadata(&path)
-            .expect("exists")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        crate::testing::assert_private(&path);
     }
 
     /// flock(2) locks belong to the open file description, so a second `open` of the

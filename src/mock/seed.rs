@@ -875,13 +875,10 @@ mod tests {
 
     #[test]
     fn files_of_json_lines_and_csv_are_read_with_their_line_numbers() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let jsonl = dir.path().join("seed.jsonl");
-        std::fs::write(
-            &jsonl,
+        let (dir, jsonl) = crate::testing::temp_file(
+            "seed.jsonl",
             "{\"type\":\"contact\",\"values\":[827],\"blockTill\":\"-1d\"}\n\n{\"range\":\"ip:1-4,per=2\"}\n",
-        )
-        .expect("write");
+        );
         let seeds = read_seed_file(&jsonl).expect("JSON Lines");
         assert_eq!(seeds.len(), 2);
         assert!(matches!(&seeds[1], Seed::Range(r) if r.kind == Kind::Ip && r.per_record == 2));

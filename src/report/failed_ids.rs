@@ -202,11 +202,7 @@ mod tests {
              40,2026-11-18T11:23:20.000Z,connection refused\n\
              10,2026-11-18T11:40:00.000Z,maintenance\n"
         );
-        let mode = std::fs::metadata(&out)
-            .expect("exists")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        crate::testing::assert_private(&out);
     }
 
     #[test]

@@ -37,10 +37,15 @@ mod tests {
 
     #[test]
     fn digits_are_grouped() {
-        assert_eq!(group_digits(0), "0");
-        assert_eq!(group_digits(999), "999");
-        assert_eq!(group_digits(1000), "1,000");
-        assert_eq!(group_digits(1234567), "1,234,567");
+        crate::testing::assert_writes(
+            group_digits,
+            &[
+                (0, "0"),
+                (999, "999"),
+                (1000, "1,000"),
+                (1234567, "1,234,567"),
+            ],
+        );
     }
 
     #[test]

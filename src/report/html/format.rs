@@ -74,16 +74,24 @@ pub(super) fn fmt_utc(at_ms: i64) -> String {
 mod tests {
     use super::*;
 
+    use crate::testing::assert_writes;
+
     #[test]
     fn formats() {
-        assert_eq!(fmt_ms(850), "850 ms");
-        assert_eq!(fmt_ms(4_200), "4.2 s");
-        assert_eq!(fmt_ms(2_000), "2 s");
-        assert_eq!(fmt_ms(200_000), "3 min 20 s");
-        assert_eq!(fmt_ms(7_500_000), "2 h 5 min");
-        assert_eq!(fmt_rate(9.734), "9.73");
-        assert_eq!(fmt_rate(97.34), "97.3");
-        assert_eq!(fmt_rate(1234.4), "1,234");
+        assert_writes(
+            fmt_ms,
+            &[
+                (850, "850 ms"),
+                (4_200, "4.2 s"),
+                (2_000, "2 s"),
+                (200_000, "3 min 20 s"),
+                (7_500_000, "2 h 5 min"),
+            ],
+        );
+        assert_writes(
+            fmt_rate,
+            &[(9.734, "9.73"), (97.34, "97.3"), (1234.4, "1,234")],
+        );
         assert_eq!(
             escape("<a href='x'>&\"</a>"),
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"

@@ -822,11 +822,16 @@ mod tests {
 
     #[test]
     fn tick_labels() {
-        assert_eq!(fmt_tick(0.0), "0");
-        assert_eq!(fmt_tick(2_500.0), "2,500");
-        assert_eq!(fmt_tick(20_000.0), "20k");
-        assert_eq!(fmt_tick(2_500_000.0), "2.5M");
-        assert_eq!(fmt_tick(10_000_000.0), "10M");
-        assert_eq!(fmt_tick(0.25), "0.25");
+        crate::testing::assert_writes(
+            fmt_tick,
+            &[
+                (0.0, "0"),
+                (2_500.0, "2,500"),
+                (20_000.0, "20k"),
+                (2_500_000.0, "2.5M"),
+                (10_000_000.0, "10M"),
+                (0.25, "0.25"),
+            ],
+        );
     }
 }
