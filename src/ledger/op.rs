@@ -64,6 +64,16 @@ impl Op {
         }
     }
 
+    /// Whether a line of this command blocks, given whether it says until when: a
+    /// block's and a retry's always; a sync's or an unblock's only with a `block_till`
+    /// (their deletes have none).
+    pub fn line_blocks(self, has_block_till: bool) -> bool {
+        match self {
+            Op::Block | Op::Retry => true,
+            Op::Sync | Op::Unblock => has_block_till,
+        }
+    }
+
     /// Whether the command takes `--resume` (the same command line again picks up what
     /// was not sent). `retry` is simply run again, and so is `sync`: it plans from the
     /// account each time, so a second run does what the first left undone.

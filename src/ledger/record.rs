@@ -103,10 +103,7 @@ impl OutcomeRecord {
     /// failed block; the block again of values a deleted record also held), not when it
     /// deletes (`unblocked`, `not_blocked`, a failed delete).
     pub fn blocks(&self) -> bool {
-        match self.op {
-            Op::Block | Op::Retry => true,
-            Op::Sync | Op::Unblock => self.block_till.is_some(),
-        }
+        self.op.line_blocks(self.block_till.is_some())
     }
 
     /// Contact unblock lines of 0.1.0 carry `block_ids` right after `ids`, always (`null`
