@@ -27,6 +27,7 @@ pub(crate) mod pipeline;
 pub mod pool;
 pub(crate) mod progress;
 pub(crate) mod rate;
+pub mod ratelimit_headers;
 pub(crate) mod reject_limit;
 pub(crate) mod report;
 pub(crate) mod shard;
