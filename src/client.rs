@@ -17,6 +17,7 @@ use url::Url;
 use crate::api_key::ApiKey;
 use crate::connections::{self, HttpClient};
 use crate::ledger::timestamp;
+use crate::ratelimit_headers::{self, Advertised};
 
 /// Most bytes of an answer body read; the rest is dropped.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -32,11 +33,14 @@ pub enum ClientError {
 /// What came back for one request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Answer {
-    /// An HTTP answer: status, `Retry-After` if any, and the (capped) body.
+    /// An HTTP answer: status, `Retry-After` if any, the (capped) body, and the limit the
+    /// server advertised in its rate-limit headers, if it did (`ratelimit_headers`; boxed:
+    /// most answers carry none).
     Http {
         status: u16,
         retry_after: Option<RetryAfter>,
         body: Vec<u8>,
+        advertised: Option<Box<Advertised>>,
     },
     /// No HTTP answer: timeout, refused, reset, broken body.
     Transport {
@@ -170,6 +174,7 @@ pub fn classify(answer: &Answer) -> Verdict {
             status,
             retry_after,
             body,
+            ..
         } => (*status, *retry_after, body),
     };
     // The common answer, checked without parsing or allocating; anything else is parsed.
@@ -502,6 +507,14 @@ async fn read_answer(response: Response<Incoming>, max_body: usize) -> Answer {
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(RetryAfter::parse);
+    let advertised = ratelimit_headers::read(
+        response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+        std::time::SystemTime::now,
+    )
+    .map(Box::new);
     let mut incoming = response.into_body();
     let mut body = Vec::new();
     while let Some(frame) = incoming.frame().await {
@@ -530,6 +543,7 @@ async fn read_answer(response: Response<Incoming>, max_body: usize) -> Answer {
         status: status.as_u16(),
         retry_after,
         body,
+        advertised,
     }
 }
 
@@ -577,6 +591,7 @@ mod tests {
             status,
             retry_after: None,
             body: body.as_bytes().to_vec(),
+            advertised: None,
         }
     }
 
@@ -721,6 +736,7 @@ mod tests {
             status: 429,
             retry_after: RetryAfter::parse("3"),
             body: vec![],
+            advertised: None,
         };
         let Verdict::RateLimited { retry_after, .. } = classify(&answer) else {
             panic!()

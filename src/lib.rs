@@ -18,7 +18,7 @@ pub(crate) mod counters;
 pub mod dedupe;
 pub(crate) mod endpoint;
 pub(crate) mod exit;
-pub(crate) mod gate;
+pub mod gate;
 pub mod input;
 pub(crate) mod ledger;
 pub(crate) mod logging;

@@ -475,7 +475,7 @@ mod tests {
             pool: crate::pool::PoolEnd {
                 ids_not_sent: 0,
                 stop,
-                admitted_per_second: None,
+                ..Default::default()
             },
             pool_counters: Default::default(),
             elapsed: std::time::Duration::from_secs(1),

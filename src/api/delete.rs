@@ -130,6 +130,7 @@ mod tests {
             status,
             retry_after: None,
             body: body.as_bytes().to_vec(),
+            advertised: None,
         }
     }
 

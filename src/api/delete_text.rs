@@ -84,12 +84,14 @@ mod tests {
             status: 200,
             retry_after: None,
             body: br#"{"data":{"deleted":{"affected":1}}}"#.to_vec(),
+            advertised: None,
         };
         assert_eq!(d.judge(&ok), Step::Done(DeleteDone { affected: 1 }));
         let busy = Answer::Http {
             status: 503,
             retry_after: None,
             body: Vec::new(),
+            advertised: None,
         };
         assert!(matches!(d.judge(&busy), Step::Retry { .. }));
     }
