@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::blocklist::{BlockList, Kind};
 use super::faults::{Revocation, ServerFailure};
-use super::limiter::{Limiter, retry_after_secs};
+use super::limiter::{LimitState, Limiter, retry_after_secs};
 use super::records;
 use super::stats::{Stats, StatsRecorder};
 use super::{Faults, MockConfig};
@@ -34,6 +34,56 @@ const BLOCKED_BODY: &[u8] = br#"{"data":true}"#;
 const NOT_BLOCKED_BODY: &[u8] = br#"{"data":false}"#;
 /// A 200 in neither documented form (the odd-answer fault).
 const ODD_BODY: &[u8] = br#"{"status":"ok"}"#;
+
+tokio::task_local! {
+    /// The limit's state when this request was counted (or refused), for
+    /// `--ratelimit-headers`: set by the check, read by `advertise` around the handler.
+    static LIMIT_STATE: std::cell::Cell<Option<LimitState>>;
+}
+
+/// Counts a request against the limit (when there is one): `Err(wait)` when refused. With
+/// `--ratelimit-headers`, notes the limit's state for `advertise`.
+fn check_limit(state: &MockState) -> Result<(), std::time::Duration> {
+    let Some(limiter) = &state.limiter else {
+        return Ok(());
+    };
+    let now = std::time::Instant::now();
+    if state.faults.ratelimit_headers.is_none() {
+        return limiter.admit(now);
+    }
+    let (admitted, told) = limiter.admit_telling(now);
+    let _ = LIMIT_STATE.try_with(|cell| cell.set(Some(told)));
+    admitted
+}
+
+/// `--ratelimit-headers`: every answer of the API's routes says the limit, as it stood when
+/// the request was counted (or now, for a request refused before that).
+async fn advertise(
+    State(state): State<Arc<MockState>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    LIMIT_STATE
+        .scope(std::cell::Cell::new(None), async move {
+            let mut response = next.run(request).await;
+            let told = LIMIT_STATE.with(std::cell::Cell::get).or_else(|| {
+                state
+                    .limiter
+                    .as_ref()
+                    .map(|limiter| limiter.state(std::time::Instant::now()))
+            });
+            if let (Some(family), Some(told)) = (state.faults.ratelimit_headers, told) {
+                let headers = response.headers_mut();
+                for (name, value) in told.headers(family, std::time::SystemTime::now()) {
+                    if let Ok(value) = HeaderValue::from_str(&value) {
+                        headers.insert(name, value);
+                    }
+                }
+            }
+            response
+        })
+        .await
+}
 
 /// Put in a response's extensions to ask the connection layer to drop the connection
 /// instead of answering (the reset fault).
@@ -76,6 +126,11 @@ impl MockState {
         &self.faults
     }
 
+    /// The rate limit's R (0 when there is none).
+    fn limit(&self) -> u32 {
+        self.limiter.as_ref().map_or(0, Limiter::limit)
+    }
+
     /// The counters plus the block list's figures.
     pub(crate) fn snapshot(&self) -> Stats {
         let mut stats = self.stats.snapshot();
@@ -87,15 +142,21 @@ impl MockState {
 }
 
 pub(crate) fn router(state: Arc<MockState>) -> Router {
-    Router::new()
+    let mut api = Router::new()
         .route(
             BLOCK_PATH,
             post(block_visitor)
                 .get(records::list)
                 .delete(records::delete),
         )
-        .route(records::RECORD_PATH, get(records::get_one))
-        .route("/_mock/stats", get(stats))
+        .route(records::RECORD_PATH, get(records::get_one));
+    if state.faults.ratelimit_headers.is_some() {
+        api = api.route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            advertise,
+        ));
+    }
+    api.route("/_mock/stats", get(stats))
         .route("/_mock/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
@@ -436,11 +497,9 @@ async fn answer_block(state: &MockState, sequence: u64, request: Request) -> (u1
         return error_answer(StatusCode::UNAUTHORIZED, "ERROR_UNAUTHORIZED", &why);
     }
 
-    if let Some(limiter) = &state.limiter
-        && let Err(wait) = limiter.admit(std::time::Instant::now())
-    {
+    if let Err(wait) = check_limit(state) {
         let retry_after = retry_after_secs(wait, faults.retry_after_secs);
-        return rate_limited(limiter.limit(), retry_after);
+        return rate_limited(state.limit(), retry_after);
     }
 
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
@@ -550,11 +609,9 @@ pub(crate) async fn answer_prelude(
             &why,
         ));
     }
-    if let Some(limiter) = &state.limiter
-        && let Err(wait) = limiter.admit(std::time::Instant::now())
-    {
+    if let Err(wait) = check_limit(state) {
         let retry_after = retry_after_secs(wait, faults.retry_after_secs);
-        return Err(rate_limited(limiter.limit(), retry_after));
+        return Err(rate_limited(state.limit(), retry_after));
     }
     if let Some(delay) = plan.latency {
         tokio::time::sleep(delay).await;

@@ -37,7 +37,7 @@ use tokio_util::task::TaskTracker;
 pub use blocklist::{AnswerMode, BlockListOptions, OnDuplicate};
 pub use endpoint::BLOCK_PATH;
 pub use faults::Faults;
-pub use limiter::LimitKind;
+pub use limiter::{LimitKind, RateLimitHeaders};
 pub use stats::Stats;
 pub use tls::{LOOPBACK_NAMES, MockTls, TlsSetupError};
 
