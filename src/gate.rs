@@ -259,7 +259,18 @@ impl Budget {
     }
 
     /// An answer to request `seq`, sent at `sent`, answered at `now`.
-    fn update(&mut self, now: Instant, seq: u64, sent: Instant, advertised: &Advertised) {
+    /// `started` is how many requests have started so far.
+    fn update(
+        &mut self,
+        now: Instant,
+        seq: u64,
+        sent: Instant,
+        advertised: &Advertised,
+        started: u64,
+    ) {
+        // A window that ended before this answer came: answers to requests sent in it are
+        // about it, not about the one now.
+        self.roll(now, started);
         self.family = advertised.family;
         if let Some(limit) = advertised.limit {
             self.quota = Some(limit);
@@ -299,15 +310,41 @@ impl Budget {
             let predicted = self
                 .predicted_end(after)
                 .filter(|&predicted| predicted <= now);
-            self.boundary = Some(predicted.unwrap_or(now));
-            if !self.window_advertised
-                && let Some(reset) = advertised.reset
-            {
-                // Right after a boundary the reset is the whole window, rounded up.
-                let whole =
-                    Duration::from_secs(reset.as_secs() + u64::from(reset.subsec_nanos() > 0));
-                self.window = Some(whole.max(Duration::from_secs(1)).min(MAX_PAUSE));
+            let boundary = predicted.unwrap_or(now);
+            if !self.window_advertised {
+                self.window = match (advertised.family, advertised.reset, self.boundary) {
+                    // A Unix-second reset is up to a second late: the window is the time
+                    // between two boundaries (the shortest seen, in whole seconds).
+                    (Family::Github, _, Some(previous)) => {
+                        let spacing = boundary.saturating_duration_since(previous);
+                        let whole = Duration::from_secs(spacing.as_secs_f64().round() as u64);
+                        if whole.is_zero() {
+                            self.window
+                        } else {
+                            Some(self.window.map_or(whole, |w| w.min(whole)).min(MAX_PAUSE))
+                        }
+                    }
+                    // The first boundary: a Unix-second reset right after it is the window
+                    // plus less than a second of rounding, less the time since the boundary
+                    // (about half the time since the previous answer's request).
+                    (Family::Github, Some(reset), None) => {
+                        let since = now.saturating_duration_since(after) / 2;
+                        let whole = Duration::from_secs((reset + since).as_secs());
+                        (!whole.is_zero()).then_some(whole.min(MAX_PAUSE))
+                    }
+                    (Family::Github, None, None) => self.window,
+                    // Right after a boundary a reset in seconds from now is the whole
+                    // window, rounded up.
+                    (_, Some(reset), _) => {
+                        let whole = Duration::from_secs(
+                            reset.as_secs() + u64::from(reset.subsec_nanos() > 0),
+                        );
+                        Some(whole.max(Duration::from_secs(1)).min(MAX_PAUSE))
+                    }
+                    (_, None, _) => self.window,
+                };
             }
+            self.boundary = Some(boundary);
         }
         let predicted = self.predicted_end(now);
         self.end = match (reset, predicted) {
@@ -588,7 +625,7 @@ impl Schedule {
         if let Some(advertised) = advertised {
             self.budget
                 .get_or_insert_with(|| Budget::new(advertised.family))
-                .update(now, seq, sent, advertised);
+                .update(now, seq, sent, advertised, self.sent);
         }
         match reply {
             Reply::Admitted => self.admitted(sent),

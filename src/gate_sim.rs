@@ -118,8 +118,14 @@ impl Server {
             limit: Some(u64::from(self.limit)),
             window: (family == Family::Policy).then_some(SECOND),
             remaining: Some(remaining),
-            // GitHub's Unix-time reset is exact when windows start on whole seconds.
-            reset: Some(if family == Family::Github { end } else { ceil }),
+            // GitHub's Unix-time reset: the window's end rounded up to a whole second of a
+            // wall clock whose seconds start 0.37 s into the run.
+            reset: Some(if family == Family::Github {
+                let at = (t + end).as_secs_f64() + 0.37;
+                Duration::from_secs_f64(at.ceil() - 0.37 - t.as_secs_f64())
+            } else {
+                ceil
+            }),
             reset_precision: SECOND,
         })
     }

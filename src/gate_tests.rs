@@ -2,6 +2,7 @@
 //! on tokio's paused clock.
 
 use super::*;
+use crate::ratelimit_headers::{Advertised, Family};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -348,4 +349,227 @@ async fn waiters_queue_behind_a_pause_that_starts_while_they_sleep() {
         went_at >= paused_at + Duration::from_secs(5),
         "the waiter respected the pause"
     );
+}
+
+fn policy(quota: u64, window: u64, remaining: u64, reset_ms: u64) -> Advertised {
+    Advertised {
+        family: Family::Policy,
+        limit: Some(quota),
+        window: Some(Duration::from_secs(window)),
+        remaining: Some(remaining),
+        reset: Some(ms(reset_ms)),
+        reset_precision: Duration::from_secs(1),
+    }
+}
+
+/// Reserves and, when it must wait, claims at its slot: when request `n` starts.
+fn start(s: &mut Schedule, now: Instant) -> (u64, Instant) {
+    match s.reserve(now) {
+        Reserved::Now(seq) => (seq, now),
+        Reserved::At(slot, epoch) => {
+            let seq = s.claim(slot, slot, epoch, ms(3)).expect("claims its slot");
+            (seq, slot)
+        }
+        Reserved::Exhausted(until) => panic!("budget spent until {until:?}"),
+    }
+}
+
+#[test]
+fn an_advertised_quota_sets_the_pace_from_the_first_answer() {
+    let t0 = Instant::now();
+    let mut s = schedule("100/s", 1);
+    let (seq, sent) = start(&mut s, t0);
+    assert_eq!(s.rate_at(t0), 100.0);
+    s.answered(
+        t0 + ms(20),
+        seq,
+        sent,
+        Reply::Admitted,
+        Some(&policy(50, 1, 49, 1000)),
+    );
+    assert_eq!(s.rate_at(t0 + ms(20)), 50.0);
+    let report = s.report().advertised.unwrap();
+    assert_eq!(report.family, Family::Policy);
+    assert_eq!(report.per_second(), Some(50.0));
+    assert!(report.window_advertised);
+}
+
+#[test]
+fn never_spends_past_remaining_before_the_reset() {
+    let t0 = Instant::now();
+    let mut s = schedule("100/s", 1);
+    let (seq, sent) = start(&mut s, t0);
+    // Two left in a window ending in 400 ms (the reset says 1 s, rounded up).
+    s.answered(
+        t0 + ms(10),
+        seq,
+        sent,
+        Reply::Admitted,
+        Some(&policy(3, 1, 2, 1000)),
+    );
+    let after = t0 + ms(10);
+    let (_, a) = start(&mut s, after);
+    let (_, b) = start(&mut s, after);
+    let (_, c) = start(&mut s, after);
+    assert!(b - a < ms(500), "{:?}", b - a);
+    assert_eq!(c, t0 + ms(1010), "the third waits for the reset");
+    assert_eq!(s.report().advertised.unwrap().budget_waits, 1);
+}
+
+#[test]
+fn a_refill_shows_the_window_boundary_and_the_budget_waits_only_until_the_next() {
+    let t0 = Instant::now();
+    let mut s = schedule("10/s", 1);
+    // A window of 2 per second with its boundaries at t0 + 0.3 s + k: one request at t0
+    // (1 left, reset "1" s: rounded up from 0.3 s), one at t0 + 0.1 s (0 left).
+    let (seq, sent) = start(&mut s, t0);
+    s.answered(
+        t0 + ms(20),
+        seq,
+        sent,
+        Reply::Admitted,
+        Some(&policy(2, 1, 1, 1000)),
+    );
+    let (seq, sent) = start(&mut s, t0 + ms(100));
+    s.answered(
+        sent + ms(20),
+        seq,
+        sent,
+        Reply::Admitted,
+        Some(&policy(2, 1, 0, 1000)),
+    );
+    // Held until the rounded reset: t0 + 1.12 s, not the boundary at t0 + 0.3 s.
+    let (seq, sent) = start(&mut s, t0 + ms(150));
+    assert_eq!(sent, t0 + ms(1120));
+    // Its answer shows a fresh window (1 left of 2): a boundary passed since the last one.
+    s.answered(
+        sent + ms(20),
+        seq,
+        sent,
+        Reply::Admitted,
+        Some(&policy(2, 1, 1, 1000)),
+    );
+    let (seq, sent) = start(&mut s, sent + ms(100));
+    s.answered(
+        sent + ms(20),
+        seq,
+        sent,
+        Reply::Admitted,
+        Some(&policy(2, 1, 0, 1000)),
+    );
+    // Spent again: now it waits for the boundary learnt (the refill's answer + 1 s), not
+    // for the answer's rounded reset (its answer + 1 s).
+    let (_, next) = start(&mut s, sent + ms(30));
+    assert_eq!(next, t0 + ms(1140) + Duration::from_secs(1));
+    assert!(next < sent + ms(20) + Duration::from_secs(1));
+}
+
+#[test]
+fn answers_from_a_window_that_has_ended_do_not_spend_the_next_one() {
+    let t0 = Instant::now();
+    let mut s = schedule("100/s", 1);
+    let (seq, sent) = start(&mut s, t0);
+    s.answered(
+        t0 + ms(10),
+        seq,
+        sent,
+        Reply::Admitted,
+        Some(&policy(10, 1, 9, 500)),
+    );
+    // A request sent before the window's end, answered after it, saying 0 left (of the
+    // old window): the new window is not spent.
+    let (old, old_sent) = start(&mut s, t0 + ms(400));
+    let past = t0 + ms(600);
+    let (_, first_new) = start(&mut s, past);
+    s.answered(
+        past + ms(1),
+        old,
+        old_sent,
+        Reply::Admitted,
+        Some(&policy(10, 1, 0, 1000)),
+    );
+    let (_, next) = start(&mut s, past + ms(2));
+    assert_eq!(next, first_new + ms(100), "paced at 10/s, not held");
+}
+
+#[test]
+fn a_budget_spent_longer_than_max_wait_is_reported_not_waited_for() {
+    let t0 = Instant::now();
+    let mut s = schedule("100/s", 1);
+    s.max_wait = Duration::from_secs(60);
+    let (seq, sent) = start(&mut s, t0);
+    // Nothing left for an hour (GitHub's hourly quota spent).
+    let hour = Advertised {
+        family: Family::Github,
+        limit: Some(5000),
+        window: None,
+        remaining: Some(0),
+        reset: Some(Duration::from_secs(3600)),
+        reset_precision: Duration::from_secs(1),
+    };
+    s.answered(t0 + ms(10), seq, sent, Reply::Admitted, Some(&hour));
+    match s.reserve(t0 + ms(20)) {
+        Reserved::Exhausted(until) => assert_eq!(until, t0 + ms(10) + Duration::from_secs(3600)),
+        other => panic!("{other:?}"),
+    }
+    // A hostile reset is capped at a day, and with no --max-wait it is waited for.
+    let mut s = schedule("100/s", 1);
+    let (seq, sent) = start(&mut s, t0);
+    let forever = Advertised {
+        reset: Some(Duration::MAX),
+        ..hour
+    };
+    s.answered(t0 + ms(10), seq, sent, Reply::Admitted, Some(&forever));
+    assert_eq!(slot(&mut s, t0 + ms(20)), t0 + ms(10) + MAX_PAUSE);
+}
+
+#[test]
+fn the_429s_a_server_sends_below_what_it_advertises_still_set_the_pace() {
+    let t0 = Instant::now();
+    let mut s = schedule("200/s", 1);
+    let (seq, sent) = start(&mut s, t0);
+    s.answered(
+        t0 + ms(5),
+        seq,
+        sent,
+        Reply::Admitted,
+        Some(&policy(100, 1, 99, 1000)),
+    );
+    assert_eq!(s.rate_at(t0 + ms(5)), 100.0);
+    // It admits 40/s and refuses the rest, with plenty "remaining".
+    let now = admit_steadily(&mut s, t0, 40, 2);
+    s.answered(
+        now,
+        seq + 1,
+        now,
+        Reply::RateLimited(Duration::from_secs(1)),
+        Some(&policy(100, 1, 60, 1000)),
+    );
+    let later = now + Duration::from_secs(20);
+    assert!(s.rate_at(later) < 40.0, "{}", s.rate_at(later));
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_gate_shared_by_two_runs_shares_their_pause() {
+    let gate = std::sync::Arc::new(Gate::new("10/s".parse().unwrap(), 1));
+    let listing = gate.clone();
+    let deleting = gate.clone();
+    let ticket = listing.wait_turn().await.unwrap();
+    // The listing's request is refused with a 5 s Retry-After…
+    listing.answered(&ticket, Reply::RateLimited(Duration::from_secs(5)), None);
+    let refused_at = Instant::now();
+    // …so the deletes that follow (another pool run, the same gate) wait it out too.
+    let ticket = deleting.wait_turn().await.unwrap();
+    assert!(ticket.sent >= refused_at + Duration::from_secs(5));
+    assert_eq!(deleting.report().estimate.unwrap().episodes, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_dropped_before_its_turn_gives_its_place_back() {
+    let gate = Gate::new("1/s".parse().unwrap(), 1);
+    gate.wait_turn().await.unwrap();
+    // A waiter for the next slot, cancelled (a stop) before it comes.
+    let waited = tokio::time::timeout(ms(100), gate.wait_turn()).await;
+    assert!(waited.is_err());
+    assert_eq!(gate.schedule().waiting, 0);
 }
