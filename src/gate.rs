@@ -43,7 +43,7 @@
 //! Two cases where the count of one second says more than the server sustains: a token
 //! bucket refilled during the pause spends its stored burst, and a fixed window whose
 //! boundary falls inside the measured second holds two windows' worth. Both show as a
-//! *quick* episode: a refusal while the pace is still rising back. Then the estimate is
+//! *quick* episode: a refusal within 2 s of the pause's end. Then the estimate is
 //! what the server admitted since the previous episode, pause included (what a bucket
 //! sustains; never below half the pace refused), and the pace rises from there to 97 % of
 //! the count that was refused: the limit lies between the two, and the next refusal, if
@@ -90,6 +90,8 @@ const ENFORCED_WINDOW: Duration = Duration::from_secs(1);
 /// to `LONG_WINDOW` instead, from the end of the last pause (see `Schedule::rate_limited`).
 const FEW_ADMITTED: u64 = 10;
 const LONG_WINDOW: Duration = Duration::from_secs(2);
+/// A refusal this soon after the pause ended is a *quick* episode.
+const QUICK: Duration = Duration::from_secs(2);
 /// The lowest pace 429s or headers can push the gate to, as a share of `--rate`.
 const MIN_SHARE: f64 = 1e-4;
 
@@ -147,7 +149,10 @@ struct Episode {
     /// For a quick episode, the admitted rate since the previous episode, pause included:
     /// the estimate never exceeds it.
     sustained: Option<f64>,
-    /// Admitted requests sent since `refused` (for the next episode's `sustained`).
+    /// What the server admitted from the previous episode's refused request to this one,
+    /// pause included, requests per second (any episode but the first).
+    cycle: Option<f64>,
+    /// Admitted requests sent since `refused` (for the next episode's `cycle`).
     admitted_since: u64,
     /// When the pause ends: the recovery curve starts here.
     resume: Instant,
@@ -441,6 +446,10 @@ pub struct Estimate {
     /// The estimate's own uncertainty: one request either way in its count, requests per
     /// second.
     pub plus_minus: f64,
+    /// What the server admitted from the episode before to this one, pause included: what
+    /// a token bucket sustains, while the count of one second holds its stored burst too.
+    /// `None` after the first episode.
+    pub sustained_per_second: Option<f64>,
     /// 429 episodes in the run (each one pause).
     pub episodes: u64,
 }
@@ -694,12 +703,15 @@ impl Schedule {
         // the measured second). What the server admitted since then, pause included, is
         // what it sustains. (Not from a handful of requests: quantisation, again.)
         let counted = self.admitted.count(from, sent);
-        let sustained = self.episode.as_ref().and_then(|previous| {
+        let cycle = self.episode.as_ref().and_then(|previous| {
             let since = sent.checked_duration_since(previous.refused)?;
-            let rising = sent < later(previous.resume, RISE);
-            (rising && since > Duration::ZERO && counted >= FEW_ADMITTED)
-                .then(|| previous.admitted_since as f64 / since.as_secs_f64())
+            (since > Duration::ZERO).then(|| previous.admitted_since as f64 / since.as_secs_f64())
         });
+        let quick = self
+            .episode
+            .as_ref()
+            .is_some_and(|previous| sent < later(previous.resume, QUICK));
+        let sustained = cycle.filter(|_| quick && counted >= FEW_ADMITTED);
         let mut episode = Episode {
             began: now,
             refused: sent,
@@ -708,6 +720,7 @@ impl Schedule {
             span: measured.clamp(ENFORCED_WINDOW, LONG_WINDOW),
             rate_then,
             sustained,
+            cycle,
             admitted_since: 0,
             resume: not_before,
             restart: if self.episode.is_some() {
@@ -759,6 +772,7 @@ impl Schedule {
             counted: episode.counted,
             window: episode.span,
             plus_minus: 1.0 / episode.span.as_secs_f64(),
+            sustained_per_second: episode.cycle,
             episodes: self.episodes,
         });
         let advertised = self.budget.as_ref().map(|budget| AdvertisedLimit {

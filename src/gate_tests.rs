@@ -250,7 +250,7 @@ fn a_probe_that_finds_the_same_limit_makes_the_next_probe_later() {
 }
 
 #[test]
-fn a_refusal_while_the_pace_still_rises_measures_what_the_server_sustained() {
+fn a_refusal_soon_after_the_pause_measures_what_the_server_sustained() {
     // A token bucket of 20/s holding 20: 40/s for 1 s empties it, and the count of that
     // second (40) is its stored burst plus its rate.
     let t0 = Instant::now();
@@ -275,6 +275,10 @@ fn a_refusal_while_the_pace_still_rises_measures_what_the_server_sustained() {
     let estimate = s.admitted_per_second().unwrap();
     assert!((19.0..=21.5).contains(&estimate), "{estimate}");
     assert!(s.episode.as_ref().unwrap().sustained.is_some());
+    let reported = s.report().estimate.unwrap();
+    assert_eq!(reported.per_second, estimate);
+    assert_eq!(reported.sustained_per_second, Some(estimate));
+    assert_eq!(reported.episodes, 2);
     // The pace levels off under the count that was refused.
     let level = s.rate_at(next + Duration::from_secs(20));
     assert!(level < 36.0 && level >= estimate, "{level}");
