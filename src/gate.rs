@@ -96,27 +96,34 @@ const QUICK: Duration = Duration::from_secs(2);
 const MIN_SHARE: f64 = 1e-4;
 
 /// The send times of admitted requests, for the last `LOG_REACH` (at most `LOG_MAX` of
-/// them: at rates past 16,000/s the oldest of the second go first). Answers come back out
-/// of order, so the log is not sorted; it is only searched when a 429 episode begins.
+/// them: past 8,000/s the log holds less than the two seconds the estimate may look at, and
+/// an estimate at such a rate counts a little short). Kept as nanoseconds since the first
+/// request (8 bytes each: at most 128 kB). Answers come back out of order, so the log is
+/// not sorted; it is only searched when a 429 episode begins.
 #[derive(Debug, Default)]
 struct AdmittedLog {
-    sent: std::collections::VecDeque<Instant>,
-    newest: Option<Instant>,
+    sent: std::collections::VecDeque<u64>,
+    newest: u64,
     /// When the first request was reserved: nothing was sent before.
     origin: Option<Instant>,
 }
 
-const LOG_REACH: Duration = Duration::from_secs(4);
-const LOG_MAX: usize = 1 << 16;
+const LOG_REACH: Duration = Duration::from_millis(2500);
+const LOG_MAX: usize = 1 << 14;
 
 impl AdmittedLog {
+    fn offset(&self, at: Instant) -> u64 {
+        let since = self.origin.map_or(Duration::ZERO, |origin| {
+            at.saturating_duration_since(origin)
+        });
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+    }
+
     fn record(&mut self, sent: Instant) {
-        let newest = self.newest.map_or(sent, |newest| newest.max(sent));
-        self.newest = Some(newest);
-        let horizon = newest.checked_sub(LOG_REACH);
-        while self.sent.len() >= LOG_MAX
-            || horizon.is_some_and(|horizon| self.sent.front().is_some_and(|&f| f < horizon))
-        {
+        let sent = self.offset(sent);
+        self.newest = self.newest.max(sent);
+        let horizon = self.newest.saturating_sub(LOG_REACH.as_nanos() as u64);
+        while self.sent.len() >= LOG_MAX || self.sent.front().is_some_and(|&f| f < horizon) {
             self.sent.pop_front();
         }
         self.sent.push_back(sent);
@@ -124,6 +131,7 @@ impl AdmittedLog {
 
     /// Admitted requests sent in `[from, to]`.
     fn count(&self, from: Instant, to: Instant) -> u64 {
+        let (from, to) = (self.offset(from), self.offset(to));
         self.sent
             .iter()
             .filter(|&&sent| from <= sent && sent <= to)
