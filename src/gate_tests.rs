@@ -577,3 +577,20 @@ async fn a_waiter_dropped_before_its_turn_gives_its_place_back() {
     assert!(waited.is_err());
     assert_eq!(gate.schedule().waiting, 0);
 }
+
+#[test]
+fn the_admitted_log_stays_bounded() {
+    let t0 = Instant::now();
+    let mut s = schedule("1000000/s", 1);
+    s.reserve(t0);
+    let mut at = t0;
+    for _ in 0..200_000 {
+        s.admitted(at);
+        at += Duration::from_micros(33);
+    }
+    assert!(s.admitted.sent.capacity() <= LOG_MAX);
+    // At 30,000/s the last second is more than it holds: the count is scaled from the
+    // span it holds.
+    let counted = s.admitted.count(at - Duration::from_secs(1), at);
+    assert!((29_000..=31_000).contains(&counted), "{counted}");
+}
