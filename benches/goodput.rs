@@ -13,8 +13,8 @@
 //! Per run it prints goodput ÷ limit over the whole run (blocked requests ÷ wall time from
 //! the client's start to its exit; for shards, all of them ÷ the time from the first start
 //! to the last exit), the share of requests answered 429 (the imitation's count), and the
-//! estimate the summary gives (`server_admitted_per_second`, with its error against the
-//! limit).
+//! estimate each summary gives (`server_admitted_per_second`, with its error against the
+//! limit, or for shards against a third of it).
 //!
 //! Usage: `cargo bench --bench goodput [-- FILTER...]` (about 7 minutes; FILTERs select rows
 //! by substring, e.g. `bucket`, `headers`, `shards`). `GOODPUT_CLIENTS=before=PATH,after=PATH`
@@ -178,7 +178,8 @@ struct Row {
     goodput: f64,
     share_429: f64,
     estimates: Vec<Option<f64>>,
-    limit: u64,
+    /// What each client's share of the limit is (the limit ÷ shards).
+    share: f64,
     wall: f64,
 }
 
@@ -302,7 +303,7 @@ fn run_case(
             .iter()
             .map(|s| s["server_admitted_per_second"].as_f64())
             .collect(),
-        limit: case.limit,
+        share: case.limit as f64 / case.shards as f64,
         wall,
     })
 }

@@ -456,7 +456,8 @@ impl AdvertisedLimit {
 /// The server's admitted rate as the gate estimated it from its 429s.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Estimate {
-    /// Requests per second (the latest episode's estimate).
+    /// Requests per second (the latest episode's estimate: its count of the second before
+    /// the refusal, or after a quick episode what the server sustained).
     pub per_second: f64,
     /// Admitted requests it counted, and over how long.
     pub counted: u64,
@@ -586,8 +587,9 @@ impl Schedule {
         if let Some(not_before) = self.not_before {
             slot = slot.max(not_before);
         }
-        let seq = self.sent + self.waiting;
-        if let Some(until) = self.budget.as_ref().and_then(|b| b.holds(seq, slot)) {
+        // The budget counts this request after those already sleeping toward their slots.
+        let position = self.sent + self.waiting;
+        if let Some(until) = self.budget.as_ref().and_then(|b| b.holds(position, slot)) {
             if until.saturating_duration_since(now) > self.max_wait {
                 return Reserved::Exhausted(until);
             }
@@ -599,7 +601,7 @@ impl Schedule {
         self.next = Some(later(next.max(slot), interval));
         if slot <= now {
             self.sent += 1;
-            return Reserved::Now(seq);
+            return Reserved::Now(self.sent - 1);
         }
         self.waiting += 1;
         Reserved::At(slot, self.epoch)
@@ -616,7 +618,14 @@ impl Schedule {
         max_lateness: Duration,
     ) -> Option<u64> {
         self.waiting = self.waiting.saturating_sub(1);
-        if epoch != self.epoch || now > slot + max_lateness {
+        // A sleeper woken late would bunch with the slots after it; with the server's own
+        // count of what is left (an advertised budget over a known window) it may go all the
+        // same: the budget holds back whatever would be one too many.
+        let counted_by_server = self
+            .budget
+            .as_ref()
+            .is_some_and(|b| b.window.is_some() && b.end.is_some());
+        if epoch != self.epoch || (now > slot + max_lateness && !counted_by_server) {
             return None;
         }
         if let Some(budget) = &mut self.budget {
@@ -741,10 +750,12 @@ impl Schedule {
             cycle,
             admitted_since: 0,
             resume: not_before,
-            restart: if self.episode.is_some() {
-                BETA
-            } else {
+            // The discovery: refused within 2 s of the first request, sent well above the
+            // limit (where a fixed window's boundary may sit inside the measured second).
+            restart: if self.episode.is_none() && sent < later(origin, QUICK) {
                 BETA_FIRST
+            } else {
+                BETA
             },
             recovery: RECOVERY,
         };
@@ -761,6 +772,7 @@ impl Schedule {
             counted = episode.counted,
             rate_then,
             ?sustained,
+            ?cycle,
             recovery = ?episode.recovery,
             pause = ?not_before.saturating_duration_since(now),
             "429 episode: pacing at what the server admits"
