@@ -189,7 +189,7 @@ impl std::fmt::Display for Row {
             .estimates
             .iter()
             .map(|e| match e {
-                Some(e) => format!("{e:.1}/s ({:+.1} %)", (e / self.limit as f64 - 1.0) * 100.0),
+                Some(e) => format!("{e:.1}/s ({:+.1} %)", (e / self.share - 1.0) * 100.0),
                 None => "-".to_owned(),
             })
             .collect();
