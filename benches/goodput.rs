@@ -1,38 +1,108 @@
-//! Goodput benchmark (`harness = false`): the release `blockade` binary against the real
-//! imitation (`blockade mock --rate-limit R --limit-kind K`, its own process, on 127.0.0.1)
-//! with 5–30 ms latency and 100-ID batches, for every row of issue 11's table and every kind
-//! of limit (sliding window, fixed window, token bucket with a burst of R), plus 1/s and
-//! 1,000/s.
+//! Goodput benchmark (`harness = false`): release `blockade` clients against the imitation
+//! (`blockade mock --rate-limit R --limit-kind K --latency 5ms..30ms`, its own process, on
+//! 127.0.0.1), 100-ID batches, each run sized to last `GOODPUT_SECONDS` (default 30) at the
+//! server's limit. Rows (issue 18):
 //!
-//! Each run is sized to last about `seconds` at the server's limit. It prints, per run:
-//! goodput ÷ limit over the whole run (blocked requests ÷ the client's wall time) and once
-//! settled (blocked requests whose answer came in the second half of the run, from the
-//! ledger's `finished_at`), the share of requests answered 429, and the time to settle: the
-//! start of the first window after which every window of the run held at least 0.9 × the
-//! limit's worth of blocked requests (windows of max(1 s, 10 / limit)).
+//! - `limit KIND R`: sliding window, fixed window and token bucket (burst R) at 20, 50 and
+//!   200/s, `--rate` twice the limit, no advertised limit;
+//! - `headers FAMILY`: a fixed window of 50/s advertised in each header family
+//!   (`--ratelimit-headers github|draft|policy`), `--rate 100/s`;
+//! - `shards 3 × RATE`: three processes `--shard K/3` against one sliding window of 50/s,
+//!   each `--rate` a third (17/s) or two thirds (34/s) of it.
 //!
-//! Usage: `cargo bench --bench goodput [-- FILTER...]` (about 4 minutes; FILTERs select rows
-//! by substring of "kind limit/rate", e.g. `sliding` or `50/100`). Without `--bench`
-//! (`cargo test --benches`) one short run checks only that everything got blocked. A run
-//! that did not block every ID makes the harness exit 1.
+//! Per run it prints goodput ÷ limit over the whole run (blocked requests ÷ wall time from
+//! the client's start to its exit; for shards, all of them ÷ the time from the first start
+//! to the last exit), the share of requests answered 429 (the imitation's count), and the
+//! estimate each summary gives (`server_admitted_per_second`, with its error against the
+//! limit, or for shards against a third of it).
+//!
+//! Usage: `cargo bench --bench goodput [-- FILTER...]` (about 7 minutes; FILTERs select rows
+//! by substring, e.g. `bucket`, `headers`, `shards`). `GOODPUT_CLIENTS=before=PATH,after=PATH`
+//! runs each row with each client binary in turn (same imitation, the current build's),
+//! for a side-by-side comparison in one run. Without `--bench` (`cargo test --benches`)
+//! two 2 s runs check only that everything got blocked. A run that did not block every ID
+//! makes the harness exit 1. No timing is asserted anywhere.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// The key shared by the imitation and the client. A benchmark key, not a secret.
 const KEY: &str = "bench-key";
 const BATCH: u64 = 100;
-const KINDS: [&str; 3] = ["sliding", "fixed", "bucket"];
 
+/// One row: the imitation's limit and the clients run against it.
 struct Case {
+    name: String,
+    /// `--rate-limit`, and the rest of the imitation's flags.
     limit: u64,
+    mock: Vec<String>,
+    /// `--rate` of each client process.
     rate: u64,
-    seconds: u64,
+    /// 1, or the number of `--shard K/N` processes.
+    shards: u64,
+}
+
+fn cases(full: bool) -> Vec<Case> {
+    let case = |name: String, limit: u64, mock: &[&str], rate: u64, shards: u64| Case {
+        name,
+        limit,
+        mock: mock.iter().map(|&s| s.to_owned()).collect(),
+        rate,
+        shards,
+    };
+    if !full {
+        return vec![
+            case(
+                "limit sliding 50".into(),
+                50,
+                &["--limit-kind", "sliding"],
+                100,
+                1,
+            ),
+            case(
+                "headers draft".into(),
+                50,
+                &["--limit-kind", "fixed", "--ratelimit-headers", "draft"],
+                100,
+                1,
+            ),
+        ];
+    }
+    let mut cases = Vec::new();
+    for kind in ["sliding", "fixed", "bucket"] {
+        for limit in [20, 50, 200] {
+            cases.push(case(
+                format!("limit {kind} {limit}"),
+                limit,
+                &["--limit-kind", kind],
+                limit * 2,
+                1,
+            ));
+        }
+    }
+    for family in ["github", "draft", "policy"] {
+        cases.push(case(
+            format!("headers {family}"),
+            50,
+            &["--limit-kind", "fixed", "--ratelimit-headers", family],
+            100,
+            1,
+        ));
+    }
+    for rate in [17, 34] {
+        cases.push(case(
+            format!("shards 3 × {rate}/s"),
+            50,
+            &["--limit-kind", "sliding"],
+            rate,
+            3,
+        ));
+    }
+    cases
 }
 
 fn main() {
@@ -43,80 +113,57 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .map(String::as_str)
         .collect();
-    let cases: Vec<Case> = if full {
-        vec![
-            Case {
-                limit: 50,
-                rate: 100,
-                seconds: 12,
-            },
-            Case {
-                limit: 50,
-                rate: 60,
-                seconds: 12,
-            },
-            Case {
-                limit: 20,
-                rate: 40,
-                seconds: 12,
-            },
-            Case {
-                limit: 200,
-                rate: 400,
-                seconds: 12,
-            },
-            Case {
-                limit: 1,
-                rate: 2,
-                seconds: 24,
-            },
-            Case {
-                limit: 1000,
-                rate: 2000,
-                seconds: 8,
-            },
-        ]
+    let seconds: u64 = if full {
+        std::env::var("GOODPUT_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30)
     } else {
-        vec![Case {
-            limit: 50,
-            rate: 100,
-            seconds: 2,
-        }]
+        2
     };
-    let kinds: &[&str] = if full { &KINDS } else { &KINDS[..1] };
+    let mock_bin = PathBuf::from(env!("CARGO_BIN_EXE_blockade"));
+    let clients: Vec<(String, PathBuf)> = match std::env::var("GOODPUT_CLIENTS") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split(',')
+            .map(|entry| {
+                let (name, path) = entry.split_once('=').unwrap_or(("client", entry));
+                (name.trim().to_owned(), PathBuf::from(path.trim()))
+            })
+            .collect(),
+        _ => vec![("this build".to_owned(), mock_bin.clone())],
+    };
     let dir = tempfile::Builder::new()
         .prefix("blockade-goodput-")
         .tempdir()
         .expect("cannot create a temporary directory");
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_blockade"));
     eprintln!(
-        "goodput: {} mode, binary {}",
+        "goodput: {} mode, {seconds} s runs, imitation {}",
         if full { "full" } else { "smoke" },
-        bin.display()
+        mock_bin.display()
     );
 
     let mut rows = Vec::new();
     let mut wrong = Vec::new();
-    for case in &cases {
-        for kind in kinds {
-            let name = format!("{kind} {}/{}", case.limit, case.rate);
-            if !filters.is_empty() && !filters.iter().any(|f| name.contains(f)) {
-                continue;
-            }
-            eprintln!("goodput: running {name}");
-            match run_case(&bin, dir.path(), kind, case) {
-                Ok(row) => rows.push(row),
-                Err(error) => wrong.push(format!("{name}: {error}")),
+    for case in cases(full) {
+        if !filters.is_empty() && !filters.iter().any(|f| case.name.contains(f)) {
+            continue;
+        }
+        // Each row runs every client in turn, so that the machine's noise hits all alike.
+        for (client, bin) in &clients {
+            eprintln!("goodput: running {} with {client}", case.name);
+            match run_case(&mock_bin, bin, dir.path(), &case, seconds) {
+                Ok(row) => rows.push((case.name.clone(), client.clone(), row)),
+                Err(error) => wrong.push(format!("{} ({client}): {error}", case.name)),
             }
         }
     }
 
     println!(
-        "\n| kind | limit | --rate | goodput ÷ limit, settled | goodput ÷ limit, whole run | 429 share | time to settle | server admitted (summary) |"
+        "\n| row | client | goodput ÷ limit, whole run | 429 share | estimate (error) | wall |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
-    for row in &rows {
-        println!("{row}");
+    println!("|---|---|---|---|---|---|");
+    for (name, client, row) in &rows {
+        println!("| {name} | {client} | {row} |");
     }
     if !wrong.is_empty() {
         eprintln!("goodput: {} run(s) were WRONG:", wrong.len());
@@ -128,161 +175,136 @@ fn main() {
 }
 
 struct Row {
-    kind: String,
-    limit: u64,
-    rate: u64,
-    settled: f64,
-    whole: f64,
+    goodput: f64,
     share_429: f64,
-    settle: Option<f64>,
-    admitted: Option<f64>,
+    estimates: Vec<Option<f64>>,
+    /// What each client's share of the limit is (the limit ÷ shards).
+    share: f64,
+    wall: f64,
 }
 
 impl std::fmt::Display for Row {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let settle = self
-            .settle
-            .map_or_else(|| "never".to_owned(), |s| format!("{s:.1} s"));
-        let admitted = self
-            .admitted
-            .map_or_else(|| "-".to_owned(), |a| format!("{a:.1}/s"));
+        let estimates: Vec<String> = self
+            .estimates
+            .iter()
+            .map(|e| match e {
+                Some(e) => format!("{e:.1}/s ({:+.1} %)", (e / self.share - 1.0) * 100.0),
+                None => "-".to_owned(),
+            })
+            .collect();
         write!(
             f,
-            "| {} | {}/s | {}/s | {:.3} | {:.3} | {:.2} % | {settle} | {admitted} |",
-            self.kind,
-            self.limit,
-            self.rate,
-            self.settled,
-            self.whole,
-            self.share_429 * 100.0
+            "{:.3} | {:.2} % | {} | {:.1} s",
+            self.goodput,
+            self.share_429 * 100.0,
+            estimates.join(", "),
+            self.wall
         )
     }
 }
 
-fn run_case(bin: &Path, dir: &Path, kind: &str, case: &Case) -> Result<Row, String> {
-    let requests = case.limit * case.seconds;
-    let ids = requests * BATCH;
-    let input = dir.join(format!("ids-{ids}.csv"));
-    if !input.exists() {
+fn input(dir: &Path, ids: u64) -> Result<PathBuf, String> {
+    let path = dir.join(format!("ids-{ids}.csv"));
+    if !path.exists() {
         let mut text = String::with_capacity(ids as usize * 9 + 3);
         text.push_str("id\n");
         for id in 1_000_001..1_000_001 + ids {
             text.push_str(&id.to_string());
             text.push('\n');
         }
-        std::fs::write(&input, text).map_err(|e| format!("write the input: {e}"))?;
+        std::fs::write(&path, text).map_err(|e| format!("write the input: {e}"))?;
     }
-    let ledger = dir.join("results.jsonl");
-    let summary = dir.join("summary.json");
-    let _ = std::fs::remove_file(&ledger);
-    let _ = std::fs::remove_file(&summary);
+    Ok(path)
+}
 
-    let mock = Mock::start(
-        bin,
-        &[
-            "--rate-limit",
-            &case.limit.to_string(),
-            "--limit-kind",
-            kind,
-            "--latency",
-            "5ms..30ms",
-        ],
-    );
+fn run_case(
+    mock_bin: &Path,
+    bin: &Path,
+    dir: &Path,
+    case: &Case,
+    seconds: u64,
+) -> Result<Row, String> {
+    let requests = case.limit * seconds;
+    let ids = requests * BATCH;
+    let input = input(dir, ids)?;
+    let limit = case.limit.to_string();
+    let mut mock_args = vec!["--rate-limit", &limit, "--latency", "5ms..30ms"];
+    mock_args.extend(case.mock.iter().map(String::as_str));
+    let mock = Mock::start(mock_bin, &mock_args);
+
     let started = Instant::now();
-    let status = Command::new(bin)
-        .arg("block")
-        .args(["--base-url", &mock.url, "--block-for", "1d", "-q"])
-        .args(["--rate", &format!("{}/s", case.rate)])
-        .args(["--batch-size", &BATCH.to_string()])
-        .arg("--results")
-        .arg(&ledger)
-        .arg("--summary-json")
-        .arg(&summary)
-        .arg(&input)
-        .env("ACQUIRE_API_KEY", KEY)
-        .env_remove("ACQUIRE_ACCOUNT")
-        .env_remove("ACQUIRE_BASE_URL")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run blockade: {e}"))?;
+    let mut children = Vec::new();
+    for shard in 1..=case.shards {
+        let ledger = dir.join(format!("results-{shard}.jsonl"));
+        let summary = dir.join(format!("summary-{shard}.json"));
+        let _ = std::fs::remove_file(&ledger);
+        let _ = std::fs::remove_file(&summary);
+        let mut command = Command::new(bin);
+        command
+            .arg("block")
+            .args(["--base-url", &mock.url, "--block-for", "1d", "-q"])
+            .args(["--rate", &format!("{}/s", case.rate)])
+            .args(["--batch-size", &BATCH.to_string()])
+            .arg("--results")
+            .arg(&ledger)
+            .arg("--summary-json")
+            .arg(&summary);
+        if case.shards > 1 {
+            command.args(["--shard", &format!("{shard}/{}", case.shards)]);
+        }
+        let child = command
+            .arg(&input)
+            .env("ACQUIRE_API_KEY", KEY)
+            .env_remove("ACQUIRE_ACCOUNT")
+            .env_remove("ACQUIRE_BASE_URL")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+        children.push((child, summary));
+    }
+    let mut summaries = Vec::new();
+    for (mut child, summary) in children {
+        let status = child
+            .wait()
+            .map_err(|e| format!("cannot wait for blockade: {e}"))?;
+        if !status.success() {
+            return Err(format!("blockade exited with {status}"));
+        }
+        let text =
+            std::fs::read_to_string(&summary).map_err(|e| format!("read the summary: {e}"))?;
+        summaries.push(
+            serde_json::from_str::<Value>(&text)
+                .map_err(|e| format!("the summary is not JSON: {e}"))?,
+        );
+    }
     let wall = started.elapsed().as_secs_f64();
+    let stats = mock.stats();
     drop(mock);
-    if !status.success() {
-        return Err(format!("blockade exited with {status}"));
-    }
-    let summary: Value = serde_json::from_str(
-        &std::fs::read_to_string(&summary).map_err(|e| format!("read the summary: {e}"))?,
-    )
-    .map_err(|e| format!("the summary is not JSON: {e}"))?;
-    let field = |name: &str| summary[name].as_u64().unwrap_or(0);
-    if field("blocked") != ids || field("batches_blocked") != requests {
-        return Err(format!("not everything was blocked: {summary}"));
-    }
 
-    // When each blocked request's answer came, from the ledger.
-    let text = std::fs::read_to_string(&ledger).map_err(|e| format!("read the ledger: {e}"))?;
-    let mut finished: Vec<DateTime<Utc>> = Vec::new();
-    let mut first_start: Option<DateTime<Utc>> = None;
-    for line in text.lines() {
-        let Ok(record) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if record["status"] != "blocked" {
-            continue;
-        }
-        let time = |name: &str| {
-            record[name]
-                .as_str()
-                .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-        };
-        if let Some(start) = time("started_at") {
-            first_start = Some(first_start.map_or(start, |f| f.min(start)));
-        }
-        if let Some(end) = time("finished_at") {
-            finished.push(end);
-        }
+    let field = |summary: &Value, name: &str| summary[name].as_u64().unwrap_or(0);
+    let blocked: u64 = summaries.iter().map(|s| field(s, "blocked")).sum();
+    if blocked != ids || stats["ids_blocked"].as_u64() != Some(ids) {
+        return Err(format!(
+            "not everything was blocked once: {blocked} of {ids} IDs, the imitation counted {}",
+            stats["ids_blocked"]
+        ));
     }
-    let origin = first_start.ok_or("no blocked line in the ledger")?;
-    let mut offsets: Vec<f64> = finished
-        .iter()
-        .map(|t| (*t - origin).num_microseconds().unwrap_or(0) as f64 / 1e6)
-        .collect();
-    offsets.sort_by(f64::total_cmp);
-    let span = offsets.last().copied().unwrap_or(0.0);
-    let limit = case.limit as f64;
-
-    let half = span / 2.0;
-    let in_second_half = offsets.iter().filter(|&&t| t >= half).count() as f64;
-    let settled = in_second_half / (span - half).max(1e-9) / limit;
-    let whole = requests as f64 / wall / limit;
-
-    // Time to settle: windows of max(1 s, 10 requests at the limit).
-    let window = (10.0 / limit).max(1.0);
-    let windows = (span / window).floor() as usize;
-    let mut counts = vec![0u64; windows];
-    for &t in &offsets {
-        let index = (t / window) as usize;
-        if let Some(count) = counts.get_mut(index) {
-            *count += 1;
-        }
-    }
-    let good = |count: u64| count as f64 >= 0.9 * limit * window;
-    let settle = (0..windows)
-        .find(|&k| counts[k..].iter().all(|&c| good(c)))
-        .map(|k| k as f64 * window);
-
+    let answered = |status: &str| stats["by_status"][status].as_u64().unwrap_or(0);
+    let all = stats["requests"].as_u64().unwrap_or(0).max(1);
     Ok(Row {
-        kind: kind.to_owned(),
-        limit: case.limit,
-        rate: case.rate,
-        settled,
-        whole,
-        share_429: field("rate_limited") as f64 / field("requests").max(1) as f64,
-        settle,
-        admitted: summary["server_admitted_per_second"].as_f64(),
+        // Values blocked per second, in requests' worth (shards' last batches are partial).
+        goodput: ids as f64 / BATCH as f64 / wall / case.limit as f64,
+        share_429: answered("429") as f64 / all as f64,
+        estimates: summaries
+            .iter()
+            .map(|s| s["server_admitted_per_second"].as_f64())
+            .collect(),
+        share: case.limit as f64 / case.shards as f64,
+        wall,
     })
 }
 
@@ -313,6 +335,25 @@ impl Mock {
             .unwrap_or_else(|| panic!("blockade mock did not print its URL: {first:?}"))
             .to_owned();
         Mock { child, url }
+    }
+
+    /// The imitation's counters (`GET /_mock/stats`, over plain loopback HTTP).
+    fn stats(&self) -> Value {
+        use std::io::{Read, Write};
+        let addr = self.url.trim_start_matches("http://");
+        let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+            return Value::Null;
+        };
+        let _ = write!(
+            stream,
+            "GET /_mock/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        );
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let start = body.find('{').unwrap_or(0);
+        let end = body.rfind('}').map_or(body.len(), |e| e + 1);
+        serde_json::from_str(&body[start..end]).unwrap_or(Value::Null)
     }
 }
 

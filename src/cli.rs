@@ -807,6 +807,11 @@ pub struct MockArgs {
     /// again, rounded up).
     #[arg(long, default_value_t = 1)]
     pub retry_after: u64,
+    /// Advertise --rate-limit on every answer (429s included) in one header family:
+    /// github = X-RateLimit-Limit/-Remaining/-Reset (Unix seconds); draft =
+    /// RateLimit-Limit/-Remaining/-Reset (seconds); policy = RateLimit-Policy and RateLimit.
+    #[arg(long, value_enum, value_name = "FAMILY", requires = "rate_limit")]
+    pub ratelimit_headers: Option<crate::mock::RateLimitHeaders>,
     /// Probability of a 500 or 503.
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub fail_rate: f64,

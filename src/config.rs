@@ -169,6 +169,7 @@ pub fn pool_config(args: &ConnectionArgs) -> Result<PoolConfig, ConfigError> {
             max: args.backoff_max,
         },
         drain_deadline: DRAIN_DEADLINE,
+        gate: Default::default(),
     })
 }
 

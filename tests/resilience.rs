@@ -650,6 +650,7 @@ mod send_stage {
                 max: Duration::from_millis(5),
             },
             drain_deadline: Duration::from_secs(10),
+            gate: Default::default(),
         };
         let (batch_tx, batch_rx) = mpsc::channel(2);
         let (outcome_tx, mut outcome_rx) = mpsc::channel(2);

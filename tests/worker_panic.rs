@@ -85,6 +85,7 @@ fn a_panicking_worker_records_its_batch_as_failed_internal() {
                 max: Duration::from_millis(5),
             },
             drain_deadline: Duration::from_secs(10),
+            gate: Default::default(),
         };
         let till = chrono::Utc::now() + chrono::Duration::days(1);
         let origin = |line| Origin {

@@ -127,11 +127,7 @@ mod tests {
     use crate::values::{Contact, Text, ValueType};
 
     fn http(status: u16, body: &str) -> Answer {
-        Answer::Http {
-            status,
-            retry_after: None,
-            body: body.as_bytes().to_vec(),
-        }
+        Answer::of(status, body)
     }
 
     fn delete() -> Delete<Contact> {

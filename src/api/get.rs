@@ -85,11 +85,7 @@ mod tests {
     use super::*;
 
     fn http(status: u16, body: &str) -> Answer {
-        Answer::Http {
-            status,
-            retry_after: None,
-            body: body.as_bytes().to_vec(),
-        }
+        Answer::of(status, body)
     }
 
     #[test]

@@ -108,6 +108,7 @@ pub fn common_step<D>(answer: &Answer) -> Step<D> {
             status,
             retry_after,
             body,
+            ..
         } => (*status, *retry_after, body),
     };
     let snippet = body_snippet(body);
@@ -233,11 +234,7 @@ mod tests {
     use crate::net::client::RetryAfter;
 
     fn http(status: u16, body: &str) -> Answer {
-        Answer::Http {
-            status,
-            retry_after: None,
-            body: body.as_bytes().to_vec(),
-        }
+        Answer::of(status, body)
     }
 
     fn step(answer: &Answer) -> Step<()> {
@@ -303,6 +300,7 @@ mod tests {
             status: 429,
             retry_after: RetryAfter::parse("3"),
             body: vec![],
+            advertised: None,
         };
         let Step::RateLimited { retry_after, .. } = step(&answer) else {
             panic!()

@@ -59,6 +59,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitStatus> {
             limit_kind: args.limit_kind,
             limit_burst: args.limit_burst,
             retry_after_secs: args.retry_after,
+            ratelimit_headers: args.ratelimit_headers,
             fail_rate: args.fail_rate,
             false_rate: args.false_rate,
             odd_answer_rate: args.odd_answer_rate,

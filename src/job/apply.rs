@@ -1512,7 +1512,7 @@ where
             // Counted above, value by value: the pool's own count is of requests.
             ids_not_sent: 0,
             stop,
-            admitted_per_second: pool_end.admitted_per_second,
+            ..pool_end
         },
         pool_counters: run.pool_counters,
     })

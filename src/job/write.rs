@@ -183,11 +183,7 @@ mod tests {
     use crate::values::{Contact, Origin};
 
     fn http(status: u16, body: &str) -> Answer {
-        Answer::Http {
-            status,
-            retry_after: None,
-            body: body.as_bytes().to_vec(),
-        }
+        Answer::of(status, body)
     }
 
     fn post(values: Vec<u64>, duplicate_is_answer: bool) -> Write<Contact> {

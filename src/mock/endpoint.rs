@@ -9,17 +9,17 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
-use axum::extract::Query;
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::blocklist::{BlockList, Kind, lock};
 use super::faults::{FaultPlan, Revocation, ServerFailure};
-use super::limiter::{Limiter, retry_after_secs};
+use super::limiter::{LimitState, Limiter, retry_after_secs};
 use super::stats::{Stats, StatsRecorder};
 use super::text::quoted;
 use super::{Faults, MockConfig};
@@ -33,6 +33,56 @@ const BLOCKED_BODY: &[u8] = br#"{"data":true}"#;
 pub(crate) const NOT_BLOCKED_BODY: &[u8] = br#"{"data":false}"#;
 /// A 200 in neither documented form (the odd-answer fault).
 pub(crate) const ODD_BODY: &[u8] = br#"{"status":"ok"}"#;
+
+tokio::task_local! {
+    /// The limit's state when this request was counted (or refused), for
+    /// `--ratelimit-headers`: set by the check, read by `advertise` around the handler.
+    static LIMIT_STATE: std::cell::Cell<Option<LimitState>>;
+}
+
+/// Counts a request against the limit (when there is one): `Err(wait)` when refused. With
+/// `--ratelimit-headers`, notes the limit's state for `advertise`.
+fn check_limit(state: &MockState) -> Result<(), std::time::Duration> {
+    let Some(limiter) = &state.limiter else {
+        return Ok(());
+    };
+    let now = std::time::Instant::now();
+    if state.faults.ratelimit_headers.is_none() {
+        return limiter.admit(now);
+    }
+    let (admitted, told) = limiter.admit_telling(now);
+    let _ = LIMIT_STATE.try_with(|cell| cell.set(Some(told)));
+    admitted
+}
+
+/// `--ratelimit-headers`: every answer of the API's routes says the limit, as it stood when
+/// the request was counted (or now, for a request refused before that).
+pub(crate) async fn advertise(
+    State(state): State<Arc<MockState>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    LIMIT_STATE
+        .scope(std::cell::Cell::new(None), async move {
+            let mut response = next.run(request).await;
+            let told = LIMIT_STATE.with(std::cell::Cell::get).or_else(|| {
+                state
+                    .limiter
+                    .as_ref()
+                    .map(|limiter| limiter.state(std::time::Instant::now()))
+            });
+            if let (Some(family), Some(told)) = (state.faults.ratelimit_headers, told) {
+                let headers = response.headers_mut();
+                for (name, value) in told.headers(family, std::time::SystemTime::now()) {
+                    if let Ok(value) = HeaderValue::from_str(&value) {
+                        headers.insert(name, value);
+                    }
+                }
+            }
+            response
+        })
+        .await
+}
 
 /// Put in a response's extensions to ask the connection layer to drop the connection
 /// instead of answering (the reset fault).
@@ -78,6 +128,11 @@ impl MockState {
     /// The expected key (never printed).
     pub(crate) fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The rate limit's R (0 when there is none).
+    fn limit(&self) -> u32 {
+        self.limiter.as_ref().map_or(0, Limiter::limit)
     }
 
     /// The counters plus the block list's figures.
@@ -394,11 +449,9 @@ pub(crate) fn admit(
             &why,
         ));
     }
-    if let Some(limiter) = &state.limiter
-        && let Err(wait) = limiter.admit(std::time::Instant::now())
-    {
+    if let Err(wait) = check_limit(state) {
         let retry_after = retry_after_secs(wait, faults.retry_after_secs);
-        return Err(rate_limited(limiter.limit(), retry_after));
+        return Err(rate_limited(state.limit(), retry_after));
     }
     Ok(plan)
 }

@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::blocklist::BlockListOptions;
-use super::limiter::LimitKind;
+use super::limiter::{LimitKind, RateLimitHeaders};
 
 /// Which failures the mock imitates. All off by default.
 #[derive(Clone, Debug)]
@@ -26,6 +26,8 @@ pub struct Faults {
     /// The least `Retry-After` sent with those 429s (default 1); the header says when the
     /// limit admits again, rounded up to whole seconds, if that is later.
     pub retry_after_secs: u64,
+    /// Advertise that limit on every answer in these headers (`--ratelimit-headers`).
+    pub ratelimit_headers: Option<RateLimitHeaders>,
     /// Probability of a 500 or 503 (half each).
     pub fail_rate: f64,
     /// Probability of 200 `{"data": false}`.
@@ -55,6 +57,7 @@ impl Default for Faults {
             limit_kind: LimitKind::default(),
             limit_burst: None,
             retry_after_secs: 1,
+            ratelimit_headers: None,
             fail_rate: 0.0,
             false_rate: 0.0,
             odd_answer_rate: 0.0,

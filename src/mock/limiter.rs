@@ -9,6 +9,13 @@
 //! Only admitted requests count, as most servers do. A refusal says how long until the
 //! limit admits again; the 429's `Retry-After` is that, in whole seconds rounded up, as a
 //! real server would send it.
+//!
+//! `--ratelimit-headers github|draft|policy` makes every answer (429s included) say the
+//! limit in one of the three header families a client may meet (`LimitState::headers`):
+//! the limit R per 1 s window, what remains of it when the request was counted, and when
+//! that resets (rounded up to whole seconds, as the families write it): for a fixed window
+//! its end, for a sliding window when its oldest admission leaves, for a bucket when it is
+//! full again.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -26,6 +33,65 @@ pub enum LimitKind {
     Fixed,
     /// A token bucket: R per second, up to --limit-burst at once.
     Bucket,
+}
+
+/// Which rate-limit headers the imitation sends (`--ratelimit-headers`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RateLimitHeaders {
+    /// GitHub's X-RateLimit-Limit, -Remaining, -Reset (Unix seconds), -Used, -Resource.
+    Github,
+    /// The IETF draft's RateLimit-Limit, -Remaining, -Reset (seconds from now).
+    Draft,
+    /// The draft's structured fields: RateLimit-Policy: "default";q=R;w=1 and
+    /// RateLimit: "default";r=..;t=...
+    Policy,
+}
+
+/// What the limit looks like when a request is counted (or refused): for the headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LimitState {
+    pub(crate) limit: u32,
+    pub(crate) remaining: u32,
+    /// Until the quota resets (see the module docs for each shape).
+    pub(crate) reset: Duration,
+}
+
+impl LimitState {
+    /// The headers of `family` saying this state, `now` being the wall clock.
+    pub(crate) fn headers(
+        &self,
+        family: RateLimitHeaders,
+        now: std::time::SystemTime,
+    ) -> Vec<(&'static str, String)> {
+        let reset_secs = self.reset.as_secs() + u64::from(self.reset.subsec_nanos() > 0);
+        let (limit, remaining) = (self.limit, self.remaining);
+        match family {
+            RateLimitHeaders::Github => {
+                let at = now + self.reset;
+                let epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                let epoch = epoch.as_secs() + u64::from(epoch.subsec_nanos() > 0);
+                vec![
+                    ("x-ratelimit-limit", limit.to_string()),
+                    ("x-ratelimit-remaining", remaining.to_string()),
+                    ("x-ratelimit-reset", epoch.to_string()),
+                    ("x-ratelimit-used", (limit - remaining).to_string()),
+                    ("x-ratelimit-resource", "core".to_owned()),
+                ]
+            }
+            RateLimitHeaders::Draft => vec![
+                ("ratelimit-limit", limit.to_string()),
+                ("ratelimit-remaining", remaining.to_string()),
+                ("ratelimit-reset", reset_secs.to_string()),
+            ],
+            RateLimitHeaders::Policy => vec![
+                ("ratelimit-policy", format!("\"default\";q={limit};w=1")),
+                (
+                    "ratelimit",
+                    format!("\"default\";r={remaining};t={reset_secs}"),
+                ),
+            ],
+        }
+    }
 }
 
 /// At most `limit` admissions in any window of one second.
@@ -58,6 +124,19 @@ impl SlidingWindow {
         // Full: the oldest admission leaves the window one second after it came.
         let oldest = self.admitted.front().copied().unwrap_or(now);
         Err(SECOND.saturating_sub(now.saturating_duration_since(oldest)))
+    }
+
+    fn state(&self, now: Instant) -> LimitState {
+        let live = |at: &&Instant| now.saturating_duration_since(**at) < SECOND;
+        let used = self.admitted.iter().filter(live).count() as u32;
+        let oldest = self.admitted.iter().find(live);
+        LimitState {
+            limit: self.limit,
+            remaining: self.limit.saturating_sub(used),
+            reset: oldest.map_or(Duration::ZERO, |&oldest| {
+                SECOND.saturating_sub(now.saturating_duration_since(oldest))
+            }),
+        }
     }
 }
 
@@ -94,6 +173,20 @@ impl FixedWindow {
         // The count resets at the next whole second.
         Err(SECOND.saturating_sub(Duration::from_nanos(u64::from(since.subsec_nanos()))))
     }
+
+    fn state(&self, now: Instant) -> LimitState {
+        let since = now.saturating_duration_since(self.origin);
+        let used = if since.as_secs() == self.window {
+            self.count
+        } else {
+            0
+        };
+        LimitState {
+            limit: self.limit,
+            remaining: self.limit.saturating_sub(used),
+            reset: SECOND.saturating_sub(Duration::from_nanos(u64::from(since.subsec_nanos()))),
+        }
+    }
 }
 
 /// A token bucket: `rate` tokens a second, at most `capacity`, one per admission.
@@ -126,6 +219,17 @@ impl TokenBucket {
         }
         let wait = (1.0 - self.tokens) / self.rate;
         Err(Duration::try_from_secs_f64(wait).unwrap_or(SECOND))
+    }
+
+    fn state(&self, now: Instant) -> LimitState {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        let tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
+        let full = (self.capacity - tokens) / self.rate;
+        LimitState {
+            limit: self.rate as u32,
+            remaining: tokens.floor() as u32,
+            reset: Duration::try_from_secs_f64(full).unwrap_or(SECOND),
+        }
     }
 }
 
@@ -166,14 +270,32 @@ impl Limiter {
     /// Counts a request arriving `now`; `Err(wait)` when refused, with the time until the
     /// limit admits again.
     pub(crate) fn admit(&self, now: Instant) -> Result<(), Duration> {
+        self.admit_telling(now).0
+    }
+
+    /// The limit's state at `now`, counting nothing.
+    pub(crate) fn state(&self, now: Instant) -> LimitState {
+        let shape = self
+            .shape
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match &*shape {
+            Shape::Sliding(s) => s.state(now),
+            Shape::Fixed(s) => s.state(now),
+            Shape::Bucket(s) => s.state(now),
+        }
+    }
+
+    /// [`Limiter::admit`], and the limit's state right after (for the headers).
+    pub(crate) fn admit_telling(&self, now: Instant) -> (Result<(), Duration>, LimitState) {
         let mut shape = self
             .shape
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match &mut *shape {
-            Shape::Sliding(s) => s.admit(now),
-            Shape::Fixed(s) => s.admit(now),
-            Shape::Bucket(s) => s.admit(now),
+            Shape::Sliding(s) => (s.admit(now), s.state(now)),
+            Shape::Fixed(s) => (s.admit(now), s.state(now)),
+            Shape::Bucket(s) => (s.admit(now), s.state(now)),
         }
     }
 }
@@ -259,6 +381,87 @@ mod tests {
         let sliding = Limiter::new(LimitKind::Sliding, 2, Some(5), t0);
         assert_eq!((0..6).filter(|_| sliding.admit(t0).is_ok()).count(), 2);
         assert_eq!(sliding.limit(), 2);
+    }
+
+    #[test]
+    fn each_shape_tells_what_remains_and_when_it_resets() {
+        let t0 = Instant::now();
+        let fixed = Limiter::new(LimitKind::Fixed, 3, None, t0);
+        let (admitted, state) = fixed.admit_telling(t0 + ms(250));
+        assert!(admitted.is_ok());
+        assert_eq!(
+            state,
+            LimitState {
+                limit: 3,
+                remaining: 2,
+                reset: ms(750)
+            }
+        );
+        fixed.admit(t0 + ms(300)).unwrap();
+        fixed.admit(t0 + ms(400)).unwrap();
+        let (refused, state) = fixed.admit_telling(t0 + ms(500));
+        assert_eq!(refused, Err(ms(500)));
+        assert_eq!((state.remaining, state.reset), (0, ms(500)));
+
+        let sliding = Limiter::new(LimitKind::Sliding, 2, None, t0);
+        sliding.admit(t0).unwrap();
+        let (_, state) = sliding.admit_telling(t0 + ms(600));
+        assert_eq!((state.remaining, state.reset), (0, ms(400)));
+        let (_, state) = sliding.admit_telling(t0 + ms(1000));
+        assert_eq!((state.remaining, state.reset), (0, ms(600)));
+
+        let bucket = Limiter::new(LimitKind::Bucket, 10, Some(5), t0);
+        let (_, state) = bucket.admit_telling(t0);
+        assert_eq!((state.remaining, state.reset), (4, ms(100)));
+    }
+
+    #[test]
+    fn the_three_header_families_say_the_same_state() {
+        let state = LimitState {
+            limit: 50,
+            remaining: 20,
+            reset: ms(300),
+        };
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let github = state.headers(RateLimitHeaders::Github, now);
+        assert!(github.contains(&("x-ratelimit-limit", "50".into())));
+        assert!(github.contains(&("x-ratelimit-remaining", "20".into())));
+        assert!(github.contains(&("x-ratelimit-reset", "1700000001".into())));
+        assert!(github.contains(&("x-ratelimit-used", "30".into())));
+        let draft = state.headers(RateLimitHeaders::Draft, now);
+        assert_eq!(
+            draft,
+            [
+                ("ratelimit-limit", "50".to_owned()),
+                ("ratelimit-remaining", "20".to_owned()),
+                ("ratelimit-reset", "1".to_owned()),
+            ]
+        );
+        let policy = state.headers(RateLimitHeaders::Policy, now);
+        assert_eq!(
+            policy,
+            [
+                ("ratelimit-policy", "\"default\";q=50;w=1".to_owned()),
+                ("ratelimit", "\"default\";r=20;t=1".to_owned()),
+            ]
+        );
+        // And the client reads back what was said.
+        for (family, headers) in [
+            (crate::net::ratelimit_headers::Family::Github, github),
+            (crate::net::ratelimit_headers::Family::Draft, draft),
+            (crate::net::ratelimit_headers::Family::Policy, policy),
+        ] {
+            let read = crate::net::ratelimit_headers::read(
+                headers.iter().map(|(n, v)| (*n, v.as_bytes())),
+                || now,
+            )
+            .unwrap();
+            assert_eq!(
+                (read.family, read.limit, read.remaining),
+                (family, Some(50), Some(20))
+            );
+            assert_eq!(read.reset, Some(Duration::from_secs(1)));
+        }
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub use blocklist::{
 };
 pub use endpoint::BLOCK_PATH;
 pub use faults::Faults;
-pub use limiter::LimitKind;
+pub use limiter::{LimitKind, RateLimitHeaders};
 pub use seed::{
     MAX_RANGE_VALUES, Seed, SeedFileError, SeedRange, SeedRecord, SeedTill, SeedValues,
     read_seed_file,

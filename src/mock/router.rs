@@ -12,20 +12,27 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::admin;
-use super::endpoint::{BLOCK_PATH, MockState, error_answer, json_bytes};
+use super::endpoint::{self, BLOCK_PATH, MockState, error_answer, json_bytes};
 use super::records;
 use super::stats::Stats;
 
 pub(crate) fn router(state: Arc<MockState>) -> Router {
-    Router::new()
+    let mut api = Router::new()
         .route(
             BLOCK_PATH,
             post(records::block_visitor)
                 .get(records::list)
                 .delete(records::delete),
         )
-        .route(records::RECORD_PATH, get(records::get_one))
-        .route("/_mock/stats", get(stats))
+        .route(records::RECORD_PATH, get(records::get_one));
+    if state.faults().ratelimit_headers.is_some() {
+        // Only the API's routes advertise the limit; the imitation's own do not count.
+        api = api.route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            endpoint::advertise,
+        ));
+    }
+    api.route("/_mock/stats", get(stats))
         .route("/_mock/health", get(health))
         .route("/_mock/records", get(admin::list_records))
         .route("/_mock/seed", post(admin::add_seeds))

@@ -1751,3 +1751,71 @@ async fn end_of_day_rounding_keeps_block_till_as_the_docs_show_it() {
     assert_eq!(redated[0].block_till, "2030-01-01T08:00:00.000Z");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn ratelimit_headers_come_with_every_answer_and_the_client_reads_them() {
+    use crate::net::client::{Answer as ClientAnswer, Client, MAX_BODY};
+    use crate::net::ratelimit_headers::Family;
+    let block = |id: u64| {
+        axum::body::Bytes::from(format!(
+            r#"{{"data":[{id}],"type":"contact","blockTill":"{TILL}"}}"#
+        ))
+    };
+    for (family, expected) in [
+        (RateLimitHeaders::Github, Family::Github),
+        (RateLimitHeaders::Draft, Family::Draft),
+        (RateLimitHeaders::Policy, Family::Policy),
+    ] {
+        let server = start(faulty(Faults {
+            rate_limit: Some(2),
+            limit_kind: LimitKind::Fixed,
+            ratelimit_headers: Some(family),
+            ..Faults::default()
+        }))
+        .await;
+        let url: url::Url = format!("{}{BLOCK_PATH}", server.base_url())
+            .parse()
+            .unwrap();
+        let client = |key: &str| {
+            let key = crate::net::api_key::ApiKey::new(key, "test").unwrap();
+            Client::new(url.clone(), &key, Duration::from_secs(5), 4).unwrap()
+        };
+        let good = client(KEY);
+        let mut statuses = Vec::new();
+        for id in 1..=4 {
+            let answer = good
+                .send_http(&axum::http::Method::POST, None, block(id), MAX_BODY)
+                .await;
+            let ClientAnswer::Http {
+                status, advertised, ..
+            } = answer
+            else {
+                panic!("{answer:?}")
+            };
+            let advertised = advertised.unwrap_or_else(|| panic!("{family:?}: no headers"));
+            assert_eq!(advertised.family, expected);
+            assert_eq!(advertised.limit, Some(2));
+            let remaining = advertised.remaining.unwrap();
+            assert!(remaining <= 1, "{advertised:?}");
+            if status == 429 {
+                assert_eq!(remaining, 0, "{advertised:?}");
+            }
+            let reset = advertised.reset.unwrap();
+            assert!(reset <= Duration::from_secs(2), "{advertised:?}");
+            statuses.push(status);
+        }
+        assert!(statuses.contains(&429), "{family:?}: {statuses:?}");
+        // A request refused before it is counted (a wrong key) still says the limit.
+        let ClientAnswer::Http {
+            status, advertised, ..
+        } = client("wrong")
+            .send_http(&axum::http::Method::POST, None, block(9), MAX_BODY)
+            .await
+        else {
+            panic!()
+        };
+        assert_eq!(status, 401);
+        assert_eq!(advertised.map(|a| a.limit), Some(Some(2)));
+        server.shutdown().await;
+    }
+}

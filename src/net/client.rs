@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::net::api_key::ApiKey;
 use crate::net::connections::{self, HttpClient};
+use crate::net::ratelimit_headers::{self, Advertised};
 
 /// Most bytes of an answer body read; the rest is dropped.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -41,17 +42,35 @@ pub struct HttpCall {
 /// What came back for one request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Answer {
-    /// An HTTP answer: status, `Retry-After` if any, and the (capped) body.
+    /// An HTTP answer: status, `Retry-After` if any, the (capped) body, and the limit
+    /// the server advertised.
     Http {
         status: u16,
         retry_after: Option<RetryAfter>,
         body: Vec<u8>,
+        /// The limit the server advertised in its rate-limit headers, if it did
+        /// (`ratelimit_headers`; boxed: most answers carry none).
+        advertised: Option<Box<Advertised>>,
     },
     /// No HTTP answer: timeout, refused, reset, broken body.
     Transport {
         kind: TransportKind,
         message: String,
     },
+}
+
+#[cfg(test)]
+impl Answer {
+    /// An HTTP answer with `status` and `body` and nothing else, as the operations' unit
+    /// tests read them.
+    pub fn of(status: u16, body: &str) -> Answer {
+        Answer::Http {
+            status,
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+            advertised: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,6 +296,14 @@ async fn read_answer(response: Response<Incoming>, max_body: usize) -> Answer {
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(RetryAfter::parse);
+    let advertised = ratelimit_headers::read(
+        response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+        std::time::SystemTime::now,
+    )
+    .map(Box::new);
     let mut incoming = response.into_body();
     let mut body = Vec::new();
     while let Some(frame) = incoming.frame().await {
@@ -305,6 +332,7 @@ async fn read_answer(response: Response<Incoming>, max_body: usize) -> Answer {
         status: status.as_u16(),
         retry_after,
         body,
+        advertised,
     }
 }
 

@@ -5,3 +5,4 @@ pub mod api_key;
 pub mod client;
 pub(crate) mod connections;
 pub(crate) mod endpoint;
+pub mod ratelimit_headers;

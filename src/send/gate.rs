@@ -1,136 +1,494 @@
-//! The rate gate every attempt passes before it is sent: `--rate`, `--burst`, and the
-//! pool-wide pause and the control law that 429s drive.
+//! The rate gate every attempt passes before it is sent: `--rate`, `--burst`, the limit a
+//! server advertises in its headers, and the pool-wide pause and control law that 429s
+//! drive. One gate may serve several pool runs (`Arc<Gate>`): a command's listing and its
+//! deletes then share one pace and one 429 state.
 //!
-//! Pacing is GCRA (the algorithm governor implements) in reservation form: each attempt
+//! **Pacing** is GCRA (the algorithm governor implements) in reservation form: each attempt
 //! reserves the next slot on a shared schedule and sleeps until it. The theoretical arrival
 //! time advances by one interval per reservation, never from the moment a sleeper actually
 //! woke, so timer lateness does not accumulate. (governor checks at wake-up time instead;
 //! at `--rate 100/s --burst 1` its pace measured 2% slow because every late wake-up pushed
 //! the whole schedule back: see BENCHMARKS.md.) Slots are `interval` apart after any burst,
-//! so a sliding second holds at most rate + burst requests.
+//! so a sliding second holds at most rate + burst requests. A sleeper that wakes much later
+//! than timer jitter (a stalled thread) queues again, so a stall never turns into a burst.
 //!
-//! 429s: the server's limit is unknown (sliding or fixed window, token bucket), so the gate
-//! measures what it admits. Every answer that is not a 429 is logged by its send time in
-//! 10 ms buckets. A 429 moves a shared "not before" instant to its `Retry-After` for
-//! everyone; the first 429 of an *episode* (for a request sent after the previous episode
-//! began) also sets the pace: the server's admitted rate is estimated as the admitted
-//! requests sent in the 2 s before the refused one (answers still in flight are added as
-//! they come), and the pace restarts after the pause at `BETA` (97 %) of that estimate, not
-//! at a fraction of `--rate`. 429s for requests sent before the episode began only extend
-//! the pause: a burst of them from one window counts once. From there the pace grows
-//! cubically (CUBIC's curve, normalised): it flattens out at the estimate `RECOVERY` (30 s)
-//! after the pause, then probes above it, slowly at first, up to `--rate` if the server
-//! allows. A probe that finds the limit again costs one pause every 40 s or so, so the long
-//! run stays above 95 % of what the server admits. Never above `--rate`.
+//! **An advertised limit** (`ratelimit_headers`: GitHub's, the IETF draft's and its
+//! structured fields) is read on every answer. From the first one the pace is the quota over
+//! its window (or, with no window given, what remains spread until the reset), and a budget
+//! keeps the count of requests started against the `Remaining` of the latest answer: the
+//! request after the last one it allows waits for the window's end. That end is the
+//! answer's reset, a whole number of seconds and so up to a second late for a one-second
+//! window; once a refill has been seen (an answer whose remaining jumped up), the window's
+//! boundaries are known to within the time between two answers and the budget waits only
+//! until the next one. The 429 law below stays on top: a server that refuses below what it
+//! advertises is paced by what it admits.
 //!
-//! Sleepers that reserved before a 429 wake, see the schedule changed, and queue again
-//! behind the pause. A sleeper that wakes much later than timer jitter (a stalled thread)
-//! queues again too, so a stall never turns into a burst.
+//! **429s with no advertised limit**: the server's limit is unknown (sliding or fixed
+//! window, token bucket), so the gate measures what it admits. Every answer that is not a
+//! 429 is logged by its send time. A 429 moves a shared "not before"
+//! instant to its `Retry-After` for everyone; the first 429 of an *episode* (for a request
+//! sent after the previous episode began) also sets the pace from an estimate of the
+//! server's limit: the admitted requests sent in the second before the refused one (the
+//! window a per-second limit enforces: for a sliding window that count *is* the limit,
+//! whatever the pace before it), answers still in flight added as they come, never more
+//! than the pace the pool was sending at. The pace restarts after the pause at 90 % of a
+//! first estimate (97 % of later ones), rises back over `RISE` (10 s, concave) to 99 % of
+//! the estimate (`LEVEL`: at the limit exactly, a timer's lateness bunching two requests
+//! makes a sliding window refuse one), stays there until `recovery` (30 s) after the
+//! pause, then probes above it, slowly at first, up to `--rate` if the server allows. When
+//! a probe confirms the estimate (the next episode finds the same limit, within 2 %),
+//! `recovery` doubles (up to `MAX_RECOVERY`), so probes that cost a pause each grow rarer
+//! the longer a run goes.
 //!
-//! Time arithmetic on server input is capped: a pause never exceeds `MAX_PAUSE` (one day)
-//! and every instant sum is checked, so no Retry-After can panic the gate.
+//! Two cases where the count of one second says more than the server sustains: a token
+//! bucket refilled during the pause spends its stored burst, and a fixed window whose
+//! boundary falls inside the measured second holds two windows' worth. Both show as a
+//! *quick* episode: a refusal within 2 s of the pause's end. Then the estimate is
+//! what the server admitted since the previous episode, pause included (what a bucket
+//! sustains; never below half the pace refused), and the pace rises from there to 97 % of
+//! the count that was refused: the limit lies between the two, and the next refusal, if
+//! any, comes at a pace near it, where the one-second count is right again.
+//!
+//! 429s for requests sent before the episode began only extend the pause: a burst of them
+//! from one window counts once. Time arithmetic on server input is capped: a pause never
+//! exceeds `MAX_PAUSE` (one day) and every instant sum is checked, so no header can panic
+//! the gate.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::net::ratelimit_headers::{Advertised, Family};
 use crate::send::rate::Rate;
 
 /// Wait used when a 429 comes without a usable Retry-After.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// The longest pause a 429 can impose (longer Retry-Afters are cut to this).
 pub const MAX_PAUSE: Duration = crate::net::client::MAX_RETRY_AFTER;
-/// After a 429 episode the pace restarts at this share of the admitted rate measured.
+/// After a 429 episode the pace restarts at this share of the estimate…
 const BETA: f64 = 0.97;
-/// Time from the end of a pause until the pace is back at the measured rate (CUBIC's K).
+/// …or this share, when the estimate is the run's first (not confirmed yet: a fixed
+/// window's boundary inside the measured second reads up to 11 % high without a second
+/// episode).
+const BETA_FIRST: f64 = 0.9;
+/// The pace is back at the estimate this long after the pause…
+const RISE: Duration = Duration::from_secs(10);
+/// …just under it: a timer's lateness bunches two requests now and then, and at the
+/// limit exactly a sliding window refuses the one too many.
+const LEVEL: f64 = 0.99;
+/// Time from the end of a pause until the pace probes above the estimate (CUBIC's K), at
+/// first…
 const RECOVERY: Duration = Duration::from_secs(30);
-/// The admitted rate is measured over this much time before the refused request…
-const MEASURE_WINDOW: Duration = Duration::from_secs(2);
-/// …but never over less than this (the limit counts per second).
-const MIN_MEASURE: Duration = Duration::from_secs(1);
-/// Below this many admitted requests in the window, the window starts at the end of the
-/// last pause (see `Schedule::rate_limited`).
+/// …doubling each time an episode confirms the estimate, up to this.
+const MAX_RECOVERY: Duration = Duration::from_secs(240);
+/// Two estimates within this share of each other confirm each other.
+const CONFIRMED: f64 = 0.02;
+/// The window a per-second limit enforces: the estimate counts what it admitted.
+const ENFORCED_WINDOW: Duration = Duration::from_secs(1);
+/// With fewer admitted requests than this in that window, the estimate measures over up
+/// to `LONG_WINDOW` instead, from the end of the last pause (see `Schedule::rate_limited`).
 const FEW_ADMITTED: u64 = 10;
-/// The lowest pace 429s can push the gate to, as a share of `--rate`.
+const LONG_WINDOW: Duration = Duration::from_secs(2);
+/// A refusal this soon after the pause ended is a *quick* episode.
+const QUICK: Duration = Duration::from_secs(2);
+/// The lowest pace 429s or headers can push the gate to, as a share of `--rate`.
 const MIN_SHARE: f64 = 1e-4;
 
-/// Admitted requests counted by send time in 10 ms buckets, for the last 2.56 s.
-#[derive(Debug)]
+/// The send times of admitted requests, for the last `LOG_REACH` (at most `LOG_MAX` of
+/// them: past 3,000/s the log holds less than its reach, and when a count asks for more
+/// than it holds, the count is scaled from the span it does hold). Kept as nanoseconds
+/// since the first request, 8 bytes each: 64 kB at most. (128 kB put the buffer in the
+/// allocator's large-object class and added 2 MB to a loopback run's peak RSS.) Answers
+/// come back out of order, so the log is not sorted; it is only searched when a 429
+/// episode begins.
+#[derive(Debug, Default)]
 struct AdmittedLog {
-    /// Bucket number (10 ms since the origin) each slot holds, and its count.
-    slots: Box<[(u64, u64)]>,
+    sent: std::collections::VecDeque<u64>,
+    newest: u64,
+    /// When the first request was reserved: nothing was sent before.
     origin: Option<Instant>,
 }
 
-const BUCKET: Duration = Duration::from_millis(10);
-const BUCKETS: usize = 256;
-/// Buckets in `MEASURE_WINDOW`.
-const WINDOW_BUCKETS: u64 = 200;
+const LOG_REACH: Duration = Duration::from_millis(2500);
+const LOG_MAX: usize = 1 << 13;
 
 impl AdmittedLog {
-    fn new() -> AdmittedLog {
-        AdmittedLog {
-            slots: vec![(u64::MAX, 0); BUCKETS].into_boxed_slice(),
-            origin: None,
-        }
-    }
-
-    fn bucket(&self, at: Instant) -> u64 {
+    fn offset(&self, at: Instant) -> u64 {
         let since = self.origin.map_or(Duration::ZERO, |origin| {
             at.saturating_duration_since(origin)
         });
-        u64::try_from(since.as_millis() / BUCKET.as_millis()).unwrap_or(u64::MAX / 2)
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
     }
 
     fn record(&mut self, sent: Instant) {
-        let bucket = self.bucket(sent);
-        let slot = &mut self.slots[(bucket % BUCKETS as u64) as usize];
-        if slot.0 == bucket {
-            slot.1 += 1;
-        } else if slot.0 == u64::MAX || slot.0 < bucket {
-            *slot = (bucket, 1);
+        let sent = self.offset(sent);
+        self.newest = self.newest.max(sent);
+        let horizon = self.newest.saturating_sub(LOG_REACH.as_nanos() as u64);
+        while self.sent.len() >= LOG_MAX || self.sent.front().is_some_and(|&f| f < horizon) {
+            self.sent.pop_front();
         }
-        // Else an answer older than the log's reach: not needed any more.
+        self.sent.push_back(sent);
     }
 
-    /// Admitted requests sent in buckets `first..=last`.
-    fn count(&self, first: u64, last: u64) -> u64 {
-        (first..=last)
-            .map(|bucket| self.slots[(bucket % BUCKETS as u64) as usize])
-            .filter(|&(held, _)| (first..=last).contains(&held))
-            .map(|(_, count)| count)
-            .sum()
+    /// Admitted requests sent in `[from, to]`.
+    fn count(&self, from: Instant, to: Instant) -> u64 {
+        let (from, to) = (self.offset(from), self.offset(to));
+        let counted = self
+            .sent
+            .iter()
+            .filter(|&&sent| from <= sent && sent <= to)
+            .count() as u64;
+        // A full log that starts after `from` holds only part of the span: scale up.
+        let oldest = self.sent.iter().min().copied().unwrap_or(from);
+        if self.sent.len() < LOG_MAX || oldest <= from || to <= oldest {
+            return counted;
+        }
+        let scaled = counted as f64 * (to - from) as f64 / (to - oldest) as f64;
+        scaled.round() as u64
     }
 }
 
-/// One 429 episode: what the server admitted before it, and where the pace restarts.
+/// One 429 episode: what the server admitted before it, and how the pace recovers.
 #[derive(Debug)]
 struct Episode {
     /// When its first 429 came back: 429s for requests sent before this belong to it.
     began: Instant,
-    /// The buckets measured, and the admitted requests sent in them (answers that come
-    /// after the 429 are added as they arrive).
-    first_bucket: u64,
-    last_bucket: u64,
-    admitted: u64,
+    /// When the refused request was sent.
+    refused: Instant,
+    /// The span measured, `[from, refused]`, and the admitted requests sent in it (answers
+    /// that come after the 429 are added as they arrive).
+    from: Instant,
+    counted: u64,
     /// The time the count is divided by.
     span: Duration,
     /// The pace the pool was sending at when the 429 came: the estimate never exceeds it.
     rate_then: f64,
+    /// For a quick episode, the admitted rate since the previous episode, pause included:
+    /// the estimate never exceeds it.
+    sustained: Option<f64>,
+    /// What the server admitted from the previous episode's refused request to this one,
+    /// pause included, requests per second (any episode but the first).
+    cycle: Option<f64>,
+    /// Admitted requests sent since `refused` (for the next episode's `cycle`).
+    admitted_since: u64,
     /// When the pause ends: the recovery curve starts here.
     resume: Instant,
+    /// The share of the estimate the pace restarts at.
+    restart: f64,
+    /// CUBIC's K for this episode: the end of the plateau, where probing starts.
+    recovery: Duration,
 }
 
 impl Episode {
-    /// The server's admitted rate, requests per second.
-    fn admitted_rate(&self) -> f64 {
-        if self.admitted == 0 {
+    /// What the server admitted in the window it enforces, requests per second: the
+    /// count, never above the pace the pool was sending at.
+    fn counted_rate(&self) -> f64 {
+        if self.counted == 0 {
             // Nothing went through: no measure, so halve the pace (multiplicative decrease).
             return self.rate_then / 2.0;
         }
-        (self.admitted as f64 / self.span.as_secs_f64()).min(self.rate_then)
+        (self.counted as f64 / self.span.as_secs_f64()).min(self.rate_then)
     }
+
+    /// The server's admitted rate, requests per second: the count, or after a quick
+    /// episode what the server sustained since the previous one.
+    fn estimate(&self) -> f64 {
+        match self.sustained {
+            // Never below half the pace that was refused: a shard starved by the others
+            // sustained next to nothing, and that is no measure of the limit.
+            Some(sustained) => sustained.max(self.rate_then / 2.0).min(self.counted_rate()),
+            None => self.counted_rate(),
+        }
+    }
+
+    /// Where the pace levels off: the estimate, or after a quick episode just under the
+    /// count (the limit lies between what was sustained and the pace that was refused).
+    fn plateau(&self) -> f64 {
+        match self.sustained {
+            Some(sustained) => (BETA * self.counted_rate()).max(sustained.min(self.counted_rate())),
+            None => LEVEL * self.counted_rate(),
+        }
+    }
+
+    /// The pace at `now` (after the pause): from `restart` × the estimate up to the
+    /// plateau over `RISE` (concave), level until `recovery`, then probing above it
+    /// (convex).
+    fn rate_at(&self, now: Instant) -> f64 {
+        let target = self.plateau();
+        let since = now.saturating_duration_since(self.resume).as_secs_f64();
+        let start = self.restart * self.estimate();
+        let rise = RISE.as_secs_f64();
+        if since < rise {
+            let x = 1.0 - since / rise;
+            return target - (target - start) * x * x * x;
+        }
+        let recovery = self.recovery.as_secs_f64();
+        if since < recovery {
+            return target;
+        }
+        let y = (since - recovery) / recovery;
+        target * (1.0 + (1.0 - BETA) * y * y * y)
+    }
+}
+
+/// The limit the server advertises, as the latest answers tell it, and the budget it
+/// leaves until its window ends.
+#[derive(Debug)]
+struct Budget {
+    family: Family,
+    /// The quota per window, when given.
+    quota: Option<u64>,
+    /// The window: advertised (`w=`), or learnt from the reset after a refill.
+    window: Option<Duration>,
+    window_advertised: bool,
+    /// Requests with a sequence number below this may start before `end`.
+    allowed: u64,
+    /// When the current window ends (as late as it can be), if known.
+    end: Option<Instant>,
+    /// The latest answer by sequence: its number, when it was sent, its `remaining`.
+    latest: Option<(u64, Instant, u64)>,
+    /// A window boundary seen (a refill), as late as it can have been.
+    boundary: Option<Instant>,
+    /// The first request known to belong to the current window: answers to earlier ones
+    /// tell of a window that has ended.
+    window_first: u64,
+    /// Requests that waited for the window's end because the budget was spent.
+    waits: u64,
+}
+
+impl Budget {
+    fn new(family: Family) -> Budget {
+        Budget {
+            family,
+            quota: None,
+            window: None,
+            window_advertised: false,
+            allowed: u64::MAX,
+            end: None,
+            latest: None,
+            boundary: None,
+            window_first: 0,
+            waits: 0,
+        }
+    }
+
+    /// The next window boundary after `now` that the last refill and the window predict.
+    fn predicted_end(&self, now: Instant) -> Option<Instant> {
+        let (boundary, window) = (self.boundary?, self.window?);
+        let since = now.checked_duration_since(boundary)?;
+        let windows = u32::try_from(since.as_nanos() / window.as_nanos().max(1) + 1).ok()?;
+        boundary.checked_add(window.checked_mul(windows)?)
+    }
+
+    /// An answer to request `seq`, sent at `sent`, answered at `now`.
+    /// `started` is how many requests have started so far.
+    fn update(
+        &mut self,
+        now: Instant,
+        seq: u64,
+        sent: Instant,
+        advertised: &Advertised,
+        started: u64,
+    ) {
+        // A window that ended before this answer came: answers to requests sent in it are
+        // about it, not about the one now.
+        self.roll(now, started);
+        self.family = advertised.family;
+        if let Some(limit) = advertised.limit {
+            self.quota = Some(limit);
+        }
+        if let Some(window) = advertised.window {
+            self.window = Some(window.min(MAX_PAUSE));
+            self.window_advertised = true;
+        }
+        let Some(remaining) = advertised.remaining else {
+            return;
+        };
+        if seq < self.window_first || self.latest.is_some_and(|(latest, _, _)| seq <= latest) {
+            // An older answer than one already read, or one from a window that has ended:
+            // it says nothing newer.
+            return;
+        }
+        let reset = advertised.reset.map(|reset| later(now, reset));
+        // A refill: more left than the previous answer left minus what went since. A
+        // boundary passed between that answer's request and this answer.
+        // (A jump of half the quota, or a window that counts nothing before the requests
+        // sent since that answer; a sliding window's slow drift upward is neither.)
+        let refill = self.latest.and_then(|(latest, latest_sent, before)| {
+            let since = seq - latest;
+            let expected = before.saturating_sub(since);
+            let jump = self.quota.map_or(1, |quota| (quota / 2).max(1));
+            let fresh = self
+                .quota
+                .is_some_and(|quota| remaining.saturating_add(since) >= quota);
+            (remaining > expected && (remaining >= expected.saturating_add(jump) || fresh))
+                .then_some(latest_sent)
+        });
+        if let Some(after) = refill {
+            // The boundary lies in (after, now]: keep it as late as it can be, or the one
+            // the previous boundary and the window predict, when that fits. Requests sent
+            // before this one were counted by the server before it answered this one.
+            self.window_first = seq;
+            let predicted = self
+                .predicted_end(after)
+                .filter(|&predicted| predicted <= now);
+            let boundary = predicted.unwrap_or(now);
+            if !self.window_advertised {
+                self.window = match (advertised.family, advertised.reset, self.boundary) {
+                    // A Unix-second reset is up to a second late: the window is the time
+                    // between two boundaries (the shortest seen, in whole seconds).
+                    (Family::Github, _, Some(previous)) => {
+                        let spacing = boundary.saturating_duration_since(previous);
+                        let whole = Duration::from_secs(spacing.as_secs_f64().round() as u64);
+                        if whole.is_zero() {
+                            self.window
+                        } else {
+                            Some(self.window.map_or(whole, |w| w.min(whole)).min(MAX_PAUSE))
+                        }
+                    }
+                    // The first boundary: a Unix-second reset right after it is the window
+                    // plus less than a second of rounding, less the time since the boundary
+                    // (about half the time since the previous answer's request).
+                    (Family::Github, Some(reset), None) => {
+                        let since = now.saturating_duration_since(after) / 2;
+                        let whole = Duration::from_secs((reset + since).as_secs());
+                        (!whole.is_zero()).then_some(whole.min(MAX_PAUSE))
+                    }
+                    (Family::Github, None, None) => self.window,
+                    // Right after a boundary a reset in seconds from now is the whole
+                    // window, rounded up.
+                    (_, Some(reset), _) => {
+                        let whole = Duration::from_secs(
+                            reset.as_secs() + u64::from(reset.subsec_nanos() > 0),
+                        );
+                        Some(whole.max(Duration::from_secs(1)).min(MAX_PAUSE))
+                    }
+                    (_, None, _) => self.window,
+                };
+            }
+            self.boundary = Some(boundary);
+        }
+        let predicted = self.predicted_end(now);
+        self.end = match (reset, predicted) {
+            // The predicted boundary refines a rounded reset when they agree to within the
+            // reset's precision; otherwise the server's own word wins.
+            (Some(reset), Some(predicted))
+                if predicted <= reset
+                    && predicted
+                        + advertised.reset_precision
+                        + now.saturating_duration_since(sent)
+                        + Duration::from_millis(1)
+                        >= reset =>
+            {
+                Some(predicted)
+            }
+            (Some(reset), _) => {
+                if predicted.is_some() {
+                    self.boundary = None;
+                }
+                Some(reset)
+            }
+            (None, predicted) => predicted,
+        };
+        self.allowed = seq.saturating_add(1).saturating_add(remaining);
+        self.latest = Some((seq, sent, remaining));
+    }
+
+    /// The window ended with no newer answer: a new quota starts for the requests from
+    /// `sent` on.
+    fn roll(&mut self, now: Instant, sent: u64) {
+        let Some(end) = self.end else {
+            return;
+        };
+        if now < end {
+            return;
+        }
+        self.end = self.predicted_end(now);
+        self.window_first = sent;
+        self.allowed = match (self.end, self.quota) {
+            (Some(_), Some(quota)) => sent.saturating_add(quota),
+            _ => u64::MAX,
+        };
+    }
+
+    /// When request number `seq` may start, if the budget holds it back at `now`.
+    fn holds(&self, seq: u64, now: Instant) -> Option<Instant> {
+        let end = self.end?;
+        (seq >= self.allowed && end > now).then_some(end)
+    }
+
+    /// The pace the advertised limit allows, requests per second.
+    fn pace(&self, now: Instant, sent: u64) -> Option<f64> {
+        let quota = self.quota? as f64;
+        if let Some(window) = self.window {
+            return Some(quota / window.as_secs_f64());
+        }
+        // No window known: spread what is left until the reset.
+        let left = self.end?.checked_duration_since(now)?;
+        let remaining = self.allowed.saturating_sub(sent).max(1) as f64;
+        Some(remaining / left.as_secs_f64().max(1e-3))
+    }
+}
+
+/// What the server advertised, as the pool's end reports it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdvertisedLimit {
+    /// The header family it came in.
+    pub family: Family,
+    /// Requests per window, when given.
+    pub limit: Option<u64>,
+    /// The window: as advertised, or learnt from the reset after the window turned over.
+    pub window: Option<Duration>,
+    /// Whether the window was advertised (`w=`) rather than learnt.
+    pub window_advertised: bool,
+    /// Requests that waited for the window's end because its budget was spent.
+    pub budget_waits: u64,
+}
+
+impl AdvertisedLimit {
+    /// The sustained rate: limit ÷ window, requests per second.
+    pub fn per_second(&self) -> Option<f64> {
+        Some(self.limit? as f64 / self.window?.as_secs_f64())
+    }
+}
+
+/// The server's admitted rate as the gate estimated it from its 429s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Requests per second (the latest episode's estimate: its count of the second before
+    /// the refusal, or after a quick episode what the server sustained).
+    pub per_second: f64,
+    /// Admitted requests it counted, and over how long.
+    pub counted: u64,
+    pub window: Duration,
+    /// The estimate's own uncertainty: one request either way in its count, requests per
+    /// second.
+    pub plus_minus: f64,
+    /// What the server admitted from the episode before to this one, pause included: what
+    /// a token bucket sustains, while the count of one second holds its stored burst too.
+    /// `None` after the first episode.
+    pub sustained_per_second: Option<f64>,
+    /// 429 episodes in the run (each one pause).
+    pub episodes: u64,
+}
+
+/// What the gate learnt about the server's limit, for the pool's end and the summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GateReport {
+    pub estimate: Option<Estimate>,
+    pub advertised: Option<AdvertisedLimit>,
+}
+
+/// How a reservation went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reserved {
+    /// Go now: the request's sequence number.
+    Now(u64),
+    /// Sleep until the slot, then `claim` it with the epoch.
+    At(Instant, u64),
+    /// The advertised budget is spent until this instant, beyond the longest wait allowed.
+    Exhausted(Instant),
 }
 
 /// The shared schedule. Pure: every method takes `now`, so it is tested without a clock.
@@ -151,6 +509,14 @@ pub struct Schedule {
     admitted: AdmittedLog,
     /// The latest 429 episode, which sets the pace.
     episode: Option<Episode>,
+    episodes: u64,
+    /// Requests started so far (the next one's sequence number), and reservations
+    /// sleeping toward their slot.
+    sent: u64,
+    waiting: u64,
+    budget: Option<Budget>,
+    /// The budget never holds a request longer than this (`--max-wait`).
+    max_wait: Duration,
 }
 
 /// `at + by`, or `at` if that overflowed (`by` is capped by the callers anyway).
@@ -167,21 +533,26 @@ impl Schedule {
             next: None,
             not_before: None,
             epoch: 0,
-            admitted: AdmittedLog::new(),
+            admitted: AdmittedLog::default(),
             episode: None,
+            episodes: 0,
+            sent: 0,
+            waiting: 0,
+            budget: None,
+            max_wait: MAX_PAUSE,
         }
     }
 
-    /// The pace at `now`, in requests per second: `--rate`, or after a 429 episode the
-    /// recovery curve through the measured admitted rate, never above `--rate`.
+    /// The pace at `now`, in requests per second: `--rate`, the advertised limit, and after
+    /// a 429 episode the recovery curve through the estimate; never above `--rate`.
     pub fn rate_at(&self, now: Instant) -> f64 {
-        let Some(episode) = &self.episode else {
-            return self.ceiling;
-        };
-        let target = episode.admitted_rate();
-        let since = now.saturating_duration_since(episode.resume).as_secs_f64();
-        let x = 1.0 - since / RECOVERY.as_secs_f64();
-        let rate = target * (1.0 - (1.0 - BETA) * x * x * x);
+        let mut rate = self.ceiling;
+        if let Some(episode) = &self.episode {
+            rate = rate.min(episode.rate_at(now));
+        }
+        if let Some(pace) = self.budget.as_ref().and_then(|b| b.pace(now, self.sent)) {
+            rate = rate.min(pace);
+        }
         if rate.is_nan() {
             return self.ceiling;
         }
@@ -198,10 +569,12 @@ impl Schedule {
             .clamp(self.interval, MAX_PAUSE)
     }
 
-    /// Reserves the next slot for a request arriving at `now`: when it may start, and the
-    /// epoch it was reserved in.
-    pub fn reserve(&mut self, now: Instant) -> (Instant, u64) {
+    /// Reserves the next slot for a request arriving at `now`.
+    pub fn reserve(&mut self, now: Instant) -> Reserved {
         self.admitted.origin.get_or_insert(now);
+        if let Some(budget) = &mut self.budget {
+            budget.roll(now, self.sent);
+        }
         let interval = self.interval_at(now);
         // GCRA: up to `burst` requests may run ahead of the theoretical time.
         let tolerance = interval
@@ -214,20 +587,99 @@ impl Schedule {
         if let Some(not_before) = self.not_before {
             slot = slot.max(not_before);
         }
+        // The budget counts this request after those already sleeping toward their slots.
+        let position = self.sent + self.waiting;
+        if let Some(until) = self.budget.as_ref().and_then(|b| b.holds(position, slot)) {
+            if until.saturating_duration_since(now) > self.max_wait {
+                return Reserved::Exhausted(until);
+            }
+            slot = until;
+            if let Some(budget) = &mut self.budget {
+                budget.waits += 1;
+            }
+        }
         self.next = Some(later(next.max(slot), interval));
-        (slot, self.epoch)
+        if slot <= now {
+            self.sent += 1;
+            return Reserved::Now(self.sent - 1);
+        }
+        self.waiting += 1;
+        Reserved::At(slot, self.epoch)
+    }
+
+    /// A sleeper woke at `now` for `slot`, reserved in `epoch`: its sequence number if it
+    /// may go, or `None` to reserve again (a 429 reshaped the schedule, it woke far too
+    /// late, or the budget now holds it back).
+    pub fn claim(
+        &mut self,
+        now: Instant,
+        slot: Instant,
+        epoch: u64,
+        max_lateness: Duration,
+    ) -> Option<u64> {
+        self.waiting = self.waiting.saturating_sub(1);
+        // A sleeper woken late would bunch with the slots after it; with the server's own
+        // count of what is left (an advertised budget over a known window) it may go all the
+        // same: the budget holds back whatever would be one too many.
+        let counted_by_server = self
+            .budget
+            .as_ref()
+            .is_some_and(|b| b.window.is_some() && b.end.is_some());
+        if epoch != self.epoch || (now > slot + max_lateness && !counted_by_server) {
+            return None;
+        }
+        if let Some(budget) = &mut self.budget {
+            budget.roll(now, self.sent);
+        }
+        if self
+            .budget
+            .as_ref()
+            .is_some_and(|b| b.holds(self.sent, now).is_some())
+        {
+            return None;
+        }
+        self.sent += 1;
+        Some(self.sent - 1)
+    }
+
+    /// A sleeper gave up its reservation (its future was dropped).
+    pub fn abandon(&mut self) {
+        self.waiting = self.waiting.saturating_sub(1);
+    }
+
+    /// The answer to request `seq`, sent at `sent`, came at `now`: admitted (any answer
+    /// but a 429), refused with a 429 asking to wait `wait`, or none at all; with the
+    /// limit the server advertised in it, if any.
+    pub fn answered(
+        &mut self,
+        now: Instant,
+        seq: u64,
+        sent: Instant,
+        reply: Reply,
+        advertised: Option<&Advertised>,
+    ) {
+        if let Some(advertised) = advertised {
+            self.budget
+                .get_or_insert_with(|| Budget::new(advertised.family))
+                .update(now, seq, sent, advertised, self.sent);
+        }
+        match reply {
+            Reply::Admitted => self.admitted(sent),
+            Reply::RateLimited(wait) => self.rate_limited(now, sent, wait),
+            Reply::None => {}
+        }
     }
 
     /// The server answered (anything but a 429) a request sent at `sent`: it was admitted.
     pub fn admitted(&mut self, sent: Instant) {
         self.admitted.record(sent);
         if let Some(episode) = &mut self.episode {
-            let bucket = self.admitted.bucket(sent);
-            if sent < episode.began
-                && (episode.first_bucket..=episode.last_bucket).contains(&bucket)
-            {
+            if sent >= episode.refused {
+                episode.admitted_since += 1;
+            }
+            if sent < episode.began && episode.from <= sent && sent <= episode.refused {
                 // Admitted before the episode but answered after its first 429.
-                episode.admitted += 1;
+                episode.counted += 1;
             }
         }
     }
@@ -253,34 +705,87 @@ impl Schedule {
             return;
         }
         let rate_then = self.rate_at(now);
-        let last_bucket = self.admitted.bucket(sent);
-        let mut first_bucket = last_bucket.saturating_sub(WINDOW_BUCKETS - 1);
-        // A window holding only a handful of admitted requests is mostly quantisation: at
-        // 1/s, a window half taken by the last pause read as 0.5/s. Then measure from the
-        // end of that pause. With more in the window, keep the whole 2 s: after a pause a
-        // token bucket lets its stored burst through at once, and a window starting at
-        // the pause's end would take that burst for the sustained rate.
-        if let Some(previous) = &self.episode
-            && self.admitted.count(first_bucket, last_bucket) < FEW_ADMITTED
-        {
-            first_bucket = first_bucket.max(self.admitted.bucket(previous.resume).min(last_bucket));
+        // The second before the refused request: the window a per-second limit enforces.
+        let origin = self.admitted.origin.unwrap_or(sent).min(sent);
+        // (A sliding window's second is open at its old end.)
+        let second_before = |span: Duration| {
+            sent.checked_sub(span)
+                .map_or(sent, |from| from + Duration::from_nanos(1))
+                .max(origin)
+        };
+        let mut from = second_before(ENFORCED_WINDOW);
+        if self.admitted.count(from, sent) < FEW_ADMITTED {
+            // A handful of requests is mostly quantisation (at 1/s, one request either
+            // way is the whole estimate): measure over the longer window, but from the
+            // end of the last pause at the earliest (a window half taken by the last pause
+            // read as 0.5/s at 1/s).
+            from = second_before(LONG_WINDOW);
+            if let Some(previous) = &self.episode {
+                from = from.max(previous.resume.min(sent));
+            }
         }
-        let measured = BUCKET * u32::try_from(last_bucket - first_bucket + 1).unwrap_or(0);
-        self.episode = Some(Episode {
-            began: now,
-            first_bucket,
-            last_bucket,
-            admitted: self.admitted.count(first_bucket, last_bucket),
-            span: measured.clamp(MIN_MEASURE, MEASURE_WINDOW),
-            rate_then,
-            resume: not_before,
+        let measured = sent.saturating_duration_since(from);
+        // A refusal while the pace was still rising back after the previous episode: that
+        // estimate was too high (a bucket's stored burst, a fixed window's boundary inside
+        // the measured second). What the server admitted since then, pause included, is
+        // what it sustains. (Not from a handful of requests: quantisation, again.)
+        let counted = self.admitted.count(from, sent);
+        let cycle = self.episode.as_ref().and_then(|previous| {
+            let since = sent.checked_duration_since(previous.refused)?;
+            (since > Duration::ZERO).then(|| previous.admitted_since as f64 / since.as_secs_f64())
         });
+        let quick = self
+            .episode
+            .as_ref()
+            .is_some_and(|previous| sent < later(previous.resume, QUICK));
+        let sustained = cycle.filter(|_| quick && counted >= FEW_ADMITTED);
+        let mut episode = Episode {
+            began: now,
+            refused: sent,
+            from,
+            counted,
+            span: measured.clamp(ENFORCED_WINDOW, LONG_WINDOW),
+            rate_then,
+            sustained,
+            cycle,
+            admitted_since: 0,
+            resume: not_before,
+            // The discovery: refused within 2 s of the first request, sent well above the
+            // limit (where a fixed window's boundary may sit inside the measured second).
+            restart: if self.episode.is_none() && sent < later(origin, QUICK) {
+                BETA_FIRST
+            } else {
+                BETA
+            },
+            recovery: RECOVERY,
+        };
+        // A probe that found the same limit again: probe less often from now on.
+        let estimate = episode.estimate();
+        if let Some(previous) = &self.episode
+            && sustained.is_none()
+            && (estimate - previous.estimate()).abs() <= CONFIRMED * estimate
+        {
+            episode.recovery = (previous.recovery * 2).min(MAX_RECOVERY);
+        }
+        tracing::debug!(
+            estimate,
+            counted = episode.counted,
+            rate_then,
+            ?sustained,
+            ?cycle,
+            recovery = ?episode.recovery,
+            pause = ?not_before.saturating_duration_since(now),
+            "429 episode: pacing at what the server admits"
+        );
+        self.episode = Some(episode);
+        self.episodes += 1;
         self.not_before = Some(not_before);
         // Restart the schedule after the pause, at the new pace.
         self.next = Some(not_before);
         self.epoch += 1;
     }
 
+    #[cfg(test)]
     pub fn epoch(&self) -> u64 {
         self.epoch
     }
@@ -288,8 +793,42 @@ impl Schedule {
     /// The server's admitted rate as the latest 429 episode measured it; `None` before any
     /// 429.
     pub fn admitted_per_second(&self) -> Option<f64> {
-        self.episode.as_ref().map(Episode::admitted_rate)
+        self.episode.as_ref().map(Episode::estimate)
     }
+
+    /// What the gate learnt about the server's limit.
+    pub fn report(&self) -> GateReport {
+        let estimate = self.episode.as_ref().map(|episode| Estimate {
+            per_second: episode.estimate(),
+            counted: episode.counted,
+            window: episode.span,
+            plus_minus: 1.0 / episode.span.as_secs_f64(),
+            sustained_per_second: episode.cycle,
+            episodes: self.episodes,
+        });
+        let advertised = self.budget.as_ref().map(|budget| AdvertisedLimit {
+            family: budget.family,
+            limit: budget.quota,
+            window: budget.window,
+            window_advertised: budget.window_advertised,
+            budget_waits: budget.waits,
+        });
+        GateReport {
+            estimate,
+            advertised,
+        }
+    }
+}
+
+/// What came back for a request, as the gate needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Any HTTP answer but a 429: the server counted it.
+    Admitted,
+    /// A 429: wait this long (at most `MAX_PAUSE`).
+    RateLimited(Duration),
+    /// No HTTP answer (timeout, connection trouble).
+    None,
 }
 
 /// The `--rate` to suggest when the server admitted `per_second`: what the gate paces at
@@ -323,7 +862,21 @@ pub fn limit_hint(per_second: f64) -> String {
     )
 }
 
-/// The schedule, shared by every worker of the pool.
+/// One request let through the gate: its sequence number and when it went.
+#[derive(Clone, Copy, Debug)]
+pub struct Ticket {
+    pub seq: u64,
+    pub sent: Instant,
+}
+
+/// The advertised budget is spent until `until`, later than the longest wait allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BudgetSpent {
+    pub until: Instant,
+}
+
+/// The schedule, shared by every worker of the pool, and by several pool runs of one
+/// command when the caller hands the same `Arc<Gate>` to each.
 pub struct Gate {
     schedule: Mutex<Schedule>,
     /// How late a sleeper may wake and still take its slot: half an interval keeps any
@@ -335,12 +888,33 @@ pub struct Gate {
 /// The floor of `Gate::max_lateness`: tokio's timer has millisecond ticks.
 const TIMER_SLACK: Duration = Duration::from_millis(3);
 
+/// Gives a sleeper's reservation back if its future is dropped before it woke.
+struct Sleeping<'a> {
+    gate: &'a Gate,
+    armed: bool,
+}
+
+impl Drop for Sleeping<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.gate.schedule().abandon();
+        }
+    }
+}
+
 impl Gate {
     pub fn new(rate: Rate, burst: u32) -> Gate {
         Gate {
             schedule: Mutex::new(Schedule::new(rate, burst)),
             max_lateness: (rate.interval() / 2).max(TIMER_SLACK),
         }
+    }
+
+    /// The longest the advertised budget may hold a request (`--max-wait`): a spent budget
+    /// that resets later makes `wait_turn` return `BudgetSpent` instead of waiting.
+    pub fn with_max_wait(self, max_wait: Duration) -> Gate {
+        self.schedule().max_wait = max_wait.min(MAX_PAUSE);
+        self
     }
 
     fn schedule(&self) -> std::sync::MutexGuard<'_, Schedule> {
@@ -350,28 +924,39 @@ impl Gate {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Waits until this attempt may start.
-    pub async fn wait_turn(&self) {
+    /// Waits until this attempt may start; the ticket goes back with its answer.
+    pub async fn wait_turn(&self) -> Result<Ticket, BudgetSpent> {
         loop {
             let now = Instant::now();
-            let (slot, epoch) = self.schedule().reserve(now);
-            if slot <= now {
-                // A slot already due: go now. (A timer even for "now" would wait for the next
-                // tick of tokio's millisecond wheel.)
-                return;
-            }
+            let reserved = self.schedule().reserve(now);
+            let (slot, epoch) = match reserved {
+                // A slot already due: go now. (A timer even for "now" would wait for the
+                // next tick of tokio's millisecond wheel.)
+                Reserved::Now(seq) => return Ok(Ticket { seq, sent: now }),
+                Reserved::At(slot, epoch) => (slot, epoch),
+                Reserved::Exhausted(until) => return Err(BudgetSpent { until }),
+            };
+            let mut sleeping = Sleeping {
+                gate: self,
+                armed: true,
+            };
             tokio::time::sleep_until(slot).await;
-            // A 429 while we slept: our slot may fall inside the pause; queue again.
-            if self.schedule().epoch() != epoch {
-                continue;
-            }
-            // Woken far later than timer jitter (the thread was stalled): going now would
-            // bunch with the slots after ours and break rate + burst in some second, so
-            // queue again instead.
-            if Instant::now() <= slot + self.max_lateness {
-                return;
+            sleeping.armed = false;
+            // A 429 while we slept (our slot may fall inside the pause), a wake-up far later
+            // than timer jitter (going now would bunch with the slots after ours), or a
+            // budget spent meanwhile: queue again.
+            let now = Instant::now();
+            let claimed = self.schedule().claim(now, slot, epoch, self.max_lateness);
+            if let Some(seq) = claimed {
+                return Ok(Ticket { seq, sent: now });
             }
         }
+    }
+
+    /// The answer to a request let through with `ticket` came now.
+    pub fn answered(&self, ticket: &Ticket, reply: Reply, advertised: Option<&Advertised>) {
+        self.schedule()
+            .answered(Instant::now(), ticket.seq, ticket.sent, reply, advertised);
     }
 
     /// A 429 answered now to a request sent at `sent`: everyone waits `wait` (at most
@@ -389,261 +974,22 @@ impl Gate {
     pub fn admitted_per_second(&self) -> Option<f64> {
         self.schedule().admitted_per_second()
     }
+
+    /// What the gate learnt about the server's limit (estimate, advertised limit).
+    pub fn report(&self) -> GateReport {
+        self.schedule().report()
+    }
+
+    /// The pace right now, requests per second.
+    pub fn rate_now(&self) -> f64 {
+        self.schedule().rate_at(Instant::now())
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+#[path = "gate_tests.rs"]
+mod tests;
 
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    fn schedule(rate: &str, burst: u32) -> Schedule {
-        Schedule::new(rate.parse().unwrap(), burst)
-    }
-
-    #[test]
-    fn burst_one_spaces_requests_evenly() {
-        let t0 = Instant::now();
-        let mut s = schedule("100/s", 1);
-        let slots: Vec<_> = (0..4).map(|_| s.reserve(t0).0 - t0).collect();
-        assert_eq!(slots, [ms(0), ms(10), ms(20), ms(30)]);
-    }
-
-    #[test]
-    fn burst_lets_that_many_go_at_once_then_paces() {
-        let t0 = Instant::now();
-        let mut s = schedule("100/s", 3);
-        let slots: Vec<_> = (0..5).map(|_| s.reserve(t0).0 - t0).collect();
-        assert_eq!(slots, [ms(0), ms(0), ms(0), ms(10), ms(20)]);
-    }
-
-    #[test]
-    fn late_wake_ups_do_not_slow_the_long_run_rate() {
-        // Each request arrives 3 ms after its slot (a late timer): the schedule keeps its
-        // own time, so 1,000 requests still take 10 s at 100/s, not 13 s.
-        let t0 = Instant::now();
-        let mut s = schedule("100/s", 1);
-        let mut arrival = t0;
-        let mut last = t0;
-        for _ in 0..1000 {
-            let (slot, _) = s.reserve(arrival);
-            last = slot.max(arrival);
-            arrival = slot + ms(3);
-        }
-        let took = last - t0;
-        assert!(took <= ms(10_000), "{took:?}");
-        assert!(took >= ms(9_980), "{took:?}");
-    }
-
-    #[test]
-    fn idle_time_is_not_banked_beyond_the_burst() {
-        let t0 = Instant::now();
-        let mut s = schedule("100/s", 2);
-        s.reserve(t0);
-        let later = t0 + Duration::from_secs(60);
-        let slots: Vec<_> = (0..4).map(|_| s.reserve(later).0 - later).collect();
-        assert_eq!(slots, [ms(0), ms(0), ms(10), ms(20)]);
-    }
-
-    /// Sends at `rate` per second from `from` for `seconds`, every request admitted and
-    /// answered at once; returns when the next one would go.
-    fn admit_steadily(s: &mut Schedule, from: Instant, rate: u64, seconds: u64) -> Instant {
-        let gap = Duration::from_secs(1) / u32::try_from(rate).unwrap();
-        let mut at = from;
-        for _ in 0..rate * seconds {
-            s.admitted(at);
-            at += gap;
-        }
-        at
-    }
-
-    #[test]
-    fn a_429_pauses_everyone_then_paces_just_under_what_the_server_admitted() {
-        let t0 = Instant::now();
-        let mut s = schedule("100/s", 1);
-        let (_, epoch) = s.reserve(t0);
-        // The server admitted 50/s for 3 s, then refused.
-        let now = admit_steadily(&mut s, t0, 50, 3);
-        s.rate_limited(now, now, Duration::from_secs(1));
-        assert_ne!(s.epoch(), epoch, "sleepers from before must queue again");
-        let first = s.reserve(now).0 - now;
-        let second = s.reserve(now).0 - now;
-        assert_eq!(
-            first,
-            Duration::from_secs(1),
-            "nobody goes during the pause"
-        );
-        let estimate = s.admitted_per_second().unwrap();
-        assert!((49.0..=50.5).contains(&estimate), "{estimate}");
-        // Right after the pause: 97 % of it, not a fraction of --rate.
-        let gap = (second - first).as_secs_f64();
-        assert!((1.0 / gap - 0.97 * estimate).abs() < 0.5, "{gap}");
-    }
-
-    #[test]
-    fn the_time_of_the_last_pause_is_not_measured_as_refusals() {
-        let t0 = Instant::now();
-        let mut s = schedule("2/s", 1);
-        s.reserve(t0);
-        // A server admitting 1/s (t0, t0+1 s, t0+2 s), refusing at t0+2.5 s: 1/s.
-        admit_steadily(&mut s, t0, 1, 3);
-        let first = t0 + ms(2500);
-        s.rate_limited(first, first, Duration::from_secs(1));
-        assert!((0.9..=1.1).contains(&s.admitted_per_second().unwrap()));
-        // After the 1 s pause: one admitted at once, the next refused 1 s later. The 2 s
-        // window before it is half pause: counted whole, it would read 0.5/s.
-        let resumed = first + Duration::from_secs(1);
-        s.admitted(resumed);
-        let refused = resumed + Duration::from_secs(1);
-        s.rate_limited(refused, refused, Duration::from_secs(1));
-        let estimate = s.admitted_per_second().unwrap();
-        assert!((0.9..=1.1).contains(&estimate), "{estimate}");
-    }
-
-    #[test]
-    fn a_burst_of_429s_from_one_window_is_one_episode() {
-        let t0 = Instant::now();
-        let mut s = schedule("100/s", 1);
-        s.reserve(t0);
-        let now = admit_steadily(&mut s, t0, 50, 2);
-        // Ten requests sent before the first 429 came back, all refused.
-        for i in 0..10 {
-            s.rate_limited(now + ms(i), now - ms(10 - i), Duration::from_secs(1));
-        }
-        let resume = now + ms(9) + Duration::from_secs(1);
-        let rate = s.rate_at(resume);
-        assert!(
-            rate > 0.95 * 50.0 && rate < 50.0,
-            "cut once, not ten times: {rate}"
-        );
-    }
-
-    #[test]
-    fn answers_still_in_flight_at_the_429_count_toward_the_estimate() {
-        let t0 = Instant::now();
-        let mut s = schedule("100/s", 1);
-        s.reserve(t0);
-        let gap = ms(20);
-        let mut at = t0;
-        let mut late = Vec::new();
-        for i in 0..100 {
-            // The last five were answered only after the 429.
-            if i < 95 {
-                s.admitted(at);
-            } else {
-                late.push(at);
-            }
-            at += gap;
-        }
-        s.rate_limited(at, at, Duration::from_secs(1));
-        let before = s.admitted_per_second().unwrap();
-        for sent in late {
-            s.admitted(sent);
-        }
-        let after = s.admitted_per_second().unwrap();
-        assert!(after > before, "{before} -> {after}");
-        assert!((49.0..=50.5).contains(&after), "{after}");
-    }
-
-    #[test]
-    fn the_pace_recovers_to_the_estimate_then_probes_up_to_the_ceiling_never_above() {
-        let t0 = Instant::now();
-        let mut s = schedule("100/s", 1);
-        s.reserve(t0);
-        let now = admit_steadily(&mut s, t0, 50, 2);
-        s.rate_limited(now, now, Duration::from_secs(1));
-        let resume = now + Duration::from_secs(1);
-        let estimate = s.admitted_per_second().unwrap();
-        assert!((49.0..=50.5).contains(&estimate), "{estimate}");
-        let at = |secs: u64| s.rate_at(resume + Duration::from_secs(secs));
-        assert!(
-            at(0) >= 0.96 * estimate,
-            "the seconds after the pause keep their allowance"
-        );
-        assert!(at(10) > at(0) && at(30) > at(10), "grows back");
-        assert!(
-            (at(30) - estimate).abs() < 1e-9,
-            "back at the estimate after RECOVERY"
-        );
-        assert!(at(45) < estimate + 1.0, "probes slowly just past it");
-        assert!(
-            at(120) > 60.0,
-            "probes further when the server keeps admitting"
-        );
-        assert_eq!(at(1000), 100.0, "up to --rate, never above");
-    }
-
-    #[test]
-    fn an_episode_with_nothing_admitted_halves_the_pace() {
-        let t0 = Instant::now();
-        let mut s = schedule("100/s", 1);
-        s.reserve(t0);
-        let now = t0 + Duration::from_secs(3);
-        s.rate_limited(now, now, Duration::ZERO);
-        assert_eq!(s.admitted_per_second(), Some(50.0));
-        // A new 429 after the pause (sent after the episode began) is a new episode.
-        let rate_then = s.rate_at(now + ms(10));
-        s.rate_limited(now + ms(10), now + ms(5), Duration::ZERO);
-        assert_eq!(s.admitted_per_second(), Some(rate_then / 2.0));
-        assert!((24.0..25.0).contains(&(rate_then / 2.0)), "{rate_then}");
-    }
-
-    #[test]
-    fn a_huge_retry_after_is_capped_and_never_panics() {
-        let t0 = Instant::now();
-        let mut s = schedule("100/s", 10_000);
-        s.reserve(t0);
-        s.rate_limited(t0, t0, Duration::MAX);
-        s.rate_limited(t0, t0 - ms(1), Duration::from_secs(u64::MAX));
-        let (slot, _) = s.reserve(t0);
-        assert_eq!(slot - t0, MAX_PAUSE);
-        for _ in 0..1000 {
-            s.reserve(t0);
-        }
-        assert!(s.rate_at(t0) > 0.0);
-    }
-
-    #[test]
-    fn the_suggested_rate_is_a_whole_number_in_a_fitting_unit() {
-        assert_eq!(suggested_rate(50.0).to_string(), "48/s");
-        assert_eq!(suggested_rate(0.5).to_string(), "29/m");
-        assert_eq!(suggested_rate(0.001).to_string(), "3/h");
-        assert_eq!(suggested_rate(0.0).to_string(), "1/h");
-        assert_eq!(
-            limit_hint(49.6),
-            "the server admitted about 50 req/s; consider --rate 48/s"
-        );
-    }
-
-    #[test]
-    fn allowed_lateness_is_half_an_interval_but_never_below_the_timer_slack() {
-        assert_eq!(Gate::new("10/s".parse().unwrap(), 1).max_lateness, ms(50));
-        assert_eq!(
-            Gate::new("1000/s".parse().unwrap(), 1).max_lateness,
-            TIMER_SLACK
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn waiters_queue_behind_a_pause_that_starts_while_they_sleep() {
-        let gate = std::sync::Arc::new(Gate::new("10/s".parse().unwrap(), 1));
-        gate.wait_turn().await;
-        let waiter = tokio::spawn({
-            let gate = gate.clone();
-            async move {
-                gate.wait_turn().await;
-                Instant::now()
-            }
-        });
-        tokio::task::yield_now().await;
-        let paused_at = Instant::now();
-        gate.rate_limited(Instant::now(), Duration::from_secs(5));
-        let went_at = waiter.await.unwrap();
-        assert!(
-            went_at >= paused_at + Duration::from_secs(5),
-            "the waiter respected the pause"
-        );
-    }
-}
+#[cfg(test)]
+#[path = "gate_sim.rs"]
+mod sim;

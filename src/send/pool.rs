@@ -5,13 +5,21 @@
 //!
 //! Constraints kept here:
 //! - Pacing is shared: every attempt, retries included, passes one `Gate` (`gate.rs`: the
-//!   `--rate` schedule, a "not before" instant that a 429 moves forward for everyone, and a
-//!   pace set by the admitted rate the gate measures, never above `--rate`).
+//!   `--rate` schedule, the limit the server advertises, a "not before" instant that a 429
+//!   moves forward for everyone, and a pace set by the admitted rate the gate measures,
+//!   never above `--rate`). A `PoolConfig` and its clones share one gate, so that every
+//!   run of one command (a listing, then its deletes) shares one pace, one advertised
+//!   budget and one 429 state.
+//! - A place in flight is for a request on the wire: an attempt takes one (and waits for its
+//!   turn at the gate holding it), gives it back when its answer comes, and takes one again
+//!   after its retry backoff. A batch waiting out its backoff holds only a place among the
+//!   *live* batches (`PoolConfig::max_live`), which bounds memory.
 //! - Workers never touch the terminal or the ledger: each finished batch is an `Outcome`
 //!   sent to the collector, which must already be draining (else workers block on a full
 //!   channel while the dispatcher waits for their permits: a deadlock).
-//! - Memory is bounded by concurrency × batch size: the dispatcher only takes the next
-//!   batch off the (bounded) channel once a place in flight is free.
+//! - Memory is bounded by the live bound × batch size: the dispatcher only takes the next
+//!   batch off the (bounded) channel once a live place is free, and then waits for a
+//!   place in flight holding that one batch.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -31,8 +39,8 @@ use futures_util::FutureExt as _;
 use crate::api::{Operation, Step};
 use crate::net::client::{Answer, Client};
 use crate::send::breaker::Breaker;
-use crate::send::concurrency::{Concurrency, InFlight};
-use crate::send::gate::{DEFAULT_RETRY_AFTER, Gate};
+use crate::send::concurrency::{Concurrency, InFlight, Slot};
+use crate::send::gate::{AdvertisedLimit, DEFAULT_RETRY_AFTER, Estimate, Gate, Reply};
 use crate::send::rate::Rate;
 
 /// Pacing and retry settings of one run.
@@ -48,6 +56,24 @@ pub struct PoolConfig {
     pub backoff: Backoff,
     /// How long in-flight requests may take to finish after an interrupt.
     pub drain_deadline: Duration,
+    /// The gate of the command's runs (see [`PoolConfig::gate`]).
+    pub gate: SharedGate,
+}
+
+/// The one gate of a command: made at its first use, then shared by every clone of the
+/// `PoolConfig` that holds it.
+#[derive(Clone, Default)]
+pub struct SharedGate(Arc<std::sync::OnceLock<Arc<Gate>>>);
+
+impl std::fmt::Debug for SharedGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.0.get().is_some() {
+            "in use"
+        } else {
+            "not used yet"
+        };
+        f.debug_tuple("SharedGate").field(&state).finish()
+    }
 }
 
 impl PoolConfig {
@@ -57,6 +83,21 @@ impl PoolConfig {
             Concurrency::Fixed(n) => n,
             Concurrency::Auto => self.max_concurrency,
         }
+    }
+
+    /// The most batches alive at once: in flight, waiting for a place, or waiting out a
+    /// retry backoff (which holds no place in flight).
+    pub fn max_live(&self) -> usize {
+        self.max_in_flight().saturating_mul(2).saturating_add(8)
+    }
+
+    /// The gate of this configuration (`--rate`, `--burst`, and `--max-wait` as the
+    /// longest an advertised budget may hold a request), the same for all its clones.
+    pub fn gate(&self) -> Arc<Gate> {
+        self.gate
+            .0
+            .get_or_init(|| Arc::new(Gate::new(self.rate, self.burst).with_max_wait(self.max_wait)))
+            .clone()
     }
 }
 
@@ -182,14 +223,21 @@ pub struct PoolEnd {
     pub ids_not_sent: u64,
     pub stop: Option<Stop>,
     /// What the server admitted, requests per second, as the gate measured it at the
-    /// latest 429 episode; `None` when no 429 came.
+    /// latest 429 episode; `None` when no 429 came. (`estimate.per_second`.)
     pub admitted_per_second: Option<f64>,
+    /// That estimate in full: what it counted over how long, its own uncertainty (one
+    /// request either way), and how many 429 episodes the run had.
+    pub estimate: Option<Estimate>,
+    /// The limit the server advertised in its rate-limit headers, if it did: the family,
+    /// the quota, the window (advertised or learnt), and how often its budget made a
+    /// request wait for the window's end.
+    pub advertised: Option<AdvertisedLimit>,
 }
 
 /// Everything a worker needs, shared.
 struct Shared<W: Operation> {
     client: Client,
-    gate: Gate,
+    gate: Arc<Gate>,
     config: PoolConfig,
     counters: Arc<PoolCounters>,
     outcomes: mpsc::Sender<Outcome<W>>,
@@ -204,7 +252,9 @@ struct Shared<W: Operation> {
 }
 
 /// Runs the pool until `batches` is closed and drained, or until `interrupt` fires or the
-/// server refuses the credentials.
+/// server refuses the credentials, pacing through the command's gate (`PoolConfig::gate`:
+/// the `PoolEnd` reports what the gate knows at the end, earlier runs of the command
+/// included).
 pub async fn run<W: Operation>(
     client: Client,
     config: PoolConfig,
@@ -213,16 +263,22 @@ pub async fn run<W: Operation>(
     counters: Arc<PoolCounters>,
     interrupt: CancellationToken,
 ) -> PoolEnd {
+    let gate = config.gate();
     let in_flight = InFlight::new(
         config.concurrency,
         config.max_in_flight(),
+        config.rate.per_second(),
+    );
+    let live = InFlight::new(
+        Concurrency::Fixed(config.max_live()),
+        config.max_live(),
         config.rate.per_second(),
     );
     let stop = interrupt.child_token();
     let drain_deadline = config.drain_deadline;
     let shared = Arc::new(Shared {
         client,
-        gate: Gate::new(config.rate, config.burst),
+        gate,
         in_flight: in_flight.clone(),
         config,
         counters,
@@ -237,10 +293,13 @@ pub async fn run<W: Operation>(
     // The producer hands batches over in small chunks (see `pipeline::ChannelSink`).
     let mut pending = VecDeque::new();
 
-    // Take a place in flight first, then a batch: a batch never waits in memory for a
-    // free worker (beyond the one chunk in `pending`).
+    // Take a live place first, then a batch, then a place in flight: a batch never waits
+    // in memory for a free worker (beyond the one chunk in `pending`). The place in flight
+    // comes last: a retry that gave its place back during its backoff takes one again,
+    // and the dispatcher must not hold it while it waits for work that may only come
+    // after that retry's answer (a plan's next request does: `job/apply.rs`).
     loop {
-        let Some(slot) = in_flight.acquire(&stop).await else {
+        let Some(alive) = live.acquire(&stop).await else {
             break;
         };
         if pending.is_empty() {
@@ -256,6 +315,10 @@ pub async fn run<W: Operation>(
         let Some(batch) = pending.pop_front() else {
             continue;
         };
+        let Some(slot) = in_flight.acquire(&stop).await else {
+            pending.push_front(batch);
+            break;
+        };
         shared
             .counters
             .in_flight_ids
@@ -264,13 +327,18 @@ pub async fn run<W: Operation>(
         workers.spawn(async move {
             let ids = batch.size();
             let mut pending = vec![batch];
+            let mut slot = Some(slot);
             // Boxed: the request's future is several kilobytes (hyper's, the timeout's),
             // and as part of this task's own future it was copied at every spawn. A panic
             // is caught here, where the batches still to send are known: they become
             // failed lines (kind `internal`) instead of vanishing.
-            let sent = std::panic::AssertUnwindSafe(Box::pin(send_batch(&shared, &mut pending)))
-                .catch_unwind()
-                .await;
+            let sent = std::panic::AssertUnwindSafe(Box::pin(send_batch(
+                &shared,
+                &mut pending,
+                &mut slot,
+            )))
+            .catch_unwind()
+            .await;
             if let Some(message) = sent.err().map(|panic| panic_message(panic.as_ref())) {
                 record_panic(&shared, pending, message).await;
             }
@@ -279,6 +347,7 @@ pub async fn run<W: Operation>(
                 .in_flight_ids
                 .fetch_sub(ids, Ordering::Relaxed);
             drop(slot);
+            drop(alive);
         });
         while let Some(joined) = workers.try_join_next() {
             note_join_error(joined);
@@ -322,10 +391,13 @@ pub async fn run<W: Operation>(
         None if interrupt.is_cancelled() => Some(Stop::Interrupted),
         None => None,
     };
+    let report = shared.gate.report();
     PoolEnd {
         ids_not_sent,
         stop,
-        admitted_per_second: shared.gate.admitted_per_second(),
+        admitted_per_second: report.estimate.map(|estimate| estimate.per_second),
+        estimate: report.estimate,
+        advertised: report.advertised,
     }
 }
 
@@ -387,10 +459,15 @@ fn stop_run<W: Operation>(shared: &Shared<W>, reason: Stop) {
 
 /// Sends one batch to its end, bisecting on 400, and reports every part's outcome. The
 /// batch in hand stays on `pending` until it ends, so that a panic can still name it.
-async fn send_batch<W: Operation>(shared: &Shared<W>, pending: &mut Vec<W>) {
+/// `slot` is the worker's place in flight, when it holds one.
+async fn send_batch<W: Operation>(
+    shared: &Shared<W>,
+    pending: &mut Vec<W>,
+    slot: &mut Option<Slot>,
+) {
     // Bisection as an explicit stack instead of recursion: async recursion needs boxing.
     while let Some(batch) = pending.last() {
-        let end = attempt_batch(shared, batch).await;
+        let end = attempt_batch(shared, batch, slot).await;
         pending.pop();
         match end {
             BatchEnd::Split(left, right) => {
@@ -463,7 +540,13 @@ impl Tally {
 }
 
 /// The retry loop for one batch: the operation's reading of each answer, applied.
-async fn attempt_batch<W: Operation>(shared: &Shared<W>, batch: &W) -> BatchEnd<W> {
+/// `slot` is the worker's place in flight: given back while the batch waits out a retry
+/// backoff, taken again before the next attempt.
+async fn attempt_batch<W: Operation>(
+    shared: &Shared<W>,
+    batch: &W,
+    slot: &mut Option<Slot>,
+) -> BatchEnd<W> {
     let config = &shared.config;
     let request = batch.prepare(&shared.client);
     let mut tally = Tally {
@@ -484,24 +567,68 @@ async fn attempt_batch<W: Operation>(shared: &Shared<W>, batch: &W) -> BatchEnd<
     }
     let mut waited_on_429 = Duration::ZERO;
     loop {
-        tokio::select! {
+        if slot.is_none() {
+            match shared.in_flight.acquire(&shared.stop).await {
+                Some(place) => *slot = Some(place),
+                None => {
+                    return not_sent_or_failed(&tally, batch, request, "stopped before retrying");
+                }
+            }
+        }
+        let turn = tokio::select! {
             biased;
             _ = shared.stop.cancelled(), if tally.attempts == 0 => return BatchEnd::NotSent(batch.clone()),
-            _ = shared.gate.wait_turn() => {}
-        }
+            turn = shared.gate.wait_turn() => turn,
+        };
+        let ticket = match turn {
+            Ok(ticket) => ticket,
+            Err(spent) => {
+                // The server's advertised quota is spent until later than --max-wait.
+                let wait = spent.until.saturating_duration_since(Instant::now());
+                let now = Utc::now();
+                let until = chrono::Duration::from_std(wait)
+                    .ok()
+                    .and_then(|wait| now.checked_add_signed(wait))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                if !shared.stop.is_cancelled() {
+                    tracing::error!(wait = %humantime::format_duration(wait), max_wait = %humantime::format_duration(config.max_wait), "The server's advertised quota is spent for longer than --max-wait; stopping the run");
+                }
+                let reason = format!(
+                    "the server's advertised rate limit has no request left until {}",
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                stop_run(shared, Stop::RateLimited { until, reason });
+                return not_sent_or_failed(
+                    &tally,
+                    batch,
+                    request,
+                    "stopped: the server's advertised quota is spent for longer than --max-wait",
+                );
+            }
+        };
         tally.started_at.get_or_insert_with(Utc::now);
         tally.attempts += 1;
         shared.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let sent = Instant::now();
+        let sent = ticket.sent;
         let answer = shared.client.send_call(W::http(&request)).await;
         shared.in_flight.observe(sent.elapsed());
         tally.http_status = match &answer {
             Answer::Http { status, .. } => Some(*status),
             Answer::Transport { .. } => None,
         };
-        if tally.http_status.is_some_and(|status| status != 429) {
-            // The server counted it against its limit: the gate measures what it admits.
-            shared.gate.admitted(sent);
+        if let Answer::Http {
+            status, advertised, ..
+        } = &answer
+        {
+            // The server counted anything but a 429 against its limit: the gate measures
+            // what it admits (a 429 reaches the gate below, with its wait), and reads the
+            // limit it advertised.
+            let reply = if *status == 429 {
+                Reply::None
+            } else {
+                Reply::Admitted
+            };
+            shared.gate.answered(&ticket, reply, advertised.as_deref());
         }
         let verdict = batch.judge(&answer);
         if !matches!(
@@ -616,9 +743,18 @@ async fn attempt_batch<W: Operation>(shared: &Shared<W>, batch: &W) -> BatchEnd<
             .backoff
             .delay(tally.attempts, rand::rng().random::<f64>());
         tracing::debug!(batch = batch.seq(), attempts = tally.attempts, ?delay, %reason, "Retrying a batch");
+        // A place in flight is for a request on the wire: give it back while waiting.
+        slot.take();
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shared.stop.cancelled() => {
+                let error = format!("{reason} (stopped before retrying)");
+                return tally.end(batch, request, BatchStatus::Failed, Some(error));
+            }
+        }
+        match shared.in_flight.acquire(&shared.stop).await {
+            Some(place) => *slot = Some(place),
+            None => {
                 let error = format!("{reason} (stopped before retrying)");
                 return tally.end(batch, request, BatchStatus::Failed, Some(error));
             }

@@ -591,9 +591,8 @@ mod tests {
     fn summary_of(counters: &Counters, stop: Option<Stop>) -> Summary {
         let end = RunEnd {
             pool: crate::send::pool::PoolEnd {
-                ids_not_sent: 0,
                 stop,
-                admitted_per_second: None,
+                ..Default::default()
             },
             pool_counters: Default::default(),
         };
