@@ -132,6 +132,13 @@ fn text_and_json_give_the_same_figures_for_block_retry_and_unblock() {
     let json = work.summary("unblock.json");
     assert_text_matches_json(&ran.stdout, &json, false);
     assert_eq!(json["command"], "unblock");
+    // Records deleted, as the imitation counted its deletes that removed one.
+    assert_eq!(
+        json["records_deleted"],
+        flaky.stats()["records_deleted"],
+        "{json}"
+    );
+    assert!(json["records_deleted"].as_u64() > Some(0), "{json}");
 
     // The report's runs, read from the ledger, give each run's figures as its summary did.
     let report = run(work.report(&["--json"]).arg(work.ledger_path()));

@@ -923,6 +923,7 @@ impl<K: Kind> ReplaceTask<K> {
         let (unblock_n, renew) = (work.unblock.len() as u64, work.renew.clone());
         cx.settled += unblock_n;
         if affected > 0 {
+            Counters::add(&cx.counters.records_deleted, 1);
             let mut unblocked: Vec<K::Value> = work.unblock.clone();
             unblocked.extend(work.renew.iter().cloned());
             if reblock {

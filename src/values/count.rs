@@ -9,10 +9,13 @@ pub fn plural(n: u64, one: &str) -> String {
     }
 }
 
-/// The plural of a noun: "requests", "batches", "IP addresses".
+/// The plural of a noun: "requests", "batches", "IP addresses", "retries".
 pub fn many(one: &str) -> String {
+    let consonant_y = one.ends_with('y') && !one.ends_with("ay") && !one.ends_with("ey");
     if one.ends_with("ch") || one.ends_with('s') {
         format!("{one}es")
+    } else if consonant_y {
+        format!("{}ies", &one[..one.len() - 1])
     } else {
         format!("{one}s")
     }
@@ -56,5 +59,7 @@ mod tests {
         assert_eq!(plural(1000, "batch"), "1,000 batches");
         assert_eq!(plural(0, "ID"), "0 IDs");
         assert_eq!(plural(3, "IP address"), "3 IP addresses");
+        assert_eq!(plural(39, "retry"), "39 retries");
+        assert_eq!(plural(2, "key"), "2 keys");
     }
 }
