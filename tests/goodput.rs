@@ -57,11 +57,24 @@ fn reacts_once_per_episode(kind: &str) {
         serde_json::from_str(&std::fs::read_to_string(work.path("summary.json")).unwrap()).unwrap();
     let admitted = summary["server_admitted_per_second"].as_f64().unwrap();
     assert!((15.0..=25.0).contains(&admitted), "{summary}");
+    let plus_minus = summary["server_admitted_plus_minus"].as_f64().unwrap();
+    assert!(plus_minus > 0.0 && plus_minus < admitted, "{summary}");
+    let episodes = summary["rate_limit_episodes"].as_u64().unwrap();
+    assert!(
+        (1..=limited).contains(&episodes),
+        "{episodes} episodes for {limited} 429s: {summary}"
+    );
     assert!(
         ran.stdout.contains("the server admitted about") && ran.stdout.contains("consider --rate"),
         "{}",
         ran.stdout
     );
+    let episodes_said = if episodes == 1 {
+        "(1 429 episode)".to_owned()
+    } else {
+        format!("({episodes} 429 episodes)")
+    };
+    assert!(ran.stdout.contains(&episodes_said), "{}", ran.stdout);
 }
 
 #[test]
@@ -112,7 +125,16 @@ fn an_advertised_limit_is_never_overspent(family: &str) {
     let ran = run(work
         .block(
             &mock,
-            &["--block-for", "1d", "--batch-size", "1", "--rate", "40/s"],
+            &[
+                "--block-for",
+                "1d",
+                "--batch-size",
+                "1",
+                "--rate",
+                "40/s",
+                "--summary-json",
+                "summary.json",
+            ],
         )
         .arg(&input));
     assert_eq!(ran.code, 0, "{}", ran.all());
@@ -122,6 +144,25 @@ fn an_advertised_limit_is_never_overspent(family: &str) {
         0,
         "{family}: refused although the headers said how much was left: {}",
         mock.stats()
+    );
+    // The summary says what was advertised, in the text and in the JSON alike.
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(work.path("summary.json")).unwrap()).unwrap();
+    let advertised = &summary["server_advertised"];
+    assert_eq!(advertised["limit"], 20, "{summary}");
+    let headers = match family {
+        "github" => "X-RateLimit-*",
+        "draft" => "RateLimit-*",
+        _ => "RateLimit-Policy",
+    };
+    assert_eq!(advertised["headers"], headers, "{summary}");
+    assert!(
+        ran.stdout.contains("limit     20 requests per")
+            && ran
+                .stdout
+                .contains(&format!("advertised in {headers} headers")),
+        "{}",
+        ran.stdout
     );
 }
 

@@ -848,16 +848,22 @@ pub fn suggested_rate(per_second: f64) -> Rate {
     }
 }
 
-/// The summary's line about the server's limit, e.g. "the server admitted about 48 req/s;
-/// consider --rate 46/s".
-pub fn limit_hint(per_second: f64) -> String {
-    let about = if per_second >= 10.0 {
-        format!("{per_second:.0}")
+/// The summary's line about the server's limit, with the estimate's own error, e.g. "the
+/// server admitted about 48 ± 1 req/s; consider --rate 46/s".
+pub fn limit_hint(per_second: f64, plus_minus: f64) -> String {
+    let (about, error) = if per_second >= 10.0 {
+        (format!("{per_second:.0}"), format!("{plus_minus:.0}"))
     } else {
-        format!("{per_second:.2}")
+        (format!("{per_second:.2}"), format!("{plus_minus:.2}"))
+    };
+    // An error that rounds to nothing at the figure's precision is not worth a "± 0".
+    let error = if error.trim_start_matches(['0', '.']).is_empty() {
+        String::new()
+    } else {
+        format!(" ± {error}")
     };
     format!(
-        "the server admitted about {about} req/s; consider --rate {}",
+        "the server admitted about {about}{error} req/s; consider --rate {}",
         suggested_rate(per_second)
     )
 }

@@ -334,8 +334,17 @@ fn the_suggested_rate_is_a_whole_number_in_a_fitting_unit() {
     assert_eq!(suggested_rate(0.001).to_string(), "3/h");
     assert_eq!(suggested_rate(0.0).to_string(), "1/h");
     assert_eq!(
-        limit_hint(49.6),
-        "the server admitted about 50 req/s; consider --rate 48/s"
+        limit_hint(49.6, 1.0),
+        "the server admitted about 50 ± 1 req/s; consider --rate 48/s"
+    );
+    assert_eq!(
+        limit_hint(0.5, 0.25),
+        "the server admitted about 0.50 ± 0.25 req/s; consider --rate 29/m"
+    );
+    assert_eq!(
+        limit_hint(200.0, 0.2),
+        "the server admitted about 200 req/s; consider --rate 194/s",
+        "an error that rounds to 0 is not shown"
     );
 }
 

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::exit::ExitStatus;
 use crate::ledger::{Op, timestamp};
 use crate::send::counters::{Counters, FailureCount};
+use crate::send::gate::AdvertisedLimit;
 use crate::send::pipeline::RunEnd;
 use crate::send::pool::Stop;
 use crate::values::ValueType;
@@ -20,6 +21,63 @@ pub use crate::values::count::{group_digits, many, plural};
 
 /// Failure kinds named in the summary, most values first.
 const FAILURE_KINDS_SHOWN: usize = 5;
+
+/// The limit a server advertised in its rate-limit headers, as the summary tells it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AdvertisedSummary {
+    /// The header family: `X-RateLimit-*`, `RateLimit-*` or `RateLimit-Policy`.
+    pub headers: &'static str,
+    /// Requests per window, and the window in seconds (as advertised, or learnt from the
+    /// resets), when known.
+    pub limit: Option<u64>,
+    pub window_seconds: Option<f64>,
+    /// Whether the window was said (`w=`) rather than learnt.
+    pub window_advertised: bool,
+    /// Requests that waited for the window to turn because its budget was spent.
+    pub budget_waits: u64,
+}
+
+impl From<AdvertisedLimit> for AdvertisedSummary {
+    fn from(advertised: AdvertisedLimit) -> Self {
+        AdvertisedSummary {
+            headers: advertised.family.as_str(),
+            limit: advertised.limit,
+            window_seconds: advertised.window.map(|window| window.as_secs_f64()),
+            window_advertised: advertised.window_advertised,
+            budget_waits: advertised.budget_waits,
+        }
+    }
+}
+
+/// "200 requests per 1s, advertised in RateLimit-* headers; 3 requests waited for the window
+/// to turn".
+impl std::fmt::Display for AdvertisedSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.limit, self.window_seconds) {
+            (Some(limit), Some(window)) => write!(
+                f,
+                "{} per {window}s{}",
+                plural(limit, "request"),
+                if self.window_advertised {
+                    ""
+                } else {
+                    " (window learnt)"
+                }
+            )?,
+            (Some(limit), None) => write!(f, "{} per window", plural(limit, "request"))?,
+            (None, _) => write!(f, "no quota")?,
+        }
+        write!(f, ", advertised in {} headers", self.headers)?;
+        if self.budget_waits > 0 {
+            write!(
+                f,
+                "; {} waited for the window to turn",
+                plural(self.budget_waits, "request")
+            )?;
+        }
+        Ok(())
+    }
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
@@ -99,6 +157,14 @@ pub struct Summary {
     /// What the server admitted (requests/s) as the pool measured it, when it answered 429s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_admitted_per_second: Option<f64>,
+    /// That estimate's own error, requests/s either way (one request in its count).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_admitted_plus_minus: Option<f64>,
+    /// 429 episodes: each one pause of the whole pool, however many requests it refused.
+    pub rate_limit_episodes: u64,
+    /// The limit the server advertised in its rate-limit headers, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_advertised: Option<AdvertisedSummary>,
     /// From the command's start to its end (listing included).
     pub seconds: f64,
     /// Values done (blocked, or unblocked) per second; failed ones are not throughput.
@@ -264,6 +330,9 @@ impl Summary {
             block_till_first: till.map(|(first, _)| first),
             block_till_last: till.map(|(_, last)| last),
             server_admitted_per_second: end.pool.admitted_per_second,
+            server_admitted_plus_minus: end.pool.estimate.map(|estimate| estimate.plus_minus),
+            rate_limit_episodes: end.pool.estimate.map_or(0, |estimate| estimate.episodes),
+            server_advertised: end.pool.advertised.map(AdvertisedSummary::from),
             seconds,
             values_per_second: if seconds > 0.0 {
                 done as f64 / seconds
@@ -456,7 +525,15 @@ impl Summary {
             out += &format!("  429s      {} ({what})\n", n(self.rate_limited));
         }
         if let Some(admitted) = self.server_admitted_per_second {
-            out += &format!("  limit     {}\n", crate::send::gate::limit_hint(admitted));
+            let plus_minus = self.server_admitted_plus_minus.unwrap_or(0.0);
+            out += &format!(
+                "  limit     {} ({})\n",
+                crate::send::gate::limit_hint(admitted, plus_minus),
+                plural(self.rate_limit_episodes, "429 episode")
+            );
+        }
+        if let Some(advertised) = &self.server_advertised {
+            out += &format!("  limit     {advertised}\n");
         }
         out += &format!(
             "  time      {:.1}s ({} {}/s {})\n  ledger    {} (run {}, target {})\n",
