@@ -325,6 +325,7 @@ impl Budget {
             (remaining > expected && (remaining >= expected.saturating_add(jump) || fresh))
                 .then_some(latest_sent)
         });
+
         if let Some(after) = refill {
             // The boundary lies in (after, now]: keep it as late as it can be, or the one
             // the previous boundary and the window predict, when that fits. Requests sent
@@ -418,16 +419,30 @@ impl Budget {
         (seq >= self.allowed && end > now).then_some(end)
     }
 
-    /// The pace the advertised limit allows, requests per second.
+    /// The pace the advertised limit allows, requests per second: the quota over its window
+    /// once a window boundary has been seen; before that (the window's end known only to
+    /// the reset's rounding), or with no window known, no faster than what is left spread
+    /// until the reset, so that a window is not spent long before it may end (the request
+    /// after would wait for that rounded reset).
     fn pace(&self, now: Instant, sent: u64) -> Option<f64> {
         let quota = self.quota? as f64;
-        if let Some(window) = self.window {
-            return Some(quota / window.as_secs_f64());
+        let sustained = self.window.map(|window| quota / window.as_secs_f64());
+        if self.boundary.is_some()
+            && let Some(sustained) = sustained
+        {
+            return Some(sustained);
         }
-        // No window known: spread what is left until the reset.
-        let left = self.end?.checked_duration_since(now)?;
-        let remaining = self.allowed.saturating_sub(sent).max(1) as f64;
-        Some(remaining / left.as_secs_f64().max(1e-3))
+        let spread = self
+            .end
+            .and_then(|end| end.checked_duration_since(now))
+            .map(|left| {
+                let remaining = self.allowed.saturating_sub(sent).max(1) as f64;
+                remaining / left.as_secs_f64().max(1e-3)
+            });
+        match (sustained, spread) {
+            (Some(sustained), Some(spread)) => Some(sustained.min(spread)),
+            (sustained, spread) => sustained.or(spread),
+        }
     }
 }
 
