@@ -43,7 +43,7 @@
 //! Two cases where the count of one second says more than the server sustains: a token
 //! bucket refilled during the pause spends its stored burst, and a fixed window whose
 //! boundary falls inside the measured second holds two windows' worth. Both show as a
-//! *quick* episode: a refusal within 2 s of the pause's end. Then the estimate is
+//! *quick* episode: a refusal within 5 s of the pause's end. Then the estimate is
 //! what the server admitted since the previous episode, pause included (what a bucket
 //! sustains; never below half the pace refused), and the pace rises from there to 97 % of
 //! the count that was refused: the limit lies between the two, and the next refusal, if
@@ -90,8 +90,12 @@ const ENFORCED_WINDOW: Duration = Duration::from_secs(1);
 /// to `LONG_WINDOW` instead, from the end of the last pause (see `Schedule::rate_limited`).
 const FEW_ADMITTED: u64 = 10;
 const LONG_WINDOW: Duration = Duration::from_secs(2);
-/// A refusal this soon after the pause ended is a *quick* episode.
-const QUICK: Duration = Duration::from_secs(2);
+/// A refusal this soon after the pause ended is a *quick* episode (a bucket's stored burst
+/// lasts a few seconds at the paces the rise goes through; other clients' traffic crossing
+/// the limit comes later in the rise, near its top)…
+const QUICK: Duration = Duration::from_secs(5);
+/// …and a first refusal this soon after the first request is the discovery.
+const DISCOVERY: Duration = Duration::from_secs(2);
 /// The lowest pace 429s or headers can push the gate to, as a share of `--rate`.
 const MIN_SHARE: f64 = 1e-4;
 
@@ -767,7 +771,7 @@ impl Schedule {
             resume: not_before,
             // The discovery: refused within 2 s of the first request, sent well above the
             // limit (where a fixed window's boundary may sit inside the measured second).
-            restart: if self.episode.is_none() && sent < later(origin, QUICK) {
+            restart: if self.episode.is_none() && sent < later(origin, DISCOVERY) {
                 BETA_FIRST
             } else {
                 BETA
