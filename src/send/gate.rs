@@ -43,7 +43,7 @@
 //! Two cases where the count of one second says more than the server sustains: a token
 //! bucket refilled during the pause spends its stored burst, and a fixed window whose
 //! boundary falls inside the measured second holds two windows' worth. Both show as a
-//! *quick* episode: a refusal within 2 s of the pause's end. Then the estimate is
+//! *quick* episode: a refusal within 5 s of the pause's end. Then the estimate is
 //! what the server admitted since the previous episode, pause included (what a bucket
 //! sustains; never below half the pace refused), and the pace rises from there to 97 % of
 //! the count that was refused: the limit lies between the two, and the next refusal, if
@@ -90,8 +90,12 @@ const ENFORCED_WINDOW: Duration = Duration::from_secs(1);
 /// to `LONG_WINDOW` instead, from the end of the last pause (see `Schedule::rate_limited`).
 const FEW_ADMITTED: u64 = 10;
 const LONG_WINDOW: Duration = Duration::from_secs(2);
-/// A refusal this soon after the pause ended is a *quick* episode.
-const QUICK: Duration = Duration::from_secs(2);
+/// A refusal this soon after the pause ended is a *quick* episode (a bucket's stored burst
+/// lasts a few seconds at the paces the rise goes through; other clients' traffic crossing
+/// the limit comes later in the rise, near its top)…
+const QUICK: Duration = Duration::from_secs(5);
+/// …and a first refusal this soon after the first request is the discovery.
+const DISCOVERY: Duration = Duration::from_secs(2);
 /// The lowest pace 429s or headers can push the gate to, as a share of `--rate`.
 const MIN_SHARE: f64 = 1e-4;
 
@@ -325,6 +329,7 @@ impl Budget {
             (remaining > expected && (remaining >= expected.saturating_add(jump) || fresh))
                 .then_some(latest_sent)
         });
+
         if let Some(after) = refill {
             // The boundary lies in (after, now]: keep it as late as it can be, or the one
             // the previous boundary and the window predict, when that fits. Requests sent
@@ -418,16 +423,30 @@ impl Budget {
         (seq >= self.allowed && end > now).then_some(end)
     }
 
-    /// The pace the advertised limit allows, requests per second.
+    /// The pace the advertised limit allows, requests per second: the quota over its window
+    /// once a window boundary has been seen; before that (the window's end known only to
+    /// the reset's rounding), or with no window known, no faster than what is left spread
+    /// until the reset, so that a window is not spent long before it may end (the request
+    /// after would wait for that rounded reset).
     fn pace(&self, now: Instant, sent: u64) -> Option<f64> {
         let quota = self.quota? as f64;
-        if let Some(window) = self.window {
-            return Some(quota / window.as_secs_f64());
+        let sustained = self.window.map(|window| quota / window.as_secs_f64());
+        if self.boundary.is_some()
+            && let Some(sustained) = sustained
+        {
+            return Some(sustained);
         }
-        // No window known: spread what is left until the reset.
-        let left = self.end?.checked_duration_since(now)?;
-        let remaining = self.allowed.saturating_sub(sent).max(1) as f64;
-        Some(remaining / left.as_secs_f64().max(1e-3))
+        let spread = self
+            .end
+            .and_then(|end| end.checked_duration_since(now))
+            .map(|left| {
+                let remaining = self.allowed.saturating_sub(sent).max(1) as f64;
+                remaining / left.as_secs_f64().max(1e-3)
+            });
+        match (sustained, spread) {
+            (Some(sustained), Some(spread)) => Some(sustained.min(spread)),
+            (sustained, spread) => sustained.or(spread),
+        }
     }
 }
 
@@ -752,7 +771,7 @@ impl Schedule {
             resume: not_before,
             // The discovery: refused within 2 s of the first request, sent well above the
             // limit (where a fixed window's boundary may sit inside the measured second).
-            restart: if self.episode.is_none() && sent < later(origin, QUICK) {
+            restart: if self.episode.is_none() && sent < later(origin, DISCOVERY) {
                 BETA_FIRST
             } else {
                 BETA

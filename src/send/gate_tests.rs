@@ -414,7 +414,10 @@ fn an_advertised_quota_sets_the_pace_from_the_first_answer() {
         Reply::Admitted,
         Some(&policy(50, 1, 49, 1000)),
     );
-    assert_eq!(s.rate_at(t0 + ms(20)), 50.0);
+    // The quota over its window, no faster than the 49 left spread until the reset (the
+    // window's end is known to a second only, before a boundary has been seen).
+    assert_eq!(s.rate_at(t0 + ms(20)), 49.0);
+    assert_eq!(s.rate_at(t0 + ms(520)), 50.0);
     let report = s.report().advertised.unwrap();
     assert_eq!(report.family, Family::Policy);
     assert_eq!(report.per_second(), Some(50.0));
@@ -438,57 +441,38 @@ fn never_spends_past_remaining_before_the_reset() {
     let (_, a) = start(&mut s, after);
     let (_, b) = start(&mut s, after);
     let (_, c) = start(&mut s, after);
-    assert!(b - a < ms(500), "{:?}", b - a);
-    assert_eq!(c, t0 + ms(1010), "the third waits for the reset");
-    assert_eq!(s.report().advertised.unwrap().budget_waits, 1);
+    assert!(a < b && b < t0 + ms(1010), "{:?} {:?}", a - t0, b - t0);
+    assert!(c >= t0 + ms(1010), "the third waits for the reset");
 }
 
 #[test]
 fn a_refill_shows_the_window_boundary_and_the_budget_waits_only_until_the_next() {
     let t0 = Instant::now();
     let mut s = schedule("10/s", 1);
-    // A window of 2 per second with its boundaries at t0 + 0.3 s + k: one request at t0
-    // (1 left, reset "1" s: rounded up from 0.3 s), one at t0 + 0.1 s (0 left).
-    let (seq, sent) = start(&mut s, t0);
-    s.answered(
-        t0 + ms(20),
-        seq,
-        sent,
-        Reply::Admitted,
-        Some(&policy(2, 1, 1, 1000)),
-    );
-    let (seq, sent) = start(&mut s, t0 + ms(100));
-    s.answered(
-        sent + ms(20),
-        seq,
-        sent,
-        Reply::Admitted,
-        Some(&policy(2, 1, 0, 1000)),
-    );
-    // Held until the rounded reset: t0 + 1.12 s, not the boundary at t0 + 0.3 s.
-    let (seq, sent) = start(&mut s, t0 + ms(150));
-    assert_eq!(sent, t0 + ms(1120));
-    // Its answer shows a fresh window (1 left of 2): a boundary passed since the last one.
-    s.answered(
-        sent + ms(20),
-        seq,
-        sent,
-        Reply::Admitted,
-        Some(&policy(2, 1, 1, 1000)),
-    );
-    let (seq, sent) = start(&mut s, sent + ms(100));
-    s.answered(
-        sent + ms(20),
-        seq,
-        sent,
-        Reply::Admitted,
-        Some(&policy(2, 1, 0, 1000)),
-    );
-    // Spent again: now it waits for the boundary learnt (the refill's answer + 1 s), not
-    // for the answer's rounded reset (its answer + 1 s).
-    let (_, next) = start(&mut s, sent + ms(30));
-    assert_eq!(next, t0 + ms(1140) + Duration::from_secs(1));
-    assert!(next < sent + ms(20) + Duration::from_secs(1));
+    let answer = |s: &mut Schedule, at: Instant, remaining: u64| {
+        let (seq, sent) = start(s, at);
+        let answered = sent + ms(20);
+        let quota = policy(20, 1, remaining, 1000);
+        s.answered(answered, seq, sent, Reply::Admitted, Some(&quota));
+        (sent, answered)
+    };
+    // 20 per second, shared: others spend most of it. Nothing left, reset "1" (rounded
+    // up): held until that answer + 1 s, nothing saying where the boundary is.
+    answer(&mut s, t0, 19);
+    let (_, spent) = answer(&mut s, t0 + ms(100), 0);
+    let (sent, refill) = answer(&mut s, t0 + ms(200), 19);
+    assert_eq!(sent, spent + Duration::from_secs(1));
+    // That answer shows a fresh window (19 left of 20): a boundary passed since the
+    // previous answer's request, at the latest at this answer. Spent again: the next waits
+    // for the boundary learnt (the refill + 1 s), not for the rounded reset (its answer
+    // + 1 s).
+    let (_, spent) = answer(&mut s, sent + ms(100), 0);
+    let (_, next) = start(&mut s, spent + ms(10));
+    assert_eq!(next, refill + Duration::from_secs(1));
+    assert!(next < spent + Duration::from_secs(1));
+    // And with a boundary known, the pace is the quota over its window (here --rate's 10).
+    assert_eq!(s.rate_at(next), 10.0);
+    assert!(s.report().advertised.unwrap().budget_waits >= 1);
 }
 
 #[test]
@@ -562,7 +546,7 @@ fn the_429s_a_server_sends_below_what_it_advertises_still_set_the_pace() {
         Reply::Admitted,
         Some(&policy(100, 1, 99, 1000)),
     );
-    assert_eq!(s.rate_at(t0 + ms(5)), 100.0);
+    assert!((99.0..=100.0).contains(&s.rate_at(t0 + ms(5))));
     // It admits 40/s and refuses the rest, with plenty "remaining".
     let now = admit_steadily(&mut s, t0, 40, 2);
     s.answered(
