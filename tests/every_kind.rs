@@ -312,8 +312,15 @@ fn a_429_episode_ends_all_blocked_without_using_attempts(kind: Kind) {
     assert_eq!(mock.answered(200), 10);
     assert_eq!(mock.requests(), 10 + storm);
     let ledger = s.ledger();
-    assert_eq!(ledger.len(), 10);
-    for line in &ledger {
+    // A line per 429 episode, their answers the imitation's 429s; then the outcomes.
+    let (pauses, outcomes): (Vec<&Value>, Vec<&Value>) = ledger
+        .iter()
+        .partition(|line| line["status"] == "rate_limited");
+    assert!(!pauses.is_empty(), "{ledger:?}");
+    let answers: u64 = pauses.iter().map(|p| p["answers"].as_u64().unwrap()).sum();
+    assert_eq!(answers, storm, "{pauses:?}");
+    assert_eq!(outcomes.len(), 10);
+    for line in outcomes {
         assert_eq!(line["status"], "blocked", "{line}");
         assert_eq!(line["attempts"], 1, "a 429 does not use an attempt: {line}");
     }
@@ -368,6 +375,12 @@ fn a_429_wait_beyond_max_wait_stops_the_run_and_counts_the_rest_not_sent(kind: K
     );
     assert!(u(&summary["not_sent"]) > 0, "{summary}");
     assert_eq!(summary["accounted"], true, "{summary}");
+    // The ledger says so too, with when to come back.
+    let stops = lines_with_status(&ledger, "stopped");
+    assert_eq!(stops.len(), 1, "{ledger:?}");
+    assert_eq!(stops[0]["reason"], "max_wait");
+    assert_eq!(summary["stopped_by"], "max_wait", "{summary}");
+    assert!(stops[0]["until"].is_string(), "{:?}", stops[0]);
 }
 for_kinds!(a_429_wait_beyond_max_wait_stops_the_run_and_counts_the_rest_not_sent: contact, email);
 
@@ -528,9 +541,13 @@ fn sigint_exits_130_with_a_whole_ledger_and_resume_finishes(kind: Kind) {
     );
     let blocked = s.ledger_values("blocked");
     s.assert_blocked_exactly_once(&mock, &blocked);
+    // The run's last line says how it stopped; every other is a request's.
+    let stops = lines_with_status(&ledger, "stopped");
+    assert_eq!(stops.len(), 1, "{ledger:?}");
+    assert_eq!(stops[0]["reason"], "interrupted", "{ledger:?}");
     assert_eq!(
         mock.requests(),
-        ledger.len() as u64,
+        ledger.len() as u64 - 1,
         "every request that reached the imitation has its ledger line"
     );
     let first = s.work.summary("first.json");

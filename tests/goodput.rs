@@ -75,6 +75,35 @@ fn reacts_once_per_episode(kind: &str) {
         format!("({episodes} 429 episodes)")
     };
     assert!(ran.stdout.contains(&episodes_said), "{}", ran.stdout);
+
+    // The ledger has a line per episode, and its 429s are the imitation's.
+    let ledger = work.ledger();
+    let pauses = lines_with_status(&ledger, "rate_limited");
+    assert_eq!(pauses.len() as u64, episodes, "{pauses:?}");
+    let answers: u64 = pauses.iter().map(|p| p["answers"].as_u64().unwrap()).sum();
+    assert_eq!(answers, limited, "{pauses:?}");
+    assert!(
+        pauses.iter().all(|p| p["wait_ms"].as_u64().unwrap() >= 900),
+        "each pause waits out the Retry-After of 1 s: {pauses:?}"
+    );
+    assert!(lines_with_status(&ledger, "stopped").is_empty());
+
+    // The picture shades them where they happened.
+    let page = run(work
+        .blockade()
+        .args(["report", "--html", "run.html"])
+        .arg(work.ledger_path()));
+    assert_eq!(page.code, 0, "{}", page.all());
+    let html = std::fs::read_to_string(work.path("run.html")).unwrap();
+    let open = r#"<script type="application/json" id="blockade-series">"#;
+    let series = &html[html.find(open).unwrap() + open.len()..];
+    let series: Value = serde_json::from_str(&series[..series.find("</script>").unwrap()]).unwrap();
+    assert_eq!(
+        series["episodes"].as_array().unwrap().len() as u64,
+        episodes,
+        "{}",
+        series["episodes"]
+    );
 }
 
 #[test]

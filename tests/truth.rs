@@ -362,9 +362,13 @@ fn sigterm_exits_143_with_a_whole_ledger() {
         at_mock,
         "in-flight batches recorded"
     );
-    assert_eq!(mock.requests(), ledger.len() as u64);
+    let stops = lines_with_status(&ledger, "stopped");
+    assert_eq!(stops.len(), 1, "{ledger:?}");
+    assert_eq!(stops[0]["reason"], "interrupted");
+    assert_eq!(mock.requests(), ledger.len() as u64 - 1);
     let summary = work.summary("s.json");
     assert_eq!(summary["exit_code"], 143, "{summary}");
+    assert_eq!(summary["stopped_by"], stops[0]["reason"], "{summary}");
     assert!(u(&summary["not_sent"]) > 0, "{summary}");
     assert_rows_accounted(&summary);
     work.assert_key_nowhere();
@@ -401,6 +405,16 @@ fn an_unreachable_server_stops_the_run_and_suggests_resume() {
     let summary = work.summary("s.json");
     let reason = summary["stop_reason"].as_str().unwrap_or_default();
     assert!(reason.contains("unreachable"), "{summary}");
+    let stops = lines_with_status(&work.ledger(), "stopped")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(stops.len(), 1, "{stops:?}");
+    assert_eq!(stops[0]["reason"], "unreachable");
+    assert!(
+        stops[0]["detail"].as_str().unwrap().contains("refused"),
+        "the error that stopped it: {stops:?}"
+    );
     let next: Vec<&str> = summary["next"]
         .as_array()
         .map(|n| n.iter().filter_map(Value::as_str).collect())

@@ -38,7 +38,7 @@ use crate::exit::RuntimeError;
 use crate::input::Reject;
 use crate::ledger::{Op, OutcomeRecord, Record, RejectRecord, Status};
 use crate::send::counters::Counters;
-use crate::send::pipeline::{Run, RunEnd};
+use crate::send::pipeline::{self, Run, RunEnd};
 use crate::send::pool::{self, BatchStatus, Outcome, PoolEnd};
 use crate::values::{Batch, Kind, Origin};
 
@@ -1496,25 +1496,29 @@ where
         .await
         .map_err(|e| RuntimeError(format!("the worker pool stopped: {e}")))?;
     let _ = tokio::task::spawn_blocking(move || producer.join()).await;
-    ledger
-        .sync()
-        .map_err(|e| RuntimeError(format!("cannot sync the ledger: {e}")))?;
-    if let Some(error) = failure {
-        return Err(error);
-    }
     let mut pool_end = pool_end;
     let stop = match pool_end.stop.take() {
         Some(stop) => Some(stop),
         None if run.interrupt.is_cancelled() => Some(pool::Stop::Interrupted),
         None => None,
     };
+    let pool_end = PoolEnd {
+        // Counted above, value by value: the pool's own count is of requests.
+        ids_not_sent: 0,
+        stop,
+        ..pool_end
+    };
+    if failure.is_none() {
+        write_lines(&mut ledger, &pipeline::ending_lines(&run.run_id, &pool_end))?;
+    }
+    ledger
+        .sync()
+        .map_err(|e| RuntimeError(format!("cannot sync the ledger: {e}")))?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
     Ok(RunEnd {
-        pool: PoolEnd {
-            // Counted above, value by value: the pool's own count is of requests.
-            ids_not_sent: 0,
-            stop,
-            ..pool_end
-        },
+        pool: pool_end,
         pool_counters: run.pool_counters,
     })
 }

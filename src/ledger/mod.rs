@@ -24,7 +24,7 @@ pub use latest::{Latest, State, StateCounts, to_retry};
 pub use op::{Op, Resend};
 pub use reader::{LedgerReadStats, read_records};
 pub(crate) use reader::{open as open_for_reading, read_record_at, read_records_at};
-pub use record::{OutcomeRecord, Record, RejectRecord, RunRecord, Status};
+pub use record::{OutcomeRecord, PauseRecord, Record, RejectRecord, RunRecord, Status, StopRecord};
 pub use target::TargetFilter;
 pub use writer::LedgerWriter;
 

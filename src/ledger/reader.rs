@@ -317,7 +317,7 @@ mod tests {
                     crate::values::Values::Contacts(ids) => (*line, ids.clone()),
                     crate::values::Values::Strings(_) => (*line, Vec::new()),
                 },
-                Record::Reject(_) | Record::Run(_) => (*line, Vec::new()),
+                _ => (*line, Vec::new()),
             })
             .collect()
     }

@@ -40,6 +40,11 @@ pub enum Status {
     NotBlocked,
     /// A sync gave the value a new, later blockTill (its block was about to end).
     Renewed,
+    /// A 429 episode: every request of the run waited ([`PauseRecord`]). About no value.
+    #[serde(rename = "rate_limited")]
+    RateLimited,
+    /// The run stopped early, and why ([`StopRecord`]). About no value.
+    Stopped,
 }
 
 impl Status {
@@ -54,6 +59,8 @@ impl Status {
             Status::Unblocked => "unblocked",
             Status::NotBlocked => "not_blocked",
             Status::Renewed => "renewed",
+            Status::RateLimited => "rate_limited",
+            Status::Stopped => "stopped",
         }
     }
 }
@@ -191,6 +198,37 @@ pub struct RunRecord {
     pub version: String,
 }
 
+/// A 429 episode of a run: from `started_at` every request waited `wait_ms`; the gate then
+/// took the server's limit for `admitted_per_s` and paced at `pace_per_s`. Written when
+/// the run ends (a run killed mid-way leaves none); what reads values skips it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PauseRecord {
+    pub run: String,
+    pub status: Status,
+    #[serde(with = "timestamp")]
+    pub started_at: DateTime<Utc>,
+    pub wait_ms: u64,
+    pub admitted_per_s: f64,
+    pub pace_per_s: f64,
+    /// The 429 answers of the episode.
+    pub answers: u64,
+}
+
+/// How a run stopped early: `reason` is the summary's `stopped_by` (`aborted`,
+/// `interrupted`, `unreachable`, `max_wait`), `until` when the server asked to come back
+/// (`max_wait`), `detail` the error that stopped it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StopRecord {
+    pub run: String,
+    pub status: Status,
+    pub reason: String,
+    #[serde(with = "timestamp")]
+    pub at: DateTime<Utc>,
+    #[serde(with = "timestamp::option")]
+    pub until: Option<DateTime<Utc>>,
+    pub detail: String,
+}
+
 /// Any ledger line.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "RawRecord")]
@@ -198,6 +236,8 @@ pub enum Record {
     Run(RunRecord),
     Reject(RejectRecord),
     Outcome(OutcomeRecord),
+    Pause(PauseRecord),
+    Stop(StopRecord),
 }
 
 impl Record {
@@ -206,6 +246,8 @@ impl Record {
             Record::Run(run) => run.status,
             Record::Reject(reject) => reject.status,
             Record::Outcome(outcome) => outcome.status,
+            Record::Pause(pause) => pause.status,
+            Record::Stop(stop) => stop.status,
         }
     }
 
@@ -219,6 +261,8 @@ impl Record {
             Record::Run(run) => &run.run,
             Record::Reject(reject) => &reject.run,
             Record::Outcome(outcome) => &outcome.run,
+            Record::Pause(pause) => &pause.run,
+            Record::Stop(stop) => &stop.run,
         }
     }
 }
@@ -229,6 +273,8 @@ impl Serialize for Record {
             Record::Run(run) => run.serialize(serializer),
             Record::Reject(reject) => reject.serialize(serializer),
             Record::Outcome(outcome) => outcome.serialize(serializer),
+            Record::Pause(pause) => pause.serialize(serializer),
+            Record::Stop(stop) => stop.serialize(serializer),
         }
     }
 }
@@ -269,6 +315,16 @@ struct RawRecord {
     #[serde(default, with = "timestamp::option")]
     finished_at: Option<DateTime<Utc>>,
     ms: Option<u64>,
+    wait_ms: Option<u64>,
+    admitted_per_s: Option<f64>,
+    pace_per_s: Option<f64>,
+    answers: Option<u64>,
+    reason: Option<String>,
+    #[serde(default, with = "timestamp::option")]
+    at: Option<DateTime<Utc>>,
+    #[serde(default, with = "timestamp::option")]
+    until: Option<DateTime<Utc>>,
+    detail: Option<String>,
 }
 
 impl TryFrom<RawRecord> for Record {
@@ -292,6 +348,23 @@ impl TryFrom<RawRecord> for Record {
                 source: raw.source.ok_or_else(|| required("source"))?,
                 input: raw.input.ok_or_else(|| required("input"))?,
                 error: raw.error.ok_or_else(|| required("error"))?,
+            })),
+            Status::RateLimited => Ok(Record::Pause(PauseRecord {
+                run: raw.run,
+                status,
+                started_at: raw.started_at.ok_or_else(|| required("started_at"))?,
+                wait_ms: raw.wait_ms.ok_or_else(|| required("wait_ms"))?,
+                admitted_per_s: raw.admitted_per_s.unwrap_or_default(),
+                pace_per_s: raw.pace_per_s.unwrap_or_default(),
+                answers: raw.answers.unwrap_or(1),
+            })),
+            Status::Stopped => Ok(Record::Stop(StopRecord {
+                run: raw.run,
+                status,
+                reason: raw.reason.ok_or_else(|| required("reason"))?,
+                at: raw.at.ok_or_else(|| required("at"))?,
+                until: raw.until,
+                detail: raw.detail.unwrap_or_default(),
             })),
             _ => outcome(raw).map(Record::Outcome),
         }
@@ -720,6 +793,26 @@ pub(crate) mod tests {
         let line = r#"{"run":"r","status":"pending","source":"a.csv:1","input":"1","error":"x"}"#;
         let error = serde_json::from_str::<Record>(line).expect_err("unknown status");
         assert!(error.to_string().contains("pending"), "{error}");
+    }
+
+    #[test]
+    fn episode_and_stop_lines_round_trip_byte_for_byte() {
+        for text in [
+            r#"{"run":"r1","status":"rate_limited","started_at":"2026-12-05T03:00:00.250Z","wait_ms":1000,"admitted_per_s":49.5,"pace_per_s":44.55,"answers":3}"#,
+            r#"{"run":"r1","status":"stopped","reason":"max_wait","at":"2026-12-05T03:00:01.000Z","until":"2026-12-05T04:00:01.000Z","detail":"HTTP 429"}"#,
+            r#"{"run":"r1","status":"stopped","reason":"interrupted","at":"2026-12-05T03:00:01.000Z","until":null,"detail":""}"#,
+        ] {
+            let record: Record = serde_json::from_str(text).expect(text);
+            assert!(
+                matches!(record, Record::Pause(_) | Record::Stop(_)),
+                "{text}"
+            );
+            assert_eq!(serde_json::to_string(&record).unwrap(), text);
+        }
+        let no_wait =
+            r#"{"run":"r1","status":"rate_limited","started_at":"2026-12-05T03:00:00.250Z"}"#;
+        let error = serde_json::from_str::<Record>(no_wait).unwrap_err();
+        assert!(error.to_string().contains("`wait_ms`"), "{error}");
     }
 
     #[test]

@@ -155,8 +155,6 @@ pub struct Episode {
 }
 
 /// Why a run stopped early.
-// Built from the ledger's stop lines; until the pool writes them, only the tests do.
-#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
@@ -171,6 +169,16 @@ pub enum StopReason {
 }
 
 impl StopReason {
+    /// From a `stopped` line's `reason` (the summary's `stopped_by`).
+    pub fn from_ledger(reason: &str) -> StopReason {
+        match reason {
+            "unreachable" | "breaker" => StopReason::Breaker,
+            "max_wait" => StopReason::MaxWait,
+            "interrupted" => StopReason::Interrupted,
+            _ => StopReason::Aborted,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             StopReason::Breaker => "breaker",

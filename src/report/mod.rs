@@ -312,6 +312,7 @@ impl Report {
                 run.rejected_rows += 1;
                 return;
             }
+            Record::Pause(_) | Record::Stop(_) => return,
             Record::Outcome(line) => line,
         };
         let n = line.ids.len() as u64;

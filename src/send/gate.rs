@@ -98,6 +98,9 @@ const QUICK: Duration = Duration::from_secs(5);
 const DISCOVERY: Duration = Duration::from_secs(2);
 /// The lowest pace 429s or headers can push the gate to, as a share of `--rate`.
 const MIN_SHARE: f64 = 1e-4;
+/// The most 429 episodes the gate keeps for the ledger (`rate_limited` lines); later ones
+/// are still counted in `episodes`.
+const PAUSES_KEPT: usize = 10_000;
 
 /// The send times of admitted requests, for the last `LOG_REACH` (at most `LOG_MAX` of
 /// them: past 3,000/s the log holds less than its reach, and when a count asks for more
@@ -492,6 +495,21 @@ pub struct Estimate {
     pub episodes: u64,
 }
 
+/// One 429 episode, as the ledger records it (a `rate_limited` line): when it began, how
+/// long every request waited, what the gate then took the limit for and paced at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pause {
+    pub began: Instant,
+    /// From the first 429 to the end of the pause (later 429s of the episode may extend it).
+    pub wait: Duration,
+    /// The estimate of what the server admits, and the pace the schedule restarted at,
+    /// requests per second.
+    pub admitted_per_second: f64,
+    pub pace_per_second: f64,
+    /// The 429 answers of the episode.
+    pub answers: u64,
+}
+
 /// What the gate learnt about the server's limit, for the pool's end and the summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct GateReport {
@@ -529,6 +547,8 @@ pub struct Schedule {
     /// The latest 429 episode, which sets the pace.
     episode: Option<Episode>,
     episodes: u64,
+    /// The first `PAUSES_KEPT` episodes, for the ledger.
+    pauses: Vec<Pause>,
     /// Requests started so far (the next one's sequence number), and reservations
     /// sleeping toward their slot.
     sent: u64,
@@ -555,6 +575,7 @@ impl Schedule {
             admitted: AdmittedLog::default(),
             episode: None,
             episodes: 0,
+            pauses: Vec::new(),
             sent: 0,
             waiting: 0,
             budget: None,
@@ -716,6 +737,10 @@ impl Schedule {
             if let Some(episode) = &mut self.episode {
                 episode.resume = episode.resume.max(not_before);
             }
+            if let Some(pause) = self.current_pause() {
+                pause.wait = not_before.saturating_duration_since(pause.began);
+                pause.answers += 1;
+            }
             if Some(not_before) != self.not_before {
                 self.not_before = Some(not_before);
                 self.next = Some(self.next.map_or(not_before, |next| next.max(not_before)));
@@ -802,6 +827,29 @@ impl Schedule {
         // Restart the schedule after the pause, at the new pace.
         self.next = Some(not_before);
         self.epoch += 1;
+        if self.pauses.len() < PAUSES_KEPT {
+            self.pauses.push(Pause {
+                began: now,
+                wait: not_before.saturating_duration_since(now),
+                admitted_per_second: estimate,
+                pace_per_second: self.rate_at(not_before),
+                answers: 1,
+            });
+        }
+    }
+
+    /// The kept record of the episode under way, if it was kept.
+    fn current_pause(&mut self) -> Option<&mut Pause> {
+        if self.pauses.len() as u64 == self.episodes {
+            self.pauses.last_mut()
+        } else {
+            None
+        }
+    }
+
+    /// The 429 episodes so far (the first `PAUSES_KEPT`).
+    pub fn pauses(&self) -> &[Pause] {
+        &self.pauses
     }
 
     #[cfg(test)]
@@ -1003,6 +1051,11 @@ impl Gate {
     /// What the gate learnt about the server's limit (estimate, advertised limit).
     pub fn report(&self) -> GateReport {
         self.schedule().report()
+    }
+
+    /// The 429 episodes of every run through this gate so far, for the ledger.
+    pub fn pauses(&self) -> Vec<Pause> {
+        self.schedule().pauses().to_vec()
     }
 
     /// The pace right now, requests per second.

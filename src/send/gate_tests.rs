@@ -174,6 +174,16 @@ fn a_burst_of_429s_from_one_window_is_one_episode() {
     }
     let resume = now + ms(9) + Duration::from_secs(1);
     assert_eq!(ten.episodes, 1);
+    // The ledger's record of it: one pause, ten answers, the last one's wait.
+    let [pause] = ten.pauses() else {
+        panic!("one pause: {:?}", ten.pauses())
+    };
+    assert_eq!(
+        (pause.began, pause.wait, pause.answers),
+        (now, resume - now, 10)
+    );
+    assert_eq!(pause.pace_per_second, ten.rate_at(resume));
+    assert_eq!(once.pauses()[0].answers, 1);
     assert_eq!(
         once.rate_at(resume - ms(9)),
         ten.rate_at(resume),

@@ -18,10 +18,10 @@ use tokio_util::sync::CancellationToken;
 use crate::api::Operation;
 use crate::exit::RuntimeError;
 use crate::input::Reject;
-use crate::ledger::{LedgerWriter, Record, RejectRecord, Status};
+use crate::ledger::{LedgerWriter, PauseRecord, Record, RejectRecord, Status, StopRecord};
 use crate::net::client::Client;
 use crate::send::counters::Counters;
-use crate::send::pool::{self, Outcome, PoolConfig, PoolCounters, PoolEnd};
+use crate::send::pool::{self, Outcome, PoolConfig, PoolCounters, PoolEnd, Stop};
 
 /// Where a producer puts what it makes.
 pub trait Sink<W> {
@@ -215,6 +215,7 @@ where
         .await
         .map_err(|e| RuntimeError(format!("the ledger writer stopped: {e}")))??;
     let mut ledger = ledger;
+    write(&mut ledger, &ending_lines(&run.run_id, &pool_end))?;
     ledger
         .sync()
         .map_err(|e| RuntimeError(format!("cannot sync the ledger: {e}")))?;
@@ -285,6 +286,48 @@ fn write(ledger: &mut LedgerWriter, records: &[Record]) -> Result<(), RuntimeErr
              written line is not recorded: run again with --resume to send it again"
         ))
     })
+}
+
+/// The lines about no value that end a run: one per 429 episode, and, if the run stopped
+/// early, why. (Written at the end: the gate keeps the episodes, the pool the stop.)
+pub fn ending_lines(run_id: &str, pool: &PoolEnd) -> Vec<Record> {
+    // The gate counts in `Instant`s; the ledger says UTC.
+    let (now, utc_now) = (tokio::time::Instant::now(), chrono::Utc::now());
+    let utc = |at: tokio::time::Instant| {
+        utc_now - chrono::Duration::from_std(now.saturating_duration_since(at)).unwrap_or_default()
+    };
+    let hundredths = |rate: f64| (rate * 100.0).round() / 100.0;
+    let mut lines: Vec<Record> = pool
+        .pauses
+        .iter()
+        .map(|pause| {
+            Record::Pause(PauseRecord {
+                run: run_id.to_owned(),
+                status: Status::RateLimited,
+                started_at: utc(pause.began),
+                wait_ms: pause.wait.as_millis() as u64,
+                admitted_per_s: hundredths(pause.admitted_per_second),
+                pace_per_s: hundredths(pause.pace_per_second),
+                answers: pause.answers,
+            })
+        })
+        .collect();
+    if let Some(stop) = &pool.stop {
+        let (until, detail) = match stop {
+            Stop::Aborted(detail) | Stop::Unreachable(detail) => (None, detail.clone()),
+            Stop::Interrupted => (None, String::new()),
+            Stop::RateLimited { until, reason } => (Some(*until), reason.clone()),
+        };
+        lines.push(Record::Stop(StopRecord {
+            run: run_id.to_owned(),
+            status: Status::Stopped,
+            reason: stop.name().to_owned(),
+            at: utc_now,
+            until,
+            detail,
+        }));
+    }
+    lines
 }
 
 /// An operation whose outcomes the collector writes to the ledger (and counts).

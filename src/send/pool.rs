@@ -40,7 +40,7 @@ use crate::api::{Operation, Step};
 use crate::net::client::{Answer, Client};
 use crate::send::breaker::Breaker;
 use crate::send::concurrency::{Concurrency, InFlight, Slot};
-use crate::send::gate::{AdvertisedLimit, DEFAULT_RETRY_AFTER, Estimate, Gate, Reply};
+use crate::send::gate::{AdvertisedLimit, DEFAULT_RETRY_AFTER, Estimate, Gate, Pause, Reply};
 use crate::send::rate::Rate;
 
 /// Pacing and retry settings of one run.
@@ -216,6 +216,18 @@ pub enum Stop {
     },
 }
 
+impl Stop {
+    /// The word for it in the summary's `stopped_by` and the ledger's `stopped` line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Stop::Aborted(_) => "aborted",
+            Stop::Interrupted => "interrupted",
+            Stop::Unreachable(_) => "unreachable",
+            Stop::RateLimited { .. } => "max_wait",
+        }
+    }
+}
+
 /// What the pool reports when it is done.
 #[derive(Debug, Default)]
 pub struct PoolEnd {
@@ -232,6 +244,9 @@ pub struct PoolEnd {
     /// the quota, the window (advertised or learnt), and how often its budget made a
     /// request wait for the window's end.
     pub advertised: Option<AdvertisedLimit>,
+    /// The 429 episodes of the command so far (the gate is shared by its runs), for the
+    /// ledger's `rate_limited` lines.
+    pub pauses: Vec<Pause>,
 }
 
 /// Everything a worker needs, shared.
@@ -398,6 +413,7 @@ pub async fn run<W: Operation>(
         admitted_per_second: report.estimate.map(|estimate| estimate.per_second),
         estimate: report.estimate,
         advertised: report.advertised,
+        pauses: shared.gate.pauses(),
     }
 }
 

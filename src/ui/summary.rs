@@ -254,31 +254,23 @@ impl Summary {
             )
         };
         let seconds = facts.elapsed.as_secs_f64();
-        let (stopped_by, stop_reason) = match stop {
-            Some(Stop::Aborted(reason)) => (Some("aborted"), Some(reason.clone())),
-            Some(Stop::Interrupted) => (Some("interrupted"), Some(status.word().to_owned())),
-            Some(Stop::Unreachable(reason)) => (
-                Some("unreachable"),
-                Some(format!(
-                    "the server is unreachable or failing every request, so the run stopped sending: {reason}"
-                )),
-            ),
-            Some(Stop::RateLimited { until, reason }) => (
-                Some("max_wait"),
-                Some(format!(
-                    "the server asked to wait until {} (longer than --max-wait), so the run stopped sending: {reason}",
-                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                )),
-            ),
-            None if no_valid_value => (
-                None,
-                Some(format!(
-                    "no valid {} in the inputs ({} rejected): nothing was sent; check the file, --id-field and --format (--no-header for a plain list)",
-                    facts.value_type.noun(),
-                    plural(rejected, "row")
-                )),
-            ),
-            None => (None, None),
+        let stopped_by = stop.map(Stop::name);
+        let stop_reason = match stop {
+            Some(Stop::Aborted(reason)) => Some(reason.clone()),
+            Some(Stop::Interrupted) => Some(status.word().to_owned()),
+            Some(Stop::Unreachable(reason)) => Some(format!(
+                "the server is unreachable or failing every request, so the run stopped sending: {reason}"
+            )),
+            Some(Stop::RateLimited { until, reason }) => Some(format!(
+                "the server asked to wait until {} (longer than --max-wait), so the run stopped sending: {reason}",
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )),
+            None if no_valid_value => Some(format!(
+                "no valid {} in the inputs ({} rejected): nothing was sent; check the file, --id-field and --format (--no-header for a plain list)",
+                facts.value_type.noun(),
+                plural(rejected, "row")
+            )),
+            None => None,
         };
         let retried = end.pool_counters.retried();
         let till = counters.block_till_range();

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{Event, Outcome, RunInfo, SummaryRow, Timeline};
+use super::{Episode, Event, Outcome, RunInfo, Stop, StopReason, SummaryRow, Timeline};
 use crate::api::failure_kind;
 use crate::ledger::{Record, Status};
 use crate::report::Report;
@@ -23,6 +23,22 @@ impl Timeline {
                 ledger: path.display().to_string(),
             }),
             Record::Reject(_) => {}
+            Record::Pause(pause) => self.episodes.push(Episode {
+                run: pause.run.clone(),
+                started_at_ms: pause.started_at.timestamp_millis(),
+                wait_ms: pause.wait_ms,
+                admitted_per_s: Some(pause.admitted_per_s),
+                pace_per_s: Some(pause.pace_per_s),
+                answers: Some(pause.answers),
+            }),
+            Record::Stop(stop) => self.stops.push(Stop {
+                run: stop.run.clone(),
+                reason: StopReason::from_ledger(&stop.reason),
+                at_ms: stop.at.timestamp_millis(),
+                since_ms: None,
+                until_ms: stop.until.map(|until| until.timestamp_millis()),
+                detail: stop.detail.clone(),
+            }),
             Record::Outcome(line) => {
                 let outcome = match line.status {
                     Status::Blocked => Outcome::Blocked,
@@ -31,7 +47,9 @@ impl Timeline {
                     Status::Unblocked => Outcome::Unblocked,
                     Status::NotBlocked => Outcome::NotBlocked,
                     Status::Renewed => Outcome::Renewed,
-                    Status::Rejected | Status::Run => return,
+                    Status::Rejected | Status::Run | Status::RateLimited | Status::Stopped => {
+                        return;
+                    }
                 };
                 let kind = (!outcome.is_success()).then(|| match &line.kind {
                     Some(kind) => kind.clone(),

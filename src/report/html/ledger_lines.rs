@@ -1,7 +1,7 @@
 //! A small adapter from ledger lines (as `serde_json::Value`) to a [`Timeline`], for the
 //! tests and the demo page. The command's own adapter reads the ledger's record types;
-//! this one reads the JSON shapes of README "The ledger", plus the two lines proposed
-//! for the picture:
+//! this one reads the JSON shapes of README "The ledger", including the two lines about
+//! no value (`since` on a stop line is read when present; blockade does not write it):
 //!
 //! ```json
 //! {"run":"…","status":"rate_limited","started_at":"…","wait_ms":15000,"until":"…","admitted_per_s":9.7,"pace_per_s":9.4,"answers":3}
@@ -56,12 +56,7 @@ pub(super) fn timeline<'a>(
                 answers: line["answers"].as_u64(),
             }),
             "stopped" => {
-                let reason = match line["reason"].as_str().unwrap_or_default() {
-                    "breaker" => StopReason::Breaker,
-                    "max_wait" => StopReason::MaxWait,
-                    "interrupted" => StopReason::Interrupted,
-                    _ => StopReason::Aborted,
-                };
+                let reason = StopReason::from_ledger(line["reason"].as_str().unwrap_or_default());
                 timeline.stops.push(Stop {
                     run: run.to_owned(),
                     reason,
