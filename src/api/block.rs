@@ -279,12 +279,8 @@ impl<K: Kind> Operation for Batch<K> {
 mod tests {
     use super::*;
 
-    fn http(status: u16, body: &str) -> Answer {
-        Answer::of(status, body)
-    }
-
     fn step(body_status: u16, body: &str, size: usize) -> Step<BlockDone> {
-        block_step(&http(body_status, body), size, |records| {
+        block_step(&Answer::of(body_status, body), size, |records| {
             Some(records.iter().map(|r| Some(r.block_id)).collect())
         })
     }

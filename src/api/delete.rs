@@ -126,10 +126,6 @@ mod tests {
     use super::*;
     use crate::values::{Contact, Text, ValueType};
 
-    fn http(status: u16, body: &str) -> Answer {
-        Answer::of(status, body)
-    }
-
     fn delete() -> Delete<Contact> {
         Delete {
             seq: 1,
@@ -145,17 +141,17 @@ mod tests {
         let d = delete();
         let ok = r#"{"data":{"deleted":{"raw":{"affectedRows":1},"affected":1}}}"#;
         assert_eq!(
-            d.judge(&http(200, ok)),
+            d.judge(&Answer::of(200, ok)),
             Step::Done(DeleteDone { affected: 1 })
         );
         let none = r#"{"data":{"deleted":{"affected":0}}}"#;
         assert_eq!(
-            d.judge(&http(200, none)),
+            d.judge(&Answer::of(200, none)),
             Step::Done(DeleteDone { affected: 0 })
         );
         let gone = r#"{"error":{"code":"ERROR_RECORD_NOT_FOUND","message":"no"}}"#;
         assert_eq!(
-            d.judge(&http(400, gone)),
+            d.judge(&Answer::of(400, gone)),
             Step::Done(DeleteDone { affected: 0 })
         );
     }
@@ -164,22 +160,25 @@ mod tests {
     fn other_answers_retry_refuse_abort_or_fail() {
         let d = delete();
         assert!(matches!(
-            d.judge(&http(503, "")),
+            d.judge(&Answer::of(503, "")),
             Step::Retry {
                 server_fault: true,
                 ..
             }
         ));
-        assert!(matches!(d.judge(&http(429, "")), Step::RateLimited { .. }));
-        assert!(matches!(d.judge(&http(401, "")), Step::Abort { .. }));
         assert!(matches!(
-            d.judge(&http(400, r#"{"error":"ERROR_INVALID_INPUT"}"#)),
+            d.judge(&Answer::of(429, "")),
+            Step::RateLimited { .. }
+        ));
+        assert!(matches!(d.judge(&Answer::of(401, "")), Step::Abort { .. }));
+        assert!(matches!(
+            d.judge(&Answer::of(400, r#"{"error":"ERROR_INVALID_INPUT"}"#)),
             Step::Refused { .. }
         ));
         for body in [r#"{"data":true}"#, r#"{"data":{"deleted":{}}}"#, "<html>"] {
             assert!(
                 matches!(
-                    d.judge(&http(200, body)),
+                    d.judge(&Answer::of(200, body)),
                     Step::Failed {
                         kind: Some(UNRECOGNIZED),
                         ..
@@ -222,7 +221,7 @@ mod tests {
         assert_eq!(d.seq(), 3);
         assert_eq!(d.without_request(), None);
         assert_eq!(
-            d.judge(&http(200, r#"{"data":{"deleted":{"affected":1}}}"#)),
+            d.judge(&Answer::of(200, r#"{"data":{"deleted":{"affected":1}}}"#)),
             Step::Done(DeleteDone { affected: 1 })
         );
     }

@@ -84,29 +84,28 @@ pub fn read_get(body: &[u8]) -> Option<ListedRecord> {
 mod tests {
     use super::*;
 
-    fn http(status: u16, body: &str) -> Answer {
-        Answer::of(status, body)
-    }
-
     #[test]
     fn a_record_is_read_and_a_missing_one_is_an_answer() {
         let get = GetRecord { seq: 1, id: 7 };
         let body = r#"{"data":{"id":7,"type":"email","data":["a@x.io","b@x.io"],
             "blockTill":"2030-01-01T00:00:00.000Z","dateCreated":"2021-01-01T00:00:00.000Z","blockBy":1}}"#;
-        let Step::Done(Some(record)) = get.judge(&http(200, body)) else {
+        let Step::Done(Some(record)) = get.judge(&Answer::of(200, body)) else {
             panic!()
         };
         assert_eq!((record.id, record.values.len()), (7, 2));
         assert_eq!(record.block_till, "2030-01-01T00:00:00.000Z");
         let gone = r#"{"error":{"code":"ERROR_RECORD_NOT_FOUND","message":"no"}}"#;
-        assert_eq!(get.judge(&http(400, gone)), Step::Done(None));
+        assert_eq!(get.judge(&Answer::of(400, gone)), Step::Done(None));
         assert!(matches!(
-            get.judge(&http(200, "{}")),
+            get.judge(&Answer::of(200, "{}")),
             Step::Failed {
                 kind: Some(UNRECOGNIZED),
                 ..
             }
         ));
-        assert!(matches!(get.judge(&http(401, "")), Step::Abort { .. }));
+        assert!(matches!(
+            get.judge(&Answer::of(401, "")),
+            Step::Abort { .. }
+        ));
     }
 }

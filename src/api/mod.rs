@@ -233,10 +233,6 @@ mod tests {
     use super::*;
     use crate::net::client::RetryAfter;
 
-    fn http(status: u16, body: &str) -> Answer {
-        Answer::of(status, body)
-    }
-
     fn step(answer: &Answer) -> Step<()> {
         common_step(answer)
     }
@@ -246,7 +242,7 @@ mod tests {
         for status in [408, 500, 502, 503, 504] {
             assert!(
                 matches!(
-                    step(&http(status, "oops")),
+                    step(&Answer::of(status, "oops")),
                     Step::Retry {
                         server_fault: true,
                         ..
@@ -264,29 +260,30 @@ mod tests {
 
     #[test]
     fn refusals_are_refused_credentials_abort_and_other_statuses_fail() {
-        let Step::Refused { reason } = step(&http(400, r#"{"error":"ERROR_INVALID_INPUT"}"#))
+        let Step::Refused { reason } = step(&Answer::of(400, r#"{"error":"ERROR_INVALID_INPUT"}"#))
         else {
             panic!()
         };
         assert!(reason.contains("invalid input"), "{reason}");
-        let Step::Refused { reason } =
-            step(&http(400, r#"{"error":"ERROR_DUPLICATE_RECORD_FOUND"}"#))
-        else {
+        let Step::Refused { reason } = step(&Answer::of(
+            400,
+            r#"{"error":"ERROR_DUPLICATE_RECORD_FOUND"}"#,
+        )) else {
             panic!()
         };
         assert!(reason.contains("already blocked"), "{reason}");
         for status in [401, 403, 404] {
             assert!(
-                matches!(step(&http(status, "")), Step::Abort { .. }),
+                matches!(step(&Answer::of(status, "")), Step::Abort { .. }),
                 "{status}"
             );
         }
         assert!(matches!(
-            step(&http(422, "")),
+            step(&Answer::of(422, "")),
             Step::Failed { kind: None, .. }
         ));
         assert!(matches!(
-            step(&http(200, "{}")),
+            step(&Answer::of(200, "{}")),
             Step::Failed {
                 kind: Some(UNRECOGNIZED),
                 ..

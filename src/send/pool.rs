@@ -144,8 +144,6 @@ impl BatchStatus {
 /// A finished batch (or part of one, after bisection), for the collector.
 pub struct Outcome<W: Operation> {
     pub batch: W,
-    /// The request as prepared (the block's body, from which the ledger copies the IDs).
-    pub request: W::Request,
     pub status: BatchStatus,
     /// What the answer told, when `status` is `Done`.
     pub done: Option<W::Done>,
@@ -435,7 +433,6 @@ async fn record_panic<W: Operation>(shared: &Shared<W>, pending: Vec<W>, message
     for batch in pending {
         let now = Utc::now();
         let outcome = Outcome {
-            request: batch.prepare(&shared.client),
             batch,
             status: BatchStatus::Failed,
             done: None,
@@ -525,24 +522,21 @@ impl Tally {
     fn end<W: Operation>(
         &self,
         batch: &W,
-        request: W::Request,
         status: BatchStatus,
         error: Option<String>,
     ) -> BatchEnd<W> {
-        BatchEnd::Done(self.outcome(batch, request, status, error))
+        BatchEnd::Done(self.outcome(batch, status, error))
     }
 
     fn outcome<W: Operation>(
         &self,
         batch: &W,
-        request: W::Request,
         status: BatchStatus,
         error: Option<String>,
     ) -> Outcome<W> {
         let finished_at = Utc::now();
         Outcome {
             batch: batch.clone(),
-            request,
             status,
             done: None,
             attempts: self.attempts,
@@ -576,7 +570,7 @@ async fn attempt_batch<W: Operation>(
             Step::Failed { reason, kind } => (BatchStatus::Failed, None, Some(reason), kind),
             other => (BatchStatus::Failed, None, Some(format!("{other:?}")), None),
         };
-        let mut outcome = tally.outcome(batch, request, status, error);
+        let mut outcome = tally.outcome(batch, status, error);
         outcome.done = done;
         outcome.kind = kind;
         return BatchEnd::Done(outcome);
@@ -587,7 +581,7 @@ async fn attempt_batch<W: Operation>(
             match shared.in_flight.acquire(&shared.stop).await {
                 Some(place) => *slot = Some(place),
                 None => {
-                    return not_sent_or_failed(&tally, batch, request, "stopped before retrying");
+                    return not_sent_or_failed(&tally, batch, "stopped before retrying");
                 }
             }
         }
@@ -617,7 +611,6 @@ async fn attempt_batch<W: Operation>(
                 return not_sent_or_failed(
                     &tally,
                     batch,
-                    request,
                     "stopped: the server's advertised quota is spent for longer than --max-wait",
                 );
             }
@@ -662,7 +655,7 @@ async fn attempt_batch<W: Operation>(
         }
         let reason = match verdict {
             Step::Done(done) => {
-                let mut outcome = tally.outcome(batch, request, BatchStatus::Done, None);
+                let mut outcome = tally.outcome(batch, BatchStatus::Done, None);
                 outcome.done = Some(done);
                 return BatchEnd::Done(outcome);
             }
@@ -672,10 +665,10 @@ async fn attempt_batch<W: Operation>(
                 return BatchEnd::Split(left, right);
             }
             Step::Split { reason } | Step::Refused { reason } => {
-                return tally.end(batch, request, BatchStatus::Refused, Some(reason));
+                return tally.end(batch, BatchStatus::Refused, Some(reason));
             }
             Step::Failed { reason, kind } => {
-                let mut outcome = tally.outcome(batch, request, BatchStatus::Failed, Some(reason));
+                let mut outcome = tally.outcome(batch, BatchStatus::Failed, Some(reason));
                 outcome.kind = kind;
                 return BatchEnd::Done(outcome);
             }
@@ -687,7 +680,7 @@ async fn attempt_batch<W: Operation>(
                     );
                 }
                 stop_run(shared, Stop::Aborted(reason.clone()));
-                return tally.end(batch, request, BatchStatus::Failed, Some(reason));
+                return tally.end(batch, BatchStatus::Failed, Some(reason));
             }
             Step::RateLimited {
                 retry_after,
@@ -713,7 +706,6 @@ async fn attempt_batch<W: Operation>(
                     return not_sent_or_failed(
                         &tally,
                         batch,
-                        request,
                         "stopped: the server asked to wait longer than --max-wait",
                     );
                 }
@@ -722,7 +714,6 @@ async fn attempt_batch<W: Operation>(
                     return not_sent_or_failed(
                         &tally,
                         batch,
-                        request,
                         "stopped before retrying after a 429",
                     );
                 }
@@ -749,11 +740,11 @@ async fn attempt_batch<W: Operation>(
             }
         };
         if tally.attempts >= config.max_attempts {
-            return tally.end(batch, request, BatchStatus::Failed, Some(reason));
+            return tally.end(batch, BatchStatus::Failed, Some(reason));
         }
         if shared.stop.is_cancelled() {
             let error = format!("{reason} (stopped before retrying)");
-            return tally.end(batch, request, BatchStatus::Failed, Some(error));
+            return tally.end(batch, BatchStatus::Failed, Some(error));
         }
         let delay = config
             .backoff
@@ -765,14 +756,14 @@ async fn attempt_batch<W: Operation>(
             _ = tokio::time::sleep(delay) => {}
             _ = shared.stop.cancelled() => {
                 let error = format!("{reason} (stopped before retrying)");
-                return tally.end(batch, request, BatchStatus::Failed, Some(error));
+                return tally.end(batch, BatchStatus::Failed, Some(error));
             }
         }
         match shared.in_flight.acquire(&shared.stop).await {
             Some(place) => *slot = Some(place),
             None => {
                 let error = format!("{reason} (stopped before retrying)");
-                return tally.end(batch, request, BatchStatus::Failed, Some(error));
+                return tally.end(batch, BatchStatus::Failed, Some(error));
             }
         }
     }
@@ -781,16 +772,11 @@ async fn attempt_batch<W: Operation>(
 /// A batch the run stops on after 429s: if no attempt ever got past a 429, the server
 /// never acted on it and it is not sent; otherwise an earlier attempt's answer was a
 /// fault and the batch is recorded failed.
-fn not_sent_or_failed<W: Operation>(
-    tally: &Tally,
-    batch: &W,
-    request: W::Request,
-    why: &str,
-) -> BatchEnd<W> {
+fn not_sent_or_failed<W: Operation>(tally: &Tally, batch: &W, why: &str) -> BatchEnd<W> {
     if tally.attempts == 0 {
         BatchEnd::NotSent(batch.clone())
     } else {
-        tally.end(batch, request, BatchStatus::Failed, Some(why.to_owned()))
+        tally.end(batch, BatchStatus::Failed, Some(why.to_owned()))
     }
 }
 
