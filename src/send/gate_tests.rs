@@ -400,6 +400,14 @@ fn policy(quota: u64, window: u64, remaining: u64, reset_ms: u64) -> Advertised 
 }
 
 /// Reserves and, when it must wait, claims at its slot: when request `n` starts.
+/// The first request, started at `t0` and answered `after` it with the `quota` advertised;
+/// its sequence number.
+fn answer_first(s: &mut Schedule, t0: Instant, after: Duration, quota: &Advertised) -> u64 {
+    let (seq, sent) = start(s, t0);
+    s.answered(t0 + after, seq, sent, Reply::Admitted, Some(quota));
+    seq
+}
+
 fn start(s: &mut Schedule, now: Instant) -> (u64, Instant) {
     match s.reserve(now) {
         Reserved::Now(seq) => (seq, now),
@@ -438,15 +446,8 @@ fn an_advertised_quota_sets_the_pace_from_the_first_answer() {
 fn never_spends_past_remaining_before_the_reset() {
     let t0 = Instant::now();
     let mut s = schedule("100/s", 1);
-    let (seq, sent) = start(&mut s, t0);
     // Two left in a window ending in 400 ms (the reset says 1 s, rounded up).
-    s.answered(
-        t0 + ms(10),
-        seq,
-        sent,
-        Reply::Admitted,
-        Some(&policy(3, 1, 2, 1000)),
-    );
+    answer_first(&mut s, t0, ms(10), &policy(3, 1, 2, 1000));
     let after = t0 + ms(10);
     let (_, a) = start(&mut s, after);
     let (_, b) = start(&mut s, after);
@@ -489,14 +490,7 @@ fn a_refill_shows_the_window_boundary_and_the_budget_waits_only_until_the_next()
 fn answers_from_a_window_that_has_ended_do_not_spend_the_next_one() {
     let t0 = Instant::now();
     let mut s = schedule("100/s", 1);
-    let (seq, sent) = start(&mut s, t0);
-    s.answered(
-        t0 + ms(10),
-        seq,
-        sent,
-        Reply::Admitted,
-        Some(&policy(10, 1, 9, 500)),
-    );
+    answer_first(&mut s, t0, ms(10), &policy(10, 1, 9, 500));
     // A request sent before the window's end, answered after it, saying 0 left (of the
     // old window): the new window is not spent.
     let (old, old_sent) = start(&mut s, t0 + ms(400));
@@ -548,14 +542,7 @@ fn a_budget_spent_longer_than_max_wait_is_reported_not_waited_for() {
 fn the_429s_a_server_sends_below_what_it_advertises_still_set_the_pace() {
     let t0 = Instant::now();
     let mut s = schedule("200/s", 1);
-    let (seq, sent) = start(&mut s, t0);
-    s.answered(
-        t0 + ms(5),
-        seq,
-        sent,
-        Reply::Admitted,
-        Some(&policy(100, 1, 99, 1000)),
-    );
+    let seq = answer_first(&mut s, t0, ms(5), &policy(100, 1, 99, 1000));
     assert!((99.0..=100.0).contains(&s.rate_at(t0 + ms(5))));
     // It admits 40/s and refuses the rest, with plenty "remaining".
     let now = admit_steadily(&mut s, t0, 40, 2);
