@@ -475,10 +475,12 @@ impl RunSummary {
     }
 }
 
+/// Values done per second over the run's lines; none for a run of less than a second (one
+/// request of 1 ms is no rate: it read as "100,000 IDs/s").
 fn throughput(run: &RunSummary) -> Option<f64> {
     let (start, end) = (run.started_at?, run.finished_at?);
     let millis = (end - start).num_milliseconds();
-    (millis > 0).then(|| run.done() as f64 * 1000.0 / millis as f64)
+    (millis >= 1000).then(|| run.done() as f64 * 1000.0 / millis as f64)
 }
 
 #[cfg(test)]
@@ -676,6 +678,13 @@ pub(super) mod tests {
         assert_eq!(report.runs[0].value_type.as_deref(), Some("contact"));
         assert_eq!(report.runs[0].values_per_second, Some(1.5));
         assert_eq!(report.runs[0].finished_at, Some(at(2, 0)));
+        // A run whose lines span less than a second has no rate.
+        let mut quick = report.runs[1].clone();
+        assert_eq!(throughput(&quick), Some(0.5));
+        quick.finished_at = quick
+            .started_at
+            .map(|at| at + chrono::Duration::milliseconds(999));
+        assert_eq!(throughput(&quick), None);
 
         let kinds: Vec<(&str, u64, u64)> = report
             .failures

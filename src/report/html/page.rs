@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::values::count::group_digits;
+use crate::values::count::{group_digits, plural};
 
 use super::format::{escape, fmt_ms, fmt_rate, fmt_utc};
 use super::svg::{self, Axis, Frame, outcome_color};
@@ -316,7 +316,7 @@ fn episodes_table(out: &mut String, episodes: &[Episode], stops: &[Stop]) {
                 let _ = write!(what, "; pace restarted at {}/s", fmt_rate(pace));
             }
             if let Some(answers) = e.answers {
-                let _ = write!(what, "; {} answers 429", group_digits(answers));
+                let _ = write!(what, "; {}", plural(answers, "answer") + " 429");
             }
             (e.started_at_ms, e.run.as_str(), what)
         })

@@ -10,7 +10,7 @@ use chrono::DateTime;
 use super::format::{escape, fmt_ms, fmt_rate, fmt_utc};
 use super::windows::Series;
 use super::{Episode, Outcome, RunSpan, Stop, StopReason};
-use crate::values::count::group_digits;
+use crate::values::count::{group_digits, plural};
 
 /// The drawing's width in SVG units (it scales to the page's width).
 const WIDTH: f64 = 1200.0;
@@ -724,7 +724,7 @@ pub(super) fn events_panel(frame: &Frame<'_>, out: &mut String) {
                 let _ = write!(text, ", admitted {}/s", fmt_rate(rate));
             }
             if let Some(answers) = e.answers {
-                let _ = write!(text, ", {} answers", group_digits(answers));
+                let _ = write!(text, ", {}", plural(answers, "429"));
             }
             (e.started_at_ms, text, EPISODE_FILL)
         })

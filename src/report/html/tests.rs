@@ -216,7 +216,7 @@ fn episodes_and_stops_are_drawn_where_they_happened() {
         axis_x(&axis, series.end_ms()) - axis_x(&axis, T0 + 110_000)
     );
     assert!(html.contains(&hatch), "stop hatching {hatch}");
-    assert!(html.contains("429: wait 15 s, admitted 8.60/s, 3 answers"));
+    assert!(html.contains("429: wait 15 s, admitted 8.60/s, 3 429s"));
     assert!(html.contains("stop: --max-wait"));
 }
 
