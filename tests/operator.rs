@@ -71,7 +71,7 @@ fn assert_text_matches_json(text: &str, json: &Value, blocks: bool) {
 }
 
 #[test]
-fn text_and_json_give_the_same_figures_for_block_retry_and_unblock() {
+fn text_and_json_give_the_same_figures_for_every_command() {
     let work = Work::new();
     // 2 rejected rows, 1 duplicate, 40 valid IDs; every other request fails.
     let mut rows = String::from("id\n");
@@ -139,6 +139,70 @@ fn text_and_json_give_the_same_figures_for_block_retry_and_unblock() {
         "{json}"
     );
     assert!(json["records_deleted"].as_u64() > Some(0), "{json}");
+
+    // Sync the list again: what it read, sent, blocked (new and renewed) and held.
+    let ran = run(work
+        .sync(
+            &flaky,
+            &["--block-for", "30d", "--summary-json", "sync.json"],
+        )
+        .arg(&input));
+    assert!(ran.code == 0 || ran.code == 1, "{}", ran.all());
+    let json = work.summary("sync.json");
+    let u = |key: &str| {
+        json[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key}: {json}"))
+    };
+    let text = &ran.stdout;
+    assert_eq!(figure(text, "read", "read"), u("rows_read"), "{text}");
+    assert_eq!(figure(text, "read", ":"), u("valid_rows"), "{text}");
+    assert_eq!(figure(text, "sent", "sent"), u("sent"), "{text}");
+    assert_eq!(figure(text, "sent", " in "), u("requests"), "{text}");
+    assert_eq!(figure(text, "blocked", "blocked"), u("blocked"), "{text}");
+    assert_eq!(figure(text, "held", "held"), u("held"), "{text}");
+    if text.lines().any(|l| l.trim_start().starts_with("failed")) {
+        assert_eq!(figure(text, "failed", "failed"), u("failed"), "{text}");
+    } else {
+        assert_eq!(u("failed"), 0, "{text}");
+    }
+
+    // Verify the account against the ledger: each mark's count, in both.
+    let ran = run(&mut work.verify(&flaky, &["--summary-json", "verify.json"]));
+    assert!(ran.code == 0 || ran.code == 1, "{}", ran.all());
+    let json = work.summary("verify.json");
+    let total = |key: &str| {
+        json["total"][key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key}: {json}"))
+    };
+    let text = &ran.stdout;
+    assert_eq!(
+        figure(text, "contact", "contact"),
+        total("claimed"),
+        "{text}"
+    );
+    assert_eq!(figure(text, "contact", "="), total("held"), "{text}");
+    assert_eq!(
+        figure(text, "contact", "held, *"),
+        total("held_longer"),
+        "{text}"
+    );
+    assert_eq!(
+        figure(text, "contact", "longer, *"),
+        total("held_shorter"),
+        "{text}"
+    );
+    assert_eq!(
+        figure(text, "contact", "shorter, -"),
+        total("missing"),
+        "{text}"
+    );
+    assert_eq!(
+        figure(text, "contact", "missing; +"),
+        total("unexpected"),
+        "{text}"
+    );
 
     // The report's runs, read from the ledger, give each run's figures as its summary did.
     let report = run(work.report(&["--json"]).arg(work.ledger_path()));
