@@ -643,8 +643,8 @@ pub struct UnblockArgs {
     /// blockade-results.jsonl, or blockade-sandbox.jsonl with --sandbox].
     #[arg(long, value_name = "PATH")]
     pub results: Option<PathBuf>,
-    /// Skip contacts whose latest outcome in the ledger (this target's runs) is unblocked
-    /// or not_blocked.
+    /// Skip values whose latest outcome in the ledger (this target's runs) is unblocked or
+    /// not_blocked.
     #[arg(long)]
     pub resume: bool,
     /// A preflight: find what would be deleted (this lists the block list when the ledger
