@@ -5,8 +5,8 @@
 //!
 //! - `limit KIND R`: sliding window, fixed window and token bucket (burst R) at 20, 50 and
 //!   200/s, `--rate` twice the limit, no advertised limit;
-//! - `headers FAMILY`: a fixed window of 50/s advertised in each header family
-//!   (`--ratelimit-headers github|draft|policy`), `--rate 100/s`;
+//! - `headers FAMILY KIND`: a fixed and a sliding window of 50/s advertised in each header
+//!   family (`--ratelimit-headers github|draft|policy`), `--rate 100/s`;
 //! - `shards 3 × RATE`: three processes `--shard K/3` against one sliding window of 50/s,
 //!   each `--rate` a third (17/s) or two thirds (34/s) of it.
 //!
@@ -84,14 +84,16 @@ fn cases(full: bool) -> Vec<Case> {
             ));
         }
     }
-    for family in ["github", "draft", "policy"] {
-        cases.push(case(
-            format!("headers {family}"),
-            50,
-            &["--limit-kind", "fixed", "--ratelimit-headers", family],
-            100,
-            1,
-        ));
+    for kind in ["fixed", "sliding"] {
+        for family in ["github", "draft", "policy"] {
+            cases.push(case(
+                format!("headers {family} {kind}"),
+                50,
+                &["--limit-kind", kind, "--ratelimit-headers", family],
+                100,
+                1,
+            ));
+        }
     }
     for rate in [17, 34] {
         cases.push(case(

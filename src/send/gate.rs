@@ -20,8 +20,12 @@
 //! answer's reset, a whole number of seconds and so up to a second late for a one-second
 //! window; once a refill has been seen (an answer whose remaining jumped up), the window's
 //! boundaries are known to within the time between two answers and the budget waits only
-//! until the next one. The 429 law below stays on top: a server that refuses below what it
-//! advertises is paced by what it admits.
+//! until the next one. A quota that comes back a little at a time instead (a sliding
+//! window, a token bucket: `remaining` rising by ones, never a refill) has a reset that only
+//! says when its oldest request leaves, rounded up to a second: waiting for it at every
+//! `remaining: 0` halved the pace, so such a limit is paced at 99 % of the quota over its
+//! window (as said, or the longest reset seen) and not held. The 429 law below stays on
+//! top: a server that refuses below what it advertises is paced by what it admits.
 //!
 //! **429s with no advertised limit**: the server's limit is unknown (sliding or fixed
 //! window, token bucket), so the gate measures what it admits. Every answer that is not a
@@ -101,6 +105,9 @@ const MIN_SHARE: f64 = 1e-4;
 /// The most 429 episodes the gate keeps for the ledger (`rate_limited` lines); later ones
 /// are still counted in `episodes`.
 const PAUSES_KEPT: usize = 10_000;
+/// Slow rises of `remaining` that show a sliding window or a bucket, at least, and more than
+/// this many per refill.
+const SLOW_RISES: u32 = 3;
 
 /// The send times of admitted requests, for the last `LOG_REACH` (at most `LOG_MAX` of
 /// them: past 3,000/s the log holds less than its reach, and when a count asks for more
@@ -262,6 +269,14 @@ struct Budget {
     window_first: u64,
     /// Requests that waited for the window's end because the budget was spent.
     waits: u64,
+    /// Answers whose `remaining` rose by less than a refill: what is left comes back a
+    /// little at a time, as a sliding window's or a token bucket's does.
+    slow_rises: u32,
+    /// Answers that showed a refill (a window turning over).
+    refills: u32,
+    /// The longest reset seen (at its earliest), in whole seconds: with no window said, a
+    /// window that never turns over is no longer than that.
+    longest_reset: Option<Duration>,
 }
 
 impl Budget {
@@ -277,7 +292,28 @@ impl Budget {
             boundary: None,
             window_first: 0,
             waits: 0,
+            slow_rises: 0,
+            refills: 0,
+            longest_reset: None,
         }
+    }
+
+    /// Whether the server's quota comes back a little at a time (a sliding window, a token
+    /// bucket) rather than all at once at a boundary: slow rises, and far more of them than
+    /// refills. (A wait for a rounded reset empties a sliding window, and the answer after
+    /// reads as a refill: one now and then does not make the window a fixed one. Answers
+    /// counted out of order make a rare slow rise in a fixed window.)
+    /// Its reset then says when the *oldest* request leaves the window, rounded up to a
+    /// second, so waiting for it whenever `remaining` reads 0 would halve the pace (seen:
+    /// 0.5 of a sliding window's limit). Pacing at the quota over the window is what such a
+    /// limit admits; the 429 law stays on top.
+    fn sliding(&self) -> bool {
+        self.slow_rises >= SLOW_RISES && self.slow_rises > SLOW_RISES * self.refills
+    }
+
+    /// The window a sliding limit is counted over: as said, or the longest reset seen.
+    fn sliding_window(&self) -> Option<Duration> {
+        self.window.or(self.longest_reset)
     }
 
     /// The next window boundary after `now` that the last refill and the window predict.
@@ -318,6 +354,13 @@ impl Budget {
             return;
         }
         let reset = advertised.reset.map(|reset| later(now, reset));
+        if let Some(reset) = advertised.reset {
+            // At its earliest (a Unix-second reset is up to a second late), in whole seconds.
+            let reset = reset.saturating_sub(advertised.reset_precision);
+            let whole = Duration::from_secs(reset.as_secs() + u64::from(reset.subsec_nanos() > 0))
+                .clamp(Duration::from_secs(1), MAX_PAUSE);
+            self.longest_reset = Some(self.longest_reset.map_or(whole, |l| l.max(whole)));
+        }
         // A refill: more left than the previous answer left minus what went since. A
         // boundary passed between that answer's request and this answer.
         // (A jump of half the quota, or a window that counts nothing before the requests
@@ -332,8 +375,15 @@ impl Budget {
             (remaining > expected && (remaining >= expected.saturating_add(jump) || fresh))
                 .then_some(latest_sent)
         });
+        let rose = self
+            .latest
+            .is_some_and(|(latest, _, before)| remaining > before.saturating_sub(seq - latest));
+        if rose && refill.is_none() {
+            self.slow_rises = self.slow_rises.saturating_add(1);
+        }
 
         if let Some(after) = refill {
+            self.refills = self.refills.saturating_add(1);
             // The boundary lies in (after, now]: keep it as late as it can be, or the one
             // the previous boundary and the window predict, when that fits. Requests sent
             // before this one were counted by the server before it answered this one.
@@ -422,6 +472,10 @@ impl Budget {
 
     /// When request number `seq` may start, if the budget holds it back at `now`.
     fn holds(&self, seq: u64, now: Instant) -> Option<Instant> {
+        if self.sliding() && self.sliding_window().is_some() && self.quota.is_some() {
+            // Paced at the quota over the window (see `sliding`): no rounded reset to wait.
+            return None;
+        }
         let end = self.end?;
         (seq >= self.allowed && end > now).then_some(end)
     }
@@ -433,6 +487,11 @@ impl Budget {
     /// after would wait for that rounded reset).
     fn pace(&self, now: Instant, sent: u64) -> Option<f64> {
         let quota = self.quota? as f64;
+        if self.sliding()
+            && let Some(window) = self.sliding_window()
+        {
+            return Some(LEVEL * quota / window.as_secs_f64());
+        }
         let sustained = self.window.map(|window| quota / window.as_secs_f64());
         if self.boundary.is_some()
             && let Some(sustained) = sustained

@@ -399,7 +399,6 @@ fn policy(quota: u64, window: u64, remaining: u64, reset_ms: u64) -> Advertised 
     }
 }
 
-/// Reserves and, when it must wait, claims at its slot: when request `n` starts.
 /// The first request, started at `t0` and answered `after` it with the `quota` advertised;
 /// its sequence number.
 fn answer_first(s: &mut Schedule, t0: Instant, after: Duration, quota: &Advertised) -> u64 {
@@ -408,6 +407,7 @@ fn answer_first(s: &mut Schedule, t0: Instant, after: Duration, quota: &Advertis
     seq
 }
 
+/// Reserves and, when it must wait, claims at its slot: when request `n` starts.
 fn start(s: &mut Schedule, now: Instant) -> (u64, Instant) {
     match s.reserve(now) {
         Reserved::Now(seq) => (seq, now),
@@ -440,6 +440,53 @@ fn an_advertised_quota_sets_the_pace_from_the_first_answer() {
     assert_eq!(report.family, Family::Policy);
     assert_eq!(report.per_second(), Some(50.0));
     assert!(report.window_advertised);
+}
+
+/// A sliding window of 20 a second that says so in `family`'s headers: what is left of the
+/// last second, and a reset (rounded up to a second) for when its oldest request leaves.
+/// The first 200 requests' send times; panics if the window would refuse one.
+fn through_a_sliding_window(family: Family, window: Option<Duration>) -> Vec<Instant> {
+    let t0 = Instant::now();
+    let mut s = schedule("40/s", 1);
+    let mut counted: std::collections::VecDeque<Instant> = Default::default();
+    let mut sent_at = Vec::new();
+    let mut now = t0;
+    for _ in 0..200 {
+        let (seq, sent) = start(&mut s, now);
+        counted.retain(|&at| sent.saturating_duration_since(at) < Duration::from_secs(1));
+        assert!(counted.len() < 20, "{family:?}: refused at {:?}", sent - t0);
+        counted.push_back(sent);
+        let told = Advertised {
+            family,
+            limit: Some(20),
+            window,
+            remaining: Some(20 - counted.len() as u64),
+            reset: Some(Duration::from_secs(1)),
+            reset_precision: Duration::from_secs(1),
+        };
+        now = sent + ms(10);
+        s.answered(now, seq, sent, Reply::Admitted, Some(&told));
+        sent_at.push(sent);
+    }
+    sent_at
+}
+
+#[test]
+fn a_sliding_window_that_says_its_limit_is_paced_at_it_not_held_for_each_rounded_reset() {
+    for (family, window) in [
+        (Family::Policy, Some(Duration::from_secs(1))),
+        (Family::Draft, None),
+        (Family::Github, None),
+    ] {
+        let sent = through_a_sliding_window(family, window);
+        // Once the first second's budget is spent, the pace is the quota's (19.8/s: 180
+        // requests in about 9.1 s), not one window's worth per rounded reset (about 18 s).
+        let took = sent[199] - sent[20];
+        assert!(
+            took < Duration::from_secs(10),
+            "{family:?}: 180 requests took {took:?}"
+        );
+    }
 }
 
 #[test]
