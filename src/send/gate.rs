@@ -274,6 +274,8 @@ struct Budget {
     slow_rises: u32,
     /// Answers that showed a refill (a window turning over).
     refills: u32,
+    /// The latest answer's reset at its earliest (less its rounding).
+    earliest_end: Option<Instant>,
     /// The longest reset seen (at its earliest), in whole seconds: with no window said, a
     /// window that never turns over is no longer than that.
     longest_reset: Option<Duration>,
@@ -294,6 +296,7 @@ impl Budget {
             waits: 0,
             slow_rises: 0,
             refills: 0,
+            earliest_end: None,
             longest_reset: None,
         }
     }
@@ -427,6 +430,9 @@ impl Budget {
             }
             self.boundary = Some(boundary);
         }
+        self.earliest_end = advertised
+            .reset
+            .map(|reset| later(now, reset.saturating_sub(advertised.reset_precision)));
         let predicted = self.predicted_end(now);
         self.end = match (reset, predicted) {
             // The predicted boundary refines a rounded reset when they agree to within the
@@ -473,8 +479,11 @@ impl Budget {
     /// When request number `seq` may start, if the budget holds it back at `now`.
     fn holds(&self, seq: u64, now: Instant) -> Option<Instant> {
         if self.sliding() && self.sliding_window().is_some() && self.quota.is_some() {
-            // Paced at the quota over the window (see `sliding`): no rounded reset to wait.
-            return None;
+            // Paced at the quota over the window (see `sliding`): a spent quota waits only
+            // for the reset at its earliest, which a reset rounded up from less than a
+            // second puts at once, and a quota spent for long (an hour's) still holds.
+            let until = self.earliest_end?;
+            return (seq >= self.allowed && until > now).then_some(until);
         }
         let end = self.end?;
         (seq >= self.allowed && end > now).then_some(end)

@@ -448,11 +448,21 @@ fn an_advertised_quota_sets_the_pace_from_the_first_answer() {
 fn through_a_sliding_window(family: Family, window: Option<Duration>) -> Vec<Instant> {
     let t0 = Instant::now();
     let mut s = schedule("40/s", 1);
+    sliding_window_answers(&mut s, t0, family, window)
+}
+
+/// 200 requests through `s` from `t0`, answered as a sliding window of 20 a second would.
+fn sliding_window_answers(
+    s: &mut Schedule,
+    t0: Instant,
+    family: Family,
+    window: Option<Duration>,
+) -> Vec<Instant> {
     let mut counted: std::collections::VecDeque<Instant> = Default::default();
     let mut sent_at = Vec::new();
     let mut now = t0;
     for _ in 0..200 {
-        let (seq, sent) = start(&mut s, now);
+        let (seq, sent) = start(s, now);
         counted.retain(|&at| sent.saturating_duration_since(at) < Duration::from_secs(1));
         assert!(counted.len() < 20, "{family:?}: refused at {:?}", sent - t0);
         counted.push_back(sent);
@@ -487,6 +497,29 @@ fn a_sliding_window_that_says_its_limit_is_paced_at_it_not_held_for_each_rounded
             "{family:?}: 180 requests took {took:?}"
         );
     }
+}
+
+#[test]
+fn a_sliding_quota_spent_for_long_still_holds_until_its_reset() {
+    let t0 = Instant::now();
+    let mut s = schedule("40/s", 1);
+    // Paced as a sliding window (remaining comes back by ones)...
+    sliding_window_answers(&mut s, t0, Family::Policy, Some(Duration::from_secs(1)));
+    // ...until an answer says nothing is left for ten minutes.
+    let now = t0 + Duration::from_secs(30);
+    let (seq, sent) = start(&mut s, now);
+    let spent = Advertised {
+        remaining: Some(0),
+        reset: Some(Duration::from_secs(600)),
+        ..policy(20, 1, 0, 0)
+    };
+    s.answered(sent + ms(10), seq, sent, Reply::Admitted, Some(&spent));
+    let next = slot(&mut s, sent + ms(20));
+    assert!(
+        next >= sent + ms(10) + Duration::from_secs(599),
+        "waits for the reset at its earliest: {:?}",
+        next - sent
+    );
 }
 
 #[test]
