@@ -24,8 +24,10 @@
 //! window, a token bucket: `remaining` rising by ones, never a refill) has a reset that only
 //! says when its oldest request leaves, rounded up to a second: waiting for it at every
 //! `remaining: 0` halved the pace, so such a limit is paced at 99 % of the quota over its
-//! window (as said, or the longest reset seen) and not held. The 429 law below stays on
-//! top: a server that refuses below what it advertises is paced by what it admits.
+//! window (as said, or the longest reset seen), and a spent quota holds requests only until
+//! its reset at the earliest (at once for one rounded up from under a second; an hour's
+//! quota spent still waits). The 429 law below stays on top: a server that refuses below
+//! what it advertises is paced by what it admits.
 //!
 //! **429s with no advertised limit**: the server's limit is unknown (sliding or fixed
 //! window, token bucket), so the gate measures what it admits. Every answer that is not a
