@@ -77,7 +77,7 @@ impl<K: Kind> Desired<K> {
         }
         if desired.count() == 0 {
             bail!(
-                "no valid {} in the inputs ({} rows rejected): nothing to sync, and a sync of an empty list would prune everything; check the file, --id-field and --format",
+                "no valid {} in the inputs ({} rows rejected): nothing to sync, and a sync of an empty list would prune everything; check the file, --type, --id-field and --format",
                 kind.value_type().noun(),
                 desired.rejects.len()
             );

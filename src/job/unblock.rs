@@ -133,7 +133,7 @@ impl<K: Kind> Wanted<K> {
         }
         if self.count() + self.resumed == 0 && self.duplicates == 0 {
             bail!(
-                "no valid {} in the inputs ({} rows rejected): nothing to unblock; check the file, --id-field and --format",
+                "no valid {} in the inputs ({} rows rejected): nothing to unblock; check the file, --type, --id-field and --format",
                 self.kind.value_type().noun(),
                 self.rejects.len()
             );

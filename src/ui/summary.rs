@@ -266,7 +266,7 @@ impl Summary {
                 until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             )),
             None if no_valid_value => Some(format!(
-                "no valid {} in the inputs ({} rejected): nothing was sent; check the file, --id-field and --format (--no-header for a plain list)",
+                "no valid {} in the inputs ({} rejected): nothing was sent; check the file, --type, --id-field and --format (--no-header for a plain list)",
                 facts.value_type.noun(),
                 plural(rejected, "row")
             )),

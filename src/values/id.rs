@@ -19,6 +19,10 @@ pub enum IdError {
     Zero,
     #[error("too large (a contact ID is at most 18446744073709551615)")]
     TooLarge,
+    #[error("an email address, not a contact ID: to block emails, add --type email")]
+    Email,
+    #[error("an IP address, not a contact ID: to block IP addresses, add --type ip")]
+    Ip,
 }
 
 /// Parses one contact ID: surrounding whitespace (ASCII or Unicode) is ignored, then only
@@ -33,8 +37,11 @@ pub fn parse_id(raw: &str) -> Result<u64, IdError> {
     if !bytes.iter().all(u8::is_ascii_digit) {
         // A minus sign followed by a digit reads as a negative number (`-5`, `-1.5`), which
         // deserves its own reason; anything else (`abc`, `1.5`, `1e5`, `+5`) is not a whole number.
+        // (The cold path: a list of emails or IPs read as contact IDs says what to pass.)
         return Err(match bytes {
             [b'-', second, ..] if second.is_ascii_digit() => IdError::Negative,
+            _ if text.contains('@') => IdError::Email,
+            _ if text.parse::<std::net::IpAddr>().is_ok() => IdError::Ip,
             _ => IdError::NotWholeNumber,
         });
     }
@@ -91,6 +98,15 @@ mod tests {
     }
 
     #[test]
+    fn emails_and_ip_addresses_say_which_type_to_pass() {
+        assert_eq!(parse_id("bob@example.com"), Err(IdError::Email));
+        assert_eq!(parse_id(" 10.0.0.1 "), Err(IdError::Ip));
+        assert_eq!(parse_id("2001:db8::1"), Err(IdError::Ip));
+        assert!(IdError::Email.to_string().contains("--type email"));
+        assert!(IdError::Ip.to_string().contains("--type ip"));
+    }
+
+    #[test]
     fn minus_sign_is_negative() {
         assert_eq!(parse_id("-5"), Err(IdError::Negative));
         assert_eq!(parse_id(" -1.5 "), Err(IdError::Negative));
@@ -116,6 +132,8 @@ mod tests {
             IdError::Negative,
             IdError::Zero,
             IdError::TooLarge,
+            IdError::Email,
+            IdError::Ip,
         ]
         .map(|e| e.to_string());
         for (i, a) in reasons.iter().enumerate() {
