@@ -384,3 +384,33 @@ fn the_retry_hint_names_the_type_when_the_ledger_holds_failures_of_two() {
     let held: Vec<Value> = healthy.records("type=email");
     assert_eq!(held.len(), 2, "{held:?}");
 }
+
+/// A fault on the last attempt is a failure, not a retry: the summary counts only the
+/// attempts that were followed by another.
+#[test]
+fn the_last_attempts_fault_is_not_counted_as_a_retry() {
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of(1..=10));
+    let failing = Mock::start(&["--fail-rate", "1"]);
+    let ran = run(work
+        .block(
+            &failing,
+            &[
+                "--block-for",
+                "1d",
+                "--max-attempts",
+                "2",
+                "--summary-json",
+                "s.json",
+            ],
+        )
+        .arg(&input));
+    assert_eq!(ran.code, 1, "{}", ran.all());
+    let summary = work.summary("s.json");
+    assert_eq!(summary["requests"], 2, "{summary}");
+    assert_eq!(
+        summary["retries"], 1,
+        "two attempts are one retry: {summary}"
+    );
+    assert!(ran.stdout.contains("(1 retry:"), "{}", ran.stdout);
+}

@@ -723,7 +723,6 @@ async fn attempt_batch<W: Operation>(
                 reason,
                 server_fault,
             } => {
-                shared.counters.note_retry(tally.http_status, &reason);
                 if server_fault
                     && shared
                         .breaker
@@ -766,6 +765,9 @@ async fn attempt_batch<W: Operation>(
                 return tally.end(batch, BatchStatus::Failed, Some(error));
             }
         }
+        // Counted here, where another attempt is sure to go: not for the last attempt's
+        // fault, nor for a retry the run stopped before.
+        shared.counters.note_retry(tally.http_status, &reason);
     }
 }
 
