@@ -9,16 +9,11 @@ use serde_json::Value;
 
 use crate::util::*;
 
-/// `--rate 40/s` against an imitation admitting 20/s (`kind`), one ID a request.
-fn reacts_once_per_episode(kind: &str) {
-    const LIMIT: u64 = 20;
-    const REQUESTS: u64 = 100;
-    let work = Work::new();
-    let input = work.write("in.csv", csv_of(1..=REQUESTS));
-    let mock = Mock::start(&["--rate-limit", "20", "--limit-kind", kind]);
-    let ran = run(work
+/// `block` of `input` at `--rate 40/s`, one ID a request, with its `summary.json`.
+fn block_one_id_a_request_at_40(work: &Work, mock: &Mock, input: &std::path::Path) -> Ran {
+    run(work
         .block(
-            &mock,
+            mock,
             &[
                 "--block-for",
                 "1d",
@@ -30,7 +25,17 @@ fn reacts_once_per_episode(kind: &str) {
                 "summary.json",
             ],
         )
-        .arg(&input));
+        .arg(input))
+}
+
+/// `--rate 40/s` against an imitation admitting 20/s (`kind`), one ID a request.
+fn reacts_once_per_episode(kind: &str) {
+    const LIMIT: u64 = 20;
+    const REQUESTS: u64 = 100;
+    let work = Work::new();
+    let input = work.write("in.csv", csv_of(1..=REQUESTS));
+    let mock = Mock::start(&["--rate-limit", "20", "--limit-kind", kind]);
+    let ran = block_one_id_a_request_at_40(&work, &mock, &input);
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert_blocked_exactly_once(&mock, 1..=REQUESTS);
 
@@ -53,8 +58,7 @@ fn reacts_once_per_episode(kind: &str) {
         "never above --rate: {per_second:?}"
     );
 
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(work.path("summary.json")).unwrap()).unwrap();
+    let summary = work.summary("summary.json");
     let admitted = summary["server_admitted_per_second"].as_f64().unwrap();
     assert!((15.0..=25.0).contains(&admitted), "{summary}");
     let plus_minus = summary["server_admitted_plus_minus"].as_f64().unwrap();
@@ -129,8 +133,7 @@ fn without_429s_the_summary_says_nothing_about_a_limit() {
         .arg(&input));
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert!(!ran.stdout.contains("admitted about"), "{}", ran.stdout);
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(work.path("summary.json")).unwrap()).unwrap();
+    let summary = work.summary("summary.json");
     assert!(
         summary.get("server_admitted_per_second").is_none(),
         "{summary}"
@@ -151,21 +154,7 @@ fn an_advertised_limit_is_never_overspent(family: &str) {
         "--ratelimit-headers",
         family,
     ]);
-    let ran = run(work
-        .block(
-            &mock,
-            &[
-                "--block-for",
-                "1d",
-                "--batch-size",
-                "1",
-                "--rate",
-                "40/s",
-                "--summary-json",
-                "summary.json",
-            ],
-        )
-        .arg(&input));
+    let ran = block_one_id_a_request_at_40(&work, &mock, &input);
     assert_eq!(ran.code, 0, "{}", ran.all());
     assert_blocked_exactly_once(&mock, 1..=REQUESTS);
     assert_eq!(
@@ -175,8 +164,7 @@ fn an_advertised_limit_is_never_overspent(family: &str) {
         mock.stats()
     );
     // The summary says what was advertised, in the text and in the JSON alike.
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(work.path("summary.json")).unwrap()).unwrap();
+    let summary = work.summary("summary.json");
     let advertised = &summary["server_advertised"];
     assert_eq!(advertised["limit"], 20, "{summary}");
     let headers = match family {
