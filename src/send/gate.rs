@@ -370,9 +370,15 @@ impl Budget {
         // boundary passed between that answer's request and this answer.
         // (A jump of half the quota, or a window that counts nothing before the requests
         // sent since that answer; a sliding window's slow drift upward is neither.)
-        let refill = self.latest.and_then(|(latest, latest_sent, before)| {
-            let since = seq - latest;
-            let expected = before.saturating_sub(since);
+        // What is left, as the previous answer and the requests sent since predict it.
+        let expected = self.latest.map(|(latest, latest_sent, before)| {
+            (
+                seq - latest,
+                latest_sent,
+                before.saturating_sub(seq - latest),
+            )
+        });
+        let refill = expected.and_then(|(since, latest_sent, expected)| {
             let jump = self.quota.map_or(1, |quota| (quota / 2).max(1));
             let fresh = self
                 .quota
@@ -380,9 +386,7 @@ impl Budget {
             (remaining > expected && (remaining >= expected.saturating_add(jump) || fresh))
                 .then_some(latest_sent)
         });
-        let rose = self
-            .latest
-            .is_some_and(|(latest, _, before)| remaining > before.saturating_sub(seq - latest));
+        let rose = expected.is_some_and(|(_, _, expected)| remaining > expected);
         if rose && refill.is_none() {
             self.slow_rises = self.slow_rises.saturating_add(1);
         }
