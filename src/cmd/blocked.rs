@@ -13,7 +13,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::api::list::ListedRecord;
-use crate::cli::{BlockedArgs, ExportFormat, LogArgs, LogFormat};
+use crate::cli::{BlockedArgs, ExportFormat, LogArgs};
 use crate::exit::ExitStatus;
 use crate::job::listing;
 use crate::job::signals::watch_signals;
@@ -54,7 +54,7 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
         pool_config,
         args.page_size,
         watch_signals(),
-        Mode::pick(log.quiet, log.log_format == LogFormat::Json),
+        Mode::for_log(log),
         |records| {
             for record in records {
                 if wanted_type.is_some_and(|kind| record.kind != kind)
@@ -78,9 +78,7 @@ pub async fn run(args: BlockedArgs, log: &LogArgs) -> anyhow::Result<ExitStatus>
         Err(error) if broken_pipe(&error) => return Ok(ExitStatus::Success),
         other => other?,
     }
-    if let Some(server) = connected.sandbox {
-        server.shutdown().await;
-    }
+    connected.close().await;
     let status = match (&end.stop, &end.incomplete) {
         (Some(Stop::Aborted(_)), _) => ExitStatus::Aborted,
         (Some(Stop::Interrupted), _) => crate::exit::interrupted_status(),

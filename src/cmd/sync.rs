@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::cli::{BlockTillArgs, LogArgs, LogFormat, SyncArgs};
+use crate::cli::{BlockTillArgs, LogArgs, SyncArgs};
 use crate::config;
 use crate::exit::{ExitStatus, Stopped};
-use crate::job::listing::{self, listing_stopped};
+use crate::job::listing::list_account;
 use crate::job::output::{print_stdout, summarising_errors};
 use crate::job::read::{open_inputs, refuse_input_as_results};
 use crate::job::send::{SendJob, apply_plan};
@@ -29,7 +29,6 @@ use crate::job::target::{connect, default_results};
 use crate::job::unblock::unblock_read_options;
 use crate::ledger::{LedgerWriter, Op};
 use crate::send::counters::Counters;
-use crate::ui::progress::Mode;
 use crate::values::{Kind, with_kind};
 
 pub async fn run(args: SyncArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
@@ -88,17 +87,15 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
     // The account, listed (dry runs too: it only reads).
     let connected = connect(&args.connection).await?;
     let interrupt = watch_signals();
-    let client = connected
-        .target
-        .client(args.connection.timeout, pool_config.max_in_flight())?;
     tracing::info!(r#type = %kind.value_type(), "Listing the account's block records");
     let mut view = View::new(kind)?;
-    let end = listing::list_all(
-        client,
-        pool_config.clone(),
+    let end = list_account(
+        &connected,
+        &args.connection,
+        &pool_config,
         args.page_size,
         interrupt.clone(),
-        Mode::pick(log.quiet, log.log_format == LogFormat::Json),
+        log,
         |records| {
             for record in records {
                 view.consider(record, &desired, args.prune.then_some(&synced), &clock)?;
@@ -107,9 +104,6 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
         },
     )
     .await?;
-    if let Some(stop) = &end.stop {
-        return Err(listing_stopped(stop, &end));
-    }
     if let Some(why) = &end.incomplete {
         // A plan from part of the account would block again what it holds, and miss what
         // to renew or prune.
@@ -158,9 +152,7 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
             prune: args.prune,
         };
         print_stdout(&dry.render(&header));
-        if let Some(server) = connected.sandbox {
-            server.shutdown().await;
-        }
+        connected.close().await;
         return Ok(ExitStatus::Success);
     }
     let Some(ledger) = ledger else {
@@ -170,8 +162,7 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
     Counters::add(&counters.rows, count + duplicates);
     Counters::add(&counters.duplicates, duplicates);
     Counters::add(&counters.ids_held, held);
-    Counters::add(&counters.list_requests, end.requests);
-    Counters::add(&counters.records_listed, end.records);
+    end.count_in(&counters);
     let job = SendJob {
         op: Op::Sync,
         connected,

@@ -12,10 +12,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cli::{LogArgs, LogFormat, UnblockArgs};
+use crate::cli::{LogArgs, UnblockArgs};
 use crate::exit::ExitStatus;
 use crate::job::history::{check_ledger_read, latest, one_type, types_in};
-use crate::job::listing::{self, listing_stopped};
+use crate::job::listing::list_account;
 use crate::job::output::{print_stdout, summarising_errors};
 use crate::job::preflight::{Checked, preflight};
 use crate::job::read::{open_inputs, refuse_input_as_results};
@@ -27,7 +27,6 @@ use crate::job::unblock::{
 };
 use crate::ledger::{LedgerError, LedgerWriter, Op, Status, TargetFilter};
 use crate::send::counters::Counters;
-use crate::ui::progress::Mode;
 use crate::values::count::{group_digits, plural};
 use crate::values::{Kind, ValueType, with_kind};
 
@@ -133,20 +132,18 @@ async fn unblock<K: Kind>(
     let mut found = Found::new()?;
     let mut list_end = None;
     if settled.unknown > 0 && !args.offline {
-        let client = connected
-            .target
-            .client(args.connection.timeout, pool_config.max_in_flight())?;
         tracing::info!(
             values = settled.unknown,
             r#type = %kind.value_type(),
             "Listing the block list to find the records of the values the ledger does not name"
         );
-        let end = listing::list_all(
-            client,
-            pool_config.clone(),
+        let end = list_account(
+            &connected,
+            &args.connection,
+            &pool_config,
             args.page_size,
             interrupt.clone(),
-            Mode::pick(log.quiet, log.log_format == LogFormat::Json),
+            log,
             |records| {
                 for record in records {
                     found.consider(record, &wanted, &settled)?;
@@ -155,9 +152,6 @@ async fn unblock<K: Kind>(
             },
         )
         .await?;
-        if let Some(stop) = &end.stop {
-            return Err(listing_stopped(stop, &end));
-        }
         tracing::info!(
             records = end.records,
             pages = end.pages,
@@ -259,9 +253,7 @@ async fn unblock<K: Kind>(
             }
         }
         print_stdout(&out);
-        if let Some(server) = connected.sandbox {
-            server.shutdown().await;
-        }
+        connected.close().await;
         return Ok(checked.status);
     }
     let Some(ledger) = ledger else {
@@ -273,8 +265,7 @@ async fn unblock<K: Kind>(
     Counters::add(&counters.duplicates, duplicates);
     Counters::add(&counters.already_blocked, resumed);
     if let Some(end) = &list_end {
-        Counters::add(&counters.list_requests, end.requests);
-        Counters::add(&counters.records_listed, end.records);
+        end.count_in(&counters);
     }
     let job = SendJob {
         op: Op::Unblock,

@@ -16,17 +16,16 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::cli::{LogArgs, LogFormat, VerifyArgs};
+use crate::cli::{LogArgs, VerifyArgs};
 use crate::config;
 use crate::exit::ExitStatus;
 use crate::job::history::{refuse_other_targets, types_in};
-use crate::job::listing::{self, listing_stopped};
+use crate::job::listing::list_account;
 use crate::job::output::{print_stdout, summarising_errors, write_private, write_summary_json};
 use crate::job::signals::watch_signals;
 use crate::job::target::{connect, default_results, target_name};
 use crate::job::verify::{Check, Claims, VerifyCounts};
 use crate::ledger::{LedgerError, Record, read_records};
-use crate::ui::progress::Mode;
 use crate::values::count::{group_digits, plural};
 use crate::values::{ValueType, with_kind};
 
@@ -120,15 +119,13 @@ async fn verify(args: VerifyArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
     }
     let connected = connect(&args.connection).await?;
     let interrupt = watch_signals();
-    let client = connected
-        .target
-        .client(args.connection.timeout, pool_config.max_in_flight())?;
-    let end = listing::list_all(
-        client,
-        pool_config,
+    let end = list_account(
+        &connected,
+        &args.connection,
+        &pool_config,
         args.page_size,
         interrupt,
-        Mode::pick(log.quiet, log.log_format == LogFormat::Json),
+        log,
         |records| {
             for check in &mut checks {
                 check.page(records, &mut combined)?;
@@ -137,9 +134,6 @@ async fn verify(args: VerifyArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         },
     )
     .await?;
-    if let Some(stop) = &end.stop {
-        return Err(listing_stopped(stop, &end));
-    }
     let mut types = Vec::new();
     let mut total = VerifyCounts::default();
     for check in checks {
@@ -193,9 +187,7 @@ async fn verify(args: VerifyArgs, log: &LogArgs) -> anyhow::Result<ExitStatus> {
         let json = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;
         write_summary_json(path, &json)?;
     }
-    if let Some(server) = connected.sandbox {
-        server.shutdown().await;
-    }
+    connected.close().await;
     Ok(status)
 }
 

@@ -17,8 +17,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::list::{ListPage, ListedRecord};
+use crate::cli::{ConnectionArgs, LogArgs};
 use crate::exit::{ExitStatus, Stopped};
+use crate::job::target::Connected;
 use crate::net::client::Client;
+use crate::send::counters::Counters;
 use crate::send::pool::{self, BatchStatus, PoolConfig, PoolCounters, Stop};
 use crate::ui::progress::{ListGauge, Mode, Progress};
 use crate::values::count::plural;
@@ -38,6 +41,45 @@ pub struct ListEnd {
     pub unreadable: u64,
     pub requests: u64,
     pub rate_limited: u64,
+}
+
+impl ListEnd {
+    /// Adds the listing's requests and records to a run's figures.
+    pub fn count_in(&self, counters: &Counters) {
+        Counters::add(&counters.list_requests, self.requests);
+        Counters::add(&counters.records_listed, self.records);
+    }
+}
+
+/// Lists the account's block records before a command writes (or checks) anything:
+/// through the target's client, with the progress display the logging options ask for.
+/// A stop (an interrupt, a refused key, an unreachable server, a 429 past --max-wait)
+/// is the error that ends the command before any write.
+pub async fn list_account(
+    connected: &Connected,
+    connection: &ConnectionArgs,
+    config: &PoolConfig,
+    page_size: u64,
+    interrupt: CancellationToken,
+    log: &LogArgs,
+    on_page: impl FnMut(&[ListedRecord]) -> anyhow::Result<()>,
+) -> anyhow::Result<ListEnd> {
+    let client = connected
+        .target
+        .client(connection.timeout, config.max_in_flight())?;
+    let end = list_all(
+        client,
+        config.clone(),
+        page_size,
+        interrupt,
+        Mode::for_log(log),
+        on_page,
+    )
+    .await?;
+    if let Some(stop) = &end.stop {
+        return Err(listing_stopped(stop, &end));
+    }
+    Ok(end)
 }
 
 /// Lists every block record, handing each page's new records to `on_page`, with a

@@ -31,9 +31,7 @@ pub async fn preflight(
     let connected = connect(connection).await?;
     let name = connected.target.name.clone();
     if offline {
-        if let Some(server) = connected.sandbox {
-            server.shutdown().await;
-        }
+        connected.close().await;
         return Ok(Checked {
             line: format!("{name} (not checked: --offline; a key is there)"),
             status: ExitStatus::Success,
@@ -85,9 +83,7 @@ pub async fn preflight(
             ExitStatus::Failed,
         ),
     };
-    if let Some(server) = connected.sandbox {
-        server.shutdown().await;
-    }
+    connected.close().await;
     Ok(Checked { line, status })
 }
 

@@ -14,7 +14,7 @@ use super::next::next_commands;
 use super::output::{print_stdout, write_summary_json};
 use super::signals::watch_signals;
 use super::target::Connected;
-use crate::cli::{ConnectionArgs, LogArgs, LogFormat};
+use crate::cli::{ConnectionArgs, LogArgs};
 use crate::exit::ExitStatus;
 use crate::exit::RuntimeError;
 use crate::input::Reject;
@@ -114,7 +114,7 @@ where
     let target_name = target.name.clone();
     let pool_counters = Arc::new(PoolCounters::default());
     let display = Progress::start(
-        progress::Mode::pick(job.log.quiet, job.log.log_format == LogFormat::Json),
+        progress::Mode::for_log(job.log),
         Arc::new(RunGauge {
             counters: counters.clone(),
             pool: pool_counters.clone(),

@@ -17,6 +17,15 @@ pub struct Connected {
     pub sandbox: Option<MockServer>,
 }
 
+impl Connected {
+    /// Ends the command's use of the target: stops the sandbox imitation, if any.
+    pub async fn close(self) {
+        if let Some(server) = self.sandbox {
+            server.shutdown().await;
+        }
+    }
+}
+
 /// Resolves the target from the options; with `--sandbox`, starts the imitation on an
 /// ephemeral loopback port with a generated key.
 pub async fn connect(args: &ConnectionArgs) -> anyhow::Result<Connected> {

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::cli::{LogArgs, LogFormat};
 use crate::send::counters::Counters;
 use crate::send::pool::PoolCounters;
 use crate::values::count::{group_digits, plural};
@@ -41,6 +42,11 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The display the logging options ask for (see [`Mode::pick`]).
+    pub fn for_log(log: &LogArgs) -> Mode {
+        Mode::pick(log.quiet, log.log_format == LogFormat::Json)
+    }
+
     /// A bar on a terminal; lines otherwise; nothing with `-q`.
     pub fn pick(quiet: bool, json_logs: bool) -> Mode {
         if quiet {
