@@ -1,6 +1,6 @@
 //! The ledger line of a block batch's outcome (`blocked`, `failed`, `refused`), for every
-//! kind of value, counted as it is written: what `block` and `retry` send through the
-//! pipeline. (A plan's requests, `sync`'s and `unblock`'s, are recorded by
+//! kind of value, counted as it is written: what `block` and `retry` send through
+//! the pipeline, as lines of their command's `Op`. (A plan's requests, `sync`'s and `unblock`'s, are recorded by
 //! `job/apply.rs`.)
 
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use crate::send::pool::{BatchStatus, Outcome};
 use crate::values::{Batch, Kind};
 
 impl<K: Kind> Recorded for Batch<K> {
-    fn record(run_id: &str, outcome: Outcome<Batch<K>>, counters: &Counters) -> Record {
+    fn record(run_id: &str, op: Op, outcome: Outcome<Batch<K>>, counters: &Counters) -> Record {
         let n = outcome.batch.values.len() as u64;
         if outcome.attempts == 0 {
             Counters::add(&counters.ids_unsent, n);
@@ -62,7 +62,7 @@ impl<K: Kind> Recorded for Batch<K> {
         Record::Outcome(OutcomeRecord {
             run: run_id.to_owned(),
             batch: batch.seq,
-            op: Op::Block,
+            op,
             status,
             value_type: batch.kind.value_type(),
             source: batch.source(),

@@ -56,9 +56,10 @@ where
     W: Recorded,
     P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
 {
+    let op = job.op;
     let engine_counters = counters.clone();
     run_job(job, counters, watch_signals(), move |run| {
-        pipeline::execute(run, engine_counters, produce)
+        pipeline::execute(run, engine_counters, op, produce)
     })
     .await
 }

@@ -21,6 +21,17 @@ pub enum Op {
 /// Every sending command.
 const ALL: [Op; 4] = [Op::Block, Op::Retry, Op::Unblock, Op::Sync];
 
+/// Fails to compile when a variant is added until it is handled here: add it to [`ALL`]
+/// too, which reads run lines and ledger lines back.
+const _EVERY_OP_IS_IN_ALL: () = {
+    const fn listed(op: Op) {
+        match op {
+            Op::Block | Op::Retry | Op::Unblock | Op::Sync => {}
+        }
+    }
+    listed(Op::Block)
+};
+
 impl Op {
     /// The command's name (the run line's `command`, the summary's first word).
     pub fn command(self) -> &'static str {
@@ -48,11 +59,7 @@ impl Op {
 
     /// A line's `op` read back.
     pub fn from_ledger(text: &str) -> Option<Op> {
-        match text {
-            "unblock" => Some(Op::Unblock),
-            "sync" => Some(Op::Sync),
-            _ => None,
-        }
+        ALL.into_iter().find(|op| op.ledger_op() == Some(text))
     }
 
     /// Whether the command blocks (its summary counts blocks). A sync's lines may also

@@ -389,11 +389,11 @@ fn outcome(raw: RawRecord) -> Result<OutcomeRecord, String> {
         (value_type, _) => format!(" {value_type}"),
     };
     let required = |key: &str| format!("a `{}`{what} line lacks the key `{key}`", status.as_str());
-    // A block's line says until when; an unblock's never does.
+    // A line of a command whose lines always block says until when; an unblock's never does.
     if matches!(status, Status::Unblocked | Status::NotBlocked) && op == Op::Block {
         return Err(required("op"));
     }
-    if op == Op::Block && raw.block_till.is_none() {
+    if op.line_blocks(false) && raw.block_till.is_none() {
         return Err(required("block_till"));
     }
     let ids = raw.ids.ok_or_else(|| required("ids"))?;

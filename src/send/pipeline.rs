@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::Operation;
 use crate::exit::RuntimeError;
 use crate::input::Reject;
-use crate::ledger::{LedgerWriter, PauseRecord, Record, RejectRecord, Status, StopRecord};
+use crate::ledger::{LedgerWriter, Op, PauseRecord, Record, RejectRecord, Status, StopRecord};
 use crate::net::client::Client;
 use crate::send::counters::Counters;
 use crate::send::pool::{self, Outcome, PoolConfig, PoolCounters, PoolEnd, Stop};
@@ -141,10 +141,11 @@ pub struct RunEnd {
 }
 
 /// Runs `produce` on its own thread, sends its batches through the pool, records every
-/// outcome and reject in the ledger.
+/// outcome (as a line of `op`) and reject in the ledger.
 pub async fn execute<W, P>(
     run: Run,
     counters: Arc<Counters>,
+    op: Op,
     produce: P,
 ) -> Result<RunEnd, RuntimeError>
 where
@@ -158,12 +159,13 @@ where
     let producer_done = CancellationToken::new();
 
     // 1. The collector first: it must be draining before any worker can send.
+    let (run_id, record_counters) = (run.run_id.clone(), counters.clone());
     let collector = tokio::spawn(collect(
         outcome_rx,
         reject_rx,
         run.ledger,
         run.run_id.clone(),
-        counters.clone(),
+        move |outcome| W::record(&run_id, op, outcome, &record_counters),
         producer_done.clone(),
         run.interrupt.clone(),
     ));
@@ -230,13 +232,14 @@ const WRITE_AT_ONCE: usize = 64;
 
 /// The single ledger writer: one line per outcome and per reject, in arrival order. What
 /// has queued up since the last write goes out in one write. If a write fails the run is
-/// stopped: nothing may be sent that cannot be recorded.
+/// stopped: nothing may be sent that cannot be recorded. `record` makes (and counts) an
+/// outcome's line.
 async fn collect<W: Recorded>(
     mut outcomes: mpsc::Receiver<Outcome<W>>,
     mut rejects: mpsc::Receiver<Reject>,
     mut ledger: LedgerWriter,
     run_id: String,
-    counters: Arc<Counters>,
+    record: impl Fn(Outcome<W>) -> Record,
     producer_done: CancellationToken,
     stop_run: CancellationToken,
 ) -> Result<LedgerWriter, RuntimeError> {
@@ -247,9 +250,9 @@ async fn collect<W: Recorded>(
         tokio::select! {
             outcome = outcomes.recv(), if outcomes_open => match outcome {
                 Some(outcome) => {
-                    records.push(W::record(&run_id, outcome, &counters));
+                    records.push(record(outcome));
                     while records.len() < WRITE_AT_ONCE && let Ok(outcome) = outcomes.try_recv() {
-                        records.push(W::record(&run_id, outcome, &counters));
+                        records.push(record(outcome));
                     }
                 }
                 None => outcomes_open = false,
@@ -330,9 +333,10 @@ pub fn ending_lines(run_id: &str, pool: &PoolEnd) -> Vec<Record> {
     lines
 }
 
-/// An operation whose outcomes the collector writes to the ledger (and counts).
+/// An operation whose outcomes the collector writes to the ledger (and counts), as lines
+/// of the command `op`.
 pub trait Recorded: Operation {
-    fn record(run_id: &str, outcome: Outcome<Self>, counters: &Counters) -> Record;
+    fn record(run_id: &str, op: Op, outcome: Outcome<Self>, counters: &Counters) -> Record;
 }
 
 fn reject_record(run_id: &str, reject: Reject) -> Record {
