@@ -321,6 +321,14 @@ fn prune_unblocks_what_syncs_blocked_and_leaves_others_records_alone() {
         "{}",
         ran.stdout
     );
+    // The rows read are the list's; the values pruned are not rows. A sync has no
+    // --resume, and its summary does not offer one.
+    assert!(
+        ran.stdout
+            .contains("read      2 rows: 2 valid, 0 rejected, 0 duplicates\n"),
+        "{}",
+        ran.stdout
+    );
 
     // A prune is done once.
     let writes = mock.writes();

@@ -208,7 +208,7 @@ fn has_run(ledger: &Path, run: &str, target: &str) -> Result<bool, LedgerError> 
 fn render(summary: &VerifySummary, incomplete: Option<&str>, combined: Option<&Path>) -> String {
     let n = group_digits;
     let mut out = format!(
-        "blockade verify: {}\n  target    {}\n  ledger    {}{}\n  listed    {} block records in {}\n",
+        "blockade verify: {}\n  target    {}\n  ledger    {}{}\n  listed    {} in {}\n",
         summary.outcome,
         summary.target,
         summary.ledger.display(),
@@ -216,7 +216,7 @@ fn render(summary: &VerifySummary, incomplete: Option<&str>, combined: Option<&P
             .run
             .as_ref()
             .map_or_else(String::new, |run| format!(" (run {run})")),
-        n(summary.records_listed),
+        plural(summary.records_listed, "block record"),
         plural(summary.list_requests, "request"),
     );
     let line = |label: &str, counts: &VerifyCounts, noun: &str| {

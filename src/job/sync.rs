@@ -443,8 +443,8 @@ where
     }
 }
 
-/// The producer's end of the sink: counts pruned values as read, and once the sink
-/// stops, counts the rest as not sent.
+/// The producer's end of the sink: counts the values to prune (values, not rows read),
+/// and once the sink stops, counts the rest as not sent.
 struct Out<'a, K: Kind> {
     sink: &'a mut dyn WorkSink<K>,
     counters: Option<&'a Counters>,
@@ -454,7 +454,6 @@ struct Out<'a, K: Kind> {
 impl<K: Kind> Out<'_, K> {
     fn emit(&mut self, work: Work<K>) {
         if let (Some(counters), Work::Replace(replace)) = (self.counters, &work) {
-            Counters::add(&counters.rows, replace.unblock.len() as u64);
             Counters::add(&counters.ids_to_prune, replace.unblock.len() as u64);
         }
         if self.going {
@@ -573,10 +572,10 @@ impl DryRun {
         let noun = header.value_type.noun();
         let n = group_digits;
         let mut out = format!(
-            "Plan (dry run: the account was listed; nothing blocked, nothing unblocked, nothing written)\n  target    {}\n  type      {}\n  listed    {} block records in {}\n  values    {} listed ({} duplicates, {} rejected rows)\n  until     {} (renewing blocks that end before {})\n",
+            "Plan (dry run: the account was listed; nothing blocked, nothing unblocked, nothing written)\n  target    {}\n  type      {}\n  listed    {} in {}\n  values    {} listed ({} duplicates, {} rejected rows)\n  until     {} (renewing blocks that end before {})\n",
             header.target,
             header.value_type,
-            n(header.listed_records),
+            plural(header.listed_records, "block record"),
             plural(header.pages, "page"),
             n(header.values),
             n(header.duplicates),

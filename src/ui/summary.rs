@@ -123,7 +123,8 @@ pub struct Summary {
     pub renewed: u64,
     /// `sync`: listed values the account already blocks long enough (nothing sent).
     pub held: u64,
-    /// `sync --prune`: values to unblock that the inputs no longer name (in `valid_rows`).
+    /// `sync --prune`: values to unblock that the inputs no longer name (not rows read:
+    /// outside `rows_read` and `valid_rows`, inside the sum of outcomes).
     pub to_prune: u64,
     /// Values not asked for that a deleted record also held, blocked again at once
     /// (outside the sums: they are not rows).
@@ -229,8 +230,10 @@ impl Summary {
             (get(&counters.ids_unblocked), get(&counters.ids_not_blocked));
         let held = get(&counters.ids_held);
         let reblock_failed = get(&counters.reblock_failed);
+        let to_prune = get(&counters.ids_to_prune);
         let settled = blocked + failed + refused + unblocked + not_blocked;
-        let accounted = valid_rows == settled + duplicates + already_blocked + held + not_sent;
+        let accounted =
+            valid_rows + to_prune == settled + duplicates + already_blocked + held + not_sent;
         let (rejected, other_shards) = (get(&counters.rejected), get(&counters.other_shards));
         // Nothing valid at all (rows left to other shards are this shard's choice, not
         // a bad input).
@@ -300,7 +303,7 @@ impl Summary {
             records_deleted: get(&counters.records_deleted),
             renewed: get(&counters.ids_renewed),
             held,
-            to_prune: get(&counters.ids_to_prune),
+            to_prune,
             reblocked: get(&counters.ids_reblocked),
             reblock_failed,
             list_requests: get(&counters.list_requests),
@@ -388,18 +391,24 @@ impl Summary {
         let noun = self.noun();
         let mut out = format!("blockade {}: {}\n", self.command, self.outcome);
         let mut read = format!(
-            "  read      {}: {} valid, {} rejected, {} duplicates, {} {} per the ledger (--resume)",
+            "  read      {}: {} valid, {} rejected, {} duplicates",
             plural(self.rows_read, "row"),
             n(self.valid_rows),
             n(self.rejected),
             n(self.duplicates),
-            n(self.already_blocked),
-            if self.op.blocks() {
-                "already blocked"
-            } else {
-                "already unblocked"
-            },
         );
+        // A sync has no --resume: it plans from the account each time.
+        if self.op.resumes() {
+            read += &format!(
+                ", {} {} per the ledger (--resume)",
+                n(self.already_blocked),
+                if self.op.blocks() {
+                    "already blocked"
+                } else {
+                    "already unblocked"
+                },
+            );
+        }
         if self.other_shards > 0 {
             read += &format!(", {} left to the other shards", n(self.other_shards));
         }
@@ -407,8 +416,8 @@ impl Summary {
         out += "\n";
         if self.list_requests > 0 {
             out += &format!(
-                "  listed    {} block records in {}\n",
-                n(self.records_listed),
+                "  listed    {} in {}\n",
+                plural(self.records_listed, "block record"),
                 plural(self.list_requests, "request")
             );
         }
