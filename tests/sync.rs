@@ -361,6 +361,72 @@ fn a_value_whose_record_has_expired_is_blocked_again_even_when_a_duplicate_is_re
     assert_eq!(latest[&10], "blocked");
 }
 
+/// An expired email record someone else made holds a@, b@ and c@; the list names a@
+/// only. The sync blocks a@ again, and nothing else: b@ and c@ stay unblocked, whatever
+/// the server does with a second block (an update in place would renew all three).
+fn expired_shared_record(on_duplicate: &str) {
+    let work = Work::new();
+    work.write(
+        "seed.jsonl",
+        r#"{"type":"email","values":["a@x.io","b@x.io","c@x.io"],"blockTill":"-1d","blockBy":2}"#,
+    );
+    let seed = work.path("seed.jsonl");
+    let mock = Mock::start(&[
+        "--on-duplicate",
+        on_duplicate,
+        "--seed-records",
+        seed.to_str().unwrap(),
+    ]);
+    work.write("emails.txt", "a@x.io\n");
+    let args = [
+        "--type",
+        "email",
+        "--no-header",
+        "emails.txt",
+        "--block-for",
+        "30d",
+    ];
+    let mut dry: Vec<&str> = args.to_vec();
+    dry.push("--dry-run");
+    let ran = run(&mut work.sync(&mock, &dry));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert!(
+        ran.stdout
+            .contains("re-block  1 email whose every record has expired")
+            && ran
+                .stdout
+                .contains("1 expired record also holding values not listed"),
+        "{on_duplicate}: {}",
+        ran.stdout
+    );
+    let ran = run(&mut work.sync(&mock, &args));
+    assert_eq!(ran.code, 0, "{on_duplicate}: {}", ran.all());
+    held_once(&mock, "email", "a@x.io", Duration::days(29));
+    for other in ["b@x.io", "c@x.io"] {
+        let records = live_records_of(&mock, "email", other);
+        assert!(
+            records.is_empty(),
+            "{on_duplicate}: {other} was blocked again: {records:?}"
+        );
+    }
+    let latest = work.ledger();
+    let blocked = sync_lines(&latest, "blocked");
+    assert_eq!(blocked.len(), 1, "{on_duplicate}: {latest:?}");
+    assert_eq!(strings(blocked[0]), ["a@x.io"]);
+    // Done: a second run writes nothing.
+    let writes = mock.writes();
+    let ran = run(&mut work.sync(&mock, &args));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert_eq!(mock.writes(), writes, "{on_duplicate}: {}", ran.all());
+}
+
+#[test]
+fn blocking_again_a_value_of_an_expired_shared_record_blocks_only_that_value() {
+    for on_duplicate in ["update", "400", "add"] {
+        expired_shared_record(on_duplicate);
+    }
+}
+
 #[test]
 fn a_dry_run_lists_the_account_and_writes_nothing() {
     let mock = Mock::start(&["--block-list", "--seed-range", "contact:1-3,till=+1d"]);

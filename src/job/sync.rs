@@ -371,11 +371,16 @@ where
         let prune_why: Arc<str> = Arc::from(
             "the list no longer names it (--prune): its record is deleted; the record's other values are blocked again at once",
         );
+        let expired_why: Arc<str> = Arc::from(
+            "an expired record that also holds values the list does not name is deleted first (it blocks nothing), so that a block of the listed ones cannot renew the others with it",
+        );
         for line in BufReader::new(file).lines() {
             let (id, block_till, values): Spooled<K::Value> =
                 serde_json::from_str(&line?).context("a line of the spool file")?;
             let till = till_of(&block_till);
             let live = till.is_some_and(|till| till > clock.now);
+            // Known to have expired (a record whose blockTill cannot be read is neither).
+            let ran_out = till.is_some_and(|till| till <= clock.now);
             let (mut renew, mut again, mut prune) = (Vec::new(), Vec::new(), Vec::new());
             for value in &values {
                 let key = K::key(value);
@@ -424,6 +429,19 @@ where
                     renewals_n = 0;
                     out.emit(Work::Renew(std::mem::replace(&mut renewals, batch(true))));
                 }
+            }
+            if ran_out && !again.is_empty() && values.len() > again.len() {
+                // A server that updates a record in place would block its other values
+                // again too: the listed ones get a record of their own instead.
+                out.emit(Work::Replace(Replace::renewing(
+                    held(),
+                    again,
+                    (clock.till, Status::Blocked),
+                    false,
+                    source.clone(),
+                    expired_why.clone(),
+                )));
+                continue;
             }
             if !again.is_empty() {
                 expired_n += again.len();
@@ -476,6 +494,9 @@ pub struct DryRun {
     pub prune: u64,
     /// Values not asked about that pruned records also hold: blocked again at once.
     pub reblock: u64,
+    /// Expired records holding values not listed, deleted before their listed values are
+    /// blocked again.
+    pub cleared: u64,
     pub requests: u64,
     block_examples: Vec<String>,
     renew_examples: Vec<String>,
@@ -527,14 +548,30 @@ impl<K: Kind> WorkSink<K> for DryRun {
                 }
             }
             Work::Replace(replace) => {
-                self.prune += replace.unblock.len() as u64;
-                self.renew += replace.renew.len() as u64;
                 let held = replace.held.as_ref();
-                let others = held.map_or(0, |held| {
-                    held.values
+                self.prune += replace.unblock.len() as u64;
+                if replace.renew_status == Status::Renewed {
+                    self.renew += replace.renew.len() as u64;
+                } else {
+                    self.again += replace.renew.len() as u64;
+                    self.cleared += 1;
+                    for value in replace.renew.iter().take(EXAMPLES) {
+                        example(&mut self.again_examples, || {
+                            format!(
+                                "{value} (block record {}, until {})",
+                                replace.record,
+                                stamp(held.and_then(|h| h.till))
+                            )
+                        });
+                    }
+                }
+                let others = match held {
+                    Some(held) if replace.keep_others => held
+                        .values
                         .len()
-                        .saturating_sub(replace.unblock.len() + replace.renew.len())
-                });
+                        .saturating_sub(replace.unblock.len() + replace.renew.len()),
+                    _ => 0,
+                };
                 self.reblock += others as u64;
                 self.requests += 1 + u64::from(others > 0) + u64::from(!replace.renew.is_empty());
                 for value in replace.unblock.iter().take(EXAMPLES) {
@@ -615,6 +652,12 @@ impl DryRun {
             "whose every record has expired",
             &self.again_examples,
         );
+        if self.cleared > 0 {
+            out += &format!(
+                "            {} also holding values not listed: each deleted first (an expired record blocks nothing), so that only the listed values are blocked again\n",
+                plural(self.cleared, "expired record")
+            );
+        }
         out += &format!(
             "  held      {} blocked long enough: nothing to send\n",
             plural(header.held, noun)
