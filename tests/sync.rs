@@ -187,35 +187,51 @@ fn renewal_when_the_server_adds_a_second_record() {
     assert_eq!(mock.stats()["records_deleted"], 3);
 }
 
+/// The arguments of a 30-day sync of the emails in `emails.txt`.
+const EMAIL_SYNC: [&str; 6] = [
+    "--type",
+    "email",
+    "--no-header",
+    "emails.txt",
+    "--block-for",
+    "30d",
+];
+
+/// An imitation whose account holds one email record someone else made, holding a@, b@
+/// and c@ until `till` (an offset from now, such as `+1d` or `-1d`).
+fn shared_email_record(work: &Work, till: &str, on_duplicate: &str) -> Mock {
+    work.write(
+        "seed.jsonl",
+        format!(
+            r#"{{"type":"email","values":["a@x.io","b@x.io","c@x.io"],"blockTill":"{till}","blockBy":2}}"#
+        ),
+    );
+    let seed = work.path("seed.jsonl");
+    Mock::start(&[
+        "--on-duplicate",
+        on_duplicate,
+        "--seed-records",
+        seed.to_str().unwrap(),
+    ])
+}
+
+/// Runs the same sync again: it must find nothing to write.
+fn again_writes_nothing(work: &Work, mock: &Mock, args: &[&str], on_duplicate: &str) {
+    let writes = mock.writes();
+    let ran = run(&mut work.sync(mock, args));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert_eq!(mock.writes(), writes, "{on_duplicate}: {}", ran.all());
+}
+
 /// An email record someone else made holds a@, b@ and c@ and ends tomorrow; the list
 /// names a@ only. Renewing a@ must leave b@ and c@ blocked until tomorrow, whatever the
 /// server does.
 fn shared_record_renewal(on_duplicate: &str) {
     let work = Work::new();
-    work.write(
-        "seed.jsonl",
-        r#"{"type":"email","values":["a@x.io","b@x.io","c@x.io"],"blockTill":"+1d","blockBy":2}"#,
-    );
-    let seed = work.path("seed.jsonl");
-    let mock = Mock::start(&[
-        "--on-duplicate",
-        on_duplicate,
-        "--seed-records",
-        seed.to_str().unwrap(),
-    ]);
+    let mock = shared_email_record(&work, "+1d", on_duplicate);
     let before = till(&live_records_of(&mock, "email", "b@x.io")[0]);
     work.write("emails.txt", "A@x.io\nd@x.io\n");
-    let ran = run(&mut work.sync(
-        &mock,
-        &[
-            "--type",
-            "email",
-            "--no-header",
-            "emails.txt",
-            "--block-for",
-            "30d",
-        ],
-    ));
+    let ran = run(&mut work.sync(&mock, &EMAIL_SYNC));
     assert_eq!(ran.code, 0, "{on_duplicate}: {}", ran.all());
     // Added: someone else's old record is left to expire on its own.
     held_for(&mock, "email", "a@x.io", Duration::days(29));
@@ -239,20 +255,7 @@ fn shared_record_renewal(on_duplicate: &str) {
         assert_eq!(strings(reblocked[0]), ["b@x.io", "c@x.io"]);
         assert!(ran.stdout.contains("re-blocked 2 emails"), "{}", ran.stdout);
     }
-    let writes = mock.writes();
-    let ran = run(&mut work.sync(
-        &mock,
-        &[
-            "--type",
-            "email",
-            "--no-header",
-            "emails.txt",
-            "--block-for",
-            "30d",
-        ],
-    ));
-    assert_eq!(ran.code, 0, "{}", ran.all());
-    assert_eq!(mock.writes(), writes, "{on_duplicate}: {}", ran.all());
+    again_writes_nothing(&work, &mock, &EMAIL_SYNC, on_duplicate);
 }
 
 #[test]
@@ -366,27 +369,9 @@ fn a_value_whose_record_has_expired_is_blocked_again_even_when_a_duplicate_is_re
 /// the server does with a second block (an update in place would renew all three).
 fn expired_shared_record(on_duplicate: &str) {
     let work = Work::new();
-    work.write(
-        "seed.jsonl",
-        r#"{"type":"email","values":["a@x.io","b@x.io","c@x.io"],"blockTill":"-1d","blockBy":2}"#,
-    );
-    let seed = work.path("seed.jsonl");
-    let mock = Mock::start(&[
-        "--on-duplicate",
-        on_duplicate,
-        "--seed-records",
-        seed.to_str().unwrap(),
-    ]);
+    let mock = shared_email_record(&work, "-1d", on_duplicate);
     work.write("emails.txt", "a@x.io\n");
-    let args = [
-        "--type",
-        "email",
-        "--no-header",
-        "emails.txt",
-        "--block-for",
-        "30d",
-    ];
-    let mut dry: Vec<&str> = args.to_vec();
+    let mut dry: Vec<&str> = EMAIL_SYNC.to_vec();
     dry.push("--dry-run");
     let ran = run(&mut work.sync(&mock, &dry));
     assert_eq!(ran.code, 0, "{}", ran.all());
@@ -399,7 +384,7 @@ fn expired_shared_record(on_duplicate: &str) {
         "{on_duplicate}: {}",
         ran.stdout
     );
-    let ran = run(&mut work.sync(&mock, &args));
+    let ran = run(&mut work.sync(&mock, &EMAIL_SYNC));
     assert_eq!(ran.code, 0, "{on_duplicate}: {}", ran.all());
     held_once(&mock, "email", "a@x.io", Duration::days(29));
     for other in ["b@x.io", "c@x.io"] {
@@ -413,11 +398,7 @@ fn expired_shared_record(on_duplicate: &str) {
     let blocked = sync_lines(&latest, "blocked");
     assert_eq!(blocked.len(), 1, "{on_duplicate}: {latest:?}");
     assert_eq!(strings(blocked[0]), ["a@x.io"]);
-    // Done: a second run writes nothing.
-    let writes = mock.writes();
-    let ran = run(&mut work.sync(&mock, &args));
-    assert_eq!(ran.code, 0, "{}", ran.all());
-    assert_eq!(mock.writes(), writes, "{on_duplicate}: {}", ran.all());
+    again_writes_nothing(&work, &mock, &EMAIL_SYNC, on_duplicate);
 }
 
 #[test]
