@@ -408,16 +408,30 @@ where
                 values: values.clone(),
                 ours,
             };
-            if !prune.is_empty() {
+            // Replaced (deleted, then what must stay blocked blocked again at once): a
+            // record holding values to prune, whose other values are blocked again with
+            // its blockTill; and an expired record that also holds values not listed,
+            // since a server that updates a record in place would block those again with
+            // the listed ones (it blocks nothing: they get a record of their own).
+            let replace = if !prune.is_empty() {
+                let renew = std::mem::take(&mut renew);
+                Some((prune, renew, Status::Renewed, true, &prune_why))
+            } else if ran_out && !again.is_empty() && values.len() > again.len() {
+                let again = std::mem::take(&mut again);
+                Some((Vec::new(), again, Status::Blocked, false, &expired_why))
+            } else {
+                None
+            };
+            if let Some((unblock, block, status, keep_others, why)) = replace {
                 out.emit(Work::Replace(Replace {
-                    unblock: prune,
+                    unblock,
                     ..Replace::renewing(
                         held(),
-                        renew,
-                        (clock.till, Status::Renewed),
-                        true,
+                        block,
+                        (clock.till, status),
+                        keep_others,
                         source.clone(),
-                        prune_why.clone(),
+                        why.clone(),
                     )
                 }));
                 continue;
@@ -429,19 +443,6 @@ where
                     renewals_n = 0;
                     out.emit(Work::Renew(std::mem::replace(&mut renewals, batch(true))));
                 }
-            }
-            if ran_out && !again.is_empty() && values.len() > again.len() {
-                // A server that updates a record in place would block its other values
-                // again too: the listed ones get a record of their own instead.
-                out.emit(Work::Replace(Replace::renewing(
-                    held(),
-                    again,
-                    (clock.till, Status::Blocked),
-                    false,
-                    source.clone(),
-                    expired_why.clone(),
-                )));
-                continue;
             }
             if !again.is_empty() {
                 expired_n += again.len();
@@ -510,6 +511,15 @@ fn example(list: &mut Vec<String>, text: impl FnOnce() -> String) {
     }
 }
 
+/// A value as a dry run's example names it: with its record and until when it holds.
+fn held_example(
+    value: &impl std::fmt::Display,
+    record: u64,
+    till: Option<DateTime<Utc>>,
+) -> String {
+    format!("{value} (block record {record}, until {})", stamp(till))
+}
+
 fn stamp(till: Option<DateTime<Utc>>) -> String {
     till.map_or_else(
         || "?".to_owned(),
@@ -537,13 +547,7 @@ impl<K: Kind> WorkSink<K> for DryRun {
                 for (held, values) in &renewal.records {
                     *count += values.len() as u64;
                     for value in values.iter().take(EXAMPLES) {
-                        example(examples, || {
-                            format!(
-                                "{value} (block record {}, until {})",
-                                held.id,
-                                stamp(held.till)
-                            )
-                        });
+                        example(examples, || held_example(value, held.id, held.till));
                     }
                 }
             }
@@ -557,11 +561,7 @@ impl<K: Kind> WorkSink<K> for DryRun {
                     self.cleared += 1;
                     for value in replace.renew.iter().take(EXAMPLES) {
                         example(&mut self.again_examples, || {
-                            format!(
-                                "{value} (block record {}, until {})",
-                                replace.record,
-                                stamp(held.and_then(|h| h.till))
-                            )
+                            held_example(value, replace.record, held.and_then(|h| h.till))
                         });
                     }
                 }
@@ -576,11 +576,7 @@ impl<K: Kind> WorkSink<K> for DryRun {
                 self.requests += 1 + u64::from(others > 0) + u64::from(!replace.renew.is_empty());
                 for value in replace.unblock.iter().take(EXAMPLES) {
                     example(&mut self.prune_examples, || {
-                        format!(
-                            "{value} (block record {}, until {})",
-                            replace.record,
-                            stamp(held.and_then(|h| h.till))
-                        )
+                        held_example(value, replace.record, held.and_then(|h| h.till))
                     });
                 }
             }
@@ -631,27 +627,28 @@ impl DryRun {
                 *out += &format!("            e.g. {}{more}\n", examples.join(", "));
             }
         };
-        part(
-            &mut out,
-            "block",
-            self.block,
-            "with no block record",
-            &self.block_examples,
-        );
-        part(
-            &mut out,
-            "renew",
-            self.renew,
-            "whose block ends too soon",
-            &self.renew_examples,
-        );
-        part(
-            &mut out,
-            "re-block",
-            self.again,
-            "whose every record has expired",
-            &self.again_examples,
-        );
+        for (label, count, what, examples) in [
+            (
+                "block",
+                self.block,
+                "with no block record",
+                &self.block_examples,
+            ),
+            (
+                "renew",
+                self.renew,
+                "whose block ends too soon",
+                &self.renew_examples,
+            ),
+            (
+                "re-block",
+                self.again,
+                "whose every record has expired",
+                &self.again_examples,
+            ),
+        ] {
+            part(&mut out, label, count, what, examples);
+        }
         if self.cleared > 0 {
             out += &format!(
                 "            {} also holding values not listed: each deleted first (an expired record blocks nothing), so that only the listed values are blocked again\n",
