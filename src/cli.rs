@@ -210,7 +210,8 @@ Examples:
   blockade report blockade-results.jsonl
   blockade report shard-*.jsonl --json
   blockade report blockade-results.jsonl --failed-ids failed.csv
-  blockade report --failed-ids - > failed.csv     # the default ledger; CSV on stdout";
+  blockade report --failed-ids - > failed.csv     # the default ledger; CSV on stdout
+  blockade report shard-*.jsonl --html night.html # one offline picture of the runs";
 
 const MOCK_EXAMPLES: &str = r#"Examples:
   blockade mock --port 8080 --key test-key
