@@ -1,6 +1,6 @@
 //! Delete: `DELETE /crm/block-visitor?id=N`, one block record, for unblock and sync. A
 //! record may hold several values (an email or IP record's strings): deleting it unblocks
-//! them all, so the operation carries every value the record holds (`job/apply.rs` blocks
+//! them all, so the operation carries every value the record holds (`job/apply/` blocks
 //! again at once those that were not asked for). Values for which no record was
 //! found need no request: they are `not_blocked` (or `failed`, kind `not_listed`, when the
 //! list could not be read to its end).

@@ -6,7 +6,7 @@
 //! what earlier syncs blocked (for `--prune`), the account's records of the type are
 //! listed through the pool (the state as it is), and the plan is made from the three
 //! (`job/sync.rs`). `--dry-run` prints it after the real, read-only listing; a real run
-//! applies it (`job/apply.rs`: renewals that the server refuses or answers with a second
+//! applies it (`job/apply/`: renewals that the server refuses or answers with a second
 //! record are handled there). A second run right after finds nothing to do. There is no
 //! `--resume`: each run plans from the account, so running it again does what an
 //! interrupted or failed run left undone.

@@ -18,4 +18,3 @@ pub mod sync;
 pub mod target;
 pub mod unblock;
 pub mod verify;
-pub mod write;

@@ -65,7 +65,7 @@ where
 }
 
 /// [`send`] for a plan whose requests may depend on answers (`sync`,
-/// `unblock`): `produce` makes the plan's work, `job/apply.rs` sends it.
+/// `unblock`): `produce` makes the plan's work, `job/apply/` sends it.
 pub async fn apply_plan<K, P>(
     job: SendJob<'_>,
     counters: Arc<Counters>,

@@ -1,7 +1,7 @@
 //! `sync`'s states and its plan, for every kind of value: the values listed (the state
 //! wanted), what this target's ledger says earlier syncs blocked (for `--prune`), and the
 //! account's block records of the kind (the state as it is), each read into sets of keys
-//! in bounded memory; then the plan, made lazily from them (see `job/apply.rs` for how
+//! in bounded memory; then the plan, made lazily from them (see `job/apply/` for how
 //! it is applied).
 //!
 //! Memory: the wanted values wait in the kind's spool (a bitmap of contact IDs, a

@@ -9,7 +9,7 @@
 //! 2. [`Found`]: values with no known record are looked for in the block list; every
 //!    record of the kind holding at least one of them is kept (a value with two records
 //!    gets both deleted), spooled with the values asked for and the others it holds.
-//! 3. [`Deletes`]: the plan's work (`job/apply.rs`): one [`Replace`] per record (the
+//! 3. [`Deletes`]: the plan's work (`job/apply/`): one [`Replace`] per record (the
 //!    DELETE, and at once the block again of the values it held that were not asked for,
 //!    with its blockTill: the unblock is exact; an email or IP record the ledger names is
 //!    looked at first to learn them), then the values with no record (`not_blocked`, or

@@ -310,7 +310,7 @@ pub async fn run<W: Operation>(
     // in memory for a free worker (beyond the one chunk in `pending`). The place in flight
     // comes last: a retry that gave its place back during its backoff takes one again,
     // and the dispatcher must not hold it while it waits for work that may only come
-    // after that retry's answer (a plan's next request does: `job/apply.rs`).
+    // after that retry's answer (a plan's next request does: `job/apply/`).
     loop {
         let Some(alive) = live.acquire(&stop).await else {
             break;

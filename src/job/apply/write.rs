@@ -1,6 +1,6 @@
 //! The requests a plan sends (`sync`, and `unblock` since it is exact): a block (POST), a
 //! look at one record (GET) or the delete of one (DELETE), as one operation type for the
-//! pool, each tagged with the task of `job/apply.rs` it belongs to. What each answer means
+//! pool, each tagged with the task of `job/apply/` it belongs to. What each answer means
 //! is the operation's own (`api/block.rs`, `api/get.rs`, `api/delete.rs`); the one thing
 //! added here is that a block of values that already have records may take the server's
 //! `ERROR_DUPLICATE_RECORD_FOUND` as an answer (the server refuses a second record: the
