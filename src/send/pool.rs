@@ -4,7 +4,7 @@
 //! retrying, waiting out 429s, bisecting refused batches, and stopping on abort or interrupt.
 //!
 //! Constraints kept here:
-//! - Pacing is shared: every attempt, retries included, passes one `Gate` (`gate.rs`: the
+//! - Pacing is shared: every attempt, retries included, passes one `Gate` (`gate/`: the
 //!   `--rate` schedule, the limit the server advertises, a "not before" instant that a 429
 //!   moves forward for everyone, and a pace set by the admitted rate the gate measures,
 //!   never above `--rate`). A `PoolConfig` and its clones share one gate, so that every

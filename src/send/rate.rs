@@ -1,4 +1,4 @@
-//! `--rate N/s|N/m|N/h`: a request rate, parsed; the gate (`gate.rs`) paces by its
+//! `--rate N/s|N/m|N/h`: a request rate, parsed; the gate (`gate/`) paces by its
 //! interval.
 
 use std::fmt;

@@ -1,6 +1,8 @@
 //! The gate's unit tests: the schedule is pure (every method takes `now`), the `Gate` runs
 //! on tokio's paused clock.
 
+use super::admitted::LOG_MAX;
+use super::episode::LEVEL;
 use super::*;
 use crate::net::ratelimit_headers::{Advertised, Family};
 
