@@ -539,7 +539,7 @@ impl Summary {
         out += &format!(
             "  time      {:.1}s ({} {}/s {})\n  ledger    {} (run {}, target {})\n",
             self.seconds,
-            n(self.values_per_second.round() as u64),
+            per_second_text(self.values_per_second),
             many(noun),
             if self.op.blocks() {
                 "blocked"
@@ -630,6 +630,16 @@ impl Summary {
     }
 }
 
+/// A rate as the summary writes it: whole numbers, grouped; under 10 a second, one
+/// decimal, so that a slow run does not read "0 IDs/s".
+fn per_second_text(rate: f64) -> String {
+    if rate > 0.0 && rate < 9.95 {
+        format!("{rate:.1}")
+    } else {
+        group_digits(rate.round() as u64)
+    }
+}
+
 /// The summary's first words.
 fn outcome_word(op: Op, value_type: ValueType, status: ExitStatus) -> String {
     if op == Op::Sync && status == ExitStatus::Success {
@@ -665,6 +675,15 @@ fn exit_status(stop: Option<&Stop>, failed: u64, not_sent: u64, inputs_broken: u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slow_rate_keeps_a_decimal_and_a_fast_one_is_grouped() {
+        assert_eq!(per_second_text(0.0), "0");
+        assert_eq!(per_second_text(0.38), "0.4");
+        assert_eq!(per_second_text(9.94), "9.9");
+        assert_eq!(per_second_text(9.96), "10");
+        assert_eq!(per_second_text(17_759.4), "17,759");
+    }
 
     fn summary_of(counters: &Counters, stop: Option<Stop>) -> Summary {
         let end = RunEnd {
