@@ -409,6 +409,54 @@ fn blocking_again_a_value_of_an_expired_shared_record_blocks_only_that_value() {
 }
 
 #[test]
+fn a_list_that_could_not_be_read_to_its_end_prunes_nothing() {
+    let mock = Mock::start(&["--block-list"]);
+    let work = Work::new();
+    work.write("all.csv", csv_of(601..=700));
+    let ran = run(&mut work.sync(&mock, &["all.csv", "--block-for", "30d", "--prune"]));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    // Tonight's export is cut short: 601 to 650 are read, then the gzip ends.
+    let cut = root().join("fixtures/bad/truncated.csv.gz");
+    let cut = cut.to_str().unwrap();
+    let ran = run(&mut work.sync(&mock, &[cut, "--block-for", "30d", "--prune", "--dry-run"]));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert!(
+        ran.stdout
+            .contains("prune     none: 1 input could not be read to the end"),
+        "{}",
+        ran.stdout
+    );
+    let writes = mock.writes();
+    let ran = run(&mut work.sync(&mock, &[cut, "--block-for", "30d", "--prune"]));
+    assert_eq!(
+        ran.code,
+        1,
+        "an input cut short is not a clean run: {}",
+        ran.all()
+    );
+    assert!(
+        ran.stderr.contains("nothing is pruned this run"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stdout
+            .contains("inputs    1 could not be read to the end"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(
+        mock.writes(),
+        writes,
+        "nothing to block, nothing pruned: {}",
+        ran.all()
+    );
+    for contact in [651, 700] {
+        held_once(&mock, "contact", &contact.to_string(), Duration::days(29));
+    }
+}
+
+#[test]
 fn a_dry_run_lists_the_account_and_writes_nothing() {
     let mock = Mock::start(&["--block-list", "--seed-range", "contact:1-3,till=+1d"]);
     let work = Work::new();

@@ -83,6 +83,15 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
     };
     let mut desired = Desired::read(kind, &args.inputs, sources)?;
     let synced = Synced::load(&results, &target, kind)?;
+    // A list read only in part says nothing of the values missing from it.
+    let broken = desired.broken;
+    let prune = args.prune && broken == 0;
+    if args.prune && !prune {
+        tracing::warn!(
+            inputs = broken,
+            "An input could not be read to its end (see the rejected lines): nothing is pruned this run, since what the list no longer names is not known"
+        );
+    }
 
     // The account, listed (dry runs too: it only reads).
     let connected = connect(&args.connection).await?;
@@ -98,7 +107,7 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
         log,
         |records| {
             for record in records {
-                view.consider(record, &desired, args.prune.then_some(&synced), &clock)?;
+                view.consider(record, &desired, prune.then_some(&synced), &clock)?;
             }
             Ok(())
         },
@@ -131,7 +140,7 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
         desired,
         view,
         synced,
-        args.prune,
+        prune,
         clock,
         args.batch_size as usize,
     );
@@ -150,10 +159,16 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
             held,
             clock,
             prune: args.prune,
+            broken,
         };
         print_stdout(&dry.render(&header));
         connected.close().await;
-        return Ok(ExitStatus::Success);
+        // As `block --dry-run`: a broken input is an input error.
+        return Ok(if broken > 0 {
+            ExitStatus::Usage
+        } else {
+            ExitStatus::Success
+        });
     }
     let Some(ledger) = ledger else {
         return Ok(ExitStatus::Success);
@@ -162,6 +177,7 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
     Counters::add(&counters.rows, count + duplicates);
     Counters::add(&counters.duplicates, duplicates);
     Counters::add(&counters.ids_held, held);
+    Counters::add(&counters.inputs_broken, broken);
     end.count_in(&counters);
     let job = SendJob {
         op: Op::Sync,

@@ -47,6 +47,9 @@ pub struct Desired<K: Kind> {
     spool: K::Spool,
     pub rejects: Vec<Reject>,
     pub duplicates: u64,
+    /// Inputs that could not be read to their end (a truncated gzip, a read error): the
+    /// list is then known only in part, and nothing may be pruned for not being on it.
+    pub broken: u64,
     /// Where the values came from, for the ledger's `source`.
     pub source: String,
 }
@@ -59,6 +62,7 @@ impl<K: Kind> Desired<K> {
             spool: kind.spool().context("a temporary spool file")?,
             rejects: Vec::new(),
             duplicates: 0,
+            broken: 0,
             source: format!("sync of {}", inputs.join(", ")),
         };
         for source in sources {
@@ -71,7 +75,11 @@ impl<K: Kind> Desired<K> {
                             .context("writing the spool file of the values listed")?,
                         Seen::Duplicate | Seen::AlreadyBlocked => desired.duplicates += 1,
                     },
-                    Item::Reject(reject) | Item::Broken(reject) => desired.rejects.push(reject),
+                    Item::Reject(reject) => desired.rejects.push(reject),
+                    Item::Broken(reject) => {
+                        desired.broken += 1;
+                        desired.rejects.push(reject);
+                    }
                 }
             }
         }
@@ -598,6 +606,8 @@ pub struct DryRunHeader<'a> {
     pub held: u64,
     pub clock: Clock,
     pub prune: bool,
+    /// Inputs that could not be read to their end: nothing is pruned.
+    pub broken: u64,
 }
 
 impl DryRun {
@@ -659,7 +669,12 @@ impl DryRun {
             "  held      {} blocked long enough: nothing to send\n",
             plural(header.held, noun)
         );
-        if header.prune {
+        if header.prune && header.broken > 0 {
+            out += &format!(
+                "  prune     none: {} could not be read to the end (see the rejected rows), so what the list no longer names is not known; a real run would exit 1\n",
+                plural(header.broken, "input")
+            );
+        } else if header.prune {
             part(
                 &mut out,
                 "prune",
@@ -705,6 +720,7 @@ mod tests {
             spool: Contact.spool().unwrap(),
             rejects: Vec::new(),
             duplicates: 0,
+            broken: 0,
             source: "sync of test".into(),
         };
         for value in values {
