@@ -680,7 +680,9 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Block till")]
     pub renew_within: Option<Duration>,
     /// Also unblock the values that earlier syncs blocked (per this target's ledger lines)
-    /// and the inputs no longer name. Records made by anyone else are never touched.
+    /// and the inputs no longer name. Records made by anyone else are never touched. Give
+    /// each list synced with --prune its own ledger (--results): a sync prunes what the
+    /// ledger's other syncs blocked. An input not read to its end prunes nothing.
     #[arg(long)]
     pub prune: bool,
     /// Values per block request.
