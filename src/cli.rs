@@ -688,6 +688,11 @@ pub struct SyncArgs {
     /// Values per block request.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = "Input")]
     pub batch_size: u32,
+    /// Send nothing (exit 2) if more rows than this are rejected: a count (100) or a
+    /// fraction of all rows (0.05). With --prune, a malformed row's value counts as no
+    /// longer listed: a small limit keeps a damaged export from pruning.
+    #[arg(long, value_name = "N|FRACTION", value_parser = parse_reject_limit, help_heading = "Input")]
+    pub max_rejects: Option<RejectLimit>,
     /// Block records asked for per list page.
     #[arg(long, default_value_t = crate::api::list::DEFAULT_PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub page_size: u64,

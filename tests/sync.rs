@@ -457,6 +457,42 @@ fn a_list_that_could_not_be_read_to_its_end_prunes_nothing() {
 }
 
 #[test]
+fn more_bad_rows_than_max_rejects_sends_nothing() {
+    let mock = Mock::start(&["--block-list"]);
+    let work = Work::new();
+    work.write("list.csv", "id\n1\n2\nthree\n4\nfive\n");
+    let ran = run(&mut work.sync(
+        &mock,
+        &[
+            "list.csv",
+            "--block-for",
+            "30d",
+            "--prune",
+            "--max-rejects",
+            "1",
+        ],
+    ));
+    assert_eq!(ran.code, 2, "{}", ran.all());
+    assert!(
+        ran.stderr
+            .contains("bad rows: 2 of 5, more than --max-rejects 1 row")
+            && ran.stderr.contains("list.csv:4"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(mock.stats()["requests"], 0, "nothing listed, nothing sent");
+    // Within the limit, the sync goes on.
+    let ran = run(&mut work.sync(
+        &mock,
+        &["list.csv", "--block-for", "30d", "--max-rejects", "0.5"],
+    ));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    for contact in [1, 2, 4] {
+        held_once(&mock, "contact", &contact.to_string(), Duration::days(29));
+    }
+}
+
+#[test]
 fn a_dry_run_lists_the_account_and_writes_nothing() {
     let mock = Mock::start(&["--block-list", "--seed-range", "contact:1-3,till=+1d"]);
     let work = Work::new();

@@ -21,7 +21,7 @@ use crate::config;
 use crate::exit::{ExitStatus, Stopped};
 use crate::job::listing::list_account;
 use crate::job::output::{print_stdout, summarising_errors};
-use crate::job::read::{open_inputs, refuse_input_as_results};
+use crate::job::read::{open_inputs, refuse_input_as_results, refuse_over_limit};
 use crate::job::send::{SendJob, apply_plan};
 use crate::job::signals::watch_signals;
 use crate::job::sync::{Clock, Desired, DryRun, DryRunHeader, Plan, Synced, View};
@@ -82,6 +82,11 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
         Some(LedgerWriter::open(&results)?)
     };
     let mut desired = Desired::read(kind, &args.inputs, sources)?;
+    if let Some(limit) = args.max_rejects {
+        let rejected = desired.rejects.len() as u64;
+        let rows = desired.count() + desired.duplicates + rejected;
+        refuse_over_limit(limit, rejected, rows, &desired.rejects)?;
+    }
     let synced = Synced::load(&results, &target, kind)?;
     // A list read only in part says nothing of the values missing from it.
     let broken = desired.broken;

@@ -236,23 +236,36 @@ pub fn check_reject_limit<K: Kind>(
             "--max-rejects reads the inputs once before sending, which stdin does not allow: save stdin to a file first"
         );
     }
-    let (mut rows, mut rejected) = (0u64, 0u64);
-    let mut first = Vec::new();
+    let (mut rows, mut first) = (0u64, Vec::new());
+    let mut rejected = 0u64;
     for path in inputs {
         for item in input::open(path, options, kind)? {
             rows += 1;
             if let Item::Reject(reject) | Item::Broken(reject) = item {
                 rejected += 1;
                 if first.len() < 5 {
-                    first.push(format!(
-                        "  {}  {}  {:?}",
-                        reject.origin, reject.reason, reject.input
-                    ));
+                    first.push(reject);
                 }
             }
         }
     }
+    refuse_over_limit(limit, rejected, rows, &first)
+}
+
+/// `--max-rejects`: the error that sends nothing (exit 2) when `rejected` of `rows` is
+/// over `limit`, naming the first bad rows (`first`, a few).
+pub fn refuse_over_limit(
+    limit: RejectLimit,
+    rejected: u64,
+    rows: u64,
+    first: &[Reject],
+) -> anyhow::Result<()> {
     if limit.exceeded(rejected, rows) {
+        let first: Vec<String> = first
+            .iter()
+            .take(5)
+            .map(|reject| format!("  {}  {}  {:?}", reject.origin, reject.reason, reject.input))
+            .collect();
         bail!(
             "bad rows: {rejected} of {rows}, more than --max-rejects {limit}; nothing was sent. First bad rows:\n{}\n\
              Check that the input is the file you meant (format, --id-field, --delimiter), or raise --max-rejects.",
