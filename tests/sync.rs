@@ -487,6 +487,15 @@ fn more_bad_rows_than_max_rejects_sends_nothing() {
         &["list.csv", "--block-for", "30d", "--max-rejects", "0.5"],
     ));
     assert_eq!(ran.code, 0, "{}", ran.all());
+    // With no limit, a prune warns that a bad row's value counts as no longer listed.
+    let ran = run(&mut work.sync(&mock, &["list.csv", "--block-for", "30d", "--prune"]));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert!(
+        ran.stderr
+            .contains("the value of a rejected row counts as no longer listed"),
+        "{}",
+        ran.stderr
+    );
     for contact in [1, 2, 4] {
         held_once(&mock, "contact", &contact.to_string(), Duration::days(29));
     }

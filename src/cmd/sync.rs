@@ -82,10 +82,15 @@ async fn sync<K: Kind>(kind: K, mut args: SyncArgs, log: &LogArgs) -> anyhow::Re
         Some(LedgerWriter::open(&results)?)
     };
     let mut desired = Desired::read(kind, &args.inputs, sources)?;
+    let rejected = desired.rejects.len() as u64;
     if let Some(limit) = args.max_rejects {
-        let rejected = desired.rejects.len() as u64;
         let rows = desired.count() + desired.duplicates + rejected;
         refuse_over_limit(limit, rejected, rows, &desired.rejects)?;
+    } else if args.prune && desired.broken == 0 && rejected > 0 {
+        tracing::warn!(
+            rejected,
+            "Rows were rejected (see the ledger's rejected lines): with --prune, the value of a rejected row counts as no longer listed; --max-rejects N sends nothing when more rows than N are bad"
+        );
     }
     let synced = Synced::load(&results, &target, kind)?;
     // A list read only in part says nothing of the values missing from it.
