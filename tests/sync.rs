@@ -187,16 +187,6 @@ fn renewal_when_the_server_adds_a_second_record() {
     assert_eq!(mock.stats()["records_deleted"], 3);
 }
 
-/// The arguments of a 30-day sync of the emails in `emails.txt`.
-const EMAIL_SYNC: [&str; 6] = [
-    "--type",
-    "email",
-    "--no-header",
-    "emails.txt",
-    "--block-for",
-    "30d",
-];
-
 /// An imitation whose account holds one email record someone else made, holding a@, b@
 /// and c@ until `till` (an offset from now, such as `+1d` or `-1d`).
 fn shared_email_record(work: &Work, till: &str, on_duplicate: &str) -> Mock {

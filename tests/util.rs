@@ -54,6 +54,16 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_blockade"))
 }
 
+/// The arguments of a 30-day `sync` of the emails in `emails.txt` (one per line).
+pub const EMAIL_SYNC: [&str; 6] = [
+    "--type",
+    "email",
+    "--no-header",
+    "emails.txt",
+    "--block-for",
+    "30d",
+];
+
 /// The crate root (for fixtures).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

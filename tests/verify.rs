@@ -59,17 +59,7 @@ fn verify_checks_every_type_and_marks_other_block_tills_and_unexpected_blocks() 
     work.write("emails.txt", "a@x.io\nb@x.io\nc@x.io\n");
     let ran = run(&mut work.block(&mock, &["ids.csv", "--block-for", "7d"]));
     assert_eq!(ran.code, 0, "{}", ran.all());
-    let ran = run(&mut work.sync(
-        &mock,
-        &[
-            "--type",
-            "email",
-            "--no-header",
-            "emails.txt",
-            "--block-for",
-            "30d",
-        ],
-    ));
+    let ran = run(&mut work.sync(&mock, &EMAIL_SYNC));
     assert_eq!(ran.code, 0, "{}", ran.all());
     let ran = run(&mut work.verify(&mock, &[]));
     assert_eq!(ran.code, 0, "{}", ran.all());

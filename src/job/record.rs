@@ -1,7 +1,7 @@
 //! The ledger line of a block batch's outcome (`blocked`, `failed`, `refused`), for every
-//! kind of value, counted as it is written: what `block` and `retry` send through
-//! the pipeline, as lines of their command's `Op`. (A plan's requests, `sync`'s and `unblock`'s, are recorded by
-//! `job/apply/`.)
+//! kind of value, counted as it is written: what `block` and `retry` send through the
+//! pipeline, as lines of the run's `Op`. (A plan's requests, `sync`'s and `unblock`'s,
+//! are recorded by `job/apply/`.)
 
 use chrono::{DateTime, Utc};
 

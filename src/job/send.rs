@@ -56,10 +56,9 @@ where
     W: Recorded,
     P: FnOnce(&mut ChannelSink<W>) + Send + 'static,
 {
-    let op = job.op;
     let engine_counters = counters.clone();
     run_job(job, counters, watch_signals(), move |run| {
-        pipeline::execute(run, engine_counters, op, produce)
+        pipeline::execute(run, engine_counters, produce)
     })
     .await
 }
@@ -78,10 +77,9 @@ where
     K: Kind,
     P: FnOnce(&mut dyn WorkSink<K>) + Send + 'static,
 {
-    let op = job.op;
     let engine_counters = counters.clone();
     run_job(job, counters, interrupt, move |run| {
-        apply::execute(run, engine_counters, op, kind, rejects, produce)
+        apply::execute(run, engine_counters, kind, rejects, produce)
     })
     .await
 }
@@ -129,6 +127,7 @@ where
     );
     let run = Run {
         run_id: run_id.clone(),
+        op: job.op,
         client,
         pool: job.pool,
         ledger,

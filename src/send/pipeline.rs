@@ -125,6 +125,8 @@ impl<W: Operation> Sink<W> for ChannelSink<W> {
 /// Everything a sending run needs, checked and ready.
 pub struct Run {
     pub run_id: String,
+    /// The command: its outcome lines are lines of this `Op`.
+    pub op: Op,
     pub client: Client,
     pub pool: PoolConfig,
     pub ledger: LedgerWriter,
@@ -141,11 +143,10 @@ pub struct RunEnd {
 }
 
 /// Runs `produce` on its own thread, sends its batches through the pool, records every
-/// outcome (as a line of `op`) and reject in the ledger.
+/// outcome (as a line of the run's `op`) and reject in the ledger.
 pub async fn execute<W, P>(
     run: Run,
     counters: Arc<Counters>,
-    op: Op,
     produce: P,
 ) -> Result<RunEnd, RuntimeError>
 where
@@ -159,7 +160,7 @@ where
     let producer_done = CancellationToken::new();
 
     // 1. The collector first: it must be draining before any worker can send.
-    let (run_id, record_counters) = (run.run_id.clone(), counters.clone());
+    let (run_id, op, record_counters) = (run.run_id.clone(), run.op, counters.clone());
     let collector = tokio::spawn(collect(
         outcome_rx,
         reject_rx,

@@ -52,7 +52,7 @@ use self::write::{Call, Write};
 use crate::api::delete::Delete;
 use crate::exit::RuntimeError;
 use crate::input::Reject;
-use crate::ledger::{Op, Record, RejectRecord, Status};
+use crate::ledger::{Record, RejectRecord, Status};
 use crate::send::counters::Counters;
 use crate::send::pipeline::{self, Run, RunEnd};
 use crate::send::pool::{self, BatchStatus, Outcome, PoolEnd};
@@ -177,7 +177,6 @@ struct Open<K: Kind> {
 pub async fn execute<K, P>(
     run: Run,
     counters: Arc<Counters>,
-    op: Op,
     kind: K,
     rejects: Vec<Reject>,
     produce: P,
@@ -236,7 +235,7 @@ where
     let (mut seq, mut next_task) = (0u64, 0u64);
     let scope = Scope {
         kind,
-        op,
+        op: run.op,
         run_id: &run.run_id,
         counters: &counters,
     };
