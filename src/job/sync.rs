@@ -388,7 +388,7 @@ where
             let till = till_of(&block_till);
             let live = till.is_some_and(|till| till > clock.now);
             // Known to have expired (a record whose blockTill cannot be read is neither).
-            let ran_out = till.is_some_and(|till| till <= clock.now);
+            let ran_out = till.is_some() && !live;
             let (mut renew, mut again, mut prune) = (Vec::new(), Vec::new(), Vec::new());
             for value in &values {
                 let key = K::key(value);
