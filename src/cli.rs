@@ -628,7 +628,8 @@ pub struct UnblockArgs {
     /// Undo what this ledger blocked (this target's runs only; all of them unless --run).
     #[arg(long, value_name = "LEDGER")]
     pub from_ledger: Option<PathBuf>,
-    /// Only what this run blocked (its id, as the ledger's run lines and the summary say).
+    /// Only what this run blocked (its id, as the ledger's run lines and the summary say),
+    /// and what a later `retry` blocked of the values this run failed.
     #[arg(long, value_name = "RUN", requires = "from_ledger")]
     pub run: Option<String>,
     #[command(flatten)]

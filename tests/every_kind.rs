@@ -885,6 +885,49 @@ fn undo_by_run_deletes_exactly_that_run_without_listing(kind: Kind) {
 }
 for_kinds!(undo_by_run_deletes_exactly_that_run_without_listing: contact, email, ip);
 
+/// A run whose failures a `retry` blocked (its printed `Next:`) is undone whole: the
+/// values the run failed and the retry blocked go with it, the other runs' stay.
+fn undoing_a_run_undoes_what_its_retry_blocked(kind: Kind) {
+    let s = Scenario::new(kind, 70);
+    let mock = Mock::start(&["--answer", "records", "--fail-rate", "0.3", "--seed", "5"]);
+    let first = s.write("first.csv", &s.values[..60]);
+    let other = s.write("other.csv", &s.values[60..]);
+    let ran = run(&mut s.block_file(
+        &mock,
+        &first,
+        &[
+            "--block-for",
+            "7d",
+            "-q",
+            "--batch-size",
+            "10",
+            "--max-attempts",
+            "1",
+        ],
+    ));
+    assert_eq!(ran.code, 1, "some batches fail: {}", ran.all());
+    let first_run = s.run_id(0);
+    let ran = run(&mut s.retry(&mock, &["--max-attempts", "20", "-q"]));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    let ran = run(&mut s.block_file(
+        &mock,
+        &other,
+        &["--block-for", "7d", "-q", "--max-attempts", "20"],
+    ));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    assert_eq!(kind.at_account(&mock).len(), 70);
+
+    let ran = run(&mut s.unblock_run(&mock, &first_run, &["--max-attempts", "20"]));
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    let held: BTreeSet<String> = kind.at_account(&mock).into_keys().collect();
+    assert_eq!(
+        held,
+        set(&s.values[60..]),
+        "the run and its retry undone, no more"
+    );
+}
+for_kinds!(undoing_a_run_undoes_what_its_retry_blocked: contact, email);
+
 fn undoing_a_run_leaves_alone_what_was_blocked_already_before_it(kind: Kind) {
     let s = Scenario::new(kind, 10);
     let mock = Mock::start(&["--answer", "records", "--on-duplicate", "400"]);

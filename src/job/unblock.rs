@@ -30,7 +30,9 @@ use super::apply::{Held, Replace, Work, WorkSink};
 use crate::api::delete::DeleteWhat;
 use crate::api::list::ListedRecord;
 use crate::input::{Item, ReadOptions, Reject, Source};
-use crate::ledger::{Latest, LedgerReadStats, Record, State, Status, TargetFilter, read_records};
+use crate::ledger::{
+    Latest, LedgerReadStats, Op, Record, State, Status, TargetFilter, read_records,
+};
 use crate::send::counters::Counters;
 use crate::values::Kind;
 use crate::values::count::{group_digits, plural};
@@ -161,12 +163,20 @@ impl<K: Kind> Wanted<K> {
         let mut left_alone = 0u64;
         let mut failure = None;
         let value_type = self.kind.value_type();
+        // A value the run failed and a later `retry` blocked is the run's too: undoing a
+        // run undoes what following its `Next:` hint blocked. (The ledger is in order:
+        // the run's failures come before the retries that send them again.)
+        let mut failed_in_run = K::Seen::default();
+        let mut retries: HashSet<String> = HashSet::new();
         let stats = read_records(ledger, |_, record| {
             if let Record::Run(line) = &record
-                && Some(line.run.as_str()) == run
                 && line.target == filter.target()
             {
-                run_seen = true;
+                if Some(line.run.as_str()) == run {
+                    run_seen = true;
+                } else if run_seen && line.command == Op::Retry.command() {
+                    retries.insert(line.run.clone());
+                }
             }
             if failure.is_some() || !filter.admits(&record) {
                 return;
@@ -174,15 +184,21 @@ impl<K: Kind> Wanted<K> {
             let Record::Outcome(line) = record else {
                 return;
             };
-            if !line.blocks()
-                || !matches!(line.status, Status::Blocked | Status::Renewed)
-                || line.value_type != value_type
-            {
+            if !line.blocks() || line.value_type != value_type {
                 return;
             }
             let Some(values) = K::of_values(&line.ids) else {
                 return;
             };
+            if line.status == Status::Failed && run == Some(line.run.as_str()) {
+                for value in values.iter() {
+                    failed_in_run.insert(K::key(value));
+                }
+                return;
+            }
+            if !matches!(line.status, Status::Blocked | Status::Renewed) {
+                return;
+            }
             if let Some(block_ids) = &line.block_ids {
                 for (value, block_id) in values.iter().zip(block_ids) {
                     if let Some(block_id) = block_id {
@@ -190,7 +206,13 @@ impl<K: Kind> Wanted<K> {
                     }
                 }
             }
-            if run.is_none_or(|run| run == line.run) {
+            // The run's own values, or of a retry after it, those the run failed.
+            let retried = retries.contains(&line.run);
+            if retried || run.is_none_or(|run| run == line.run) {
+                let values: Vec<&K::Value> = values
+                    .iter()
+                    .filter(|value| !retried || failed_in_run.contains(K::key(value)))
+                    .collect();
                 if line.already || line.reblocked {
                     left_alone += values.len() as u64;
                     return;
